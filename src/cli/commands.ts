@@ -1,0 +1,86 @@
+import { Command } from 'commander';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../log.ts';
+import type { Domain } from '../runtime/domain.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { migrate, openDatabase } from '../storage/index.ts';
+
+/** Exit code for a bad configuration (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+/**
+ * Builds the `nova` command line. Entry points pass the domains to run; signal handlers and
+ * process.exit live here and in the entry point only, never in library modules.
+ */
+export function buildCli(domains: readonly Domain[]): Command {
+  const program = new Command('nova')
+    .description('Nova: durable background work on PostgreSQL')
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('run Nova: the roles from WORKER_TYPE, or the roles given here (one, a comma list, a group, or all)')
+    .argument('[roles...]', 'roles to run instead of WORKER_TYPE')
+    .action(async (roles: string[]) => {
+      const config = configOrExit();
+      const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) {
+          runtime.log.warn(`second ${signal}: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        runtime.log.info(`received ${signal}`);
+        runtime.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            runtime.log.error('shutdown failed', { error: err });
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      try {
+        await runtime.start();
+      } catch (err) {
+        exitOnConfigError(err);
+        runtime.log.error('failed to start', { error: err });
+        process.exit(1);
+      }
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations and exit')
+    .action(async () => {
+      const config = configOrExit();
+      const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
+      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
+      try {
+        const applied = await migrate(sql);
+        log.info(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
+      } finally {
+        await sql.close();
+      }
+    });
+
+  return program;
+}
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    exitOnConfigError(err);
+    throw err;
+  }
+}
+
+function exitOnConfigError(err: unknown): void {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}

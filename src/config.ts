@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Nova reads, with its one default. Parsed once at start; a bad value stops the
+ * process with one message naming every bad variable (see ConfigError). `.env.example` lists
+ * the same names.
+ */
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(def);
+
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .default(def);
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** PostgreSQL server; unset means the embedded database in NOVA_DATA_DIR. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  NOVA_DATA_DIR: z.string().min(1).default('./.nova'),
+  NOVA_DB_POOL_SIZE: int(10, 1, 1000),
+  /** One role, a comma list, a group name, or `all`. */
+  WORKER_TYPE: z.string().min(1).default('all'),
+  POLL_INTERVAL_MS: int(5000, 10),
+  BATCH_SIZE: int(10, 1, 10_000),
+  /** Seconds a claimed job stays leased without a heartbeat before another consumer may take it. */
+  VISIBILITY_TIMEOUT: int(300, 1),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  /** 0 picks a free port. */
+  WORKER_HEALTH_PORT: int(3001, 0, 65_535),
+  NOVA_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** auto: readable lines on a terminal, JSON otherwise. */
+  NOVA_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  NOVA_RETAIN_COMPLETED: int(100, 0),
+  NOVA_RETAIN_FAILED: int(500, 0),
+  NOVA_RETAIN_MAX_AGE_HOURS: int(168, 1),
+  /** How long a singleton's lease lasts without renewal; a crashed holder is replaced after this. */
+  NOVA_LEASE_TTL_MS: int(15_000, 1000),
+  NOVA_REAP_INTERVAL_MS: int(1000, 50),
+  /** Publish job lifecycle events to other processes (LISTEN/NOTIFY). */
+  NOVA_PUBLISH_EVENTS: bool(true),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+/** Parses the environment; throws one ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable counts as unset, as shells and .env files often leave them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '(environment)');
+      const value = present[variable];
+      return { variable, message: `${issue.message}${value === undefined ? '' : ` (got "${value}")`}` };
+    }),
+  );
+}

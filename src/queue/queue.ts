@@ -1,0 +1,277 @@
+import type { Sql } from '../storage/index.ts';
+import { toStoredError } from './backoff.ts';
+import type { EventHub } from './events.ts';
+import * as q from './sql.ts';
+import type { Job, Lease, QueueMetrics, SendItem, SendOptions } from './types.ts';
+
+interface JobRow {
+  id: number;
+  queue: string;
+  payload: unknown;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  group_key: string | null;
+  dedup_key: string | null;
+  lease_token: number;
+  created_at: Date;
+  run_at: Date;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  leaseMs: number;
+  workerId: string;
+  /** Cap on active jobs per group key; jobs of one group beyond it wait, groups take turns. */
+  groupConcurrency?: number;
+}
+
+export interface FailOptions {
+  retryDelayMs: number;
+  /** Dead-letter now whatever attempts remain. */
+  dead?: boolean;
+}
+
+export type FailOutcome = 'retry' | 'dead' | 'lease-lost';
+
+/**
+ * The durable queue: every read and write of nova_jobs and nova_job_results goes through here.
+ * Stateless apart from the Sql it is given (which it does not close) and the event hub it
+ * reports lifecycle changes to.
+ */
+export class QueueClient {
+  constructor(
+    readonly sql: Sql,
+    private readonly events?: EventHub,
+  ) {}
+
+  /** Records a queue and its default max attempts (used by SQL-only producers). */
+  async declare(queue: string, maxAttempts: number): Promise<void> {
+    await this.sql.query(q.DECLARE_QUEUE, [queue, maxAttempts]);
+  }
+
+  async send<P>(queue: string, payload: P, options: SendOptions = {}): Promise<number> {
+    const [id] = await this.sendBatch(queue, [{ ...options, payload }]);
+    return id!;
+  }
+
+  /**
+   * Enqueues many jobs in one statement. Returns their ids in input order; an item whose dedup
+   * key is held by a live job gets that job's id.
+   */
+  async sendBatch<P>(queue: string, items: readonly SendItem<P>[]): Promise<number[]> {
+    if (items.length === 0) return [];
+    const rows = await this.sql.query<{ id: number; dedup_key: string | null }>(q.SEND_BATCH, [
+      queue,
+      JSON.stringify(items.map(toInputRow)),
+    ]);
+    const inserted = rows.map((r) => r.id);
+    const hasDedup = items.some((i) => i.dedupKey !== undefined);
+    if (!hasDedup && rows.length === items.length) {
+      // Without dedup keys every item was inserted, in input order (ids ascend with it).
+      inserted.sort((a, b) => a - b);
+      this.events?.emit({ type: 'enqueued', queue, ids: inserted, at: Date.now() });
+      return inserted;
+    }
+    return this.resolveDedup(queue, items, rows);
+  }
+
+  private async resolveDedup<P>(
+    queue: string,
+    items: readonly SendItem<P>[],
+    rows: { id: number; dedup_key: string | null }[],
+  ): Promise<number[]> {
+    const byKey = new Map<string, number>();
+    const plain: number[] = [];
+    for (const r of rows) {
+      if (r.dedup_key === null) plain.push(r.id);
+      else byKey.set(r.dedup_key, r.id);
+    }
+    plain.sort((a, b) => a - b);
+    const missing = [...new Set(items.flatMap((i) => (i.dedupKey !== undefined && !byKey.has(i.dedupKey) ? [i.dedupKey] : [])))];
+    if (missing.length) {
+      const live = await this.sql.query<{ id: number; dedup_key: string }>(q.FIND_BY_DEDUP, [queue, missing]);
+      for (const r of live) byKey.set(r.dedup_key, r.id);
+    }
+    if (rows.length) this.events?.emit({ type: 'enqueued', queue, ids: rows.map((r) => r.id), at: Date.now() });
+    let next = 0;
+    return items.map((item) => {
+      if (item.dedupKey === undefined) return plain[next++]!;
+      const id = byKey.get(item.dedupKey);
+      // The live job finished between our insert attempt and the lookup: rare, and retrying is safe.
+      if (id === undefined) throw new Error(`dedup key ${item.dedupKey} on ${queue} changed hands during send; send again`);
+      return id;
+    });
+  }
+
+  /** Leases up to `limit` due jobs, in priority then due-time order, fairly across groups when capped. */
+  async claim<P = unknown>(queue: string, options: ClaimOptions): Promise<Job<P>[]> {
+    const { limit, leaseMs, workerId, groupConcurrency } = options;
+    let rows: JobRow[];
+    if (groupConcurrency === undefined) {
+      rows = await this.sql.query<JobRow>(q.CLAIM, [queue, limit, leaseMs, workerId]);
+    } else {
+      rows = await this.sql.transaction(async (tx) => {
+        const groups = await tx.query<{ group_key: string }>(q.LOCK_GROUPS, [queue, limit, groupConcurrency]);
+        const plain = (n: number) => (n > 0 ? tx.query<JobRow>(q.CLAIM_UNGROUPED, [queue, n, leaseMs, workerId]) : []);
+        // Jobs without a group key take turns as if they were one more group.
+        const first = await plain(Math.ceil(limit / (groups.length + 1)));
+        const grouped = groups.length
+          ? await tx.query<JobRow>(q.CLAIM_GROUPED, [
+              queue, limit - first.length, leaseMs, workerId, groups.map((g) => g.group_key), groupConcurrency,
+            ])
+          : [];
+        const rest = await plain(limit - first.length - grouped.length);
+        return [...first, ...grouped, ...rest];
+      });
+    }
+    if (rows.length) this.events?.emit({ type: 'started', queue, ids: rows.map((r) => r.id), at: Date.now() });
+    return rows.map(toJob<P>);
+  }
+
+  /**
+   * Acknowledges finished jobs. Returns the ids accepted; a lease whose token no longer holds
+   * its job (it expired and went to another consumer) is refused and left out.
+   */
+  async complete(queue: string, leases: readonly Lease[], keepResults = true): Promise<Set<number>> {
+    if (leases.length === 0) return new Set();
+    const rows = await this.sql.query<{ id: number }>(q.COMPLETE, [
+      leases.map((l) => l.id),
+      leases.map((l) => l.token),
+      keepResults,
+    ]);
+    const done = new Set(rows.map((r) => r.id));
+    if (done.size) this.events?.emit({ type: 'completed', queue, ids: [...done], at: Date.now() });
+    return done;
+  }
+
+  /** Records a failed attempt: back to the queue after a delay, or to the dead letters. */
+  async fail(job: Pick<Job, 'id' | 'token' | 'queue' | 'attempt'>, error: unknown, options: FailOptions): Promise<FailOutcome> {
+    const stored = toStoredError(error, job.attempt);
+    const [row] = await this.sql.query<{ outcome: 'retry' | 'dead' }>(q.FAIL, [
+      job.id, job.token, JSON.stringify(stored), options.retryDelayMs, options.dead ?? false,
+    ]);
+    if (!row) return 'lease-lost';
+    this.events?.emit({
+      type: row.outcome === 'retry' ? 'failed' : 'dead',
+      queue: job.queue, ids: [job.id], error: stored.message, at: Date.now(),
+    });
+    return row.outcome;
+  }
+
+  /** Renews leases for another `leaseMs`; returns the ids still held by their tokens. */
+  async extend(leases: readonly Lease[], leaseMs: number): Promise<Set<number>> {
+    if (leases.length === 0) return new Set();
+    const rows = await this.sql.query<{ id: number }>(q.EXTEND, [
+      leases.map((l) => l.id), leases.map((l) => l.token), leaseMs,
+    ]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Hands leases back at once, without counting the attempt. Returns how many were released. */
+  async release(leases: readonly Lease[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const rows = await this.sql.query<{ queue: string }>(q.RELEASE, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+    for (const queue of new Set(rows.map((r) => r.queue))) await this.sql.notify('nova_wake', queue);
+    return rows.length;
+  }
+
+  /** Returns expired leases to their queues (or the dead letters). Safe to call from every process. */
+  async reapExpired(limit = 1000): Promise<{ retried: number; dead: number }> {
+    const rows = await this.sql.query<{ outcome: 'retry' | 'dead'; queue: string }>(q.REAP_EXPIRED, [limit]);
+    const woken = new Set(rows.filter((r) => r.outcome === 'retry').map((r) => r.queue));
+    for (const queue of woken) await this.sql.notify('nova_wake', queue);
+    const dead = rows.filter((r) => r.outcome === 'dead').length;
+    return { retried: rows.length - dead, dead };
+  }
+
+  async progress(lease: Lease & { queue: string }, data: unknown): Promise<boolean> {
+    const rows = await this.sql.query(q.PROGRESS, [lease.id, lease.token, JSON.stringify(data ?? null)]);
+    if (rows.length) this.events?.emit({ type: 'progress', queue: lease.queue, ids: [lease.id], data, at: Date.now() });
+    return rows.length > 0;
+  }
+
+  /** Puts dead letters (all of the queue's, or the given ids) back with fresh attempts. */
+  async redrive(queue: string, ids?: readonly number[]): Promise<number[]> {
+    const rows = await this.sql.query<{ id: number }>(q.REDRIVE, [queue, ids ? [...ids] : null]);
+    const redriven = rows.map((r) => r.id);
+    if (redriven.length) this.events?.emit({ type: 'enqueued', queue, ids: redriven, at: Date.now() });
+    return redriven;
+  }
+
+  /** Deletes finished rows beyond the newest `keep`, or older than `maxAgeMs`. */
+  async prune(queue: string, state: 'completed' | 'dead', keep: number, maxAgeMs: number): Promise<number> {
+    const [row] = await this.sql.query<{ n: number }>(q.PRUNE, [queue, state, keep, maxAgeMs]);
+    return row?.n ?? 0;
+  }
+
+  async queues(): Promise<string[]> {
+    return (await this.sql.query<{ name: string }>(q.LIST_QUEUES)).map((r) => r.name);
+  }
+
+  async metrics(queue: string): Promise<QueueMetrics> {
+    const [r] = await this.sql.query<Omit<QueueMetrics, 'queue' | 'oldestWaitingMs'> & { oldest_waiting_ms: number | null }>(
+      q.METRICS, [queue],
+    );
+    const { oldest_waiting_ms, ...counts } = r!;
+    return { queue, ...counts, oldestWaitingMs: oldest_waiting_ms === null ? null : Math.round(oldest_waiting_ms) };
+  }
+
+  /** When the next queued job of `queue` is due, or null when none is queued. */
+  async nextDueAt(queue: string): Promise<Date | null> {
+    const [row] = await this.sql.query<{ run_at: Date | null }>(q.NEXT_DUE, [queue]);
+    return row?.run_at ?? null;
+  }
+
+  async getJob(id: number): Promise<JobRecord | undefined> {
+    const [row] = await this.sql.query<JobRecord>(q.GET_JOB, [id]);
+    return row;
+  }
+}
+
+/** A job as stored, live or finished (snake_case, as the row comes). */
+export interface JobRecord {
+  id: number;
+  queue: string;
+  state: 'queued' | 'active' | 'completed' | 'dead';
+  payload: unknown;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  group_key: string | null;
+  dedup_key: string | null;
+  run_at: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  last_error: { name: string; message: string; stack?: string; attempt?: number } | null;
+  progress: unknown;
+}
+
+function toInputRow(item: SendItem): Record<string, unknown> {
+  return {
+    payload: item.payload ?? null,
+    priority: item.priority,
+    delay_ms: item.delayMs,
+    run_at: item.runAt?.toISOString(),
+    max_attempts: item.maxAttempts,
+    group_key: item.groupKey,
+    dedup_key: item.dedupKey,
+  };
+}
+
+function toJob<P>(r: JobRow): Job<P> {
+  return {
+    id: r.id,
+    queue: r.queue,
+    payload: r.payload as P,
+    priority: r.priority,
+    attempt: r.attempts,
+    maxAttempts: r.max_attempts,
+    groupKey: r.group_key,
+    dedupKey: r.dedup_key,
+    token: r.lease_token,
+    createdAt: r.created_at,
+    runAt: r.run_at,
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * Every statement of the queue engine, one constant each, every value bound as a parameter.
+ * Tables: nova_jobs, nova_job_results, nova_job_groups, nova_queues (migrations/0001_queue.sql).
+ */
+
+const JOB_COLUMNS = `j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
+  j.dedup_key, j.lease_token, j.created_at, j.run_at`;
+
+/** Copies finished rows (a CTE named `done`) into nova_job_results with the given state. */
+const keepAs = (state: 'completed' | 'dead', where = 'true') => `
+  insert into nova_job_results (id, queue, state, payload, priority, attempts, max_attempts,
+                                group_key, dedup_key, created_at, started_at, last_error)
+  select id, queue, '${state}', payload, priority, attempts, max_attempts, group_key, dedup_key,
+         created_at, started_at, last_error from done where ${where}`;
+
+/** $1 queue, $2 max attempts: declares a queue and its default policy for SQL producers. */
+export const DECLARE_QUEUE = `
+  insert into nova_queues (name, max_attempts) values ($1, $2)
+  on conflict (name) do update set max_attempts = excluded.max_attempts`;
+
+/**
+ * $1 queue, $2 jsonb array of {payload, priority, delay_ms, run_at, max_attempts, group_key,
+ * dedup_key}. Returns the input position and id of every inserted row; rows whose dedup key is
+ * live already are left out here and looked up by FIND_BY_DEDUP.
+ */
+export const SEND_BATCH = `
+  with input as (
+    select x.ord, x.value as v from jsonb_array_elements($2::text::jsonb) with ordinality as x(value, ord)
+  ), ins as (
+    insert into nova_jobs (queue, payload, priority, run_at, max_attempts, group_key, dedup_key)
+    select $1, v->'payload', coalesce((v->>'priority')::int, 0),
+           coalesce((v->>'run_at')::timestamptz, now() + make_interval(secs => coalesce((v->>'delay_ms')::float8, 0) / 1000)),
+           coalesce((v->>'max_attempts')::int, (select q.max_attempts from nova_queues q where q.name = $1), 3),
+           v->>'group_key', v->>'dedup_key'
+    from input order by ord
+    on conflict (queue, dedup_key) where dedup_key is not null do nothing
+    returning id, dedup_key
+  )
+  select id, dedup_key from ins`;
+
+/** $1 queue, $2 text[] dedup keys: the live jobs holding those keys. */
+export const FIND_BY_DEDUP = `
+  select id, dedup_key from nova_jobs where queue = $1 and dedup_key = any($2::text[])`;
+
+const LEASE = `state = 'active', attempts = j.attempts + 1,
+  lease_token = (select nextval('nova_lease_seq')),
+  lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),
+  locked_by = $4, started_at = now()`;
+
+/** $1 queue, $2 limit, $3 lease ms, $4 worker id: leases the next due jobs of any group. */
+export const CLAIM = `
+  with next as (
+    select id from nova_jobs
+    where queue = $1 and state = 'queued' and run_at <= now()
+    order by priority desc, run_at, id
+    limit $2
+    for update skip locked
+  )
+  update nova_jobs j set ${LEASE}
+  from next where j.id = next.id
+  returning ${JOB_COLUMNS}`;
+
+/** Same as CLAIM, for jobs without a group key in a queue whose groups are capped. */
+export const CLAIM_UNGROUPED = `
+  with next as (
+    select id from nova_jobs
+    where queue = $1 and state = 'queued' and run_at <= now() and group_key is null
+    order by priority desc, run_at, id
+    limit $2
+    for update skip locked
+  )
+  update nova_jobs j set ${LEASE}
+  from next where j.id = next.id
+  returning ${JOB_COLUMNS}`;
+
+/**
+ * $1 queue, $2 max groups, $3 group cap: locks the least recently served groups that have a due
+ * job and room under the cap. Run in a transaction before CLAIM_GROUPED, which then counts active
+ * jobs with a fresh snapshot while these group rows keep other claimers out.
+ */
+export const LOCK_GROUPS = `
+  select g.group_key from nova_job_groups g
+  where g.queue = $1
+    and exists (select 1 from nova_jobs j where j.queue = g.queue and j.group_key = g.group_key
+                and j.state = 'queued' and j.run_at <= now())
+    and (select count(*) from nova_jobs a where a.queue = g.queue and a.group_key = g.group_key
+         and a.state = 'active') < $3
+  order by g.served_at nulls first, g.group_key
+  limit $2
+  for update of g skip locked`;
+
+/**
+ * $1 queue, $2 limit, $3 lease ms, $4 worker id, $5 text[] locked groups (in rotation order),
+ * $6 group cap: leases up to the free room of each group, then marks the groups served.
+ */
+export const CLAIM_GROUPED = `
+  with groups as (
+    select k.group_key, k.ord,
+           $6 - (select count(*) from nova_jobs a where a.queue = $1 and a.group_key = k.group_key
+                 and a.state = 'active') as free
+    from unnest($5::text[]) with ordinality as k(group_key, ord)
+  ), next as (
+    select p.id from groups cross join lateral (
+      select id from nova_jobs j
+      where j.queue = $1 and j.group_key = groups.group_key and j.state = 'queued' and j.run_at <= now()
+      order by j.priority desc, j.run_at, j.id
+      limit greatest(groups.free, 0)
+      for update skip locked
+    ) p
+    order by groups.ord
+    limit $2
+  ), claimed as (
+    update nova_jobs j set ${LEASE}
+    from next where j.id = next.id
+    returning ${JOB_COLUMNS}
+  ), served as (
+    update nova_job_groups g set served_at = clock_timestamp()
+    where g.queue = $1 and g.group_key in (select group_key from claimed)
+  )
+  select * from claimed`;
+
+/** $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows: acks jobs still leased by those tokens. */
+export const COMPLETE = `
+  with done as (
+    delete from nova_jobs j using unnest($1::bigint[], $2::bigint[]) as a(id, token)
+    where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+    returning j.*
+  ), kept as (${keepAs('completed', '$3::boolean')} returning id)
+  select id from done`;
+
+/**
+ * $1 id, $2 token, $3 error jsonb, $4 retry delay ms, $5 dead now: puts a failed job back with a
+ * delay while attempts remain, otherwise moves it to the dead letters. Returns its new state, or
+ * no row when the token no longer holds the lease.
+ */
+export const FAIL = `
+  with retry as (
+    update nova_jobs j
+    set state = 'queued', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $3::text::jsonb,
+        lease_token = null, lease_expires_at = null, locked_by = null
+    where j.id = $1 and j.lease_token = $2 and j.state = 'active'
+      and j.attempts < j.max_attempts and not $5::boolean
+    returning j.id, j.queue
+  ), done as (
+    delete from nova_jobs j
+    where j.id = $1 and j.lease_token = $2 and j.state = 'active'
+      and (j.attempts >= j.max_attempts or $5::boolean)
+    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
+              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error
+  ), kept as (${keepAs('dead')} returning id)
+  select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
+
+/** $1 bigint[] ids, $2 bigint[] tokens, $3 lease ms: extends leases; returns the ids still held. */
+export const EXTEND = `
+  update nova_jobs j set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
+  from unnest($1::bigint[], $2::bigint[]) as a(id, token)
+  where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+  returning j.id`;
+
+/**
+ * $1 bigint[] ids, $2 bigint[] tokens: hands leases back at once without counting the attempt
+ * (shutdown, or prefetched jobs that never started). Returns the queues released.
+ */
+export const RELEASE = `
+  update nova_jobs j
+  set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now(),
+      lease_token = null, lease_expires_at = null, locked_by = null
+  from unnest($1::bigint[], $2::bigint[]) as a(id, token)
+  where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+  returning j.queue`;
+
+/**
+ * $1 limit: returns jobs whose lease expired (their holder died or stalled) to the queue, or to
+ * the dead letters when that was their last attempt. Safe to run from every process at once.
+ */
+export const REAP_EXPIRED = `
+  with expired as (
+    select id from nova_jobs
+    where state = 'active' and lease_expires_at < now()
+    order by lease_expires_at
+    limit $1
+    for update skip locked
+  ), err as (
+    select jsonb_build_object('message', 'lease expired before the job was acknowledged',
+                              'name', 'LeaseExpired') as e
+  ), retry as (
+    update nova_jobs j
+    set state = 'queued', run_at = now(), last_error = (select e from err),
+        lease_token = null, lease_expires_at = null, locked_by = null
+    from expired where j.id = expired.id and j.attempts < j.max_attempts
+    returning j.queue
+  ), done as (
+    delete from nova_jobs j using expired
+    where j.id = expired.id and j.attempts >= j.max_attempts
+    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
+              j.dedup_key, j.created_at, j.started_at, (select e from err) as last_error
+  ), kept as (${keepAs('dead')} returning id)
+  select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
+
+/** $1 id, $2 token, $3 progress jsonb: records progress while the lease holds. */
+export const PROGRESS = `
+  update nova_jobs set progress = $3::text::jsonb
+  where id = $1 and lease_token = $2 and state = 'active'
+  returning id`;
+
+/**
+ * $1 queue, $2 bigint[] ids or null for all: moves dead letters back to the queue with fresh
+ * attempts. A dead letter whose dedup key is live again stays dead.
+ */
+export const REDRIVE = `
+  with done as (
+    delete from nova_job_results r
+    where r.queue = $1 and r.state = 'dead' and ($2::bigint[] is null or r.id = any($2::bigint[]))
+      and (r.dedup_key is null or not exists (
+        select 1 from nova_jobs j where j.queue = r.queue and j.dedup_key = r.dedup_key))
+    returning r.*
+  )
+  insert into nova_jobs (id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error)
+  select id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error from done
+  returning id`;
+
+/**
+ * $1 queue, $2 state, $3 keep newest N, $4 max age ms: deletes finished rows past the newest N or
+ * older than the age limit. Returns how many went.
+ */
+export const PRUNE = `
+  with gone as (
+    delete from nova_job_results r
+    where r.queue = $1 and r.state = $2
+      and (r.finished_at < now() - make_interval(secs => $4::float8 / 1000)
+           or r.id in (select id from nova_job_results where queue = $1 and state = $2
+                       order by finished_at desc offset $3))
+    returning 1
+  )
+  select count(*)::int as n from gone`;
+
+export const LIST_QUEUES = `select name from nova_queues order by name`;
+
+/**
+ * $1 queue: counts by state. Live counts come from the partial indexes of nova_jobs, finished
+ * ones from nova_job_results, which retention keeps bounded.
+ */
+export const METRICS = `
+  select
+    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and run_at <= now())::int as waiting,
+    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and run_at > now())::int as delayed,
+    (select count(*) from nova_jobs where queue = $1 and state = 'active')::int as active,
+    (select count(*) from nova_job_results where queue = $1 and state = 'completed')::int as completed,
+    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and attempts > 0)::int as retrying,
+    (select count(*) from nova_job_results where queue = $1 and state = 'dead')::int as dead,
+    (select extract(epoch from now() - min(run_at)) * 1000 from nova_jobs
+      where queue = $1 and state = 'queued' and run_at <= now())::float8 as oldest_waiting_ms`;
+
+/** $1 queue: when the next queued job is due (null when the queue is empty). */
+export const NEXT_DUE = `
+  select min(run_at) as run_at from nova_jobs where queue = $1 and state = 'queued'`;
+
+/** $1 id: one job, live or finished. */
+export const GET_JOB = `
+  select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
+         run_at, created_at, started_at, null::timestamptz as finished_at, last_error, progress
+  from nova_jobs where id = $1
+  union all
+  select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
+         null, created_at, started_at, finished_at, last_error, null
+  from nova_job_results where id = $1`;

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { Consumer, type ConsumerSource, type LeasedJob } from './consumer.ts';
+
+/** An in-memory source that records every call, so the loop is tested without a database. */
+function memorySource(total: number) {
+  const waiting: LeasedJob[] = Array.from({ length: total }, (_, i) => ({ id: i + 1, token: 1 }));
+  const calls = { claims: [] as number[], completes: [] as number[][], fails: [] as number[], releases: [] as number[][], extends: 0 };
+  const lost = new Set<number>();
+  const source: ConsumerSource<LeasedJob> = {
+    async claim(limit) {
+      calls.claims.push(limit);
+      return waiting.splice(0, limit);
+    },
+    async complete(jobs) {
+      calls.completes.push(jobs.map((j) => j.id));
+      return new Set(jobs.map((j) => j.id).filter((id) => !lost.has(id)));
+    },
+    async fail(job) {
+      calls.fails.push(job.id);
+    },
+    async extend(jobs) {
+      calls.extends++;
+      return new Set(jobs.map((j) => j.id).filter((id) => !lost.has(id)));
+    },
+    async release(jobs) {
+      calls.releases.push(jobs.map((j) => j.id));
+    },
+    async nextDueInMs() {
+      return null;
+    },
+  };
+  return { source, calls, waiting, lost };
+}
+
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const options = { concurrency: 3, batchSize: 10, pollIntervalMs: 60_000, heartbeatMs: 60_000 };
+
+describe('Consumer', () => {
+  it('never runs more handlers at once than its concurrency, and acks each job once', async () => {
+    const { source, calls } = memorySource(50);
+    let running = 0;
+    let peak = 0;
+    const consumer = new Consumer(source, async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 2));
+      running--;
+    }, options);
+    consumer.start();
+    await until(() => consumer.stats().completed === 50);
+    expect(peak).toBe(3);
+    const acked = calls.completes.flat();
+    expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // Acks made in the same tick travel together.
+    expect(calls.completes.length).toBeLessThan(50);
+    await consumer.stop(1000);
+  });
+
+  it('claims in batches and holds no more than concurrency + batch size', async () => {
+    const { source, calls } = memorySource(100);
+    const consumer = new Consumer(source, () => new Promise((r) => setTimeout(r, 1)), options);
+    consumer.start();
+    await until(() => consumer.stats().completed === 100);
+    expect(Math.max(...calls.claims)).toBeLessThanOrEqual(10);
+    expect(calls.claims.length).toBeLessThan(40);
+    await consumer.stop(1000);
+  });
+
+  it('sleeps when the queue is empty and claims again on wake()', async () => {
+    const { source, calls, waiting } = memorySource(0);
+    const consumer = new Consumer(source, async () => {}, options);
+    consumer.start();
+    await until(() => calls.claims.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls.claims.length).toBe(1);
+    waiting.push({ id: 7, token: 1 });
+    consumer.wake();
+    await until(() => consumer.stats().completed === 1);
+    await consumer.stop(1000);
+  });
+
+  it('reports a thrown handler as a failure, not an ack', async () => {
+    const { source, calls } = memorySource(2);
+    const consumer = new Consumer(source, async (job) => {
+      if (job.id === 2) throw new Error('boom');
+    }, options);
+    consumer.start();
+    await until(() => consumer.stats().completed + consumer.stats().failed === 2);
+    expect(calls.fails).toEqual([2]);
+    expect(calls.completes.flat()).toEqual([1]);
+    await consumer.stop(1000);
+  });
+
+  it('aborts a handler that outlives its timeout', async () => {
+    const { source, calls } = memorySource(1);
+    let reason: unknown;
+    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
+      signal.addEventListener('abort', () => reject((reason = signal.reason)));
+    }), { ...options, timeoutMs: 30 });
+    consumer.start();
+    await until(() => calls.fails.length === 1);
+    expect(String(reason)).toMatch(/timed out after 30 ms/);
+    await consumer.stop(1000);
+  });
+
+  it('aborts a handler whose lease the heartbeat finds lost', async () => {
+    const { source, lost } = memorySource(1);
+    lost.add(1);
+    let aborted = false;
+    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
+      signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)));
+    }), { ...options, heartbeatMs: 20 });
+    consumer.start();
+    await until(() => aborted);
+    await consumer.stop(1000);
+  });
+
+  it('on stop, hands back prefetched jobs at once and lets running ones finish', async () => {
+    const { source, calls } = memorySource(10);
+    const finished: number[] = [];
+    const consumer = new Consumer(source, async (job) => {
+      await new Promise((r) => setTimeout(r, 100));
+      finished.push(job.id);
+    }, { ...options, concurrency: 2 });
+    consumer.start();
+    await until(() => consumer.stats().running === 2);
+    await consumer.stop(5000);
+    expect(finished.sort()).toEqual([1, 2]);
+    expect(calls.releases[0]!.sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(calls.completes.flat().sort()).toEqual([1, 2]);
+  });
+
+  it('on stop past the deadline, aborts running handlers and hands their leases back', async () => {
+    const { source, calls } = memorySource(1);
+    let signalReason: unknown;
+    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
+      signal.addEventListener('abort', () => reject((signalReason = signal.reason)));
+    }), options);
+    consumer.start();
+    await until(() => consumer.stats().running === 1);
+    await consumer.stop(30);
+    expect((signalReason as Error).name).toBe('ShutdownAbort');
+    expect(calls.releases.flat()).toEqual([1]);
+    expect(calls.fails).toEqual([]);
+  });
+});

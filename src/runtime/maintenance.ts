@@ -1,0 +1,38 @@
+import type { Config } from '../config.ts';
+import type { LoopDefinition } from './domain.ts';
+
+/**
+ * Upkeep every Nova process runs, whatever its roles:
+ * - the lease reaper returns jobs whose holder died to their queue (any process may do it; the
+ *   statement skips rows another process is reaping);
+ * - retention trims finished jobs to the newest NOVA_RETAIN_COMPLETED / NOVA_RETAIN_FAILED per
+ *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time).
+ */
+export function maintenanceLoops(config: Config): LoopDefinition[] {
+  const maxAgeMs = config.NOVA_RETAIN_MAX_AGE_HOURS * 3_600_000;
+  return [
+    {
+      name: 'nova:reap-expired-leases',
+      role: 'nova',
+      intervalMs: config.NOVA_REAP_INTERVAL_MS,
+      async run({ services, log }) {
+        const { retried, dead } = await services.queue.reapExpired();
+        if (retried || dead) log.warn('returned jobs whose lease expired', { retried, dead });
+      },
+    },
+    {
+      name: 'nova:retention',
+      role: 'nova',
+      intervalMs: 30_000,
+      singleton: true,
+      async run({ services, log }) {
+        let removed = 0;
+        for (const queue of await services.queue.queues()) {
+          removed += await services.queue.prune(queue, 'completed', config.NOVA_RETAIN_COMPLETED, maxAgeMs);
+          removed += await services.queue.prune(queue, 'dead', config.NOVA_RETAIN_FAILED, maxAgeMs);
+        }
+        if (removed) log.debug('pruned finished jobs', { removed });
+      },
+    },
+  ];
+}

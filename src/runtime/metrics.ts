@@ -1,0 +1,70 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueueMetrics } from '../queue/types.ts';
+
+/**
+ * Prometheus metrics of one process, on a registry of its own (several runtimes can share a
+ * process in tests). Queue depths are read from the database at scrape time.
+ */
+export class RuntimeMetrics {
+  readonly registry = new Registry();
+  readonly jobs: Counter<'queue' | 'outcome'>;
+  readonly duration: Histogram<'queue'>;
+  readonly loopRuns: Counter<'loop' | 'outcome'>;
+
+  constructor(sources: { inFlight(): Map<string, number>; queueMetrics(): Promise<QueueMetrics[]> }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'nova_' });
+    this.jobs = new Counter({
+      name: 'nova_jobs_total',
+      help: 'Jobs settled by this process, by outcome (completed, failed, lease-lost)',
+      labelNames: ['queue', 'outcome'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'nova_job_duration_seconds',
+      help: 'Handler time from start to settled',
+      labelNames: ['queue'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300],
+      registers: [this.registry],
+    });
+    this.loopRuns = new Counter({
+      name: 'nova_loop_runs_total',
+      help: 'Periodic loop runs by outcome',
+      labelNames: ['loop', 'outcome'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'nova_jobs_in_flight',
+      help: 'Jobs leased by this process (running or prefetched)',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [queue, n] of sources.inFlight()) this.set({ queue }, n);
+      },
+    });
+    new Gauge({
+      name: 'nova_queue_jobs',
+      help: 'Jobs in the database by queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const m of await sources.queueMetrics()) {
+          for (const state of ['waiting', 'delayed', 'active', 'completed', 'retrying', 'dead'] as const) {
+            this.set({ queue: m.queue, state }, m[state]);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'nova_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest due job that has not started',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const m of await sources.queueMetrics()) this.set({ queue: m.queue }, (m.oldestWaitingMs ?? 0) / 1000);
+      },
+    });
+  }
+}

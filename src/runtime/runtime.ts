@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from '../config.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { retryDelayMs } from '../queue/backoff.ts';
+import { PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { EventHub } from '../queue/events.ts';
+import { QueueClient } from '../queue/queue.ts';
+import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
+import { migrate, openDatabase, type Sql } from '../storage/index.ts';
+import { Consumer, type ConsumerSource } from './consumer.ts';
+import type { Domain, LoopDefinition, QueueDefinition, Services } from './domain.ts';
+import { startHealthServer, type HealthServer } from './health.ts';
+import { PeriodicLoop } from './loops.ts';
+import { maintenanceLoops } from './maintenance.ts';
+import { RuntimeMetrics } from './metrics.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { resolveRoles } from './roles.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  domains: readonly Domain[];
+  /** Roles to run instead of WORKER_TYPE (from `nova start <roles…>`). */
+  roles?: string;
+  logger?: Logger;
+  /** A database opened by the caller, who keeps closing it; otherwise opened from config. */
+  sql?: Sql;
+  /** Start the health server (default true). */
+  health?: boolean;
+}
+
+interface RunningQueue {
+  def: QueueDefinition;
+  consumer: Consumer<Job>;
+}
+
+const VERSION = '0.1.0';
+
+/**
+ * One Nova process: opens the database, applies migrations, then runs the consumers and loops of
+ * the roles it was given, a health server, and the maintenance every process shares.
+ */
+export class Runtime {
+  readonly processId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly events = new EventHub();
+  readonly log: Logger;
+  roles = new Set<string>();
+  private sql!: Sql;
+  private services!: Services;
+  private readonly queues = new Map<string, RunningQueue>();
+  private readonly loops: PeriodicLoop[] = [];
+  private health: HealthServer | undefined;
+  private unlistenWake: (() => Promise<void>) | undefined;
+  private metrics!: RuntimeMetrics;
+  private startedAt = 0;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private metricsCache: { at: number; value: Promise<QueueMetrics[]> } | undefined;
+
+  constructor(private readonly options: RuntimeOptions) {
+    const c = options.config;
+    this.log = options.logger ?? createLogger({ level: c.LOG_LEVEL, format: c.NOVA_LOG_FORMAT });
+  }
+
+  get healthPort(): number | undefined {
+    return this.health?.port;
+  }
+
+  get service(): Services {
+    return this.services;
+  }
+
+  async start(): Promise<void> {
+    const { config, domains } = this.options;
+    this.roles = resolveRoles(this.options.roles ?? config.WORKER_TYPE, domains);
+    this.startedAt = Date.now();
+    this.sql = this.options.sql ?? (await openDatabase({
+      databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: config.NOVA_DB_POOL_SIZE,
+    }));
+    const applied = await migrate(this.sql);
+    if (applied.length) this.log.child('Storage').info(`applied ${applied.length} migration(s)`, { migrations: applied });
+    this.events.onPublishError = (err) => this.log.child('Events').warn('could not publish events', { error: err });
+    if (config.NOVA_PUBLISH_EVENTS) await this.events.connect(this.sql);
+    const queue = new QueueClient(this.sql, this.events);
+    this.services = {
+      config, sql: this.sql, queue, events: this.events, rateLimiter: new RateLimiter(this.sql), processId: this.processId,
+    };
+    this.metrics = new RuntimeMetrics({
+      inFlight: () => new Map([...this.queues].map(([name, q]) => [name, q.consumer.stats().running + q.consumer.stats().buffered])),
+      queueMetrics: () => this.queueMetrics(),
+    });
+
+    const activeQueues = domains.flatMap((d) => d.queues ?? []).filter((q) => this.roles.has(q.role));
+    for (const def of activeQueues) await queue.declare(def.name, retryPolicy(def).maxAttempts);
+    this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
+    for (const def of activeQueues) this.startQueue(def);
+
+    const loopDefs: LoopDefinition[] = [
+      ...domains.flatMap((d) => d.loops ?? []).filter((l) => this.roles.has(l.role)),
+      ...maintenanceLoops(config),
+    ];
+    for (const def of loopDefs) {
+      const loop = new PeriodicLoop(def, {
+        sql: this.sql, holder: this.processId, leaseTtlMs: config.NOVA_LEASE_TTL_MS,
+        log: this.log.child(`Loop:${def.name}`), services: this.services,
+      });
+      this.loops.push(loop);
+      loop.start();
+    }
+
+    if (this.options.health !== false) {
+      this.health = await startHealthServer(
+        {
+          checkDatabase: () => this.checkDatabase(),
+          status: () => this.status(),
+          metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+        },
+        config.WORKER_HEALTH_PORT,
+        config.NOVA_HEALTH_HOST,
+      );
+    }
+    this.state = 'running';
+    this.log.info('Nova started', {
+      roles: [...this.roles], queues: activeQueues.map((q) => q.name), loops: loopDefs.map((l) => l.name),
+      database: this.sql.kind, healthPort: this.health?.port,
+    });
+  }
+
+  /**
+   * Graceful stop: no new claims, prefetched jobs handed back at once, running jobs given until
+   * SHUTDOWN_TIMEOUT_MS to finish, then aborted and handed back; singleton leases released.
+   */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
+    this.log.info('stopping', { deadlineMs: deadline });
+    await this.unlistenWake?.();
+    await Promise.all([
+      ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
+      ...this.loops.map((l) => l.stop(deadline)),
+    ]);
+    await this.health?.close();
+    await this.events.disconnect();
+    if (!this.options.sql) await this.sql.close();
+    this.state = 'stopped';
+    this.log.info('stopped');
+  }
+
+  async status(): Promise<unknown> {
+    const metrics = await this.queueMetrics().catch(() => [] as QueueMetrics[]);
+    const byName = new Map(metrics.map((m) => [m.queue, m]));
+    return {
+      processId: this.processId,
+      pid: process.pid,
+      version: VERSION,
+      state: this.state,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeMs: Date.now() - this.startedAt,
+      database: this.sql.kind,
+      roles: [...this.roles],
+      queues: [...this.queues.values()].map(({ def, consumer }) => {
+        const s = consumer.stats();
+        return {
+          name: def.name, role: def.role, concurrency: def.concurrency ?? 1,
+          inFlight: s.running, buffered: s.buffered, completed: s.completed, failed: s.failed, leaseLost: s.leaseLost,
+          lastPollAt: s.lastPollAt === null ? null : new Date(s.lastPollAt).toISOString(),
+          idle: s.idle, depth: byName.get(def.name) ?? null,
+        };
+      }),
+      loops: this.loops.map((l) => l.status()),
+      memory: { rssBytes: process.memoryUsage().rss },
+    };
+  }
+
+  private async checkDatabase(): Promise<boolean> {
+    try {
+      await Promise.race([
+        this.sql.query('select 1'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Depths of the queues this process runs, cached for a second so scrapes stay cheap. */
+  private queueMetrics(): Promise<QueueMetrics[]> {
+    const now = Date.now();
+    if (!this.metricsCache || now - this.metricsCache.at > 1000) {
+      const names = [...this.queues.keys()];
+      this.metricsCache = { at: now, value: Promise.all(names.map((n) => this.services.queue.metrics(n))) };
+    }
+    return this.metricsCache.value;
+  }
+
+  private startQueue(def: QueueDefinition): void {
+    const { config } = this.options;
+    const queue = this.services.queue;
+    const log = this.log.child(`Queue:${def.name}`);
+    const policy = retryPolicy(def);
+    const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
+    const source: ConsumerSource<Job> = {
+      claim: (limit) => queue.claim(def.name, {
+        limit, leaseMs, workerId: this.processId,
+        ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
+      }),
+      complete: (jobs) => queue.complete(def.name, jobs, config.NOVA_RETAIN_COMPLETED > 0),
+      fail: async (job, error) => {
+        const outcome = await queue.fail(job, error, {
+          retryDelayMs: error instanceof RetryLater ? error.retryAfterMs : retryDelayMs(policy, job.attempt),
+          dead: error instanceof PermanentFailure,
+        });
+        const fields = { jobId: job.id, attempt: job.attempt, error };
+        if (outcome === 'dead') log.error('job dead-lettered', fields);
+        else if (outcome === 'retry') log.warn('job failed, will retry', fields);
+      },
+      extend: (jobs) => queue.extend(jobs, leaseMs),
+      release: async (jobs) => {
+        await queue.release(jobs);
+      },
+      nextDueInMs: async () => {
+        const at = await queue.nextDueAt(def.name);
+        return at === null ? null : at.getTime() - Date.now();
+      },
+    };
+    const consumer = new Consumer<Job>(
+      source,
+      (job, signal) => this.runHandler(def, job, signal, log),
+      {
+        concurrency: def.concurrency ?? 1,
+        batchSize: def.batchSize ?? config.BATCH_SIZE,
+        pollIntervalMs: config.POLL_INTERVAL_MS,
+        heartbeatMs: Math.max(50, Math.floor(leaseMs / 3)),
+        ...(def.timeoutMs !== undefined && { timeoutMs: def.timeoutMs }),
+      },
+      {
+        onError: (err, where) => log.error(`consumer error in ${where}`, { error: err }),
+        onSettled: (job, outcome, ms) => {
+          this.metrics.jobs.inc({ queue: def.name, outcome });
+          this.metrics.duration.observe({ queue: def.name }, ms / 1000);
+          if (outcome === 'lease-lost') log.warn('lease lost before ack; the job will run again', { jobId: job.id });
+        },
+      },
+    );
+    this.queues.set(def.name, { def, consumer });
+    consumer.start();
+  }
+
+  private async runHandler(def: QueueDefinition, job: Job, signal: AbortSignal, log: Logger): Promise<void> {
+    let payload = job.payload;
+    if (def.schema) {
+      const parsed = def.schema.safeParse(job.payload);
+      if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
+      payload = parsed.data;
+    }
+    await def.handler(payload, {
+      job: { ...job, payload },
+      signal,
+      log: log.child(`Queue:${def.name}`, { jobId: job.id }),
+      progress: async (data) => {
+        await this.services.queue.progress(job, data);
+      },
+      services: this.services,
+    });
+  }
+}
+
+function retryPolicy(def: QueueDefinition): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...def.retry };
+}

@@ -1,0 +1,54 @@
+import postgres from 'postgres';
+import type { Queryable, Sql } from './sql.ts';
+
+export interface PostgresOptions {
+  url: string;
+  poolSize?: number;
+  /** Extra connection parameters, for example `{ search_path: 'tenant' }`. */
+  connection?: Record<string, string>;
+}
+
+type Client = postgres.Sql<Record<string, never>>;
+
+// int8 as a JS number: job ids and counts stay far below 2^53, and PGlite is set up alike.
+const int8 = { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) };
+
+export function openPostgres(options: PostgresOptions): Sql {
+  const client = postgres(options.url, {
+    max: options.poolSize ?? 10,
+    onnotice: () => {},
+    types: { int8 } as never,
+    connection: { application_name: 'nova', ...options.connection },
+  }) as unknown as Client;
+  return wrapPostgres(client, true);
+}
+
+/** Wraps a postgres.js client; `owned` says whether close() ends it. */
+export function wrapPostgres(client: Client, owned: boolean): Sql {
+  const queryable = (c: Client | postgres.TransactionSql): Queryable => ({
+    async query<T extends object>(text: string, params: readonly unknown[] = []) {
+      // prepare: named prepared statements make the hot queue statements cheaper to run.
+      return (await c.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
+    },
+    async exec(script: string) {
+      await c.unsafe(script);
+    },
+  });
+  return {
+    kind: 'postgres',
+    ...queryable(client),
+    async transaction(fn) {
+      return (await client.begin((tx) => fn(queryable(tx)))) as never;
+    },
+    async listen(channel, onPayload) {
+      const sub = await client.listen(channel, onPayload);
+      return () => sub.unlisten();
+    },
+    async notify(channel, payload) {
+      await client.notify(channel, payload);
+    },
+    async close() {
+      if (owned) await client.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The one storage interface every module uses. Two implementations: postgres.js (a pooled
+ * PostgreSQL server) and PGlite (embedded, in-process). Values are always bound as parameters.
+ *
+ * Type mapping is the same on both: int8 and numeric-free counts come back as JS numbers,
+ * timestamptz as Date, jsonb as parsed values.
+ */
+export type Row = Record<string, unknown>;
+
+/** What can run statements: the pool itself or one transaction. */
+export interface Queryable {
+  /** Runs one parameterized statement and returns its rows. */
+  query<T extends object = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a script of several statements with no parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface Sql extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Subscribes to a LISTEN channel; the returned function unsubscribes. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Closes the pool or the embedded database, but only when this Sql opened it; a client handed
+   * in by the caller (`owned: false`) stays open and remains the caller's to close.
+   */
+  close(): Promise<void>;
+}

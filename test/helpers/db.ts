@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { migrate, openPglite, openPostgres, type Sql } from '../../src/storage/index.ts';
+
+/** A fresh, migrated database of one backend, for one test file. */
+export interface TestDb {
+  sql: Sql;
+  /** Environment a child Nova process needs to reach the same database. */
+  env: Record<string, string>;
+  /** Opens another client on the same database (a separate pool); PGlite returns the shared one. */
+  connect(): Promise<Sql>;
+  drop(): Promise<void>;
+}
+
+export interface Backend {
+  name: 'pglite' | 'postgres';
+  /** Whether separate OS processes can share the database. */
+  multiProcess: boolean;
+  create(options?: { migrate?: boolean }): Promise<TestDb>;
+}
+
+const pgUrl = process.env.NOVA_TEST_DATABASE_URL;
+
+const pglite: Backend = {
+  name: 'pglite',
+  multiProcess: false,
+  async create(options = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'nova-test-'));
+    const sql = await openPglite(join(dir, 'db'));
+    if (options.migrate !== false) await migrate(sql);
+    const db: TestDb = {
+      sql,
+      env: { NOVA_DATA_DIR: join(dir, 'db') },
+      connect: async () => db.sql,
+      async drop() {
+        await db.sql.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return db;
+  },
+};
+
+const server: Backend = {
+  name: 'postgres',
+  multiProcess: true,
+  async create(options = {}) {
+    const name = `nova_t_${randomBytes(6).toString('hex')}`;
+    const admin = postgres(pgUrl!, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    const url = new URL(pgUrl!);
+    url.pathname = `/${name}`;
+    const opened: Sql[] = [];
+    const connect = async () => {
+      const sql = openPostgres({ url: url.toString(), poolSize: 10 });
+      opened.push(sql);
+      return sql;
+    };
+    const sql = await connect();
+    if (options.migrate !== false) await migrate(sql);
+    return {
+      sql,
+      env: { DATABASE_URL: url.toString() },
+      connect,
+      async drop() {
+        await Promise.all(opened.map((s) => s.close()));
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      },
+    };
+  },
+};
+
+/** PGlite always; the PostgreSQL server too when NOVA_TEST_DATABASE_URL is set (CI sets it). */
+export const backends: Backend[] = pgUrl ? [pglite, server] : [pglite];

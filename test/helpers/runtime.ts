@@ -1,0 +1,30 @@
+import { loadConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { Domain } from '../../src/runtime/domain.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
+import type { TestDb } from './db.ts';
+
+/**
+ * Starts a Runtime on the test database. On PostgreSQL it opens its own pool (a separate set of
+ * connections, as a separate process would); on PGlite it shares the one embedded instance.
+ */
+export async function startRuntime(
+  db: TestDb,
+  domains: Domain[],
+  env: Record<string, string> = {},
+  options: { health?: boolean } = {},
+): Promise<Runtime> {
+  const config = loadConfig({ POLL_INTERVAL_MS: '1000', WORKER_HEALTH_PORT: '0', NOVA_HEALTH_HOST: '127.0.0.1', ...db.env, ...env });
+  const shared = config.DATABASE_URL ? {} : { sql: db.sql };
+  const runtime = new Runtime({ config, domains, logger: silentLogger, health: options.health ?? false, ...shared });
+  await runtime.start();
+  return runtime;
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
