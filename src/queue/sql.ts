@@ -119,11 +119,18 @@ export const CLAIM_GROUPED = `
   )
   select * from claimed`;
 
+/*
+ * Lease checks match on (id, lease_token) only. A token is set by a claim and cleared by every
+ * path that ends the lease, so a match already means the job is active; adding
+ * `state = 'active'` would let the planner walk the small partial index nova_jobs_leases and
+ * probe the whole id array for each of its rows (quadratic: a 10,000-job ack took 14 s).
+ */
+
 /** $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows: acks jobs still leased by those tokens. */
 export const COMPLETE = `
   with done as (
     delete from nova_jobs j using unnest($1::bigint[], $2::bigint[]) as a(id, token)
-    where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+    where j.id = a.id and j.lease_token = a.token
     returning j.*
   ), kept as (${keepAs('completed', '$3::boolean')} returning id)
   select id from done`;
@@ -154,7 +161,7 @@ export const FAIL = `
 export const EXTEND = `
   update nova_jobs j set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
   from unnest($1::bigint[], $2::bigint[]) as a(id, token)
-  where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+  where j.id = a.id and j.lease_token = a.token
   returning j.id`;
 
 /**
@@ -166,7 +173,7 @@ export const RELEASE = `
   set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now(),
       lease_token = null, lease_expires_at = null, locked_by = null
   from unnest($1::bigint[], $2::bigint[]) as a(id, token)
-  where j.id = a.id and j.lease_token = a.token and j.state = 'active'
+  where j.id = a.id and j.lease_token = a.token
   returning j.queue`;
 
 /**

@@ -43,6 +43,26 @@ const until = async (cond: () => boolean, ms = 5000) => {
 const options = { concurrency: 3, batchSize: 10, pollIntervalMs: 60_000, heartbeatMs: 60_000 };
 
 describe('Consumer', () => {
+  it('frees a handler slot as soon as the handler returns, while its ack is still in flight', async () => {
+    const { source, calls } = memorySource(30);
+    const pendingAcks: (() => void)[] = [];
+    const complete = source.complete.bind(source);
+    // The database is slow to acknowledge: acks resolve only when the test lets them.
+    source.complete = (jobs) => new Promise((resolve) => pendingAcks.push(() => resolve(complete(jobs))));
+    let started = 0;
+    const consumer = new Consumer(source, async () => {
+      started++;
+    }, options);
+    consumer.start();
+    // With slots held until the ack commits, only `concurrency` (3) handlers could start.
+    await until(() => started === 30);
+    expect(consumer.stats().completed).toBe(0);
+    while (pendingAcks.length) pendingAcks.shift()!();
+    await until(() => consumer.stats().completed === 30);
+    expect(calls.completes.flat()).toHaveLength(30);
+    await consumer.stop(1000);
+  });
+
   it('never runs more handlers at once than its concurrency, and acks each job once', async () => {
     const { source, calls } = memorySource(50);
     let running = 0;

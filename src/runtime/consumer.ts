@@ -53,6 +53,8 @@ export interface ConsumerStats {
   idle: boolean;
 }
 
+const MAX_ACK_BATCH = 1000;
+
 export class ShutdownAbort extends Error {
   override name = 'ShutdownAbort';
 }
@@ -208,6 +210,9 @@ export class Consumer<J extends LeasedJob> {
       } finally {
         clearTimeout(timer);
       }
+      // The slot is free once the handler returns: the ack joins the next batched statement, so
+      // one round trip acknowledges far more than `concurrency` jobs.
+      this.vacate(job);
       return (await this.ack(job)) ? 'completed' : 'lease-lost';
     };
     settle()
@@ -220,10 +225,14 @@ export class Consumer<J extends LeasedJob> {
         else if (outcome === 'failed') this.counts.failed++;
         else this.counts.leaseLost++;
         this.hooks.onSettled?.(job, outcome, performance.now() - started);
-        this.running.delete(job.id);
-        if (this.running.size === 0) this.drained?.();
-        this.pump();
+        this.vacate(job);
       });
+  }
+
+  private vacate(job: J): void {
+    if (!this.running.delete(job.id)) return;
+    if (this.running.size === 0) this.drained?.();
+    this.pump();
   }
 
   private ack(job: J): Promise<boolean> {
@@ -237,8 +246,8 @@ export class Consumer<J extends LeasedJob> {
   private async flushSoon(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.acks.length > 0) {
-      const batch = this.acks;
-      this.acks = [];
+      // Bounded, so one statement never holds row locks for long however far acks fell behind.
+      const batch = this.acks.splice(0, MAX_ACK_BATCH);
       let held: Set<number>;
       try {
         held = await this.source.complete(batch.map((a) => a.job));
