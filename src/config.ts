@@ -49,6 +49,27 @@ export const configSchema = z.object({
   NOVA_REAP_INTERVAL_MS: int(1000, 50),
   /** Publish job lifecycle events to other processes (LISTEN/NOTIFY). */
   NOVA_PUBLISH_EVENTS: bool(true),
+
+  // --- API server (role `api`): webhooks, and later management routes
+  PORT: int(4000, 0, 65_535),
+  API_HOST: z.string().min(1).default('0.0.0.0'),
+
+  // --- Nylas (email sync)
+  NYLAS_API_KEY: z.string().min(1).optional(),
+  /** Region base URI; a trailing slash is dropped (the API would see `//v3`). */
+  NYLAS_API_URI: z.url({ error: 'must be a URL' }).default('https://api.us.nylas.com').transform((u) => u.replace(/\/+$/, '')),
+  /** Key of x-nylas-signature; without it the webhook endpoint refuses deliveries (503). */
+  NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Requests per second per grant, shared by every process; bursts up to NYLAS_RATE_LIMIT_BURST. */
+  NYLAS_RATE_LIMIT_PER_SECOND: int(20, 1),
+  NYLAS_RATE_LIMIT_BURST: int(20, 1),
+  NYLAS_TIMEOUT_MS: int(30_000, 100),
+  /** Retries inside one API call after 429, 5xx or a timeout. */
+  NYLAS_MAX_RETRIES: int(3, 0, 20),
+  /** Optional minimum gap between Nylas calls of one process (the seed's fixed delay); 0 = none. */
+  API_DELAY_MS: int(0, 0),
+  /** Webhook notifications processed at once per `webhooks` process. */
+  WEBHOOK_CONCURRENCY: int(10, 1, 1000),
 });
 
 export type Config = z.infer<typeof configSchema>;

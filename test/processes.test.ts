@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueClient } from '../src/queue/queue.ts';
-import { openPglite } from '../src/storage/index.ts';
+import { loadMigrations, openPglite } from '../src/storage/index.ts';
 import { FIXTURE_TABLE } from './fixtures/worker.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { spawnNova, type NovaProcess } from './helpers/process.ts';
@@ -25,7 +25,7 @@ describe.each(backends)('nova processes on $name', (backend) => {
     const codes = await Promise.all(procs.map((p) => p.exited));
     expect(codes, procs.map((p) => p.output()).join('\n')).toEqual([0, 0, 0, 0, 0]);
     const rows = await db.sql.query<{ name: string }>('select name from nova_migrations order by id');
-    expect(rows.map((r) => r.name)).toEqual(['0001_queue', '0002_pgmq_compat']);
+    expect(rows.map((r) => r.name)).toEqual(loadMigrations().map((m) => m.name));
     const applied = procs.map((p) => p.output()).filter((o) => o.includes('applied 0001_queue'));
     expect(applied).toHaveLength(1);
   });

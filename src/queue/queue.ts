@@ -1,4 +1,4 @@
-import type { Sql } from '../storage/index.ts';
+import type { Queryable, Sql } from '../storage/index.ts';
 import { toStoredError } from './backoff.ts';
 import type { EventHub } from './events.ts';
 import * as q from './sql.ts';
@@ -57,11 +57,12 @@ export class QueueClient {
 
   /**
    * Enqueues many jobs in one statement. Returns their ids in input order; an item whose dedup
-   * key is held by a live job gets that job's id.
+   * key is held by a live job gets that job's id. Pass a transaction as `db` to enqueue atomically
+   * with the caller's own writes (the `enqueued` event then goes out before that commit).
    */
-  async sendBatch<P>(queue: string, items: readonly SendItem<P>[]): Promise<number[]> {
+  async sendBatch<P>(queue: string, items: readonly SendItem<P>[], db: Queryable = this.sql): Promise<number[]> {
     if (items.length === 0) return [];
-    const rows = await this.sql.query<{ id: number; dedup_key: string | null }>(q.SEND_BATCH, [
+    const rows = await db.query<{ id: number; dedup_key: string | null }>(q.SEND_BATCH, [
       queue,
       JSON.stringify(items.map(toInputRow)),
     ]);
@@ -73,10 +74,11 @@ export class QueueClient {
       this.events?.emit({ type: 'enqueued', queue, ids: inserted, at: Date.now() });
       return inserted;
     }
-    return this.resolveDedup(queue, items, rows);
+    return this.resolveDedup(db, queue, items, rows);
   }
 
   private async resolveDedup<P>(
+    db: Queryable,
     queue: string,
     items: readonly SendItem<P>[],
     rows: { id: number; dedup_key: string | null }[],
@@ -90,7 +92,7 @@ export class QueueClient {
     plain.sort((a, b) => a - b);
     const missing = [...new Set(items.flatMap((i) => (i.dedupKey !== undefined && !byKey.has(i.dedupKey) ? [i.dedupKey] : [])))];
     if (missing.length) {
-      const live = await this.sql.query<{ id: number; dedup_key: string }>(q.FIND_BY_DEDUP, [queue, missing]);
+      const live = await db.query<{ id: number; dedup_key: string }>(q.FIND_BY_DEDUP, [queue, missing]);
       for (const r of live) byKey.set(r.dedup_key, r.id);
     }
     if (rows.length) this.events?.emit({ type: 'enqueued', queue, ids: rows.map((r) => r.id), at: Date.now() });

@@ -7,6 +7,8 @@
  * the database together. Leases of buffered and running jobs are renewed by one heartbeat.
  */
 
+import { Batcher } from './batcher.ts';
+
 export interface LeasedJob {
   id: number;
   token: number;
@@ -53,8 +55,6 @@ export interface ConsumerStats {
   idle: boolean;
 }
 
-const MAX_ACK_BATCH = 1000;
-
 export class ShutdownAbort extends Error {
   override name = 'ShutdownAbort';
 }
@@ -62,8 +62,8 @@ export class ShutdownAbort extends Error {
 export class Consumer<J extends LeasedJob> {
   private buffer: J[] = [];
   private readonly running = new Map<number, { job: J; abort: AbortController }>();
-  private acks: { job: J; resolve: (held: boolean) => void }[] = [];
-  private flushing: Promise<void> | null = null;
+  // Bounded, so one statement never holds row locks for long however far acks fell behind.
+  private readonly acks = new Batcher<J, boolean>((jobs) => this.completeBatch(jobs), 1000);
   private claiming = false;
   private wakeRequested = false;
   private idle = false;
@@ -127,7 +127,7 @@ export class Consumer<J extends LeasedJob> {
         await this.safely('release', () => this.source.release(left.map((r) => r.job)));
       }
     }
-    await this.flushAcks();
+    await this.acks.idle();
     clearInterval(this.heartbeatTimer);
   }
 
@@ -213,7 +213,7 @@ export class Consumer<J extends LeasedJob> {
       // The slot is free once the handler returns: the ack joins the next batched statement, so
       // one round trip acknowledges far more than `concurrency` jobs.
       this.vacate(job);
-      return (await this.ack(job)) ? 'completed' : 'lease-lost';
+      return (await this.acks.add(job)) ? 'completed' : 'lease-lost';
     };
     settle()
       .catch((err) => {
@@ -235,34 +235,17 @@ export class Consumer<J extends LeasedJob> {
     this.pump();
   }
 
-  private ack(job: J): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.acks.push({ job, resolve });
-      if (!this.flushing) this.flushing = this.flushSoon();
-    });
-  }
-
-  /** Acks gathered during one tick go to the database in one statement. */
-  private async flushSoon(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.acks.length > 0) {
-      // Bounded, so one statement never holds row locks for long however far acks fell behind.
-      const batch = this.acks.splice(0, MAX_ACK_BATCH);
-      let held: Set<number>;
-      try {
-        held = await this.source.complete(batch.map((a) => a.job));
-      } catch (err) {
-        // The acks did not commit: their leases lapse and the jobs run again (at-least-once).
-        this.hooks.onError?.(err, 'complete');
-        held = new Set();
-      }
-      for (const a of batch) a.resolve(held.has(a.job.id));
+  /** Acks gathered while the previous ack statement runs go to the database in one statement. */
+  private async completeBatch(jobs: J[]): Promise<boolean[]> {
+    let held: Set<number>;
+    try {
+      held = await this.source.complete(jobs);
+    } catch (err) {
+      // The acks did not commit: their leases lapse and the jobs run again (at-least-once).
+      this.hooks.onError?.(err, 'complete');
+      held = new Set();
     }
-    this.flushing = null;
-  }
-
-  private async flushAcks(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    return jobs.map((j) => held.has(j.id));
   }
 
   private async heartbeat(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { ZodType } from 'zod';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -38,8 +39,8 @@ export interface QueueDefinition<P = unknown> {
   /** Payloads that fail it go to the dead letters at once: retrying cannot fix them. */
   schema?: ZodType<P>;
   handler: JobHandler<P>;
-  /** Jobs run at once per process; default 1. */
-  concurrency?: number;
+  /** Jobs run at once per process; default 1. A function reads it from the config (a knob). */
+  concurrency?: number | ((config: Config) => number);
   /** Jobs claimed per round trip (prefetch); default BATCH_SIZE. */
   batchSize?: number;
   retry?: Partial<RetryPolicy>;
@@ -73,6 +74,8 @@ export interface Domain {
   roles: string[];
   queues?: QueueDefinition<any>[];
   loops?: LoopDefinition[];
+  /** HTTP routes, served by processes that run the `api` role (in a scope of their own). */
+  routes?: (app: FastifyInstance, services: Services) => void | Promise<void>;
 }
 
 /** Declares a queue with its payload type inferred from the schema or handler. */

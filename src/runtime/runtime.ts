@@ -10,6 +10,7 @@ import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '..
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
 import { Consumer, type ConsumerSource } from './consumer.ts';
 import type { Domain, LoopDefinition, QueueDefinition, Services } from './domain.ts';
+import { startApiServer, type ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
 import { maintenanceLoops } from './maintenance.ts';
@@ -36,6 +37,9 @@ interface RunningQueue {
 
 const VERSION = '0.1.0';
 
+/** The role whose processes serve the domains' HTTP routes. */
+export const API_ROLE = 'api';
+
 /**
  * One Nova process: opens the database, applies migrations, then runs the consumers and loops of
  * the roles it was given, a health server, and the maintenance every process shares.
@@ -50,6 +54,7 @@ export class Runtime {
   private readonly queues = new Map<string, RunningQueue>();
   private readonly loops: PeriodicLoop[] = [];
   private health: HealthServer | undefined;
+  private api: ApiServer | undefined;
   private unlistenWake: (() => Promise<void>) | undefined;
   private metrics!: RuntimeMetrics;
   private startedAt = 0;
@@ -63,6 +68,11 @@ export class Runtime {
 
   get healthPort(): number | undefined {
     return this.health?.port;
+  }
+
+  /** The API server's port, when this process runs the `api` role. */
+  get apiPort(): number | undefined {
+    return this.api?.port;
   }
 
   get service(): Services {
@@ -107,6 +117,12 @@ export class Runtime {
       loop.start();
     }
 
+    if (this.roles.has(API_ROLE)) {
+      this.api = await startApiServer({
+        domains, services: this.services, port: config.PORT, host: config.API_HOST, log: this.log.child('Api'),
+      });
+    }
+
     if (this.options.health !== false) {
       this.health = await startHealthServer(
         {
@@ -121,7 +137,7 @@ export class Runtime {
     this.state = 'running';
     this.log.info('Nova started', {
       roles: [...this.roles], queues: activeQueues.map((q) => q.name), loops: loopDefs.map((l) => l.name),
-      database: this.sql.kind, healthPort: this.health?.port,
+      database: this.sql.kind, healthPort: this.health?.port, apiPort: this.api?.port,
     });
   }
 
@@ -135,6 +151,8 @@ export class Runtime {
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
     this.log.info('stopping', { deadlineMs: deadline });
     await this.unlistenWake?.();
+    // The API stops first: no new webhooks accepted while the workers drain.
+    await this.api?.close();
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
       ...this.loops.map((l) => l.stop(deadline)),
@@ -161,7 +179,7 @@ export class Runtime {
       queues: [...this.queues.values()].map(({ def, consumer }) => {
         const s = consumer.stats();
         return {
-          name: def.name, role: def.role, concurrency: def.concurrency ?? 1,
+          name: def.name, role: def.role, concurrency: concurrencyOf(def, this.options.config),
           inFlight: s.running, buffered: s.buffered, completed: s.completed, failed: s.failed, leaseLost: s.leaseLost,
           lastPollAt: s.lastPollAt === null ? null : new Date(s.lastPollAt).toISOString(),
           idle: s.idle, depth: byName.get(def.name) ?? null,
@@ -228,7 +246,7 @@ export class Runtime {
       source,
       (job, signal) => this.runHandler(def, job, signal, log),
       {
-        concurrency: def.concurrency ?? 1,
+        concurrency: concurrencyOf(def, config),
         batchSize: def.batchSize ?? config.BATCH_SIZE,
         pollIntervalMs: config.POLL_INTERVAL_MS,
         heartbeatMs: Math.max(50, Math.floor(leaseMs / 3)),
@@ -264,6 +282,10 @@ export class Runtime {
       services: this.services,
     });
   }
+}
+
+function concurrencyOf(def: QueueDefinition, config: Config): number {
+  return typeof def.concurrency === 'function' ? def.concurrency(config) : (def.concurrency ?? 1);
 }
 
 function retryPolicy(def: QueueDefinition): RetryPolicy {

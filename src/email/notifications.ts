@@ -1,0 +1,81 @@
+import type { Queryable } from '../storage/index.ts';
+import type { WebhookEnvelope } from './nylas/wire.ts';
+
+/** The webhook audit log, flux_webhook_notifications: every statement on it lives here. */
+
+export type NotificationStatus = 'pending' | 'processing' | 'processed' | 'error' | 'ignored';
+
+export interface NotificationRow {
+  id: string;
+  notification_id: string;
+  notification_type: string;
+  payload: WebhookEnvelope;
+  attempts: number;
+  received_at: Date;
+}
+
+/**
+ * $1 jsonb array of {notification_id, type, grant_id, payload, time, attempt}: records deliveries,
+ * skipping envelope ids already recorded (redeliveries). Returns the rows inserted.
+ */
+const RECORD = `
+  insert into flux_webhook_notifications (notification_id, notification_type, grant_id, payload,
+                                          webhook_time, delivery_attempt)
+  select x->>'notification_id', x->>'type', x->>'grant_id', x->'payload',
+         to_timestamp((x->>'time')::float8), (x->>'attempt')::int
+  from jsonb_array_elements($1::text::jsonb) x
+  on conflict (notification_id) where notification_id is not null do nothing
+  returning id, notification_id`;
+
+/** $1 raw body, $2 error, $3 notification id (if it could be read): a delivery that could not be accepted. */
+const RECORD_REJECTED = `
+  insert into flux_webhook_notifications (notification_id, status, raw_body, error_message, processed_at)
+  values ($3, 'error', $1, $2, now())
+  on conflict (notification_id) where notification_id is not null do nothing`;
+
+/** $1 id: claims the row for an attempt. */
+const START = `
+  update flux_webhook_notifications set status = 'processing', attempts = attempts + 1
+  where id = $1
+  returning id, notification_id, notification_type, payload, attempts, received_at`;
+
+/** $1 id, $2 status, $3 error or reason, $4 duration ms of this attempt. */
+const FINISH = `
+  update flux_webhook_notifications
+  set status = $2, error_message = $3, processing_duration_ms = $4,
+      processed_at = case when $2 = 'pending' then null else now() end
+  where id = $1`;
+
+/** Records accepted deliveries; returns the audit ids of new ones (redeliveries left out), keyed by envelope id. */
+export async function recordDeliveries(db: Queryable, deliveries: readonly WebhookEnvelope[]): Promise<Map<string, string>> {
+  const rows = await db.query<{ id: string; notification_id: string }>(RECORD, [
+    JSON.stringify(deliveries.map((e) => ({
+      notification_id: e.id,
+      type: e.type,
+      grant_id: grantOf(e),
+      payload: e,
+      time: e.time,
+      attempt: e.webhook_delivery_attempt,
+    }))),
+  ]);
+  return new Map(rows.map((r) => [r.notification_id, r.id]));
+}
+
+export async function recordRejected(db: Queryable, rawBody: string, error: string, notificationId?: string): Promise<void> {
+  await db.query(RECORD_REJECTED, [rawBody, error, notificationId ?? null]);
+}
+
+export async function startAttempt(db: Queryable, id: string): Promise<NotificationRow | undefined> {
+  const [row] = await db.query<NotificationRow>(START, [id]);
+  return row;
+}
+
+export async function finishAttempt(db: Queryable, id: string, status: NotificationStatus, message: string | null, durationMs: number): Promise<void> {
+  await db.query(FINISH, [id, status, message, Math.round(durationMs)]);
+}
+
+/** The grant a notification concerns, wherever its type keeps it. */
+function grantOf(e: WebhookEnvelope): string | null {
+  const object = e.data.object as { grant_id?: unknown } | null | undefined;
+  return typeof object?.grant_id === 'string' ? object.grant_id : null;
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { PermanentFailure } from '../queue/errors.ts';
+import type { JobContext, Services } from '../runtime/domain.ts';
+import { NylasApiError } from './nylas/client.ts';
+import * as wire from './nylas/wire.ts';
+import { withGrant } from './nylas.ts';
+import { finishAttempt, startAttempt, type NotificationStatus } from './notifications.ts';
+import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';
+
+/**
+ * Role `webhooks`: applies one recorded notification to the mailbox copy and records the outcome
+ * on its audit row (status, attempts, duration, error). Seed 001's routing, plus what it lacked:
+ * versioned writes, so redeliveries and out-of-order deliveries converge on the provider's state.
+ */
+
+export const webhookJob = z.object({ notificationId: z.uuid() });
+
+interface Outcome {
+  status: Extract<NotificationStatus, 'processed' | 'ignored'>;
+  reason?: string;
+}
+
+export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: JobContext): Promise<void> {
+  const { sql } = ctx.services;
+  const started = performance.now();
+  const row = await startAttempt(sql, payload.notificationId);
+  if (!row) throw new PermanentFailure(`audit row ${payload.notificationId} is gone`);
+  let outcome: Outcome;
+  try {
+    outcome = await apply(row.payload, row.received_at, ctx);
+  } catch (err) {
+    // Only the last attempt leaves the row in `error`; before that it waits for its retry.
+    const last = err instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
+    const message = err instanceof Error ? err.message : String(err);
+    await finishAttempt(sql, row.id, last ? 'error' : 'pending', message, performance.now() - started);
+    throw err;
+  }
+  await finishAttempt(sql, row.id, outcome.status, outcome.reason ?? null, performance.now() - started);
+}
+
+async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobContext): Promise<Outcome> {
+  const { services, signal } = ctx;
+  // The provider's time of the change; deliveries without one count as of their arrival.
+  const version = envelope.time !== undefined ? new Date(envelope.time * 1000) : receivedAt;
+  const object = envelope.data.object;
+  switch (envelope.type) {
+    case 'message.created':
+    case 'message.updated': {
+      const message = parseObject(wire.message, object, envelope.type);
+      const inbox = await findInbox(services.sql, message.grant_id);
+      if (!inbox) return unknownGrant(message.grant_id);
+      const written = await upsertMessage(services.sql, inbox.id, message, version);
+      // Two states with the same provider second: only the provider can say which is current.
+      if (written === 'tie') await syncMessage(services, inbox, message.id, signal);
+      return { status: 'processed', ...(written === 'stale' && { reason: 'older than the stored state' }) };
+    }
+    case 'message.created.truncated':
+    case 'message.updated.truncated': {
+      const ref = parseObject(wire.messageRef, object, envelope.type);
+      const inbox = await findInbox(services.sql, ref.grant_id);
+      if (!inbox) return unknownGrant(ref.grant_id);
+      const found = await syncMessage(services, inbox, ref.id, signal);
+      return found ? { status: 'processed' } : { status: 'ignored', reason: 'message no longer exists at the provider' };
+    }
+    case 'message.deleted': {
+      const ref = parseObject(wire.messageDeleted, object, envelope.type);
+      const deleted = await deleteMessage(services.sql, ref.grant_id, ref.id, version);
+      return deleted ? { status: 'processed' } : { status: 'ignored', reason: 'message not stored or newer state stored' };
+    }
+    case 'thread.replied': {
+      const ref = parseObject(wire.threadReplied, object, envelope.type);
+      const inbox = await findInbox(services.sql, ref.grant_id);
+      if (!inbox) return unknownGrant(ref.grant_id);
+      const fetchedAt = new Date();
+      const thread = await withGrant(services, inbox.grant_id, (c) => c.getThread(inbox.grant_id, ref.thread_id, signal));
+      await upsertThread(services.sql, inbox.id, thread, fetchedAt);
+      return { status: 'processed' };
+    }
+    case 'grant.expired':
+    case 'grant.deleted':
+    case 'grant.updated': {
+      const grant = parseObject(wire.grantEvent, object, envelope.type);
+      const status = envelope.type === 'grant.expired' ? 'auth_expired' : envelope.type === 'grant.deleted' ? 'deleted' : 'active';
+      const known = await setInboxStatus(services.sql, grant.grant_id, status, envelope.type);
+      return known ? { status: 'processed' } : unknownGrant(grant.grant_id);
+    }
+    default:
+      return { status: 'ignored', reason: `type ${envelope.type} is not handled` };
+  }
+}
+
+/** Fetches the message as the provider has it now and stores it; false when it no longer exists. */
+async function syncMessage(services: Services, inbox: InboxRow, messageId: string, signal: AbortSignal): Promise<boolean> {
+  const fetchedAt = new Date();
+  try {
+    const message = await withGrant(services, inbox.grant_id, (c) => c.getMessage(inbox.grant_id, messageId, signal));
+    await upsertMessage(services.sql, inbox.id, message, fetchedAt);
+    return true;
+  } catch (err) {
+    if (err instanceof NylasApiError && err.isNotFound) return false;
+    throw err;
+  }
+}
+
+function unknownGrant(grantId: string): Outcome {
+  return { status: 'ignored', reason: `no inbox is connected for grant ${grantId}` };
+}
+
+/** A notification whose object is not what its type promises cannot succeed on a retry. */
+function parseObject<T extends z.ZodType>(schema: T, object: unknown, type: string): z.infer<T> {
+  const result = schema.safeParse(object);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new PermanentFailure(`${type}: unexpected object at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+}

@@ -1,0 +1,72 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import type { Logger } from '../log.ts';
+import type { Domain, Services } from './domain.ts';
+
+/**
+ * The API server of the `api` role: one Fastify instance that mounts the routes every domain
+ * declares. Fastify because webhooks need the raw body per route, it is among the fastest Node
+ * servers (the webhook intake has a throughput target), and its plugin scoping keeps a domain's
+ * parsers and hooks to its own routes.
+ *
+ * Every error leaves in one shape: `{ "error": { "code", "message" } }`.
+ */
+
+/** An expected failure with an HTTP status, thrown by route handlers. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiServer {
+  port: number;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(options: {
+  domains: readonly Domain[];
+  services: Services;
+  port: number;
+  host: string;
+  log: Logger;
+}): Promise<ApiServer> {
+  const { log } = options;
+  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+
+  app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    if (err instanceof HttpError) return reply.status(err.status).send(errorBody(err.code, err.message));
+    if (err instanceof ZodError) {
+      const issues = err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+      return reply.status(400).send(errorBody('invalid_request', issues));
+    }
+    const status = (err as FastifyError).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.status(status).send(errorBody((err as FastifyError).code ?? 'bad_request', err.message));
+    }
+    log.error('request failed', { method: req.method, url: req.url, error: err });
+    return reply.status(500).send(errorBody('internal', 'internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`)));
+
+  for (const domain of options.domains) {
+    if (domain.routes) await app.register(async (scope) => domain.routes!(scope, options.services));
+  }
+  await app.listen({ port: options.port, host: options.host });
+  const address = app.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : options.port,
+    app,
+    close: () => app.close(),
+  };
+}
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}

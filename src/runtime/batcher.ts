@@ -1,0 +1,43 @@
+/**
+ * Gathers items that arrive while a round trip is in flight and sends them together in the next
+ * one: one statement for many acks, one transaction for many webhook deliveries. Callers await
+ * their own item's result. At most one flush runs at a time, so under load batches grow by
+ * themselves and under light load an item waits only until the end of the current tick.
+ */
+export class Batcher<I, O> {
+  private pending: { item: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    /** Sends a batch; returns one result per item, in order. Throwing rejects the whole batch. */
+    private readonly flush: (items: I[]) => Promise<O[]>,
+    private readonly maxBatch = 1000,
+  ) {}
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.running ??= this.drain();
+    });
+  }
+
+  /** Resolves once everything added so far has been sent. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    // Let the rest of this tick's items join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      try {
+        const results = await this.flush(batch.map((p) => p.item));
+        batch.forEach((p, i) => p.resolve(results[i]!));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.running = null;
+  }
+}
