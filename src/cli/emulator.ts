@@ -1,0 +1,100 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { NylasEmulator, type NylasEmulatorOptions } from '../emulators/nylas/index.ts';
+
+/** Exit code for bad flags (sysexits EX_CONFIG), as for a bad configuration. */
+const EXIT_CONFIG = 78;
+
+interface NylasFlags {
+  port: number;
+  host: string;
+  seed?: number;
+  threads?: number;
+  messages?: number;
+  rateLimit?: number;
+  errorRate?: number;
+  timeoutRate?: number;
+  truncateRate?: number;
+  latency?: number;
+  apiKey?: string;
+  webhookUrl?: string;
+  webhookSecret?: string;
+}
+
+/**
+ * Adds `emulator nylas`: a local Nylas v3 API for development and load tests. Flags left out keep
+ * the emulator's own defaults (options.ts), so every default lives in one place.
+ */
+export function registerEmulatorCommands(program: Command): void {
+  const emulator = program.command('emulator').description('run local emulators of the APIs Nova calls');
+  emulator
+    .command('nylas')
+    .description('serve a generated Nylas v3 mailbox per grant until SIGINT/SIGTERM; prints the base URL')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', integer, 4100)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--seed <n>', 'mailbox seed: same seed and grant, same mailbox', number)
+    .option('--threads <n>', 'threads per grant', integer)
+    .option('--messages <n>', 'messages per thread', integer)
+    .option('--rate-limit <perSecond>', 'per-grant requests per second before 429', number)
+    .option('--error-rate <fraction>', 'fraction of requests answered 503/500', number)
+    .option('--timeout-rate <fraction>', 'fraction of requests never answered', number)
+    .option('--truncate-rate <fraction>', 'fraction of successful bodies cut in half', number)
+    .option('--latency <ms>', 'milliseconds added to every response', integer)
+    .option('--api-key <key>', 'require Authorization: Bearer <key>')
+    .option('--webhook-url <url>', 'where signed webhooks are POSTed')
+    .option('--webhook-secret <secret>', 'HMAC key for x-nylas-signature')
+    .action(async function (this: Command, flags: NylasFlags) {
+      let nylas: NylasEmulator;
+      try {
+        nylas = new NylasEmulator(toOptions(flags));
+      } catch (error) {
+        this.error(error instanceof Error ? error.message : String(error), { exitCode: EXIT_CONFIG });
+      }
+      const url = await nylas.start(flags.port, flags.host);
+      process.stdout.write(`${url}\n`);
+      let stopping = false;
+      const shutdown = () => {
+        if (stopping) return;
+        stopping = true;
+        nylas.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`emulator failed to stop: ${String(error)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}
+
+function toOptions(flags: NylasFlags): NylasEmulatorOptions {
+  const faults = {
+    ...(flags.errorRate !== undefined && { errorRate: flags.errorRate }),
+    ...(flags.timeoutRate !== undefined && { timeoutRate: flags.timeoutRate }),
+    ...(flags.truncateRate !== undefined && { truncateRate: flags.truncateRate }),
+    ...(flags.latency !== undefined && { latencyMs: flags.latency }),
+  };
+  return {
+    faults,
+    ...(flags.seed !== undefined && { seed: flags.seed }),
+    ...(flags.threads !== undefined && { threadsPerGrant: flags.threads }),
+    ...(flags.messages !== undefined && { messagesPerThread: flags.messages }),
+    ...(flags.rateLimit !== undefined && { rateLimitPerSecond: flags.rateLimit }),
+    ...(flags.apiKey !== undefined && { apiKey: flags.apiKey }),
+    ...(flags.webhookUrl !== undefined && { webhookUrl: flags.webhookUrl }),
+    ...(flags.webhookSecret !== undefined && { webhookSecret: flags.webhookSecret }),
+  };
+}
+
+function number(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new InvalidArgumentError('not a number');
+  return parsed;
+}
+
+function integer(value: string): number {
+  const parsed = number(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('not an integer');
+  return parsed;
+}
