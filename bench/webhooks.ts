@@ -53,7 +53,8 @@ const { message: template } = await emulator.createMessage(GRANT, { subject: 'Be
 
 const procs: ChildProcess[] = [];
 function nova(role: string, extra: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', role], {
+  // The built CLI, as production runs it (tsx would add its own memory to the RSS figure).
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'start', role], {
     env: {
       PATH: env.PATH ?? '', DATABASE_URL: url.toString(), NOVA_LOG_FORMAT: 'json', LOG_LEVEL: 'warn',
       WORKER_HEALTH_PORT: '0', NOVA_HEALTH_HOST: '127.0.0.1', NYLAS_API_KEY: 'bench-key', NYLAS_API_URI: emulator.url,
@@ -143,7 +144,7 @@ for (;;) {
   await sleep(200);
 }
 const lat = await sql.query<{ ms: number }>(`
-  select extract(epoch from m.created_at - n.received_at) * 1000 as ms
+  select (extract(epoch from m.created_at - n.received_at) * 1000)::float8 as ms
   from flux_webhook_notifications n join flux_email_messages m on m.nylas_message_id = 'bench-' || n.notification_id
   where n.received_at >= $1 order by 1`, [marker]);
 const pct = (q: number) => lat[Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1)]!.ms.toFixed(1);

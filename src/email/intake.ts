@@ -16,7 +16,7 @@ import { WEBHOOK_QUEUE } from './queues.ts';
  */
 export function webhookRoutes(app: FastifyInstance, services: Services): void {
   const secret = services.config.NYLAS_WEBHOOK_SECRET;
-  const intake = new Batcher<WebhookEnvelope, 'accepted' | 'duplicate'>((batch) => accept(services, batch), 500);
+  const intake = new Batcher<WebhookEnvelope, 'accepted' | 'duplicate'>((batch) => accept(services, batch), 500, 2);
 
   // The signature covers the exact bytes sent, so every body reaches the handler unparsed.
   app.removeAllContentTypeParsers();

@@ -6,24 +6,34 @@
  */
 export class Batcher<I, O> {
   private pending: { item: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
-  private running: Promise<void> | null = null;
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     /** Sends a batch; returns one result per item, in order. Throwing rejects the whole batch. */
     private readonly flush: (items: I[]) => Promise<O[]>,
     private readonly maxBatch = 1000,
+    /**
+     * Batches in flight at once. One keeps batches largest; two overlap one batch's commit
+     * (an fsync the process only waits for) with the next one's statements.
+     */
+    private readonly maxInFlight = 1,
   ) {}
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      this.running ??= this.drain();
+      if (this.running.size < this.maxInFlight) this.start();
     });
   }
 
   /** Resolves once everything added so far has been sent. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running.size) await Promise.all(this.running);
+  }
+
+  private start(): void {
+    const run: Promise<void> = this.drain().finally(() => this.running.delete(run));
+    this.running.add(run);
   }
 
   private async drain(): Promise<void> {
@@ -38,6 +48,5 @@ export class Batcher<I, O> {
         for (const p of batch) p.reject(err);
       }
     }
-    this.running = null;
   }
 }
