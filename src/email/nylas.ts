@@ -19,6 +19,7 @@ export function nylasClient(services: Services): NylasClient {
       timeoutMs: c.NYLAS_TIMEOUT_MS,
       maxRetries: c.NYLAS_MAX_RETRIES,
       minSpacingMs: c.API_DELAY_MS,
+      messageSpacingMs: c.MESSAGE_DELAY_MS,
     });
     clients.set(services, client);
   }

@@ -18,6 +18,15 @@ export interface InboxRow {
 
 const FIND_INBOX = `select id, grant_id, email, provider, status from flux_inboxes where grant_id = $1`;
 
+const FIND_INBOX_BY_ID = `select id, grant_id, email, provider, status from flux_inboxes where id = $1`;
+
+/** Every inbox with its configuration's backfill phase, newest first. */
+const LIST_INBOXES = `
+  select i.id, i.grant_id, i.email, i.provider, i.status, c.id as config_id, c.backfill_status,
+         c.backfill_started_at, c.backfill_completed_at, i.created_at
+  from flux_inboxes i left join flux_inbox_configurations c on c.inbox_id = i.id
+  order by i.created_at desc`;
+
 /** $1 grant id, $2 email, $3 provider: creates the inbox, or returns the existing one (its status unchanged). */
 const ENSURE_INBOX = `
   insert into flux_inboxes (grant_id, email, provider) values ($1, $2, $3)
@@ -32,11 +41,12 @@ const SET_INBOX_STATUS = `
   returning id`;
 
 /**
- * $1 inbox id, $2 version, $3 message jsonb (wire format). Inserts or replaces the message when
- * the stored version is older; returns no row when the stored state is as new or newer.
+ * $1 inbox id, $2 version, $3 jsonb array of messages (wire format). Inserts or replaces each
+ * message whose stored version is older; returns the ids of messages written (none for those
+ * whose stored state is as new or newer).
  */
-const UPSERT_MESSAGE = `
-  with m as (select $3::text::jsonb as v)
+const UPSERT_MESSAGES = `
+  with m as (select v from jsonb_array_elements($3::text::jsonb) v)
   insert into flux_email_messages as t (inbox_id, grant_id, nylas_message_id, nylas_thread_id, subject,
     from_participants, to_participants, cc_participants, bcc_participants, reply_to, date, unread,
     starred, snippet, body, folders, attachments, headers, source_version)
@@ -58,7 +68,7 @@ const UPSERT_MESSAGE = `
     attachments = excluded.attachments, headers = coalesce(excluded.headers, t.headers),
     source_version = excluded.source_version, updated_at = now()
   where t.source_version < excluded.source_version
-  returning id`;
+  returning nylas_message_id`;
 
 /** $1 grant id, $2 message id: the stored version, to tell a tie from a stale delivery. */
 const MESSAGE_VERSION = `select source_version from flux_email_messages where grant_id = $1 and nylas_message_id = $2`;
@@ -151,6 +161,23 @@ export async function findInbox(db: Queryable, grantId: string): Promise<InboxRo
   return row;
 }
 
+export async function findInboxById(db: Queryable, id: string): Promise<InboxRow | undefined> {
+  const [row] = await db.query<InboxRow>(FIND_INBOX_BY_ID, [id]);
+  return row;
+}
+
+export interface InboxListing extends InboxRow {
+  config_id: string | null;
+  backfill_status: string | null;
+  backfill_started_at: Date | null;
+  backfill_completed_at: Date | null;
+  created_at: Date;
+}
+
+export async function listInboxes(db: Queryable): Promise<InboxListing[]> {
+  return db.query<InboxListing>(LIST_INBOXES);
+}
+
 export async function ensureInbox(db: Queryable, grantId: string, email?: string | null, provider?: string | null): Promise<InboxRow> {
   const [row] = await db.query<InboxRow>(ENSURE_INBOX, [grantId, email ?? null, provider ?? null]);
   return row!;
@@ -167,13 +194,24 @@ export type UpsertOutcome = 'written' | 'stale' | 'tie';
  * the same version, so which one is newer cannot be told from the delivery alone.
  */
 export async function upsertMessage(db: Queryable, inboxId: string, message: Message, version: Date): Promise<UpsertOutcome> {
-  const rows = await db.query(UPSERT_MESSAGE, [inboxId, version, JSON.stringify(message)]);
+  const rows = await db.query(UPSERT_MESSAGES, [inboxId, version, JSON.stringify([message])]);
   if (rows.length) {
     await db.query(REFRESH_THREAD, [message.grant_id, message.thread_id]);
     return 'written';
   }
   const [stored] = await db.query<{ source_version: Date }>(MESSAGE_VERSION, [message.grant_id, message.id]);
   return stored && stored.source_version.getTime() === version.getTime() ? 'tie' : 'stale';
+}
+
+/**
+ * Stores a thread as the provider has it and all its messages, at `version` (the time they were
+ * fetched), in one statement each. Messages or a thread stored with a newer version are kept.
+ * Returns how many messages were written.
+ */
+export async function storeThread(db: Queryable, inboxId: string, thread: Thread, messages: readonly Message[], version: Date): Promise<number> {
+  const written = messages.length ? await db.query(UPSERT_MESSAGES, [inboxId, version, JSON.stringify(messages)]) : [];
+  await db.query(UPSERT_THREAD, [inboxId, version, JSON.stringify(thread)]);
+  return written.length;
 }
 
 export async function deleteMessage(db: Queryable, grantId: string, messageId: string, version: Date): Promise<boolean> {

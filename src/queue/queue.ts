@@ -106,6 +106,21 @@ export class QueueClient {
     });
   }
 
+  /**
+   * Whether `lease` still holds its job. Inside a transaction it also fences: the job cannot be
+   * leased to anyone else until that transaction ends, so writes made with it are the holder's.
+   */
+  async holdsLease(lease: Lease, db: Queryable = this.sql): Promise<boolean> {
+    return (await db.query(q.HOLDS_LEASE, [lease.id, lease.token])).length > 0;
+  }
+
+  /** The dedup keys among `keys` that a live (queued or active) job of `queue` holds. */
+  async liveDedupKeys(queue: string, keys: readonly string[], db: Queryable = this.sql): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const rows = await db.query<{ dedup_key: string }>(q.FIND_BY_DEDUP, [queue, keys]);
+    return new Set(rows.map((r) => r.dedup_key));
+  }
+
   /** Leases up to `limit` due jobs, in priority then due-time order, fairly across groups when capped. */
   async claim<P = unknown>(queue: string, options: ClaimOptions): Promise<Job<P>[]> {
     const { limit, leaseMs, workerId, groupConcurrency } = options;

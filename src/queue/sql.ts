@@ -42,6 +42,14 @@ export const SEND_BATCH = `
 export const FIND_BY_DEDUP = `
   select id, dedup_key from nova_jobs where queue = $1 and dedup_key = any($2::text[])`;
 
+/**
+ * $1 id, $2 token: whether this lease still holds its job. Run inside a transaction, the row
+ * lock keeps the job from being leased again until that transaction commits (a fence for
+ * writes made on the strength of the lease).
+ */
+export const HOLDS_LEASE = `
+  select 1 from nova_jobs where id = $1 and lease_token = $2 and state = 'active' for share`;
+
 const LEASE = `state = 'active', attempts = j.attempts + 1,
   lease_token = (select nextval('nova_lease_seq')),
   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),

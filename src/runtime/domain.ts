@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { EventHub } from '../queue/events.ts';
 import type { QueueClient } from '../queue/queue.ts';
 import type { Job, RetryPolicy } from '../queue/types.ts';
-import type { Sql } from '../storage/index.ts';
+import type { Queryable, Sql } from '../storage/index.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /** What handlers and loops reach the rest of Nova through. */
@@ -43,7 +43,8 @@ export interface QueueDefinition<P = unknown> {
   concurrency?: number | ((config: Config) => number);
   /** Jobs claimed per round trip (prefetch); default BATCH_SIZE. */
   batchSize?: number;
-  retry?: Partial<RetryPolicy>;
+  /** Attempts and backoff; a function reads them from the config. */
+  retry?: Partial<RetryPolicy> | ((config: Config) => Partial<RetryPolicy>);
   timeoutMs?: number;
   /** At most this many active jobs per group key, across all processes. */
   groupConcurrency?: number;
@@ -54,6 +55,11 @@ export interface LoopContext {
   log: Logger;
   /** The fencing token of the singleton lease, or null for a loop that runs everywhere. */
   leaseToken: number | null;
+  /**
+   * For a singleton: whether this process still holds the lease, checked on `db`; inside a
+   * transaction it fences that transaction's writes. Always true for other loops.
+   */
+  confirmLease(db: Queryable): Promise<boolean>;
   services: Services;
 }
 
@@ -73,7 +79,8 @@ export interface Domain {
   group?: string;
   roles: string[];
   queues?: QueueDefinition<any>[];
-  loops?: LoopDefinition[];
+  /** Periodic loops; a function reads intervals and switches from the config. */
+  loops?: LoopDefinition[] | ((config: Config) => LoopDefinition[]);
   /** HTTP routes, served by processes that run the `api` role (in a scope of their own). */
   routes?: (app: FastifyInstance, services: Services) => void | Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Sql } from '../storage/index.ts';
+import type { Queryable, Sql } from '../storage/index.ts';
 
 /** $1 name, $2 holder, $3 ttl ms: takes the lease if free or lapsed, renews it if ours. */
 const ACQUIRE = `
@@ -13,6 +13,9 @@ const ACQUIRE = `
 
 /** $1 name, $2 holder. */
 const RELEASE = `delete from nova_leases where name = $1 and holder = $2`;
+
+/** $1 name, $2 token: the lease is held with this token and has not lapsed; locks it for the transaction. */
+const HOLDS = `select 1 from nova_leases where name = $1 and token = $2 and expires_at > now() for share`;
 
 export const LIST_LEASES = `select name, holder, token, expires_at from nova_leases order by name`;
 
@@ -41,6 +44,16 @@ export class Lease {
   /** The fencing token of the current holding, or null when not held. */
   get heldToken(): number | null {
     return this.token;
+  }
+
+  /**
+   * Whether this holder still has the lease, checked in the database. Inside a transaction the
+   * row stays locked until it ends, so no one can take the lease over while that transaction's
+   * writes are made in its name (a fence against a holder that was paused past its TTL).
+   */
+  async confirm(db: Queryable): Promise<boolean> {
+    if (this.token === null) return false;
+    return (await db.query(HOLDS, [this.name, this.token])).length > 0;
   }
 
   async release(): Promise<void> {

@@ -119,6 +119,7 @@ export class PeriodicLoop {
       signal: abort.signal,
       log: this.deps.log,
       leaseToken: this.lease?.heldToken ?? null,
+      confirmLease: async (db) => (this.lease ? this.leader && (await this.lease.confirm(db)) : true),
       services: this.deps.services,
     });
     const done = body.then(

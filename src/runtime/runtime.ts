@@ -100,12 +100,12 @@ export class Runtime {
     });
 
     const activeQueues = domains.flatMap((d) => d.queues ?? []).filter((q) => this.roles.has(q.role));
-    for (const def of activeQueues) await queue.declare(def.name, retryPolicy(def).maxAttempts);
+    for (const def of activeQueues) await queue.declare(def.name, retryPolicy(def, config).maxAttempts);
     this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
     for (const def of activeQueues) this.startQueue(def);
 
     const loopDefs: LoopDefinition[] = [
-      ...domains.flatMap((d) => d.loops ?? []).filter((l) => this.roles.has(l.role)),
+      ...domains.flatMap((d) => (typeof d.loops === 'function' ? d.loops(config) : (d.loops ?? []))).filter((l) => this.roles.has(l.role)),
       ...maintenanceLoops(config),
     ];
     for (const def of loopDefs) {
@@ -216,7 +216,7 @@ export class Runtime {
     const { config } = this.options;
     const queue = this.services.queue;
     const log = this.log.child(`Queue:${def.name}`);
-    const policy = retryPolicy(def);
+    const policy = retryPolicy(def, config);
     const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
     const source: ConsumerSource<Job> = {
       claim: (limit) => queue.claim(def.name, {
@@ -288,6 +288,6 @@ function concurrencyOf(def: QueueDefinition, config: Config): number {
   return typeof def.concurrency === 'function' ? def.concurrency(config) : (def.concurrency ?? 1);
 }
 
-function retryPolicy(def: QueueDefinition): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...def.retry };
+function retryPolicy(def: QueueDefinition, config: Config): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...(typeof def.retry === 'function' ? def.retry(config) : def.retry) };
 }

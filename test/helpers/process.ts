@@ -12,9 +12,12 @@ export interface NovaProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** Spawns the fixture CLI (`test/fixtures/worker.ts`) with the given arguments and environment. */
-export function spawnNova(args: string[], env: Record<string, string>): NovaProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker.ts', ...args], {
+/**
+ * Spawns the fixture CLI (`test/fixtures/worker.ts`), or another entry point such as the real
+ * `src/cli/main.ts`, with the given arguments and environment.
+ */
+export function spawnNova(args: string[], env: Record<string, string>, entry = 'test/fixtures/worker.ts'): NovaProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { z } from 'zod';
+import { Pacer } from '../../runtime/pacer.ts';
 import type { RateLimit, RateLimiter } from '../../runtime/rate-limit.ts';
 import * as wire from './wire.ts';
 
@@ -23,6 +24,8 @@ export interface NylasClientOptions {
   maxRetries?: number;
   /** Smallest gap between calls of this process (API_DELAY_MS); 0 = none. */
   minSpacingMs?: number;
+  /** Optional minimum gap between message requests of this client (MESSAGE_DELAY_MS). */
+  messageSpacingMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -74,10 +77,14 @@ const MESSAGE_PAGE = 200;
 
 export class NylasClient {
   private readonly fetch: typeof fetch;
-  private lastCallAt = 0;
+  /** Optional minimum spacing between calls (API_DELAY_MS), kept for teams that want it. */
+  private readonly pacer: Pacer;
+  private readonly messagePacer: Pacer;
 
   constructor(private readonly options: NylasClientOptions) {
     this.fetch = options.fetch ?? fetch;
+    this.pacer = new Pacer(options.minSpacingMs ?? 0);
+    this.messagePacer = new Pacer(options.messageSpacingMs ?? 0);
   }
 
   getGrant(grantId: string, signal?: AbortSignal): Promise<wire.Grant> {
@@ -103,6 +110,7 @@ export class NylasClient {
     const all: wire.Message[] = [];
     let pageToken: string | undefined;
     do {
+      await this.messagePacer.wait(signal);
       const page = await this.page(grantId, '/messages', wire.message, {
         thread_id: threadId, limit: MESSAGE_PAGE, page_token: pageToken,
       }, signal);
@@ -112,7 +120,8 @@ export class NylasClient {
     return all;
   }
 
-  getMessage(grantId: string, messageId: string, signal?: AbortSignal): Promise<wire.Message> {
+  async getMessage(grantId: string, messageId: string, signal?: AbortSignal): Promise<wire.Message> {
+    await this.messagePacer.wait(signal);
     return this.single(grantId, `/messages/${encodeURIComponent(messageId)}`, wire.message, { fields: 'include_headers' }, signal);
   }
 
@@ -134,7 +143,7 @@ export class NylasClient {
     const bucket = `nylas:${grantId}`;
     for (let attempt = 0; ; attempt++) {
       await rateLimiter.acquire(bucket, rateLimit, signal ? { signal } : {});
-      await this.space(signal);
+      await this.pacer.wait(signal);
       let error: NylasApiError;
       try {
         const res = await this.request(url, signal);
@@ -179,15 +188,6 @@ export class NylasClient {
       if (timeout.aborted && !signal?.aborted) throw new TimeoutError();
       throw err;
     }
-  }
-
-  /** Optional minimum spacing between calls (API_DELAY_MS), kept for teams that want it. */
-  private async space(signal?: AbortSignal): Promise<void> {
-    const gap = this.options.minSpacingMs ?? 0;
-    if (gap <= 0) return;
-    const wait = this.lastCallAt + gap - Date.now();
-    this.lastCallAt = Math.max(Date.now(), this.lastCallAt + gap);
-    if (wait > 0) await delay(wait, undefined, signal ? { signal } : {});
   }
 
   private url(grantId: string, path: string, query: Query): string {

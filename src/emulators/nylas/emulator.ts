@@ -71,7 +71,7 @@ export class NylasEmulator {
     this.traffic.setRateLimit(perSecond);
   }
 
-  /** Answers the next `count` API requests (optionally only paths containing `pathIncludes`) with `status`. */
+  /** Answers the next `count` API requests (optionally only those whose path and query contain `pathIncludes`) with `status`. */
   injectFailures(spec: InjectedFailure): void {
     this.traffic.inject(spec);
   }

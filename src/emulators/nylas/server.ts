@@ -165,7 +165,8 @@ export class NylasApiServer {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const route = parseRoute(url.pathname);
     const grantId = route.grant === undefined ? undefined : this.mailbox.canonicalGrantId(route.grant);
-    const verdict = this.traffic.admit(url.pathname, grantId);
+    // Injected failures may target a query too (say, only list pages after the first: page_token).
+    const verdict = this.traffic.admit(url.pathname + url.search, grantId);
     if (verdict.kind === 'hang') return verdict;
     if (verdict.kind === 'fail') throw failureError(verdict.failure);
     if (this.limits.apiKey !== undefined && req.headers.authorization !== `Bearer ${this.limits.apiKey}`) throw new ApiError(401);

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { HttpError } from '../runtime/api-server.ts';
+import type { Services } from '../runtime/domain.ts';
+import { BACKFILL_QUEUE } from './queues.ts';
+import { ensureInbox, findInboxById, listInboxes } from './store.ts';
+import * as state from './sync-state.ts';
+
+/**
+ * Inbox and backfill routes on the API server:
+ * - `POST /api/inboxes` {grantId, email?, provider?}: connects an inbox (idempotent per grant);
+ * - `GET /api/inboxes`: the connected inboxes with their backfill phase;
+ * - `POST /api/inboxes/:id/backfill` {since?, until?}: starts a backfill, 202;
+ * - `GET /api/backfills/:configId`: its progress (the seed's get_sync_progress).
+ */
+
+/** The widest window a backfill may cover, and its default: one year back from now. */
+export const MAX_BACKFILL_DAYS = 365;
+const DAY_MS = 86_400_000;
+/** Clock skew tolerated between a client's "now" and ours. */
+const SKEW_MS = 5 * 60_000;
+
+const createInbox = z.strictObject({
+  grantId: z.string().min(1).max(256),
+  email: z.email().optional(),
+  provider: z.string().min(1).max(64).optional(),
+});
+
+const backfillRange = z.strictObject({
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+});
+
+const idParam = z.object({ id: z.uuid({ error: 'must be a UUID' }) });
+const configParam = z.object({ configId: z.uuid({ error: 'must be a UUID' }) });
+
+export function inboxRoutes(app: FastifyInstance, services: Services): void {
+  const { sql } = services;
+
+  app.post('/api/inboxes', async (req, reply) => {
+    const body = createInbox.parse(req.body ?? {});
+    const result = await sql.transaction(async (tx) => {
+      const inbox = await ensureInbox(tx, body.grantId, body.email, body.provider);
+      return { inbox, configId: await state.ensureConfiguration(tx, inbox.id) };
+    });
+    return reply.status(201).send({
+      inbox: { id: result.inbox.id, grantId: result.inbox.grant_id, email: result.inbox.email, provider: result.inbox.provider, status: result.inbox.status },
+      configId: result.configId,
+    });
+  });
+
+  app.get('/api/inboxes', async () => ({ inboxes: await listInboxes(sql) }));
+
+  app.post('/api/inboxes/:id/backfill', async (req, reply) => {
+    const { id } = idParam.parse(req.params);
+    const range = backfillWindow(backfillRange.parse(req.body ?? {}), Date.now());
+    const inbox = await findInboxById(sql, id);
+    if (!inbox) throw new HttpError(404, 'not_found', `no inbox ${id}`);
+    if (inbox.status !== 'active') throw new HttpError(409, 'inbox_inactive', `inbox ${id} is ${inbox.status}; reconnect its grant first`);
+    const started = await sql.transaction(async (tx) => {
+      const configId = await state.ensureConfiguration(tx, id);
+      const run = await state.openRun(tx, configId, range.since, range.until);
+      if (run === undefined) return { configId };
+      const [jobId] = await services.queue.sendBatch(BACKFILL_QUEUE, [{ payload: { configId, run }, dedupKey: configId, groupKey: configId }], tx);
+      await state.recordHistory(tx, configId, run, 'started', { since: range.since, until: range.until }, 'api');
+      return { configId, run, jobId };
+    });
+    if (started.run === undefined) {
+      throw new HttpError(409, 'backfill_running', `a backfill of inbox ${id} is under way (configuration ${started.configId})`);
+    }
+    return reply.status(202).send({ ...started, since: range.since.toISOString(), until: range.until.toISOString() });
+  });
+
+  app.get('/api/backfills/:configId', async (req) => {
+    const { configId } = configParam.parse(req.params);
+    const progress = await state.syncProgress(sql, configId);
+    if (!progress) throw new HttpError(404, 'not_found', `no inbox configuration ${configId}`);
+    return progress;
+  });
+}
+
+/**
+ * The window a backfill covers: `until` defaults to now, `since` to a year before it. A window
+ * reaching back more than a year, inverted, or ending in the future is refused.
+ */
+export function backfillWindow(input: { since?: string; until?: string }, now: number): { since: Date; until: Date } {
+  const until = input.until === undefined ? new Date(now) : new Date(input.until);
+  const since = input.since === undefined ? new Date(until.getTime() - MAX_BACKFILL_DAYS * DAY_MS) : new Date(input.since);
+  if (until.getTime() > now + SKEW_MS) throw new HttpError(400, 'invalid_range', 'until is in the future');
+  if (since.getTime() >= until.getTime()) throw new HttpError(400, 'invalid_range', 'since must be before until');
+  if (since.getTime() < now - MAX_BACKFILL_DAYS * DAY_MS - SKEW_MS) {
+    throw new HttpError(400, 'invalid_range', `a backfill reaches back at most ${MAX_BACKFILL_DAYS} days (one year)`);
+  }
+  return { since, until };
+}

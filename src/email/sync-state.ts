@@ -1,0 +1,390 @@
+import type { Queryable } from '../storage/index.ts';
+
+/**
+ * Backfill state: every statement on flux_inbox_configurations, queued_threads,
+ * inbox_sync_stats and backfill_history. A backfill run moves its configuration through
+ * pending → discovering → thread_sync → completed (or failed); each write checks the run and
+ * phase it expects, so a late or repeated job cannot move a newer run backwards.
+ */
+
+export type BackfillStatus = 'pending' | 'discovering' | 'thread_sync' | 'completed' | 'failed';
+
+export interface Checkpoint {
+  /** The next page to ask for; null once discovery has seen the last page. */
+  pageToken: string | null;
+  pages: number;
+  /** Threads listed so far, and how many of them were new (queued) or already stored. */
+  listed: number;
+  queued: number;
+  skipped: number;
+  /**
+   * The oldest latest_message_received_date seen (unix seconds): where a resumed discovery
+   * restarts its window (latest_message_before) if the page token no longer works.
+   */
+  oldestSeen: number | null;
+}
+
+export interface BackfillConfig {
+  id: string;
+  inbox_id: string;
+  grant_id: string;
+  inbox_status: string;
+  backfill_status: BackfillStatus;
+  backfill_run: number;
+  backfill_since: Date | null;
+  backfill_until: Date | null;
+  backfill_checkpoint: Checkpoint | null;
+}
+
+/** Counters of a backfill as inbox_sync_stats holds them; published with progress events. */
+export interface SyncCounters {
+  threads_queued: number;
+  threads_processing: number;
+  threads_completed: number;
+  threads_failed: number;
+  messages_synced: number;
+}
+
+export interface ThreadRow {
+  id: number;
+  config_id: string;
+  grant_id: string;
+  inbox_id: string;
+  status: 'queued' | 'processing' | 'completed' | 'failed';
+}
+
+const CONFIG_COLUMNS = `c.id, c.inbox_id, i.grant_id, i.status as inbox_status, c.backfill_status, c.backfill_run,
+  c.backfill_since, c.backfill_until, c.backfill_checkpoint`;
+
+/** $1 inbox id: the inbox's configuration, created on first use. */
+const ENSURE_CONFIG = `
+  insert into flux_inbox_configurations (inbox_id) values ($1)
+  on conflict (inbox_id) do update set updated_at = flux_inbox_configurations.updated_at
+  returning id`;
+
+/** $1 config id. */
+const GET_CONFIG = `
+  select ${CONFIG_COLUMNS}
+  from flux_inbox_configurations c join flux_inboxes i on i.id = c.inbox_id where c.id = $1`;
+
+/**
+ * $1 config id, $2 since, $3 until: opens a new run unless one is under way (queued, discovering
+ * or syncing threads). Returns the run number, or nothing when busy.
+ */
+const OPEN_RUN = `
+  update flux_inbox_configurations
+  set backfill_status = 'pending', backfill_run = backfill_run + 1, backfill_since = $2,
+      backfill_until = $3, backfill_started_at = null, backfill_completed_at = null,
+      backfill_progress = '{}'::jsonb, backfill_checkpoint = null, backfill_error = null, updated_at = now()
+  where id = $1
+    and not (backfill_status in ('discovering', 'thread_sync') or (backfill_status = 'pending' and backfill_run > 0))
+  returning backfill_run`;
+
+/** $1 config id: a new run starts from an empty thread list and fresh counters. */
+const CLEAR_RUN = `
+  with t as (delete from queued_threads where config_id = $1)
+  delete from inbox_sync_stats where config_id = $1`;
+
+/** $1 config id, $2 run: enters discovery (or resumes it); returns the configuration. */
+const BEGIN_DISCOVERY = `
+  update flux_inbox_configurations c
+  set backfill_status = 'discovering', backfill_started_at = coalesce(c.backfill_started_at, now()), updated_at = now()
+  from flux_inboxes i
+  where c.id = $1 and c.backfill_run = $2 and c.backfill_status in ('pending', 'discovering') and i.id = c.inbox_id
+  returning ${CONFIG_COLUMNS}`;
+
+/**
+ * $1 config id, $2 grant id, $3 jsonb array of listed threads [{id, message_ids}]: queues the
+ * threads not queued for this configuration yet, leaving out those whose every message is
+ * stored already. Returns the ids and thread ids of rows inserted.
+ */
+const QUEUE_THREADS = `
+  with listed as (
+    select x->>'id' as thread_id, x->'message_ids' as message_ids from jsonb_array_elements($3::text::jsonb) x
+  )
+  insert into queued_threads (config_id, grant_id, thread_id)
+  select $1, $2, l.thread_id from listed l
+  where jsonb_array_length(l.message_ids) = 0 or exists (
+    select 1 from jsonb_array_elements_text(l.message_ids) mid
+    where not exists (select 1 from flux_email_messages m where m.grant_id = $2 and m.nylas_message_id = mid)
+  )
+  on conflict (config_id, thread_id) do nothing
+  returning id, thread_id`;
+
+/** $1 config id, $2 inbox id, $3 threads newly queued, $4 status: adds them to the run's counters. */
+const COUNT_QUEUED = `
+  insert into inbox_sync_stats as s (config_id, inbox_id, backfill_status, threads_queued)
+  values ($1, $2, $4, $3)
+  on conflict (config_id) do update
+    set threads_queued = s.threads_queued + excluded.threads_queued, backfill_status = excluded.backfill_status, updated_at = now()
+  returning threads_queued, threads_processing, threads_completed, threads_failed, messages_synced`;
+
+/** $1 config id, $2 run, $3 checkpoint jsonb, $4 next status: saves discovery's place. */
+const SAVE_CHECKPOINT = `
+  update flux_inbox_configurations
+  set backfill_checkpoint = $3::text::jsonb, backfill_status = $4,
+      backfill_progress = backfill_progress || jsonb_build_object('discovery', $3::text::jsonb), updated_at = now()
+  where id = $1 and backfill_run = $2 and backfill_status = 'discovering'
+  returning id`;
+
+/** $1 config id, $2 run, $3 error: discovery gave up. */
+const FAIL_RUN = `
+  update flux_inbox_configurations
+  set backfill_status = 'failed', backfill_error = $3, backfill_completed_at = now(), updated_at = now()
+  where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
+  returning id`;
+
+/** $1 config id, $2 thread id: claims a queued thread for an attempt. */
+const START_THREAD = `
+  update queued_threads q
+  set status = 'processing', attempts = q.attempts + 1, started_at = now()
+  from flux_inbox_configurations c
+  where q.config_id = $1 and q.thread_id = $2 and q.status in ('queued', 'processing') and c.id = q.config_id
+  returning q.id, q.config_id, q.grant_id, c.inbox_id, q.status`;
+
+/** $1 queued thread id, $2 messages synced: the thread is done; counts it in the same statement. */
+const COMPLETE_THREAD = `
+  with done as (
+    update queued_threads
+    set status = 'completed', messages_synced = $2, error = null, processed_at = now()
+    where id = $1 and status = 'processing'
+    returning config_id
+  )
+  update inbox_sync_stats s
+  set threads_completed = s.threads_completed + 1, messages_synced = s.messages_synced + $2, updated_at = now()
+  from done where s.config_id = done.config_id
+  returning s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced`;
+
+/** $1 queued thread id, $2 error, $3 final: failed for good (counted), or back to queued for a retry. */
+const FAIL_THREAD = `
+  with failed as (
+    update queued_threads
+    set status = case when $3 then 'failed' else 'queued' end, error = $2,
+        processed_at = case when $3 then now() end
+    where id = $1 and status in ('queued', 'processing')
+    returning config_id
+  )
+  update inbox_sync_stats s
+  set threads_failed = s.threads_failed + 1, updated_at = now()
+  from failed where $3 and s.config_id = failed.config_id
+  returning s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced`;
+
+/**
+ * Recounts the counters of every backfill under way from queued_threads (the monitor's refresh:
+ * right even if a counter update was ever missed). Returns each one's counters and phase.
+ */
+const REFRESH_STATS = `
+  with active as (
+    select id, inbox_id, backfill_status from flux_inbox_configurations
+    where backfill_status in ('discovering', 'thread_sync')
+  ), counts as (
+    select a.id as config_id, a.inbox_id, a.backfill_status,
+           count(q.id)::int as total,
+           (count(q.id) filter (where q.status = 'processing'))::int as processing,
+           (count(q.id) filter (where q.status = 'completed'))::int as completed,
+           (count(q.id) filter (where q.status = 'failed'))::int as failed,
+           (count(q.id) filter (where q.status = 'queued'))::int as queued,
+           coalesce(sum(q.messages_synced), 0)::int as messages
+    from active a left join queued_threads q on q.config_id = a.id
+    group by a.id, a.inbox_id, a.backfill_status
+  ), updated as (
+    update inbox_sync_stats s
+    set threads_queued = c.total, threads_processing = c.processing, threads_completed = c.completed,
+        threads_failed = c.failed, messages_synced = c.messages, backfill_status = c.backfill_status, updated_at = now()
+    from counts c where s.config_id = c.config_id
+  )
+  select config_id, backfill_status, total, queued, processing, completed, failed, messages from counts`;
+
+/** $1 config id: locks a backfill in thread_sync for the completion decision. */
+const LOCK_FOR_COMPLETION = `
+  select id, backfill_run, inbox_id from flux_inbox_configurations
+  where id = $1 and backfill_status = 'thread_sync' for update`;
+
+/** $1 config id: threads not finished yet (the second look, under the lock). */
+const PENDING_THREADS = `
+  select count(*)::int as pending from queued_threads where config_id = $1 and status in ('queued', 'processing')`;
+
+/** $1 config id: marks the backfill completed. */
+const MARK_COMPLETED = `
+  update flux_inbox_configurations
+  set backfill_status = 'completed', backfill_completed_at = now(), updated_at = now()
+  where id = $1 and backfill_status = 'thread_sync'`;
+
+/** $1 config id, $2 inbox id: final counters, created here for a backfill that found nothing to sync. */
+const CLOSE_STATS = `
+  insert into inbox_sync_stats as s (config_id, inbox_id, backfill_status, sync_completed_at,
+    threads_queued, threads_completed, threads_failed, messages_synced)
+  select $1, $2, 'completed', now(), count(*), count(*) filter (where status = 'completed'),
+         count(*) filter (where status = 'failed'), coalesce(sum(messages_synced), 0)
+  from queued_threads where config_id = $1
+  on conflict (config_id) do update
+    set backfill_status = 'completed', sync_completed_at = now(), threads_processing = 0,
+        threads_queued = excluded.threads_queued, threads_completed = excluded.threads_completed,
+        threads_failed = excluded.threads_failed, messages_synced = excluded.messages_synced, updated_at = now()
+  returning threads_queued, threads_processing, threads_completed, threads_failed, messages_synced`;
+
+/**
+ * Premature completions: backfills marked completed while threads are still queued or
+ * processing. Reopens them in thread_sync and clears their completion time; returns each with
+ * the number of threads that were pending.
+ */
+const REOPEN_PREMATURE = `
+  with premature as (
+    select c.id, c.backfill_run, count(q.id)::int as pending
+    from flux_inbox_configurations c
+    join queued_threads q on q.config_id = c.id and q.status in ('queued', 'processing')
+    where c.backfill_status = 'completed'
+    group by c.id, c.backfill_run
+  ), reopened as (
+    update flux_inbox_configurations c
+    set backfill_status = 'thread_sync', backfill_completed_at = null, updated_at = now()
+    from premature p where c.id = p.id and c.backfill_status = 'completed'
+    returning c.id
+  ), stats as (
+    update inbox_sync_stats s set sync_completed_at = null, backfill_status = 'thread_sync', updated_at = now()
+    from reopened r where s.config_id = r.id
+  )
+  select p.id as config_id, p.backfill_run as run, p.pending from premature p join reopened r on r.id = p.id`;
+
+/** $1 config id, $2 limit: threads of a backfill in thread_sync that are not finished. */
+const PENDING_THREAD_IDS = `
+  select q.id, q.thread_id, q.grant_id from queued_threads q
+  join flux_inbox_configurations c on c.id = q.config_id and c.backfill_status = 'thread_sync'
+  where q.config_id = $1 and q.status in ('queued', 'processing')
+  order by q.id limit $2`;
+
+/** $1 config id, $2 run, $3 event, $4 detail jsonb, $5 actor. */
+const RECORD_HISTORY = `
+  insert into backfill_history (config_id, run, event, detail, actor) values ($1, $2, $3, $4::text::jsonb, $5)`;
+
+/** $1 config id: the seed's get_sync_progress, one row. */
+const PROGRESS = `select * from get_sync_progress($1)`;
+
+export async function ensureConfiguration(db: Queryable, inboxId: string): Promise<string> {
+  const [row] = await db.query<{ id: string }>(ENSURE_CONFIG, [inboxId]);
+  return row!.id;
+}
+
+export async function getConfiguration(db: Queryable, configId: string): Promise<BackfillConfig | undefined> {
+  const [row] = await db.query<BackfillConfig>(GET_CONFIG, [configId]);
+  return row;
+}
+
+/** Opens a new backfill run with an empty thread list; undefined when one is under way. */
+export async function openRun(db: Queryable, configId: string, since: Date, until: Date): Promise<number | undefined> {
+  const [row] = await db.query<{ backfill_run: number }>(OPEN_RUN, [configId, since, until]);
+  if (!row) return undefined;
+  await db.query(CLEAR_RUN, [configId]);
+  return row.backfill_run;
+}
+
+export async function beginDiscovery(db: Queryable, configId: string, run: number): Promise<BackfillConfig | undefined> {
+  const [row] = await db.query<BackfillConfig>(BEGIN_DISCOVERY, [configId, run]);
+  return row;
+}
+
+/** Queues the listed threads that are new; returns those inserted. */
+export async function queueThreads(
+  db: Queryable, configId: string, grantId: string, threads: readonly { id: string; message_ids: string[] }[],
+): Promise<{ id: number; thread_id: string }[]> {
+  if (threads.length === 0) return [];
+  return db.query(QUEUE_THREADS, [configId, grantId, JSON.stringify(threads.map((t) => ({ id: t.id, message_ids: t.message_ids })))]);
+}
+
+export async function countQueued(db: Queryable, configId: string, inboxId: string, added: number, status: BackfillStatus): Promise<SyncCounters> {
+  const [row] = await db.query<SyncCounters>(COUNT_QUEUED, [configId, inboxId, added, status]);
+  return row!;
+}
+
+/** Saves discovery's checkpoint; false when the run moved on (another holder, or a new run). */
+export async function saveCheckpoint(db: Queryable, configId: string, run: number, checkpoint: Checkpoint, next: BackfillStatus): Promise<boolean> {
+  return (await db.query(SAVE_CHECKPOINT, [configId, run, JSON.stringify(checkpoint), next])).length > 0;
+}
+
+export async function failRun(db: Queryable, configId: string, run: number, error: string): Promise<boolean> {
+  return (await db.query(FAIL_RUN, [configId, run, error])).length > 0;
+}
+
+export async function startThread(db: Queryable, configId: string, threadId: string): Promise<ThreadRow | undefined> {
+  const [row] = await db.query<ThreadRow>(START_THREAD, [configId, threadId]);
+  return row;
+}
+
+export async function completeThread(db: Queryable, id: number, messages: number): Promise<SyncCounters | undefined> {
+  const [row] = await db.query<SyncCounters>(COMPLETE_THREAD, [id, messages]);
+  return row;
+}
+
+export async function failThread(db: Queryable, id: number, error: string, final: boolean): Promise<SyncCounters | undefined> {
+  const [row] = await db.query<SyncCounters>(FAIL_THREAD, [id, error, final]);
+  return row;
+}
+
+export interface ActiveBackfill {
+  config_id: string;
+  backfill_status: BackfillStatus;
+  total: number;
+  queued: number;
+  processing: number;
+  completed: number;
+  failed: number;
+  messages: number;
+}
+
+export async function refreshStats(db: Queryable): Promise<ActiveBackfill[]> {
+  return db.query<ActiveBackfill>(REFRESH_STATS);
+}
+
+/**
+ * The double check before completion: under a lock on the configuration, the backfill must be
+ * in thread_sync with no thread queued or processing. Returns the final counters when it marked
+ * the backfill completed, undefined when it did not.
+ */
+export async function completeIfDone(tx: Queryable, configId: string, actor: string): Promise<SyncCounters | undefined> {
+  const [config] = await tx.query<{ backfill_run: number; inbox_id: string }>(LOCK_FOR_COMPLETION, [configId]);
+  if (!config) return undefined;
+  const [{ pending } = { pending: 1 }] = await tx.query<{ pending: number }>(PENDING_THREADS, [configId]);
+  if (pending > 0) return undefined;
+  await tx.query(MARK_COMPLETED, [configId]);
+  const [counters] = await tx.query<SyncCounters>(CLOSE_STATS, [configId, config.inbox_id]);
+  await recordHistory(tx, configId, config.backfill_run, 'completed', counters ?? {}, actor);
+  return counters;
+}
+
+export async function reopenPremature(db: Queryable): Promise<{ config_id: string; run: number; pending: number }[]> {
+  return db.query(REOPEN_PREMATURE);
+}
+
+export async function pendingThreads(db: Queryable, configId: string, limit: number): Promise<{ id: number; thread_id: string; grant_id: string }[]> {
+  return db.query(PENDING_THREAD_IDS, [configId, limit]);
+}
+
+export async function recordHistory(
+  db: Queryable, configId: string, run: number, event: 'started' | 'discovered' | 'completed' | 'failed' | 'recovered',
+  detail: object, actor: string,
+): Promise<void> {
+  await db.query(RECORD_HISTORY, [configId, run, event, JSON.stringify(detail), actor]);
+}
+
+export interface SyncProgress {
+  config_id: string;
+  backfill_status: BackfillStatus;
+  backfill_since: Date | null;
+  backfill_until: Date | null;
+  backfill_started_at: Date | null;
+  backfill_completed_at: Date | null;
+  threads_total: number;
+  threads_queued: number;
+  threads_processing: number;
+  threads_completed: number;
+  threads_failed: number;
+  messages_synced: number;
+  percent_complete: string;
+  backfill_progress: Record<string, unknown>;
+  backfill_error: string | null;
+}
+
+export async function syncProgress(db: Queryable, configId: string): Promise<SyncProgress | undefined> {
+  const [row] = await db.query<SyncProgress>(PROGRESS, [configId]);
+  return row;
+}

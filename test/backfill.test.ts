@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { domains } from '../src/domains.ts';
+import { NylasEmulator } from '../src/emulators/nylas/index.ts';
+import type { Runtime } from '../src/runtime/runtime.ts';
+import { backends, type TestDb } from './helpers/db.ts';
+import { freePort, startRuntime, until } from './helpers/runtime.ts';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 20);
+
+describe.each(backends)('Backfill on $name', (backend) => {
+  let db: TestDb;
+  let runtime: Runtime;
+  let emulator: NylasEmulator;
+  let api: string;
+
+  beforeAll(async () => {
+    db = await backend.create();
+    emulator = new NylasEmulator({ apiKey: 'key-1', threadsPerGrant: 60, messagesPerThread: 3, now: NOW });
+    await emulator.start();
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    runtime = await startRuntime(db, domains, {
+      WORKER_TYPE: 'api,backfill,threads,completion',
+      PORT: String(port),
+      API_HOST: '127.0.0.1',
+      NYLAS_API_KEY: 'key-1',
+      NYLAS_API_URI: emulator.url,
+      NYLAS_MAX_RETRIES: '1',
+      NYLAS_RATE_LIMIT_PER_SECOND: '1000',
+      NYLAS_RATE_LIMIT_BURST: '1000',
+      BACKFILL_PAGE_SIZE: '10',
+      THREADS_CONCURRENCY: '4',
+      THREAD_RETRY_DELAY_MS: '20',
+      COMPLETION_CHECK_INTERVAL_MS: '100',
+      RECOVERY_CHECK_INTERVAL_MS: '200',
+      POLL_INTERVAL_MS: '200',
+    });
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await emulator?.stop();
+    await db?.drop();
+  });
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${api}${path}`, {
+      method,
+      ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const connect = async (grantId: string) => (await call('POST', '/api/inboxes', { grantId, email: `${grantId}@example.com` })).body;
+  /** The threads (and their messages) of `grant` the emulator lists in [since, until). */
+  const expected = (grant: string, since: number, untilMs: number) => {
+    const threads = emulator.listThreads(grant).filter((t) => {
+      const at = t.latest_message_received_date! * 1000;
+      return at >= Math.floor(since / 1000) * 1000 && at < Math.floor(untilMs / 1000) * 1000;
+    });
+    return { threads: threads.length, messages: threads.reduce((n, t) => n + t.message_ids.length, 0) };
+  };
+  const progress = async (configId: string) => (await call('GET', `/api/backfills/${configId}`)).body;
+  const completed = (configId: string, timeoutMs = 30_000) =>
+    until(async () => (await progress(configId)).backfill_status === 'completed', timeoutMs, `backfill ${configId} completed`);
+  const window = (days: number) => ({ since: new Date(NOW - days * DAY).toISOString(), until: new Date(NOW).toISOString() });
+
+  it('syncs a generated mailbox to completed with exact thread and message counts', async () => {
+    const grant = 'grant-exact';
+    const { inbox, configId } = await connect(grant);
+    const range = window(300);
+    const start = await call('POST', `/api/inboxes/${inbox.id}/backfill`, range);
+    expect(start.status).toBe(202);
+    expect(start.body.configId).toBe(configId);
+    await completed(configId);
+
+    const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+    expect(want.threads).toBeGreaterThan(20);
+    const p = await progress(configId);
+    expect(p).toMatchObject({ threads_total: want.threads, threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
+    expect(Number(p.percent_complete)).toBe(100);
+    const [stored] = await db.sql.query<{ threads: number; messages: number }>(
+      `select (select count(*) from flux_email_threads where grant_id = $1)::int as threads,
+              (select count(*) from flux_email_messages where grant_id = $1)::int as messages`, [grant]);
+    expect(stored).toEqual(want);
+    // The seed's monitoring queries run unchanged.
+    const [stats] = await db.sql.query<any>(`SELECT config_id, backfill_status, threads_queued, threads_completed, threads_failed, messages_synced, sync_completed_at FROM inbox_sync_stats WHERE config_id = $1`, [configId]);
+    expect(stats).toMatchObject({ backfill_status: 'completed', threads_queued: want.threads, threads_completed: want.threads, messages_synced: want.messages });
+    expect(stats.sync_completed_at).toBeInstanceOf(Date);
+    const byStatus = await db.sql.query<any>(`SELECT status, COUNT(*) FROM queued_threads WHERE config_id = $1 GROUP BY status`, [configId]);
+    expect(byStatus).toEqual([{ status: 'completed', count: want.threads }]);
+    await db.sql.query(`SELECT backfill_status, backfill_started_at, backfill_progress FROM flux_inbox_configurations WHERE id = $1`, [configId]);
+    await db.sql.query(`SELECT * FROM queued_threads WHERE status = 'failed' ORDER BY processed_at DESC LIMIT 10`);
+    await db.sql.query(`SELECT config_id, backfill_status, threads_queued, threads_completed, threads_processing, threads_failed, messages_synced,
+      ROUND((threads_completed::NUMERIC / threads_queued) * 100, 2) as percent_complete FROM inbox_sync_stats WHERE sync_completed_at IS NULL`);
+  });
+
+  it('refuses a window reaching back more than a year, an inverted one, and a second run while one is under way', async () => {
+    const { inbox } = await connect('grant-ranges');
+    const tooWide = await call('POST', `/api/inboxes/${inbox.id}/backfill`, { since: new Date(Date.now() - 400 * DAY).toISOString() });
+    expect(tooWide.status).toBe(400);
+    expect(tooWide.body.error.message).toMatch(/one year/);
+    const inverted = await call('POST', `/api/inboxes/${inbox.id}/backfill`, { since: new Date(Date.now() - DAY).toISOString(), until: new Date(Date.now() - 2 * DAY).toISOString() });
+    expect(inverted.status).toBe(400);
+    const garbage = await call('POST', `/api/inboxes/${inbox.id}/backfill`, { since: 'last tuesday' });
+    expect(garbage.status).toBe(400);
+    expect(await db.sql.query(`select 1 from nova_jobs where queue = 'inbox_backfill_jobs' and payload->>'configId' = $1`, [inbox.id])).toEqual([]);
+
+    emulator.setFaults({ latencyMs: 50 });
+    try {
+      const first = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(200));
+      expect(first.status).toBe(202);
+      const second = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(200));
+      expect(second.status).toBe(409);
+      await completed(first.body.configId);
+    } finally {
+      emulator.setFaults({});
+    }
+  });
+
+  it('completes despite injected 429s and 5xx answers', async () => {
+    const grant = 'grant-faults';
+    const { inbox, configId } = await connect(grant);
+    emulator.injectFailures({ status: 429, count: 3, retryAfterSeconds: 1, pathIncludes: '/threads' });
+    emulator.injectFailures({ status: 503, count: 4, pathIncludes: '/messages' });
+    const range = window(250);
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
+    await completed(configId);
+    const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+    expect(await progress(configId)).toMatchObject({ threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
+  });
+
+  it('marks a thread that fails 5 times failed with its error, and still completes the backfill', async () => {
+    const grant = 'grant-poison';
+    const { inbox, configId } = await connect(grant);
+    const range = window(250);
+    const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+    const poison = emulator.listThreads(grant).find((t) => t.latest_message_received_date! * 1000 > Date.parse(range.since))!;
+    // Every request for this thread fails: 5 attempts of 2 requests each (NYLAS_MAX_RETRIES=1).
+    emulator.injectFailures({ status: 500, count: 10, pathIncludes: `/threads/${poison.id}` });
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
+    await completed(configId);
+
+    const [failed] = await db.sql.query<any>(`SELECT * FROM queued_threads WHERE status = 'failed' and config_id = $1 ORDER BY processed_at DESC LIMIT 10`, [configId]);
+    expect(failed).toMatchObject({ thread_id: poison.id, attempts: 5 });
+    expect(failed.error).toMatch(/500/);
+    expect(await progress(configId)).toMatchObject({
+      threads_total: want.threads, threads_completed: want.threads - 1, threads_failed: 1,
+      messages_synced: want.messages - poison.message_ids.length,
+    });
+  });
+
+  it('resumes discovery from its checkpoint after a failed attempt, with no duplicates', async () => {
+    const grant = 'grant-resume';
+    const { inbox, configId } = await connect(grant);
+    // The second list page fails past the client's retry: the attempt fails after one saved page.
+    emulator.injectFailures({ status: 503, count: 2, pathIncludes: 'page_token' });
+    const before = emulator.stats().requests;
+    const range = window(300);
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
+    await completed(configId);
+    const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+    const p = await progress(configId);
+    expect(p).toMatchObject({ threads_total: want.threads, threads_completed: want.threads, messages_synced: want.messages });
+    const [{ n }] = await db.sql.query<{ n: number }>(`select count(*)::int as n from flux_email_messages where grant_id = $1`, [grant]);
+    expect(n).toBe(want.messages);
+    const pages = Math.ceil(want.threads / 10);
+    expect(p.backfill_progress.discovery.pages).toBe(pages);
+    // Every page once, the two failed tries, and two requests per thread: no page was listed again.
+    expect(emulator.stats().requests - before).toBe(pages + 2 + 2 * want.threads);
+    const [job] = await db.sql.query<{ attempts: number }>(`select attempts from nova_job_results where queue = 'inbox_backfill_jobs' and payload->>'configId' = $1`, [configId]);
+    expect(job?.attempts).toBe(2);
+  });
+
+  it('reopens a backfill marked completed while threads are pending, then completes it', async () => {
+    const grant = 'grant-recovery';
+    const { inbox, configId } = await connect(grant);
+    emulator.setFaults({ latencyMs: 150 });
+    try {
+      expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(300))).status).toBe(202);
+      await until(async () => (await progress(configId)).backfill_status === 'thread_sync', 20_000, 'thread_sync');
+      // A premature completion, as a bug or a hand-run UPDATE would leave it.
+      await db.sql.query(`update flux_inbox_configurations set backfill_status = 'completed', backfill_completed_at = now() where id = $1`, [configId]);
+      await until(async () => (await db.sql.query(`select 1 from backfill_history where config_id = $1 and event = 'recovered'`, [configId])).length > 0, 20_000, 'recovery');
+    } finally {
+      emulator.setFaults({});
+    }
+    await completed(configId);
+    const p = await progress(configId);
+    expect(p.threads_completed).toBe(p.threads_total);
+    const events = await db.sql.query<{ event: string }>(`select event from backfill_history where config_id = $1 order by id`, [configId]);
+    expect(events.map((e) => e.event)).toEqual(['started', 'discovered', 'recovered', 'completed']);
+  });
+});
