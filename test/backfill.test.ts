@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domains } from '../src/domains.ts';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
+import { completeIfDone } from '../src/email/sync-state.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { spawnNova } from './helpers/process.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 const DAY = 86_400_000;
@@ -161,8 +163,8 @@ describe.each(backends)('Backfill on $name', (backend) => {
     const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
     const p = await progress(configId);
     expect(p).toMatchObject({ threads_total: want.threads, threads_completed: want.threads, messages_synced: want.messages });
-    const [{ n }] = await db.sql.query<{ n: number }>(`select count(*)::int as n from flux_email_messages where grant_id = $1`, [grant]);
-    expect(n).toBe(want.messages);
+    const [stored] = await db.sql.query<{ n: number }>(`select count(*)::int as n from flux_email_messages where grant_id = $1`, [grant]);
+    expect(stored?.n).toBe(want.messages);
     const pages = Math.ceil(want.threads / 10);
     expect(p.backfill_progress.discovery.pages).toBe(pages);
     // Every page once, the two failed tries, and two requests per thread: no page was listed again.
@@ -189,5 +191,33 @@ describe.each(backends)('Backfill on $name', (backend) => {
     expect(p.threads_completed).toBe(p.threads_total);
     const events = await db.sql.query<{ event: string }>(`select event from backfill_history where config_id = $1 order by id`, [configId]);
     expect(events.map((e) => e.event)).toEqual(['started', 'discovered', 'recovered', 'completed']);
+  });
+
+  it('completes a backfill once when two monitors decide at the same moment', async () => {
+    const { inbox, configId } = await connect('grant-double');
+    await db.sql.query(`update flux_inbox_configurations set backfill_status = 'thread_sync', backfill_run = 1 where id = $1`, [configId]);
+    await db.sql.query(`insert into queued_threads (config_id, grant_id, thread_id, status) values ($1, 'grant-double', 't1', 'completed')`, [configId]);
+    const other = await db.connect();
+    const decisions = await Promise.all([db.sql, other].map((sql, i) => sql.transaction((tx) => completeIfDone(tx, configId, `monitor-${i}`))));
+    expect(decisions.filter((d) => d !== undefined)).toHaveLength(1);
+    const marks = await db.sql.query(`select actor from backfill_history where config_id = $1 and event = 'completed'`, [configId]);
+    expect(marks).toHaveLength(1);
+    expect(inbox.id).toBeTruthy();
+  });
+
+  it('starts a backfill from the CLI and follows it to completion, then prints its status', async () => {
+    const start = spawnNova(['backfill', 'start', '--grant', 'grant-cli', '--since', '200d', '--follow'], { NOVA_API_URL: api }, 'src/cli/main.ts');
+    expect(await start.exited, start.output()).toBe(0);
+    const configId = /backfill ([0-9a-f-]{36}) \(run 1\) started for grant-cli/.exec(start.output())?.[1];
+    expect(configId, start.output()).toBeDefined();
+    expect(start.output()).toMatch(/\[#{30}\] 100\.00%  (\d+)\/\1 threads  \d+ messages  completed/);
+
+    const status = spawnNova(['backfill', 'status', configId!, '--json'], { NOVA_API_URL: api }, 'src/cli/main.ts');
+    expect(await status.exited).toBe(0);
+    expect(JSON.parse(status.output())).toMatchObject({ config_id: configId, backfill_status: 'completed' });
+
+    const refused = spawnNova(['backfill', 'start', '--grant', 'grant-cli', '--since', '500d'], { NOVA_API_URL: api }, 'src/cli/main.ts');
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toMatch(/400 a backfill reaches back at most 365 days/);
   });
 });

@@ -4,6 +4,7 @@ import { createLogger } from '../log.ts';
 import type { Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
+import { registerBackfillCommands } from './backfill.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 
 /** Exit code for a bad configuration (sysexits EX_CONFIG). */
@@ -67,6 +68,7 @@ export function buildCli(domains: readonly Domain[]): Command {
       }
     });
 
+  registerBackfillCommands(program);
   registerEmulatorCommands(program);
   return program;
 }

@@ -1,0 +1,116 @@
+/**
+ * What several benchmarks share: a scratch PostgreSQL database, built Nova processes, and
+ * readings from /proc (RSS and CPU of a process).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import postgres from 'postgres';
+import { migrate, openPostgres, type Sql } from '../src/storage/index.ts';
+
+export interface ScratchDatabase {
+  url: string;
+  sql: Sql;
+  drop(): Promise<void>;
+}
+
+/** A new, migrated database `nova_bench_<random>` on the server of `serverUrl`. */
+export async function scratchDatabase(serverUrl: string): Promise<ScratchDatabase> {
+  const name = `nova_bench_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = openPostgres({ url: url.toString(), poolSize: 4, connection: { application_name: 'nova-bench' } });
+  await migrate(sql);
+  return {
+    url: url.toString(),
+    sql,
+    async drop() {
+      await sql.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export interface NovaChild {
+  child: ChildProcess;
+  /** The API port, when the process runs the `api` role. */
+  apiPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node dist/cli/main.js start <roles>` (the built CLI, as production runs it: tsx would
+ * add its own memory to RSS figures) and resolves once it logged "Nova started".
+ */
+export function startNova(roles: string, env: Record<string, string>): Promise<NovaChild> {
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'start', roles], {
+    env: {
+      PATH: process.env.PATH ?? '', NOVA_LOG_FORMAT: 'json', LOG_LEVEL: 'info', WORKER_HEALTH_PORT: '0',
+      NOVA_HEALTH_HOST: '127.0.0.1', NODE_ENV: 'production', ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const started = out.split('\n').find((l) => l.includes('"Nova started"'));
+      if (!started) return;
+      child.stdout!.off('data', onData);
+      // Keep draining stdout so the child never blocks on a full pipe; warnings still show.
+      child.stdout!.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) if (/"level":"(warn|error)"/.test(line)) console.error(`  [${roles}] ${line.slice(0, 300)}`);
+      });
+      resolve({
+        child,
+        apiPort: JSON.parse(started).apiPort ?? 0,
+        stop: async () => {
+          child.kill('SIGTERM');
+          await exited;
+        },
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${roles} exited with ${code}: ${out}`)));
+  });
+}
+
+/** Resident set size of a process in bytes; 0 once it is gone. */
+export function rssBytes(pid: number | undefined): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system, ms) of a process, from /proc; 0 once it is gone. */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the peak RSS of some processes until stopped. */
+export function peakRss(pids: () => (number | undefined)[], everyMs = 100): { stop(): number } {
+  let peak = 0;
+  const timer = setInterval(() => {
+    for (const pid of pids()) peak = Math.max(peak, rssBytes(pid));
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

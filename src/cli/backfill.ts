@@ -1,0 +1,145 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+
+/**
+ * `nova backfill start|status`: drives backfills through the API server (NOVA_API_URL), so it
+ * works the same against a local `npm start` on the embedded database and a production cluster.
+ */
+
+interface Progress {
+  config_id: string;
+  backfill_status: string;
+  threads_total: number;
+  threads_completed: number;
+  threads_failed: number;
+  threads_processing: number;
+  messages_synced: number;
+  percent_complete: string;
+  backfill_error: string | null;
+  backfill_progress: { discovery?: { listed?: number; pages?: number } };
+}
+
+const DAY_MS = 86_400_000;
+const FINISHED = new Set(['completed', 'failed']);
+
+export function registerBackfillCommands(program: Command): void {
+  const backfill = program.command('backfill').description('start and watch mailbox backfills (through the API server at NOVA_API_URL)');
+
+  backfill
+    .command('start')
+    .description('connect an inbox (if needed) and start its backfill')
+    .requiredOption('--grant <grantId>', 'Nylas grant id of the mailbox')
+    .option('--email <address>', 'email address of the mailbox')
+    .option('--since <when>', 'start of the window: an ISO date or a number of days back (90d); default and maximum 1 year')
+    .option('--until <when>', 'end of the window (default now)')
+    .option('--follow', 'show a live progress bar until the backfill ends')
+    .action(async (opts: { grant: string; email?: string; since?: string; until?: string; follow?: boolean }) => {
+      const api = apiUrl();
+      const connected = await request<{ inbox: { id: string }; configId: string }>(api, 'POST', '/api/inboxes', {
+        grantId: opts.grant, ...(opts.email && { email: opts.email }),
+      });
+      const body = {
+        ...(opts.since && { since: when(opts.since, '--since') }),
+        ...(opts.until && { until: when(opts.until, '--until') }),
+      };
+      const started = await request<{ configId: string; run: number; since: string; until: string }>(
+        api, 'POST', `/api/inboxes/${connected.inbox.id}/backfill`, body,
+      );
+      console.log(`backfill ${started.configId} (run ${started.run}) started for ${opts.grant}: ${started.since} → ${started.until}`);
+      if (opts.follow) process.exitCode = await follow(api, started.configId);
+    });
+
+  backfill
+    .command('status')
+    .description("print a backfill's progress")
+    .argument('<configId>', 'the inbox configuration id that `backfill start` printed')
+    .option('--json', 'print the raw progress as JSON')
+    .option('--follow', 'show a live progress bar until the backfill ends')
+    .action(async (configId: string, opts: { json?: boolean; follow?: boolean }) => {
+      const api = apiUrl();
+      if (opts.follow) {
+        process.exitCode = await follow(api, configId);
+        return;
+      }
+      const progress = await request<Progress>(api, 'GET', `/api/backfills/${encodeURIComponent(configId)}`);
+      console.log(opts.json ? JSON.stringify(progress, null, 2) : describe(progress));
+    });
+}
+
+/** Polls until the backfill ends; returns the exit code (0 completed, 1 failed). */
+async function follow(api: string, configId: string): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  let last = '';
+  for (;;) {
+    const p = await request<Progress>(api, 'GET', `/api/backfills/${encodeURIComponent(configId)}`);
+    const line = render(p);
+    if (tty) process.stdout.write(`\r${line}\x1b[K`);
+    else if (line !== last) console.log(line);
+    last = line;
+    if (FINISHED.has(p.backfill_status)) {
+      if (tty) process.stdout.write('\n');
+      if (p.backfill_error) console.log(`error: ${p.backfill_error}`);
+      return p.backfill_status === 'completed' ? 0 : 1;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `[#########-----------]  45.00%  450/1000 threads  1800 messages  thread_sync` */
+export function render(p: Progress): string {
+  const percent = Number(p.percent_complete);
+  const width = 30;
+  const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  const done = p.threads_completed + p.threads_failed;
+  const failed = p.threads_failed ? `, ${p.threads_failed} failed` : '';
+  const listed = p.backfill_status === 'discovering' ? ` (discovering: ${p.backfill_progress.discovery?.listed ?? 0} listed)` : '';
+  return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threads_total} threads${failed}  ${p.messages_synced} messages  ${p.backfill_status}${listed}`;
+}
+
+function describe(p: Progress): string {
+  return [
+    `backfill ${p.config_id}: ${p.backfill_status}`,
+    `  threads   ${p.threads_completed} completed, ${p.threads_processing} processing, ${p.threads_failed} failed, ${p.threads_total} in all`,
+    `  messages  ${p.messages_synced}`,
+    `  progress  ${Number(p.percent_complete).toFixed(2)}%`,
+    ...(p.backfill_error ? [`  error     ${p.backfill_error}`] : []),
+  ].join('\n');
+}
+
+/** An ISO date, or `<n>d` for n days before now. */
+export function when(value: string, flag: string): string {
+  const days = /^(\d+)d$/.exec(value);
+  if (days) return new Date(Date.now() - Number(days[1]) * DAY_MS).toISOString();
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) fail(`${flag}: expected an ISO date or a number of days such as 90d, got "${value}"`);
+  return at.toISOString();
+}
+
+function apiUrl(): string {
+  try {
+    return loadConfig().NOVA_API_URL;
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function request<T>(api: string, method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${api}${path}`, {
+      method,
+      ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+  } catch (err) {
+    fail(`cannot reach the Nova API at ${api} (${(err as Error).cause ?? (err as Error).message}); is a process with the api role running? (NOVA_API_URL)`);
+  }
+  const json = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!res.ok) fail(`${method} ${path}: ${res.status} ${json.error?.message ?? res.statusText}`);
+  return json as T;
+}
+
+function fail(message: string): never {
+  console.error(`nova backfill: ${message}`);
+  process.exit(1);
+}
