@@ -16,9 +16,10 @@
  * Env: BENCH_THREADS (5000), BENCH_MESSAGES (4), BENCH_RATE (50), BENCH_RATE_DAYS (30),
  * BENCH_SKIP_UNTHROTTLED / BENCH_SKIP_THROTTLED (true to skip a phase), BENCH_NODE_ARGS.
  */
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
-import { mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
 const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
@@ -43,13 +44,25 @@ const procs: NovaChild[] = [];
 async function cluster(extra: Record<string, string>): Promise<{ api: string; threads: NovaChild[] }> {
   const base = {
     DATABASE_URL: db.url, NYLAS_API_KEY: 'bench-key', NYLAS_API_URI: emulator.url, COMPLETION_CHECK_INTERVAL_MS: '250',
-    POLL_INTERVAL_MS: '1000', ...extra,
+    POLL_INTERVAL_MS: '1000', ...(env.BENCH_NOVA_ENV ? JSON.parse(env.BENCH_NOVA_ENV) : {}), ...extra,
   };
   const front = await startNova('api,backfill,completion', { ...base, PORT: '0', API_HOST: '127.0.0.1' });
   const threads = [await startNova('threads', { ...base, THREADS_CONCURRENCY: '8' }), await startNova('threads', { ...base, THREADS_CONCURRENCY: '8' })];
   procs.push(front, ...threads);
   return { api: `http://127.0.0.1:${front.apiPort}`, threads };
 }
+/** CPU so far (ms) of the Nova processes, their PostgreSQL sessions, and this process (the emulator). */
+async function cpu(): Promise<{ front: number; threads: number; postgres: number; emulator: number }> {
+  const sessions = await db.sql.query<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and application_name = 'nova'`);
+  const usage = process.cpuUsage();
+  return {
+    front: cpuMs(procs[0]?.child.pid),
+    threads: procs.slice(1).reduce((t, p) => t + cpuMs(p.child.pid), 0),
+    postgres: sessions.reduce((t, s) => t + cpuMs(s.pid), 0),
+    emulator: (usage.user + usage.system) / 1000,
+  };
+}
+
 async function stopAll(): Promise<void> {
   await Promise.all(procs.splice(0).map((p) => p.stop()));
 }
@@ -88,12 +101,16 @@ try {
     const { api, threads } = await cluster({ NYLAS_RATE_LIMIT_PER_SECOND: '100000', NYLAS_RATE_LIMIT_BURST: '100000' });
     const rss = peakRss(() => threads.map((t) => t.child.pid));
     const before = emulator.stats().requests;
+    const cpu0 = await cpu();
     const r = await backfill(api, 'bench-unthrottled', now - 365 * DAY_MS, now);
+    const cpu1 = await cpu();
     const peak = rss.stop();
     console.log(`unthrottled: ${r.threads} threads, ${r.messages} messages (${r.failed} failed), ${emulator.stats().requests - before} requests`);
     console.log(`  synced ${(r.messages / (r.sync_ms / 1000)).toFixed(0)} messages/s (last thread committed after ${(r.sync_ms / 1000).toFixed(2)} s)`);
     console.log(`  completed ${(r.messages / (r.complete_ms / 1000)).toFixed(0)} messages/s (marked completed after ${(r.complete_ms / 1000).toFixed(2)} s; seen by the client after ${(r.wallMs / 1000).toFixed(2)} s)`);
     console.log(`  threads processes: peak RSS ${mb(peak)}`);
+    const share = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / 1000).toFixed(1)} s`;
+    console.log(`  CPU: ${share('front')}, ${share('threads')}, ${share('postgres')}, ${share('emulator')} (of ${(r.wallMs / 1000).toFixed(1)} s on ${availableParallelism()} cores)`);
     await stopAll();
   }
 

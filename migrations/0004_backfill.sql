@@ -15,6 +15,9 @@ create table queued_threads (
   config_id uuid not null references flux_inbox_configurations (id) on delete cascade,
   grant_id text not null,
   thread_id text not null,
+  -- The thread as the discovery page listed it (without its latest message): the sync stores it
+  -- with the messages it fetches, so a thread costs one provider request, not two.
+  thread jsonb,
   status text not null default 'queued' check (status in ('queued', 'processing', 'completed', 'failed')),
   attempts integer not null default 0,
   error text,

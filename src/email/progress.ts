@@ -22,9 +22,21 @@ export function backfillTopic(configId: string): string {
   return `backfill:${configId}`;
 }
 
+/** Running backfills publish at most this often per process; the last update always goes out. */
+const THROTTLE_MS = 100;
+
+interface Pending {
+  lastAt: number;
+  timer: NodeJS.Timeout | undefined;
+  data: BackfillProgress | undefined;
+}
+const throttles = new WeakMap<Services, Map<string, Pending>>();
+
 /**
  * Publishes a backfill's progress on the runtime's event hub (in this process at once, to every
- * other process through the database), after the change committed.
+ * other process through the database), after the change committed. While a backfill runs, a
+ * process sends at most one update per THROTTLE_MS (the latest, a trailing one included);
+ * completed and failed go out at once.
  */
 export function publishProgress(
   services: Services, configId: string, status: BackfillStatus,
@@ -42,5 +54,30 @@ export function publishProgress(
     }),
     ...(error !== undefined && { error }),
   };
-  services.events.emit({ type: BACKFILL_PROGRESS, topic: backfillTopic(configId), data, at: Date.now() });
+  let byConfig = throttles.get(services);
+  if (!byConfig) throttles.set(services, (byConfig = new Map()));
+  const pending = byConfig.get(configId) ?? { lastAt: 0, timer: undefined, data: undefined };
+  byConfig.set(configId, pending);
+  const emit = (d: BackfillProgress) => {
+    pending.lastAt = Date.now();
+    services.events.emit({ type: BACKFILL_PROGRESS, topic: backfillTopic(configId), data: d, at: pending.lastAt });
+  };
+  if (status === 'completed' || status === 'failed') {
+    clearTimeout(pending.timer);
+    byConfig.delete(configId);
+    emit(data);
+    return;
+  }
+  const wait = pending.lastAt + THROTTLE_MS - Date.now();
+  if (wait <= 0 && !pending.timer) {
+    emit(data);
+    return;
+  }
+  pending.data = data;
+  pending.timer ??= setTimeout(() => {
+    pending.timer = undefined;
+    if (pending.data) emit(pending.data);
+    pending.data = undefined;
+  }, Math.max(0, wait));
+  pending.timer.unref();
 }

@@ -41,21 +41,24 @@ const SET_INBOX_STATUS = `
   returning id`;
 
 /**
- * $1 inbox id, $2 version, $3 jsonb array of messages (wire format). Inserts or replaces each
- * message whose stored version is older; returns the ids of messages written (none for those
- * whose stored state is as new or newer).
+ * $1 jsonb array of {inbox, version, v: message (wire format)}, at most one per message. Inserts
+ * or replaces each message whose stored version is older; returns the ids of messages written
+ * (none for those whose stored state is as new or newer).
  */
 const UPSERT_MESSAGES = `
-  with m as (select v from jsonb_array_elements($3::text::jsonb) v)
+  with m as (
+    select (x->>'inbox')::uuid as inbox_id, (x->>'version')::timestamptz as version, x->'v' as v
+    from jsonb_array_elements($1::text::jsonb) x
+  )
   insert into flux_email_messages as t (inbox_id, grant_id, nylas_message_id, nylas_thread_id, subject,
     from_participants, to_participants, cc_participants, bcc_participants, reply_to, date, unread,
     starred, snippet, body, folders, attachments, headers, source_version)
-  select $1, v->>'grant_id', v->>'id', v->>'thread_id', v->>'subject',
+  select inbox_id, v->>'grant_id', v->>'id', v->>'thread_id', v->>'subject',
          coalesce(v->'from', '[]'), coalesce(v->'to', '[]'), coalesce(v->'cc', '[]'),
          coalesce(v->'bcc', '[]'), coalesce(v->'reply_to', '[]'), to_timestamp((v->>'date')::float8),
          coalesce((v->>'unread')::boolean, false), coalesce((v->>'starred')::boolean, false),
          v->>'snippet', v->>'body', coalesce(v->'folders', '[]'), coalesce(v->'attachments', '[]'),
-         v->'headers', $2
+         v->'headers', version
   from m
   on conflict (grant_id, nylas_message_id) do update set
     nylas_thread_id = excluded.nylas_thread_id, subject = excluded.subject,
@@ -130,20 +133,26 @@ const REFRESH_THREAD = `
     latest_message_sent_date = greatest(t.latest_message_sent_date, excluded.latest_message_sent_date),
     updated_at = now()`;
 
-/** $1 inbox id, $2 version, $3 thread jsonb (wire format): the provider's thread, unless newer state is stored. */
-const UPSERT_THREAD = `
-  with v as (select $3::text::jsonb as v)
+/**
+ * $1 jsonb array of {inbox, version, v: thread (wire format)}, at most one per thread: the
+ * provider's threads, each unless newer state is stored.
+ */
+const UPSERT_THREADS = `
+  with t as (
+    select (x->>'inbox')::uuid as inbox_id, (x->>'version')::timestamptz as version, x->'v' as v
+    from jsonb_array_elements($1::text::jsonb) x
+  )
   insert into flux_email_threads as t (inbox_id, grant_id, nylas_thread_id, subject, snippet, participants,
     message_ids, folders, has_attachments, has_drafts, unread, starred, earliest_message_date,
     latest_message_received_date, latest_message_sent_date, source_version)
-  select $1, v->>'grant_id', v->>'id', v->>'subject', v->>'snippet', coalesce(v->'participants', '[]'),
+  select inbox_id, v->>'grant_id', v->>'id', v->>'subject', v->>'snippet', coalesce(v->'participants', '[]'),
          coalesce(v->'message_ids', '[]'), coalesce(v->'folders', '[]'),
          coalesce((v->>'has_attachments')::boolean, false), coalesce((v->>'has_drafts')::boolean, false),
          coalesce((v->>'unread')::boolean, false), coalesce((v->>'starred')::boolean, false),
          to_timestamp((v->>'earliest_message_date')::float8),
          to_timestamp((v->>'latest_message_received_date')::float8),
-         to_timestamp((v->>'latest_message_sent_date')::float8), $2
-  from v
+         to_timestamp((v->>'latest_message_sent_date')::float8), version
+  from t
   on conflict (grant_id, nylas_thread_id) do update set
     subject = excluded.subject, snippet = excluded.snippet, participants = excluded.participants,
     message_ids = excluded.message_ids, folders = excluded.folders,
@@ -194,7 +203,7 @@ export type UpsertOutcome = 'written' | 'stale' | 'tie';
  * the same version, so which one is newer cannot be told from the delivery alone.
  */
 export async function upsertMessage(db: Queryable, inboxId: string, message: Message, version: Date): Promise<UpsertOutcome> {
-  const rows = await db.query(UPSERT_MESSAGES, [inboxId, version, JSON.stringify([message])]);
+  const rows = await db.query(UPSERT_MESSAGES, [JSON.stringify([{ inbox: inboxId, version, v: message }])]);
   if (rows.length) {
     await db.query(REFRESH_THREAD, [message.grant_id, message.thread_id]);
     return 'written';
@@ -203,15 +212,39 @@ export async function upsertMessage(db: Queryable, inboxId: string, message: Mes
   return stored && stored.source_version.getTime() === version.getTime() ? 'tie' : 'stale';
 }
 
+export interface SyncedThread {
+  inboxId: string;
+  thread: Thread;
+  messages: readonly Message[];
+  /** When the messages were fetched: the version they are stored at. */
+  version: Date;
+  /** When the thread was fetched, if not with the messages. */
+  threadVersion?: Date;
+}
+
 /**
- * Stores a thread as the provider has it and all its messages, at `version` (the time they were
- * fetched), in one statement each. Messages or a thread stored with a newer version are kept.
- * Returns how many messages were written.
+ * Stores threads as the provider has them with all their messages, each at its version (the
+ * time it was fetched): one statement for all messages and one for all threads, pipelined.
+ * Messages or threads stored with a newer version are kept. Returns how many messages were written.
  */
-export async function storeThread(db: Queryable, inboxId: string, thread: Thread, messages: readonly Message[], version: Date): Promise<number> {
-  const written = messages.length ? await db.query(UPSERT_MESSAGES, [inboxId, version, JSON.stringify(messages)]) : [];
-  await db.query(UPSERT_THREAD, [inboxId, version, JSON.stringify(thread)]);
+export async function storeThreads(db: Queryable, synced: readonly SyncedThread[]): Promise<number> {
+  // One row per message and per thread: a statement may not upsert the same row twice.
+  const messages = new Map<string, { inbox: string; version: Date; v: Message }>();
+  const threads = new Map<string, { inbox: string; version: Date; v: Thread }>();
+  for (const s of synced) {
+    for (const m of s.messages) keepNewest(messages, `${m.grant_id}/${m.id}`, { inbox: s.inboxId, version: s.version, v: m });
+    keepNewest(threads, `${s.thread.grant_id}/${s.thread.id}`, { inbox: s.inboxId, version: s.threadVersion ?? s.version, v: s.thread });
+  }
+  const [written] = await Promise.all([
+    messages.size ? db.query(UPSERT_MESSAGES, [JSON.stringify([...messages.values()])]) : [],
+    threads.size ? db.query(UPSERT_THREADS, [JSON.stringify([...threads.values()])]) : [],
+  ]);
   return written.length;
+}
+
+function keepNewest<T extends { version: Date }>(map: Map<string, T>, key: string, value: T): void {
+  const held = map.get(key);
+  if (!held || held.version < value.version) map.set(key, value);
 }
 
 export async function deleteMessage(db: Queryable, grantId: string, messageId: string, version: Date): Promise<boolean> {
@@ -221,5 +254,5 @@ export async function deleteMessage(db: Queryable, grantId: string, messageId: s
 }
 
 export async function upsertThread(db: Queryable, inboxId: string, thread: Thread, version: Date): Promise<boolean> {
-  return (await db.query(UPSERT_THREAD, [inboxId, version, JSON.stringify(thread)])).length > 0;
+  return (await db.query(UPSERT_THREADS, [JSON.stringify([{ inbox: inboxId, version, v: thread }])])).length > 0;
 }

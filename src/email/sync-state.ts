@@ -48,9 +48,13 @@ export interface SyncCounters {
 export interface ThreadRow {
   id: number;
   config_id: string;
+  thread_id: string;
   grant_id: string;
   inbox_id: string;
   status: 'queued' | 'processing' | 'completed' | 'failed';
+  /** The thread as discovery listed it (at queued_at); null for rows queued without one. */
+  thread: unknown;
+  queued_at: Date;
 }
 
 const CONFIG_COLUMNS = `c.id, c.inbox_id, i.grant_id, i.status as inbox_status, c.backfill_status, c.backfill_run,
@@ -94,16 +98,17 @@ const BEGIN_DISCOVERY = `
   returning ${CONFIG_COLUMNS}`;
 
 /**
- * $1 config id, $2 grant id, $3 jsonb array of listed threads [{id, message_ids}]: queues the
- * threads not queued for this configuration yet, leaving out those whose every message is
- * stored already. Returns the ids and thread ids of rows inserted.
+ * $1 config id, $2 grant id, $3 jsonb array of listed threads (wire format): queues the threads
+ * not queued for this configuration yet, leaving out those whose every message is stored
+ * already. Returns the ids and thread ids of rows inserted.
  */
 const QUEUE_THREADS = `
   with listed as (
-    select x->>'id' as thread_id, x->'message_ids' as message_ids from jsonb_array_elements($3::text::jsonb) x
+    select x->>'id' as thread_id, coalesce(x->'message_ids', '[]') as message_ids, x as thread
+    from jsonb_array_elements($3::text::jsonb) x
   )
-  insert into queued_threads (config_id, grant_id, thread_id)
-  select $1, $2, l.thread_id from listed l
+  insert into queued_threads (config_id, grant_id, thread_id, thread)
+  select $1, $2, l.thread_id, l.thread from listed l
   where jsonb_array_length(l.message_ids) = 0 or exists (
     select 1 from jsonb_array_elements_text(l.message_ids) mid
     where not exists (select 1 from flux_email_messages m where m.grant_id = $2 and m.nylas_message_id = mid)
@@ -134,26 +139,40 @@ const FAIL_RUN = `
   where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
   returning id`;
 
-/** $1 config id, $2 thread id: claims a queued thread for an attempt. */
-const START_THREAD = `
+/**
+ * $1 jsonb array of {config_id, thread_id}: claims queued threads for an attempt. Returns those
+ * claimed (not the ones completed, failed, or gone with a replaced run), with the listed thread.
+ */
+const START_THREADS = `
   update queued_threads q
   set status = 'processing', attempts = q.attempts + 1, started_at = now()
-  from flux_inbox_configurations c
-  where q.config_id = $1 and q.thread_id = $2 and q.status in ('queued', 'processing') and c.id = q.config_id
-  returning q.id, q.config_id, q.grant_id, c.inbox_id, q.status`;
+  from jsonb_to_recordset($1::text::jsonb) as x(config_id uuid, thread_id text), flux_inbox_configurations c
+  where q.config_id = x.config_id and q.thread_id = x.thread_id and q.status in ('queued', 'processing')
+    and c.id = q.config_id
+  returning q.id, q.config_id, q.thread_id, q.grant_id, c.inbox_id, q.status, q.thread, q.queued_at`;
 
-/** $1 queued thread id, $2 messages synced: the thread is done; counts it in the same statement. */
-const COMPLETE_THREAD = `
+/**
+ * $1 jsonb array of {id, messages}: the threads are done; counts them in the same statement.
+ * Returns, per thread completed, its backfill's counters after the whole batch.
+ */
+const COMPLETE_THREADS = `
   with done as (
-    update queued_threads
-    set status = 'completed', messages_synced = $2, error = null, processed_at = now()
-    where id = $1 and status = 'processing'
-    returning config_id
+    update queued_threads q
+    set status = 'completed', messages_synced = x.messages, error = null, processed_at = now()
+    from jsonb_to_recordset($1::text::jsonb) as x(id bigint, messages int)
+    where q.id = x.id and q.status = 'processing'
+    returning q.id, q.config_id, x.messages
+  ), per_config as (
+    select config_id, count(*)::int as n, sum(messages)::int as m from done group by config_id
+  ), counted as (
+    update inbox_sync_stats s
+    set threads_completed = s.threads_completed + p.n, messages_synced = s.messages_synced + p.m, updated_at = now()
+    from per_config p where s.config_id = p.config_id
+    returning s.config_id, s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced
   )
-  update inbox_sync_stats s
-  set threads_completed = s.threads_completed + 1, messages_synced = s.messages_synced + $2, updated_at = now()
-  from done where s.config_id = done.config_id
-  returning s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced`;
+  select done.id, counted.threads_queued, counted.threads_processing, counted.threads_completed,
+         counted.threads_failed, counted.messages_synced
+  from done join counted on counted.config_id = done.config_id`;
 
 /** $1 queued thread id, $2 error, $3 final: failed for good (counted), or back to queued for a retry. */
 const FAIL_THREAD = `
@@ -284,11 +303,13 @@ export async function beginDiscovery(db: Queryable, configId: string, run: numbe
 }
 
 /** Queues the listed threads that are new; returns those inserted. */
+/** Queues the listed threads that are new (kept without their latest message); returns those inserted. */
 export async function queueThreads(
   db: Queryable, configId: string, grantId: string, threads: readonly { id: string; message_ids: string[] }[],
 ): Promise<{ id: number; thread_id: string }[]> {
   if (threads.length === 0) return [];
-  return db.query(QUEUE_THREADS, [configId, grantId, JSON.stringify(threads.map((t) => ({ id: t.id, message_ids: t.message_ids })))]);
+  const listed = threads.map(({ latest_draft_or_message: _, ...thread }: { latest_draft_or_message?: unknown; id: string }) => thread);
+  return db.query(QUEUE_THREADS, [configId, grantId, JSON.stringify(listed)]);
 }
 
 export async function countQueued(db: Queryable, configId: string, inboxId: string, added: number, status: BackfillStatus): Promise<SyncCounters> {
@@ -305,14 +326,16 @@ export async function failRun(db: Queryable, configId: string, run: number, erro
   return (await db.query(FAIL_RUN, [configId, run, error])).length > 0;
 }
 
-export async function startThread(db: Queryable, configId: string, threadId: string): Promise<ThreadRow | undefined> {
-  const [row] = await db.query<ThreadRow>(START_THREAD, [configId, threadId]);
-  return row;
+/** Claims threads for an attempt; keyed by `configId/threadId`, claimed ones only. */
+export async function startThreads(db: Queryable, keys: readonly { configId: string; threadId: string }[]): Promise<Map<string, ThreadRow>> {
+  const rows = await db.query<ThreadRow>(START_THREADS, [JSON.stringify(keys.map((k) => ({ config_id: k.configId, thread_id: k.threadId })))]);
+  return new Map(rows.map((r) => [`${r.config_id}/${r.thread_id}`, r]));
 }
 
-export async function completeThread(db: Queryable, id: number, messages: number): Promise<SyncCounters | undefined> {
-  const [row] = await db.query<SyncCounters>(COMPLETE_THREAD, [id, messages]);
-  return row;
+/** Marks threads completed; returns each completed one's backfill counters, by queued thread id. */
+export async function completeThreads(db: Queryable, done: readonly { id: number; messages: number }[]): Promise<Map<number, SyncCounters>> {
+  const rows = await db.query<SyncCounters & { id: number }>(COMPLETE_THREADS, [JSON.stringify(done)]);
+  return new Map(rows.map(({ id, ...counters }) => [id, counters]));
 }
 
 export async function failThread(db: Queryable, id: number, error: string, final: boolean): Promise<SyncCounters | undefined> {

@@ -1,42 +1,89 @@
 import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
+import { Batcher } from '../runtime/batcher.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
 import { Pacer } from '../runtime/pacer.ts';
 import { NylasApiError } from './nylas/client.ts';
+import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
-import { storeThread } from './store.ts';
+import { storeThreads, type SyncedThread } from './store.ts';
 import * as state from './sync-state.ts';
 
 /**
- * Role `threads`: syncs one discovered thread. Fetches the thread and all its messages, stores
- * them, and marks the queued thread completed with the backfill's counters in the same
- * transaction. The per-grant rate limit (shared through the database) paces the calls, so no
- * fixed sleeps are needed; THREAD_DELAY_MS is kept as an optional spacing.
+ * Role `threads`: syncs one discovered thread. Takes the thread as the discovery page listed it
+ * (fetching it only when the row has none), fetches all its messages, stores them, and marks the
+ * queued thread completed with the backfill's counters in the same transaction. The per-grant
+ * rate limit (shared through the database) paces the calls, so no fixed sleeps are needed;
+ * THREAD_DELAY_MS is kept as an optional spacing.
+ *
+ * Thread syncs running together in a process share their database round trips: their claims go
+ * in one statement, and their results in one transaction (see Batcher). A batch that fails
+ * fails each of its jobs, which retry on their own.
  */
 
 export const threadJob = z.object({ configId: z.uuid(), threadId: z.string().min(1) });
 export type ThreadJob = z.infer<typeof threadJob>;
 
-const pacers = new WeakMap<Services, Pacer>();
+interface Synced {
+  id: number;
+  messages: number;
+  synced: SyncedThread;
+}
+
+interface ProcessState {
+  pacer: Pacer;
+  start: Batcher<{ configId: string; threadId: string }, state.ThreadRow | undefined>;
+  finish: Batcher<Synced, state.SyncCounters | undefined>;
+}
+
+const perProcess = new WeakMap<Services, ProcessState>();
+
+function processState(services: Services): ProcessState {
+  let s = perProcess.get(services);
+  if (!s) {
+    const { sql } = services;
+    s = {
+      pacer: new Pacer(services.config.THREAD_DELAY_MS),
+      start: new Batcher(async (keys) => {
+        const rows = await state.startThreads(sql, keys);
+        return keys.map((k) => rows.get(`${k.configId}/${k.threadId}`));
+      }, 200),
+      finish: new Batcher((items) => sql.transaction(async (tx) => {
+        const [, counters] = await Promise.all([
+          storeThreads(tx, items.map((i) => i.synced)),
+          state.completeThreads(tx, items.map((i) => ({ id: i.id, messages: i.messages }))),
+        ]);
+        return items.map((i) => counters.get(i.id));
+      }), 200, 2),
+    };
+    perProcess.set(services, s);
+  }
+  return s;
+}
 
 export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<void> {
   const { services, signal, job } = ctx;
-  const { sql } = services;
-  let pacer = pacers.get(services);
-  if (!pacer) pacers.set(services, (pacer = new Pacer(services.config.THREAD_DELAY_MS)));
-  await pacer.wait(signal);
+  const shared = processState(services);
+  await shared.pacer.wait(signal);
 
-  const row = await state.startThread(sql, payload.configId, payload.threadId);
+  const row = await shared.start.add(payload);
   // Completed already (the job ran to its commit before a crash), failed, or from a replaced run.
   if (!row) return;
   try {
     const fetchedAt = new Date();
-    const thread = await withGrant(services, row.grant_id, (c) => c.getThread(row.grant_id, payload.threadId, signal));
+    const listed = wire.thread.safeParse(row.thread);
+    const thread = listed.success ? listed.data : await withGrant(services, row.grant_id, (c) => c.getThread(row.grant_id, payload.threadId, signal));
     const messages = await withGrant(services, row.grant_id, (c) => c.listThreadMessages(row.grant_id, payload.threadId, signal));
-    const counters = await sql.transaction(async (tx) => {
-      await storeThread(tx, row.inbox_id, thread, messages, fetchedAt);
-      return state.completeThread(tx, row.id, messages.length);
+    // A message that arrived after the listing is part of the thread too.
+    const ids = [...new Set([...thread.message_ids, ...messages.map((m) => m.id)])];
+    const counters = await shared.finish.add({
+      id: row.id,
+      messages: messages.length,
+      synced: {
+        inboxId: row.inbox_id, thread: { ...thread, message_ids: ids }, messages, version: fetchedAt,
+        ...(listed.success && { threadVersion: row.queued_at }),
+      },
     });
     publishProgress(services, row.config_id, 'thread_sync', counters);
   } catch (err) {
@@ -45,7 +92,7 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<v
     const final = gone || err instanceof PermanentFailure || job.attempt >= job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
     if (!signal.aborted || final) {
-      const counters = await state.failThread(sql, row.id, message, final);
+      const counters = await state.failThread(services.sql, row.id, message, final);
       if (final) publishProgress(services, row.config_id, 'thread_sync', counters);
     }
     if (gone) throw new PermanentFailure(`thread ${payload.threadId} no longer exists at the provider`, { cause: err });

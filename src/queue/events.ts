@@ -21,13 +21,15 @@ export interface NovaEvent {
 export type EventListener = (event: NovaEvent) => void;
 
 const CHANNEL = 'nova_events';
+/** How long events gather before they are published together. */
+const FLUSH_MS = 5;
 // NOTIFY payloads must stay under 8,000 bytes; leave room for the envelope.
 const MAX_PAYLOAD = 7_000;
 
 /**
  * Delivers events to listeners in this process at once and, once connected, to every other
- * Nova process on the same database through LISTEN/NOTIFY. Events emitted in one tick travel
- * in one notification.
+ * Nova process on the same database through LISTEN/NOTIFY. Events emitted within a few
+ * milliseconds travel in one notification.
  */
 export class EventHub {
   private readonly listeners = new Set<EventListener>();
@@ -38,10 +40,18 @@ export class EventHub {
   private flushScheduled = false;
   onPublishError: (err: unknown) => void = () => {};
 
+  /**
+   * Adds a listener. Once connected, the hub starts receiving other processes' events with its
+   * first listener (see `listening`): a process nobody listens in does not pay for parsing them.
+   */
   on(listener: EventListener): () => void {
     this.listeners.add(listener);
+    if (this.sql && !this.listening) this.listening = this.listen(this.sql);
     return () => this.listeners.delete(listener);
   }
+
+  /** Resolves once events of other processes are being received (after `connect` and `on`). */
+  listening: Promise<void> | undefined;
 
   emit(event: NovaEvent): void {
     this.deliver(event);
@@ -49,13 +59,19 @@ export class EventHub {
     this.outbox.push(event);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // A few milliseconds' worth of events travel in one notification: every NOTIFY is a
+      // commit, and wakes every listening process.
+      setTimeout(() => this.flush(), FLUSH_MS);
     }
   }
 
   /** Publishes to and receives from other processes through `sql`. */
   async connect(sql: Sql): Promise<void> {
     this.sql = sql;
+    if (this.listeners.size) await (this.listening = this.listen(sql));
+  }
+
+  private async listen(sql: Sql): Promise<void> {
     this.unlisten = await sql.listen(CHANNEL, (payload) => {
       let message: { o: string; e: NovaEvent[] };
       try {
@@ -70,9 +86,11 @@ export class EventHub {
 
   async disconnect(): Promise<void> {
     this.flush();
+    await this.listening;
     await this.unlisten?.();
     this.sql = undefined;
     this.unlisten = undefined;
+    this.listening = undefined;
   }
 
   private deliver(event: NovaEvent): void {

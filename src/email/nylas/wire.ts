@@ -71,11 +71,26 @@ export const grant = z.looseObject({
 });
 export type Grant = z.infer<typeof grant>;
 
-export const listEnvelope = <T extends z.ZodType>(item: T) =>
+const buildList = <T extends z.ZodType>(item: T) =>
   z.object({ request_id: z.string().nullish(), data: z.array(item), next_cursor: z.string().nullish() });
+const buildSingle = <T extends z.ZodType>(item: T) => z.object({ request_id: z.string().nullish(), data: item });
 
-export const singleEnvelope = <T extends z.ZodType>(item: T) =>
-  z.object({ request_id: z.string().nullish(), data: item });
+// Built once per item schema: zod compiles a schema on its first parse, which is costly enough
+// to show in a profile when every response builds a new envelope.
+const lists = new WeakMap<z.ZodType, z.ZodType>();
+const singles = new WeakMap<z.ZodType, z.ZodType>();
+
+export function listEnvelope<T extends z.ZodType>(item: T): ReturnType<typeof buildList<T>> {
+  let schema = lists.get(item);
+  if (!schema) lists.set(item, (schema = buildList(item)));
+  return schema as ReturnType<typeof buildList<T>>;
+}
+
+export function singleEnvelope<T extends z.ZodType>(item: T): ReturnType<typeof buildSingle<T>> {
+  let schema = singles.get(item);
+  if (!schema) singles.set(item, (schema = buildSingle(item)));
+  return schema as ReturnType<typeof buildSingle<T>>;
+}
 
 export const errorEnvelope = z.object({
   request_id: z.string().nullish(),
