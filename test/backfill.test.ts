@@ -221,4 +221,18 @@ describe.each(backends)('Backfill on $name', (backend) => {
     expect(await refused.exited).toBe(1);
     expect(refused.output()).toMatch(/400 a backfill reaches back at most 365 days/);
   });
+
+  it('fetches the thread itself when discovery left no listing for it', async () => {
+    const grant = 'grant-fallback';
+    const { configId } = await connect(grant);
+    const thread = emulator.listThreads(grant)[0]!;
+    await db.sql.query(`update flux_inbox_configurations set backfill_status = 'thread_sync', backfill_run = 1 where id = $1`, [configId]);
+    await db.sql.query(`insert into queued_threads (config_id, grant_id, thread_id) values ($1, $2, $3)`, [configId, grant, thread.id]);
+    await runtime.service.queue.send('thread_sync_jobs', { configId, threadId: thread.id });
+    await completed(configId);
+    const [stored] = await db.sql.query<any>(`select subject, message_ids from flux_email_threads where grant_id = $1 and nylas_thread_id = $2`, [grant, thread.id]);
+    expect(stored).toEqual({ subject: thread.subject, message_ids: thread.message_ids });
+    const [{ n }] = (await db.sql.query<{ n: number }>(`select count(*)::int as n from flux_email_messages where grant_id = $1`, [grant])) as [{ n: number }];
+    expect(n).toBe(thread.message_ids.length);
+  });
 });
