@@ -160,6 +160,21 @@ describe.each(backends)('Nylas webhooks on $name', (backend) => {
     expect(row.processing_duration_ms).toEqual(expect.any(Number));
   });
 
+  it('fails only the notification whose message cannot be stored, not those processed with it', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    const good = await Promise.all([1, 2, 3, 4, 5].map(async () => (await emulator.createMessage(GRANT, {}, { deliver: false })).message));
+    const { message: bad } = await emulator.createMessage(GRANT, {}, { deliver: false });
+    // A date PostgreSQL cannot hold: its row fails the statement it shares with the others.
+    const envelopes = [...good.map((m) => envelope('message.created', m, t)), envelope('message.created', { ...bad, date: 1e20 }, t)];
+    await Promise.all(envelopes.map((e) => post(e)));
+    for (const e of envelopes.slice(0, 5)) await settled(e.id);
+    await until(async () => (await audit(envelopes[5]!.id))?.status === 'error', 30_000, 'bad notification in error');
+    for (const e of envelopes.slice(0, 5)) expect(await audit(e.id)).toMatchObject({ status: 'processed', attempts: 1 });
+    for (const m of good) expect(await storedMessage(m.id)).toBeDefined();
+    expect(await audit(envelopes[5]!.id)).toMatchObject({ status: 'error', attempts: 3, error_message: expect.stringMatching(/out of range/) });
+    expect(await storedMessage(bad.id)).toBeUndefined();
+  });
+
   it('marks the inbox when its grant expires, and ignores types it does not handle', async () => {
     await ensureInbox(db.sql, 'grant-expiring', null, 'google');
     const expired = envelope('grant.expired', { code: 25009, grant_id: 'grant-expiring', provider: 'google' }, 1);

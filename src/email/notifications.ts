@@ -46,6 +46,27 @@ const FINISH = `
       processed_at = case when $2 = 'pending' then null else now() end
   where id = $1`;
 
+/** $1 uuid[]: START for many rows at once (the rows found are returned, in no particular order). */
+const START_MANY = `
+  update flux_webhook_notifications set status = 'processing', attempts = attempts + 1
+  where id = any($1::uuid[])
+  returning id, notification_id, notification_type, payload, attempts, received_at`;
+
+/** $1 jsonb array of {id, status, error, ms}: FINISH for many rows at once. */
+const FINISH_MANY = `
+  update flux_webhook_notifications n
+  set status = x.status, error_message = x.error, processing_duration_ms = x.ms,
+      processed_at = case when x.status = 'pending' then null else now() end
+  from jsonb_to_recordset($1::text::jsonb) as x(id uuid, status text, error text, ms int)
+  where n.id = x.id`;
+
+export interface AttemptOutcome {
+  id: string;
+  status: NotificationStatus;
+  message: string | null;
+  durationMs: number;
+}
+
 /** Records accepted deliveries; returns the audit ids of new ones (redeliveries left out), keyed by envelope id. */
 export async function recordDeliveries(db: Queryable, deliveries: readonly WebhookEnvelope[]): Promise<Map<string, string>> {
   const rows = await db.query<{ id: string; notification_id: string }>(RECORD, [
@@ -72,6 +93,22 @@ export async function startAttempt(db: Queryable, id: string): Promise<Notificat
 
 export async function finishAttempt(db: Queryable, id: string, status: NotificationStatus, message: string | null, durationMs: number): Promise<void> {
   await db.query(FINISH, [id, status, message, Math.round(durationMs)]);
+}
+
+/** startAttempt for many rows in one statement; one entry per id, undefined where the row is gone. */
+export async function startAttempts(db: Queryable, ids: readonly string[]): Promise<(NotificationRow | undefined)[]> {
+  // Sorted, so two processes starting overlapping sets (a lease that lapsed) lock rows in one order.
+  const rows = await db.query<NotificationRow>(START_MANY, [[...new Set(ids)].sort()]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id));
+}
+
+/** finishAttempt for many rows in one statement. */
+export async function finishAttempts(db: Queryable, outcomes: readonly AttemptOutcome[]): Promise<void> {
+  const rows = outcomes
+    .map((o) => ({ id: o.id, status: o.status, error: o.message, ms: Math.round(o.durationMs) }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  await db.query(FINISH_MANY, [JSON.stringify(rows)]);
 }
 
 /** The grant a notification concerns, wherever its type keeps it. */

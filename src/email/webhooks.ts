@@ -1,16 +1,27 @@
 import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
+import { Batcher } from '../runtime/batcher.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
+import type { Sql } from '../storage/index.ts';
 import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
-import { finishAttempt, startAttempt, type NotificationStatus } from './notifications.ts';
+import {
+  finishAttempt, finishAttempts, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
+} from './notifications.ts';
+import { upsertMessages, type BatchUpsertOutcome, type MessageWrite } from './message-batches.ts';
 import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';
 
 /**
  * Role `webhooks`: applies one recorded notification to the mailbox copy and records the outcome
  * on its audit row (status, attempts, duration, error). Seed 001's routing, plus what it lacked:
  * versioned writes, so redeliveries and out-of-order deliveries converge on the provider's state.
+ *
+ * Each notification runs as its own job (its own attempts, retries and audit outcome), but the
+ * statements of the notifications a process works on at once go to the database together: one
+ * statement starts all their audit rows, one writes all their messages (and one refreshes the
+ * threads written to), one records all their outcomes. A notification costs a fraction of a
+ * statement instead of six, which is what lets a `webhooks` process keep up with the intake.
  */
 
 export const webhookJob = z.object({ notificationId: z.uuid() });
@@ -20,10 +31,42 @@ interface Outcome {
   reason?: string;
 }
 
+/** The statements that notifications processed at once share, one set per database. */
+interface Shared {
+  start: Batcher<string, NotificationRow | undefined>;
+  write: Batcher<MessageWrite, BatchUpsertOutcome>;
+  finish: Batcher<AttemptOutcome, void>;
+}
+
+const sharedBy = new WeakMap<Sql, Shared>();
+
+function shared(sql: Sql): Shared {
+  let s = sharedBy.get(sql);
+  if (!s) {
+    // One batch in flight per statement: items arriving meanwhile make the next batch larger. A
+    // failed batch is sent again row by row, so a row that cannot be written fails only its job.
+    s = {
+      start: new Batcher((ids) => startAttempts(sql, ids), 500, 1, (id) => startAttempt(sql, id)),
+      write: new Batcher((writes) => upsertMessages(sql, writes), 500, 1, async (w) => (await upsertMessages(sql, [w]))[0]!),
+      finish: new Batcher(
+        async (outcomes) => {
+          await finishAttempts(sql, outcomes);
+          return outcomes.map(() => undefined);
+        },
+        500,
+        1,
+        (o) => finishAttempt(sql, o.id, o.status, o.message, o.durationMs),
+      ),
+    };
+    sharedBy.set(sql, s);
+  }
+  return s;
+}
+
 export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: JobContext): Promise<void> {
-  const { sql } = ctx.services;
+  const { start, finish } = shared(ctx.services.sql);
   const started = performance.now();
-  const row = await startAttempt(sql, payload.notificationId);
+  const row = await start.add(payload.notificationId);
   if (!row) throw new PermanentFailure(`audit row ${payload.notificationId} is gone`);
   let outcome: Outcome;
   try {
@@ -32,10 +75,10 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
     // Only the last attempt leaves the row in `error`; before that it waits for its retry.
     const last = err instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
-    await finishAttempt(sql, row.id, last ? 'error' : 'pending', message, performance.now() - started);
+    await finish.add({ id: row.id, status: last ? 'error' : 'pending', message, durationMs: performance.now() - started });
     throw err;
   }
-  await finishAttempt(sql, row.id, outcome.status, outcome.reason ?? null, performance.now() - started);
+  await finish.add({ id: row.id, status: outcome.status, message: outcome.reason ?? null, durationMs: performance.now() - started });
 }
 
 async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobContext): Promise<Outcome> {
@@ -47,11 +90,14 @@ async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobC
     case 'message.created':
     case 'message.updated': {
       const message = parseObject(wire.message, object, envelope.type);
-      const inbox = await findInbox(services.sql, message.grant_id);
-      if (!inbox) return unknownGrant(message.grant_id);
-      const written = await upsertMessage(services.sql, inbox.id, message, version);
-      // Two states with the same provider second: only the provider can say which is current.
-      if (written === 'tie') await syncMessage(services, inbox, message.id, signal);
+      const written = await shared(services.sql).write.add({ message, version });
+      if (written === 'no-inbox') return unknownGrant(message.grant_id);
+      if (written === 'tie') {
+        // Two states with the same provider second: only the provider can say which is current.
+        const inbox = await findInbox(services.sql, message.grant_id);
+        if (!inbox) return unknownGrant(message.grant_id);
+        await syncMessage(services, inbox, message.id, signal);
+      }
       return { status: 'processed', ...(written === 'stale' && { reason: 'older than the stored state' }) };
     }
     case 'message.created.truncated':

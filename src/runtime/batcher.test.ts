@@ -31,4 +31,35 @@ describe('Batcher', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
     await batcher.idle();
   });
+
+  it('sends a failed batch again item by item when it can send one alone, so only the bad item fails', async () => {
+    const batches: number[][] = [];
+    const singles: number[] = [];
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        batches.push(items);
+        if (items.includes(3)) throw new Error('batch failed');
+        return items.map((i) => i * 10);
+      },
+      10,
+      1,
+      async (item) => {
+        singles.push(item);
+        if (item === 3) throw new Error('item 3 is bad');
+        return item * 10;
+      },
+    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => batcher.add(i)));
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 10 },
+      { status: 'fulfilled', value: 20 },
+      { status: 'rejected', reason: new Error('item 3 is bad') },
+      { status: 'fulfilled', value: 40 },
+    ]);
+    expect(batches).toEqual([[1, 2, 3, 4]]);
+    expect(singles).toEqual([1, 2, 3, 4]);
+    // A batch of one that fails is not sent twice.
+    await expect(batcher.add(3)).rejects.toThrow('batch failed');
+    expect(singles).toHaveLength(4);
+  });
 });

@@ -17,6 +17,11 @@ export class Batcher<I, O> {
      * (an fsync the process only waits for) with the next one's statements.
      */
     private readonly maxInFlight = 1,
+    /**
+     * Sends one item alone. Given, a failed batch of several items is sent again item by item, so
+     * one bad item fails alone instead of taking the items it happened to share a batch with.
+     */
+    private readonly single?: (item: I) => Promise<O>,
   ) {}
 
   add(item: I): Promise<O> {
@@ -45,7 +50,12 @@ export class Batcher<I, O> {
         const results = await this.flush(batch.map((p) => p.item));
         batch.forEach((p, i) => p.resolve(results[i]!));
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        const single = this.single;
+        if (single && batch.length > 1) {
+          await Promise.all(batch.map((p) => single(p.item).then(p.resolve, p.reject)));
+        } else {
+          for (const p of batch) p.reject(err);
+        }
       }
     }
   }
