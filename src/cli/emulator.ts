@@ -1,5 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { NylasEmulator, type NylasEmulatorOptions } from '../emulators/nylas/index.ts';
+import { LlmEmulator, type LlmEmulatorOptions } from '../emulators/llm/index.ts';
+import { extractFromPrompt } from '../extraction/index.ts';
 
 /** Exit code for bad flags (sysexits EX_CONFIG), as for a bad configuration. */
 const EXIT_CONFIG = 78;
@@ -66,6 +68,63 @@ export function registerEmulatorCommands(program: Command): void {
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
     });
+  registerLlmEmulator(emulator);
+}
+
+interface LlmFlags {
+  port: number;
+  host: string;
+  latency?: number;
+  apiKey?: string;
+  rateLimit?: number;
+  retryAfter?: number;
+  malformedRate?: number;
+  invalidRate?: number;
+  seed?: number;
+}
+
+/**
+ * Adds `emulator llm`: an OpenAI-compatible (and Anthropic-compatible) API on loopback that
+ * answers extraction prompts with what the builtin rules find, with optional latency and faults.
+ */
+function registerLlmEmulator(emulator: Command): void {
+  emulator
+    .command('llm')
+    .description('serve /v1/chat/completions (JSON mode) and /v1/messages until SIGINT/SIGTERM; prints the base URL')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', integer, 4200)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--latency <ms>', 'milliseconds added to every answer', integer)
+    .option('--api-key <key>', 'require this key (Bearer for OpenAI, x-api-key for Anthropic)')
+    .option('--rate-limit <perMinute>', 'requests per minute before 429', integer)
+    .option('--retry-after <seconds>', 'Retry-After sent with a 429', number)
+    .option('--malformed-rate <fraction>', 'fraction of answers that are not JSON', number)
+    .option('--invalid-rate <fraction>', 'fraction of answers that break the extraction schema', number)
+    .option('--seed <n>', 'seed of the fault dice', integer)
+    .action(async function (this: Command, flags: LlmFlags) {
+      let llm: LlmEmulator;
+      try {
+        llm = new LlmEmulator(toLlmOptions(flags));
+      } catch (error) {
+        this.error(error instanceof Error ? error.message : String(error), { exitCode: EXIT_CONFIG });
+      }
+      process.stdout.write(`${await llm.start(flags.port, flags.host)}\n`);
+      const shutdown = () => void llm.stop().then(() => process.exit(0));
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}
+
+function toLlmOptions(flags: LlmFlags): LlmEmulatorOptions {
+  return {
+    respond: (request) => extractFromPrompt(request.messages.find((m) => m.role === 'user')?.content ?? '') ?? {},
+    ...(flags.latency !== undefined && { latencyMs: flags.latency }),
+    ...(flags.apiKey !== undefined && { apiKey: flags.apiKey }),
+    ...(flags.rateLimit !== undefined && { rateLimitPerMinute: flags.rateLimit }),
+    ...(flags.retryAfter !== undefined && { retryAfterSeconds: flags.retryAfter }),
+    ...(flags.malformedRate !== undefined && { malformedRate: flags.malformedRate }),
+    ...(flags.invalidRate !== undefined && { invalidRate: flags.invalidRate }),
+    ...(flags.seed !== undefined && { seed: flags.seed }),
+  };
 }
 
 function toOptions(flags: NylasFlags): NylasEmulatorOptions {

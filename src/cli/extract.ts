@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.ts';
+import {
+  createExtractor, EXTRACTION_SCHEMA_VERSION, extractMessage, findMessage, listExtractions, pickExtraction, saveOutcome,
+} from '../extraction/index.ts';
+import { RateLimiter } from '../runtime/rate-limit.ts';
+import { migrate, openDatabase } from '../storage/index.ts';
+
+/**
+ * `nova extract <messageId>`: extracts one message now with the configured provider (LLM_PROVIDER),
+ * stores the result as the `extraction` role would, and prints it as JSON. Works on the database
+ * directly, so on the embedded database run it while Nova is stopped (PGlite has one owner).
+ */
+export function registerExtractCommands(program: Command): void {
+  program
+    .command('extract')
+    .description('extract one message now (Nova id or Nylas message id), store and print the result')
+    .argument('<messageId>', 'flux_email_messages.id or nylas_message_id')
+    .option('--no-save', 'print the result without storing it')
+    .option('--stored', 'print the stored extraction instead of running a new one')
+    .action(async (messageId: string, opts: { save: boolean; stored?: boolean }) => {
+      let config;
+      try {
+        config = loadConfig();
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          process.exit(78);
+        }
+        throw err;
+      }
+      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
+      try {
+        await migrate(sql);
+        const message = await findMessage(sql, messageId);
+        if (!message) {
+          process.stderr.write(`no message ${messageId}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        if (opts.stored) {
+          const shown = pickExtraction(await listExtractions(sql, message.id), EXTRACTION_SCHEMA_VERSION);
+          process.stdout.write(`${JSON.stringify(shown ?? { messageId: message.id, status: 'not_queued' }, null, 2)}\n`);
+          if (!shown) process.exitCode = 1;
+          return;
+        }
+        const extractor = await createExtractor(config, new RateLimiter(sql));
+        const outcome = await extractMessage(message, extractor, config, EXTRACTION_SCHEMA_VERSION);
+        if (opts.save) await saveOutcome(sql, message.id, EXTRACTION_SCHEMA_VERSION, outcome);
+        const printed = outcome.status === 'succeeded'
+          ? { messageId: message.id, status: outcome.status, extraction: outcome.result, durationMs: outcome.durationMs }
+          : { messageId: message.id, ...outcome };
+        process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+        if (outcome.status !== 'succeeded') process.exitCode = 1;
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          process.exitCode = 78;
+          return;
+        }
+        throw err;
+      } finally {
+        await sql.close();
+      }
+    });
+}

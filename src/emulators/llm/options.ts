@@ -1,0 +1,44 @@
+/** What a completion request asked for, as the responder sees it. */
+export interface CompletionRequest {
+  api: 'openai' | 'anthropic';
+  model: string;
+  system: string;
+  /** The conversation without the system prompt, in order. */
+  messages: { role: string; content: string }[];
+  /** Whether the client asked for a JSON object (OpenAI JSON mode, or an Anthropic tool call). */
+  json: boolean;
+}
+
+/** A fault the emulator can answer a request with. */
+export type LlmFault = 'rate_limit' | 'server_error' | 'malformed' | 'invalid';
+
+export interface LlmEmulatorOptions {
+  /** Builds the answer object; default: an object echoing the first user message. */
+  respond?: (request: CompletionRequest) => unknown;
+  /** Milliseconds added to every answer. */
+  latencyMs?: number;
+  /** Require this key (OpenAI: Authorization: Bearer; Anthropic: x-api-key or Bearer). */
+  apiKey?: string;
+  /** Requests per minute before 429 (a fixed one-minute window); unset = unlimited. */
+  rateLimitPerMinute?: number;
+  /** Retry-After sent with every 429. */
+  retryAfterSeconds?: number;
+  /** Fractions of completions answered with output that is not JSON / JSON that breaks the schema. */
+  malformedRate?: number;
+  invalidRate?: number;
+  /** Fraction of requests answered 429 regardless of the window. */
+  rateLimitRate?: number;
+  /** Seed of the fault dice, so a run with rates repeats exactly. */
+  seed?: number;
+}
+
+export function checkOptions(o: LlmEmulatorOptions): void {
+  for (const key of ['malformedRate', 'invalidRate', 'rateLimitRate'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new RangeError(`${key} must be between 0 and 1`);
+  }
+  for (const key of ['latencyMs', 'rateLimitPerMinute', 'retryAfterSeconds'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`${key} must be a number ≥ 0`);
+  }
+}

@@ -1,0 +1,61 @@
+import type { ChatModel, ChatRequest } from '../llm.ts';
+import { LlmApiError, retryAfterMs } from '../llm.ts';
+import { outputJsonSchema } from '../schema.ts';
+
+export interface AnthropicOptions {
+  apiKey: string | undefined;
+  /** Unset: the SDK's default (the Anthropic API). */
+  baseUrl: string | undefined;
+  model: string;
+  timeoutMs: number;
+}
+
+const TOOL = 'record_extraction';
+
+/**
+ * Anthropic Messages through the official SDK. Claude has no JSON mode; a forced tool call whose
+ * input schema is the extraction schema is its structured-output path, so the answer is the
+ * tool's input (serialized back to text for the common validation).
+ */
+export async function anthropicChatModel(options: AnthropicOptions): Promise<ChatModel> {
+  const { default: Anthropic, APIError, APIUserAbortError } = await import('@anthropic-ai/sdk');
+  const client = new Anthropic({
+    // A gateway or the emulator may need no key; the SDK refuses to start with none at all.
+    apiKey: options.apiKey ?? 'unused',
+    ...(options.baseUrl && { baseURL: options.baseUrl }),
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
+  const inputSchema = { ...outputJsonSchema(), type: 'object' as const };
+  return {
+    provider: 'anthropic',
+    model: options.model,
+    async complete(request: ChatRequest) {
+      try {
+        const res = await client.messages.create(
+          {
+            model: options.model,
+            max_tokens: request.maxOutputTokens,
+            system: request.system,
+            messages: request.messages,
+            tools: [{ name: TOOL, description: 'Record the facts extracted from the email.', input_schema: inputSchema }],
+            tool_choice: { type: 'tool', name: TOOL },
+          },
+          request.signal ? { signal: request.signal } : {},
+        );
+        let text = '';
+        for (const block of res.content) {
+          if (block.type === 'tool_use' && block.name === TOOL) text = JSON.stringify(block.input);
+          else if (block.type === 'text' && !text) text = block.text;
+        }
+        return { text, usage: { inputTokens: res.usage.input_tokens, outputTokens: res.usage.output_tokens } };
+      } catch (err) {
+        if (err instanceof APIUserAbortError) throw err;
+        if (err instanceof APIError) {
+          throw new LlmApiError(`anthropic: ${err.message}`, err.status ?? 0, retryAfterMs(err.headers), { cause: err });
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { ConfigError, type Config } from '../../config.ts';
+import type { RateLimiter } from '../../runtime/rate-limit.ts';
+import { BuiltinExtractor } from '../builtin/index.ts';
+import type { Extractor } from '../extractor.ts';
+import { LlmExtractor, type ChatModel } from '../llm.ts';
+import type { ProviderName } from '../schema.ts';
+import { anthropicChatModel } from './anthropic.ts';
+import { openAiChatModel } from './openai.ts';
+
+/**
+ * LLM_PROVIDER, or when unset the provider whose key is set; with no key at all, the builtin
+ * rules, so the embedded default produces rows with no network and no account.
+ */
+export function resolveProvider(config: Config): ProviderName {
+  if (config.LLM_PROVIDER) return config.LLM_PROVIDER;
+  if (config.OPENAI_API_KEY) return 'openai';
+  if (config.ANTHROPIC_API_KEY) return 'anthropic';
+  return 'builtin';
+}
+
+/** The configured extractor. Throws ConfigError when the chosen provider cannot be reached. */
+export async function createExtractor(config: Config, rateLimiter?: RateLimiter): Promise<Extractor> {
+  const provider = resolveProvider(config);
+  if (provider === 'builtin') return new BuiltinExtractor();
+  let model: ChatModel;
+  if (provider === 'openai') {
+    // A local OpenAI-compatible server needs no key; the official endpoint does.
+    if (!config.OPENAI_API_KEY && /^https:\/\/api\.openai\.com(\/|$)/.test(config.OPENAI_BASE_URL)) {
+      throw new ConfigError([{ variable: 'OPENAI_API_KEY', message: 'required for LLM_PROVIDER=openai with the official OPENAI_BASE_URL' }]);
+    }
+    model = await openAiChatModel({
+      apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_MODEL, timeoutMs: config.LLM_TIMEOUT_MS,
+    });
+  } else {
+    if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
+      throw new ConfigError([{ variable: 'ANTHROPIC_API_KEY', message: 'required for LLM_PROVIDER=anthropic' }]);
+    }
+    model = await anthropicChatModel({
+      apiKey: config.ANTHROPIC_API_KEY, baseUrl: config.ANTHROPIC_BASE_URL, model: config.ANTHROPIC_MODEL, timeoutMs: config.LLM_TIMEOUT_MS,
+    });
+  }
+  return new LlmExtractor({
+    model,
+    rateLimiter,
+    limits: { requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE, tokensPerMinute: config.LLM_TOKENS_PER_MINUTE },
+    maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
+    maxRetries: config.LLM_MAX_RETRIES,
+  });
+}

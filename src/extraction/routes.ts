@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { HttpError } from '../runtime/api-server.ts';
+import type { Services } from '../runtime/domain.ts';
+import { listExtractions, messageExists, type ExtractionRow } from './store.ts';
+
+const params = z.object({ id: z.uuid({ error: 'must be a message id (uuid)' }) });
+
+/** The API view of one stored extraction. */
+export function presentExtraction(row: ExtractionRow, currentVersion: number, currentStatus: ExtractionRow['status'] | 'not_queued') {
+  return {
+    messageId: row.message_id,
+    /** State of the extraction at the current schema version. */
+    status: currentStatus,
+    schemaVersion: row.schema_version,
+    currentSchemaVersion: currentVersion,
+    /** True when the result shown was made under an older schema (a new one is on its way). */
+    stale: row.schema_version < currentVersion,
+    extraction: row.result,
+    error: row.error,
+    rawOutput: row.raw_output,
+    provider: row.provider,
+    model: row.model,
+    promptVersion: row.prompt_version,
+    usage: row.input_tokens === null ? null : { inputTokens: row.input_tokens, outputTokens: row.output_tokens ?? 0 },
+    calls: row.calls,
+    durationMs: row.duration_ms,
+    queuedAt: row.queued_at.toISOString(),
+    extractedAt: row.extracted_at?.toISOString() ?? null,
+  };
+}
+
+/**
+ * Picks what to show: the current version's row once it has finished; while it is queued (or
+ * missing), the newest finished result of an older version, marked stale.
+ */
+export function pickExtraction(rows: ExtractionRow[], currentVersion: number) {
+  const current = rows.find((r) => r.schema_version === currentVersion);
+  const finished = current && current.status !== 'queued' ? current : (rows.find((r) => r.status === 'succeeded') ?? current ?? rows[0]);
+  return finished && presentExtraction(finished, currentVersion, current?.status ?? 'not_queued');
+}
+
+/** GET /api/messages/:id/extraction */
+export function extractionRoutes(app: FastifyInstance, services: Services, schemaVersion: number): void {
+  app.get('/api/messages/:id/extraction', async (req) => {
+    const { id } = params.parse(req.params);
+    const shown = pickExtraction(await listExtractions(services.sql, id), schemaVersion);
+    if (shown) return shown;
+    if (await messageExists(services.sql, id)) throw new HttpError(404, 'not_extracted', `message ${id} has no extraction yet`);
+    throw new HttpError(404, 'not_found', `no message ${id}`);
+  });
+}
