@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { HttpError } from '../runtime/api-server.ts';
 import type { Services } from '../runtime/domain.ts';
 import { BACKFILL_QUEUE } from './queues.ts';
-import { ensureInbox, findInboxById, listInboxes } from './store.ts';
+import { ensureInbox, findInboxById, listInboxes, listThreads, threadMessages } from './store.ts';
 import * as state from './sync-state.ts';
 
 /**
@@ -11,7 +11,8 @@ import * as state from './sync-state.ts';
  * - `POST /api/inboxes` {grantId, email?, provider?}: connects an inbox (idempotent per grant);
  * - `GET /api/inboxes`: the connected inboxes with their backfill phase;
  * - `POST /api/inboxes/:id/backfill` {since?, until?}: starts a backfill, 202;
- * - `GET /api/backfills/:configId`: its progress (the seed's get_sync_progress).
+ * - `GET /api/backfills/:configId`: its progress (the seed's get_sync_progress); `GET /api/backfills`;
+ * - `GET /api/inboxes/:id/threads`, `GET /api/threads/:id/messages`: the stored mailbox.
  */
 
 /** The widest window a backfill may cover, and its default: one year back from now. */
@@ -33,6 +34,10 @@ const backfillRange = z.strictObject({
 
 const idParam = z.object({ id: z.uuid({ error: 'must be a UUID' }) });
 const configParam = z.object({ configId: z.uuid({ error: 'must be a UUID' }) });
+const threadsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.iso.datetime({ offset: true }).optional(),
+});
 
 export function inboxRoutes(app: FastifyInstance, services: Services): void {
   const { sql } = services;
@@ -69,6 +74,20 @@ export function inboxRoutes(app: FastifyInstance, services: Services): void {
       throw new HttpError(409, 'backfill_running', `a backfill of inbox ${id} is under way (configuration ${started.configId})`);
     }
     return reply.status(202).send({ ...started, since: range.since.toISOString(), until: range.until.toISOString() });
+  });
+
+  app.get('/api/backfills', async () => ({ backfills: await state.allProgress(sql) }));
+
+  app.get('/api/inboxes/:id/threads', async (req) => {
+    const { id } = idParam.parse(req.params);
+    const { limit, before } = threadsQuery.parse(req.query);
+    if (!(await findInboxById(sql, id))) throw new HttpError(404, 'not_found', `no inbox ${id}`);
+    return { threads: await listThreads(sql, id, limit, before === undefined ? undefined : new Date(before)) };
+  });
+
+  app.get('/api/threads/:id/messages', async (req) => {
+    const { id } = idParam.parse(req.params);
+    return { messages: await threadMessages(sql, id) };
   });
 
   app.get('/api/backfills/:configId', async (req) => {

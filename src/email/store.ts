@@ -20,6 +20,24 @@ const FIND_INBOX = `select id, grant_id, email, provider, status from flux_inbox
 
 const FIND_INBOX_BY_ID = `select id, grant_id, email, provider, status from flux_inboxes where id = $1`;
 
+/** $1 inbox id, $2 limit, $3 before (latest received date, or null): a page of threads, newest first. */
+const LIST_THREADS = `
+  select id, nylas_thread_id, subject, snippet, participants, message_ids, unread, starred,
+         has_attachments, latest_message_received_date
+  from flux_email_threads
+  where inbox_id = $1 and ($3::timestamptz is null or latest_message_received_date < $3)
+  order by latest_message_received_date desc nulls last, id
+  limit $2`;
+
+/** $1 thread row id: its live messages, oldest first. */
+const THREAD_MESSAGES = `
+  select m.id, m.nylas_message_id, m.subject, m.from_participants, m.to_participants, m.cc_participants,
+         m.date, m.snippet, m.body, m.unread, m.starred, m.folders, m.attachments
+  from flux_email_threads t
+  join flux_email_messages m on m.grant_id = t.grant_id and m.nylas_thread_id = t.nylas_thread_id
+  where t.id = $1 and m.deleted_at is null
+  order by m.date, m.id`;
+
 /** Every inbox with its configuration's backfill phase, newest first. */
 const LIST_INBOXES = `
   select i.id, i.grant_id, i.email, i.provider, i.status, c.id as config_id, c.backfill_status,
@@ -255,4 +273,12 @@ export async function deleteMessage(db: Queryable, grantId: string, messageId: s
 
 export async function upsertThread(db: Queryable, inboxId: string, thread: Thread, version: Date): Promise<boolean> {
   return (await db.query(UPSERT_THREADS, [JSON.stringify([{ inbox: inboxId, version, v: thread }])])).length > 0;
+}
+
+export async function listThreads(db: Queryable, inboxId: string, limit: number, before?: Date): Promise<Record<string, unknown>[]> {
+  return db.query(LIST_THREADS, [inboxId, limit, before ?? null]);
+}
+
+export async function threadMessages(db: Queryable, threadRowId: string): Promise<Record<string, unknown>[]> {
+  return db.query(THREAD_MESSAGES, [threadRowId]);
 }

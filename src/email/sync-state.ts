@@ -279,6 +279,15 @@ const RECORD_HISTORY = `
 /** $1 config id: the seed's get_sync_progress, one row. */
 const PROGRESS = `select * from get_sync_progress($1)`;
 
+/** Every backfill that ever ran, newest first, with its inbox. */
+const ALL_PROGRESS = `
+  select p.*, i.grant_id, i.email
+  from flux_inbox_configurations c
+  join flux_inboxes i on i.id = c.inbox_id
+  cross join lateral get_sync_progress(c.id) p
+  where c.backfill_run > 0
+  order by c.backfill_started_at desc nulls first, c.updated_at desc`;
+
 export async function ensureConfiguration(db: Queryable, inboxId: string): Promise<string> {
   const [row] = await db.query<{ id: string }>(ENSURE_CONFIG, [inboxId]);
   return row!.id;
@@ -410,4 +419,8 @@ export interface SyncProgress {
 export async function syncProgress(db: Queryable, configId: string): Promise<SyncProgress | undefined> {
   const [row] = await db.query<SyncProgress>(PROGRESS, [configId]);
   return row;
+}
+
+export async function allProgress(db: Queryable): Promise<(SyncProgress & { grant_id: string; email: string | null })[]> {
+  return db.query(ALL_PROGRESS);
 }

@@ -20,6 +20,20 @@ export interface NovaEvent {
 
 export type EventListener = (event: NovaEvent) => void;
 
+/** How events travel between processes: PostgreSQL LISTEN/NOTIFY by default, or Redis pub/sub. */
+export interface EventTransport {
+  publish(payload: string): Promise<void>;
+  subscribe(onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+/** The database as transport: NOTIFY / LISTEN on the `nova_events` channel. */
+export function databaseTransport(sql: Sql): EventTransport {
+  return {
+    publish: (payload) => sql.notify(CHANNEL, payload),
+    subscribe: (onPayload) => sql.listen(CHANNEL, onPayload),
+  };
+}
+
 const CHANNEL = 'nova_events';
 /** How long events gather before they are published together. */
 const FLUSH_MS = 5;
@@ -28,16 +42,17 @@ const MAX_PAYLOAD = 7_000;
 
 /**
  * Delivers events to listeners in this process at once and, once connected, to every other
- * Nova process on the same database through LISTEN/NOTIFY. Events emitted within a few
+ * Nova process on the same database through LISTEN/NOTIFY (or Redis pub/sub). Events emitted within a few
  * milliseconds travel in one notification.
  */
 export class EventHub {
   private readonly listeners = new Set<EventListener>();
   private readonly origin = randomUUID();
-  private sql: Sql | undefined;
+  private transport: EventTransport | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private outbox: NovaEvent[] = [];
   private flushScheduled = false;
+  private sending: Promise<void> | undefined;
   onPublishError: (err: unknown) => void = () => {};
 
   /**
@@ -46,7 +61,7 @@ export class EventHub {
    */
   on(listener: EventListener): () => void {
     this.listeners.add(listener);
-    if (this.sql && !this.listening) this.listening = this.listen(this.sql);
+    if (this.transport && !this.listening) this.listening = this.listen(this.transport);
     return () => this.listeners.delete(listener);
   }
 
@@ -55,7 +70,7 @@ export class EventHub {
 
   emit(event: NovaEvent): void {
     this.deliver(event);
-    if (!this.sql) return;
+    if (!this.transport) return;
     this.outbox.push(event);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -65,14 +80,14 @@ export class EventHub {
     }
   }
 
-  /** Publishes to and receives from other processes through `sql`. */
-  async connect(sql: Sql): Promise<void> {
-    this.sql = sql;
-    if (this.listeners.size) await (this.listening = this.listen(sql));
+  /** Publishes to and receives from other processes through the database (or another transport). */
+  async connect(through: Sql | EventTransport): Promise<void> {
+    this.transport = 'publish' in through ? through : databaseTransport(through);
+    if (this.listeners.size) await (this.listening = this.listen(this.transport));
   }
 
-  private async listen(sql: Sql): Promise<void> {
-    this.unlisten = await sql.listen(CHANNEL, (payload) => {
+  private async listen(transport: EventTransport): Promise<void> {
+    this.unlisten = await transport.subscribe((payload) => {
       let message: { o: string; e: NovaEvent[] };
       try {
         message = JSON.parse(payload);
@@ -86,9 +101,10 @@ export class EventHub {
 
   async disconnect(): Promise<void> {
     this.flush();
+    while (this.sending) await this.sending;
     await this.listening;
     await this.unlisten?.();
-    this.sql = undefined;
+    this.transport = undefined;
     this.unlisten = undefined;
     this.listening = undefined;
   }
@@ -103,15 +119,25 @@ export class EventHub {
     }
   }
 
+  /**
+   * Publishes the outbox. One publication at a time, its chunks in order: notifications sent on
+   * different pooled connections could otherwise arrive out of order (completed before started).
+   */
   private flush(): void {
     this.flushScheduled = false;
+    const transport = this.transport;
+    if (!transport || this.outbox.length === 0 || this.sending) return;
     const events = this.outbox;
     this.outbox = [];
-    const sql = this.sql;
-    if (!sql || events.length === 0) return;
-    for (const chunk of chunkEvents(events)) {
-      sql.notify(CHANNEL, JSON.stringify({ o: this.origin, e: chunk })).catch(this.onPublishError);
-    }
+    this.sending = (async () => {
+      for (const chunk of chunkEvents(events)) {
+        await transport.publish(JSON.stringify({ o: this.origin, e: chunk })).catch(this.onPublishError);
+      }
+    })().finally(() => {
+      this.sending = undefined;
+      // What gathered meanwhile goes next.
+      this.flush();
+    });
   }
 }
 

@@ -227,11 +227,43 @@ export class QueueClient {
   }
 
   async metrics(queue: string): Promise<QueueMetrics> {
-    const [r] = await this.sql.query<Omit<QueueMetrics, 'queue' | 'oldestWaitingMs'> & { oldest_waiting_ms: number | null }>(
-      q.METRICS, [queue],
-    );
-    const { oldest_waiting_ms, ...counts } = r!;
-    return { queue, ...counts, oldestWaitingMs: oldest_waiting_ms === null ? null : Math.round(oldest_waiting_ms) };
+    const [r] = await this.sql.query<
+      Omit<QueueMetrics, 'queue' | 'oldestWaitingMs' | 'throughputPerMinute'> & { oldest_waiting_ms: number | null; throughput_per_minute: number }
+    >(q.METRICS, [queue]);
+    const { oldest_waiting_ms, throughput_per_minute, ...counts } = r!;
+    return {
+      queue, ...counts,
+      oldestWaitingMs: oldest_waiting_ms === null ? null : Math.round(oldest_waiting_ms),
+      throughputPerMinute: Math.round(throughput_per_minute),
+    };
+  }
+
+  /** One page of a queue's jobs in a state, newest first (`before`: the last id of the previous page). */
+  async listJobs(queue: string, state: JobListState, limit: number, before?: number): Promise<JobRecord[]> {
+    return this.sql.query<JobRecord>(q.LIST_JOBS, [queue, state, limit, before ?? null]);
+  }
+
+  /**
+   * Runs a dead, failed (waiting for its retry) or delayed job again now with fresh attempts.
+   * False when the job is in none of those states (or a live job holds its dedup key).
+   */
+  async retryJob(id: number): Promise<boolean> {
+    const job = await this.getJob(id);
+    const [row] = await this.sql.query<{ id: number }>(q.RETRY_JOB, [id]);
+    if (!row || !job) return false;
+    this.events?.emit({ type: 'enqueued', queue: job.queue, ids: [id], at: Date.now() });
+    await this.sql.notify('nova_wake', job.queue);
+    return true;
+  }
+
+  /** Deletes a job that is not running (waiting, delayed, finished). False when there is none such. */
+  async deleteJob(id: number): Promise<boolean> {
+    return (await this.sql.query(q.DELETE_JOB, [id])).length > 0;
+  }
+
+  /** Drops per-minute throughput counters older than `maxAgeMs`. */
+  async pruneCounters(maxAgeMs: number): Promise<void> {
+    await this.sql.query(q.PRUNE_MINUTES, [maxAgeMs]);
   }
 
   /** When the next queued job of `queue` is due, or null when none is queued. */
@@ -246,11 +278,15 @@ export class QueueClient {
   }
 }
 
+/** The states a job list can show: live jobs split as an operator sees them, and finished ones. */
+export type JobListState = 'waiting' | 'delayed' | 'active' | 'failed' | 'completed' | 'dead';
+
 /** A job as stored, live or finished (snake_case, as the row comes). */
 export interface JobRecord {
   id: number;
   queue: string;
-  state: 'queued' | 'active' | 'completed' | 'dead';
+  /** From getJob: queued | active | completed | dead; from listJobs: a JobListState. */
+  state: 'queued' | JobListState;
   payload: unknown;
   priority: number;
   attempts: number;

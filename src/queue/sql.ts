@@ -13,6 +13,12 @@ const keepAs = (state: 'completed' | 'dead', where = 'true') => `
   select id, queue, '${state}', payload, priority, attempts, max_attempts, group_key, dedup_key,
          created_at, started_at, last_error from done where ${where}`;
 
+/** Adds the jobs of a CTE named `done` to their queue's finished count for this minute. */
+const countFinished = `
+  insert into nova_queue_minutes as m (queue, minute, finished)
+  select queue, date_trunc('minute', now()), count(*) from done group by queue
+  on conflict (queue, minute) do update set finished = m.finished + excluded.finished`;
+
 /** $1 queue, $2 max attempts: declares a queue and its default policy for SQL producers. */
 export const DECLARE_QUEUE = `
   insert into nova_queues (name, max_attempts) values ($1, $2)
@@ -140,7 +146,8 @@ export const COMPLETE = `
     delete from nova_jobs j using unnest($1::bigint[], $2::bigint[]) as a(id, token)
     where j.id = a.id and j.lease_token = a.token
     returning j.*
-  ), kept as (${keepAs('completed', '$3::boolean')} returning id)
+  ), kept as (${keepAs('completed', '$3::boolean')} returning id),
+  counted as (${countFinished})
   select id from done`;
 
 /**
@@ -162,7 +169,8 @@ export const FAIL = `
       and (j.attempts >= j.max_attempts or $5::boolean)
     returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
               j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error
-  ), kept as (${keepAs('dead')} returning id)
+  ), kept as (${keepAs('dead')} returning id),
+  counted as (${countFinished})
   select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
 
 /** $1 bigint[] ids, $2 bigint[] tokens, $3 lease ms: extends leases; returns the ids still held. */
@@ -209,7 +217,8 @@ export const REAP_EXPIRED = `
     where j.id = expired.id and j.attempts >= j.max_attempts
     returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
               j.dedup_key, j.created_at, j.started_at, (select e from err) as last_error
-  ), kept as (${keepAs('dead')} returning id)
+  ), kept as (${keepAs('dead')} returning id),
+  counted as (${countFinished})
   select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
 
 /** $1 id, $2 token, $3 progress jsonb: records progress while the lease holds. */
@@ -264,7 +273,67 @@ export const METRICS = `
     (select count(*) from nova_jobs where queue = $1 and state = 'queued' and attempts > 0)::int as retrying,
     (select count(*) from nova_job_results where queue = $1 and state = 'dead')::int as dead,
     (select extract(epoch from now() - min(run_at)) * 1000 from nova_jobs
-      where queue = $1 and state = 'queued' and run_at <= now())::float8 as oldest_waiting_ms`;
+      where queue = $1 and state = 'queued' and run_at <= now())::float8 as oldest_waiting_ms,
+    -- The last 60 s: this minute so far, plus the share of the previous minute still inside.
+    (select coalesce(sum(case when minute = date_trunc('minute', now()) then finished
+                              else finished * (1 - extract(second from now()) / 60) end), 0)
+     from nova_queue_minutes
+     where queue = $1 and minute >= date_trunc('minute', now()) - interval '1 minute')::float8 as throughput_per_minute`;
+
+/** $1 max age ms: drops per-minute counters older than that. */
+export const PRUNE_MINUTES = `
+  delete from nova_queue_minutes where minute < now() - make_interval(secs => $1::float8 / 1000)`;
+
+/**
+ * $1 queue, $2 state (waiting | delayed | active | failed | completed | dead), $3 limit, $4 before
+ * id (or null): one page of a queue's jobs in that state, newest first.
+ */
+export const LIST_JOBS = `
+  select * from (
+    select id, queue, case when state = 'active' then 'active'
+                           when attempts > 0 then 'failed'
+                           when run_at > now() then 'delayed' else 'waiting' end as state,
+           payload, priority, attempts, max_attempts, group_key, dedup_key, run_at, created_at,
+           started_at, null::timestamptz as finished_at, last_error, progress
+    from nova_jobs
+    where queue = $1 and $2 in ('waiting', 'delayed', 'active', 'failed') and ($4::bigint is null or id < $4)
+      and case $2 when 'active' then state = 'active'
+                  when 'failed' then state = 'queued' and attempts > 0
+                  when 'delayed' then state = 'queued' and attempts = 0 and run_at > now()
+                  else state = 'queued' and attempts = 0 and run_at <= now() end
+    union all
+    select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key, null,
+           created_at, started_at, finished_at, last_error, null
+    from nova_job_results
+    where queue = $1 and state = $2 and ($4::bigint is null or id < $4)
+  ) j order by id desc limit $3`;
+
+/**
+ * $1 id: runs a dead, failed (waiting for its retry) or delayed job again now, with fresh
+ * attempts. Returns its id when it did.
+ */
+export const RETRY_JOB = `
+  with live as (
+    update nova_jobs set run_at = now(), attempts = 0
+    where id = $1 and state = 'queued' and (attempts > 0 or run_at > now())
+    returning id
+  ), dead as (
+    delete from nova_job_results r
+    where r.id = $1 and r.state = 'dead'
+      and (r.dedup_key is null or not exists (select 1 from nova_jobs j where j.queue = r.queue and j.dedup_key = r.dedup_key))
+    returning r.*
+  ), back as (
+    insert into nova_jobs (id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error)
+    select id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error from dead
+    returning id
+  )
+  select id from live union all select id from back`;
+
+/** $1 id: deletes a job that is not running, live or finished. Returns whether it did. */
+export const DELETE_JOB = `
+  with live as (delete from nova_jobs where id = $1 and state = 'queued' returning id),
+  finished as (delete from nova_job_results where id = $1 returning id)
+  select id from live union all select id from finished`;
 
 /** $1 queue: when the next queued job is due (null when the queue is empty). */
 export const NEXT_DUE = `

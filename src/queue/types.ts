@@ -61,6 +61,8 @@ export interface QueueMetrics {
   retrying: number;
   dead: number;
   oldestWaitingMs: number | null;
+  /** Jobs finished (completed or dead) in the last 60 s. */
+  throughputPerMinute: number;
 }
 
 /** Errors are stored as data on the job, never as thrown objects. */

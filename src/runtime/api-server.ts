@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { Logger } from '../log.ts';
+import { requireToken } from './auth.ts';
 import type { Domain, Services } from './domain.ts';
 
 /**
@@ -31,14 +32,18 @@ export interface ApiServer {
 }
 
 export async function startApiServer(options: {
+  /** The domains whose routes this process serves. */
   domains: readonly Domain[];
   services: Services;
   port: number;
   host: string;
+  /** NOVA_API_TOKEN: required on /api routes when set. */
+  token?: string | undefined;
   log: Logger;
 }): Promise<ApiServer> {
   const { log } = options;
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  if (options.token) requireToken(app, options.token);
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (err instanceof HttpError) return reply.status(err.status).send(errorBody(err.code, err.message));

@@ -17,6 +17,8 @@ export interface Services {
   rateLimiter: RateLimiter;
   /** This process's id: host, pid and a random suffix. */
   processId: string;
+  /** The process's logger; take a child per component. */
+  log: Logger;
 }
 
 export interface JobContext<P = unknown> {
@@ -81,8 +83,10 @@ export interface Domain {
   queues?: QueueDefinition<any>[];
   /** Periodic loops; a function reads intervals and switches from the config. */
   loops?: LoopDefinition[] | ((config: Config) => LoopDefinition[]);
-  /** HTTP routes, served by processes that run the `api` role (in a scope of their own). */
+  /** HTTP routes, served by processes that run one of `httpRoles` (in a scope of their own). */
   routes?: (app: FastifyInstance, services: Services) => void | Promise<void>;
+  /** Roles whose processes serve `routes`; default the `api` role. */
+  httpRoles?: string[];
 }
 
 /** Declares a queue with its payload type inferred from the schema or handler. */

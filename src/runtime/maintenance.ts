@@ -1,12 +1,14 @@
 import type { Config } from '../config.ts';
 import type { LoopDefinition } from './domain.ts';
+import { pruneWorkers } from './registry.ts';
 
 /**
  * Upkeep every Nova process runs, whatever its roles:
  * - the lease reaper returns jobs whose holder died to their queue (any process may do it; the
  *   statement skips rows another process is reaping);
  * - retention trims finished jobs to the newest NOVA_RETAIN_COMPLETED / NOVA_RETAIN_FAILED per
- *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time).
+ *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time), with
+ *   old throughput counters and processes long gone from the worker registry.
  */
 export function maintenanceLoops(config: Config): LoopDefinition[] {
   const maxAgeMs = config.NOVA_RETAIN_MAX_AGE_HOURS * 3_600_000;
@@ -31,6 +33,8 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
           removed += await services.queue.prune(queue, 'completed', config.NOVA_RETAIN_COMPLETED, maxAgeMs);
           removed += await services.queue.prune(queue, 'dead', config.NOVA_RETAIN_FAILED, maxAgeMs);
         }
+        await services.queue.pruneCounters(86_400_000);
+        await pruneWorkers(services.sql);
         if (removed) log.debug('pruned finished jobs', { removed });
       },
     },

@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { retryDelayMs } from '../queue/backoff.ts';
 import { PermanentFailure, RetryLater } from '../queue/errors.ts';
-import { EventHub } from '../queue/events.ts';
+import { EventHub, type EventTransport } from '../queue/events.ts';
 import { QueueClient } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
@@ -16,6 +16,8 @@ import { PeriodicLoop } from './loops.ts';
 import { maintenanceLoops } from './maintenance.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { redisTransport } from './redis-events.ts';
+import { HEARTBEAT_MS, heartbeatWorker, registerWorker, unregisterWorker, type WorkerInfo } from './registry.ts';
 import { resolveRoles } from './roles.ts';
 
 export interface RuntimeOptions {
@@ -60,6 +62,8 @@ export class Runtime {
   private startedAt = 0;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private metricsCache: { at: number; value: Promise<QueueMetrics[]> } | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private redis: (EventTransport & { close(): Promise<void> }) | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     const c = options.config;
@@ -89,10 +93,18 @@ export class Runtime {
     const applied = await migrate(this.sql);
     if (applied.length) this.log.child('Storage').info(`applied ${applied.length} migration(s)`, { migrations: applied });
     this.events.onPublishError = (err) => this.log.child('Events').warn('could not publish events', { error: err });
-    if (config.NOVA_PUBLISH_EVENTS) await this.events.connect(this.sql);
+    if (config.NOVA_PUBLISH_EVENTS) {
+      if (config.REDIS_URL) {
+        this.redis = await redisTransport(config.REDIS_URL);
+        await this.events.connect(this.redis);
+      } else {
+        await this.events.connect(this.sql);
+      }
+    }
     const queue = new QueueClient(this.sql, this.events);
     this.services = {
       config, sql: this.sql, queue, events: this.events, rateLimiter: new RateLimiter(this.sql), processId: this.processId,
+      log: this.log,
     };
     this.metrics = new RuntimeMetrics({
       inFlight: () => new Map([...this.queues].map(([name, q]) => [name, q.consumer.stats().running + q.consumer.stats().buffered])),
@@ -117,10 +129,15 @@ export class Runtime {
       loop.start();
     }
 
-    if (this.roles.has(API_ROLE)) {
+    const served = domains.filter((d) => d.routes && (d.httpRoles ?? [API_ROLE]).some((r) => this.roles.has(r)));
+    if (served.length) {
       this.api = await startApiServer({
-        domains, services: this.services, port: config.PORT, host: config.API_HOST, log: this.log.child('Api'),
+        domains: served, services: this.services, port: config.PORT, host: config.API_HOST, token: config.NOVA_API_TOKEN,
+        log: this.log.child('Api'),
       });
+      if (!config.NOVA_API_TOKEN && config.NODE_ENV !== 'development') {
+        this.log.warn('NOVA_API_TOKEN is not set: the management API and /ws are open to anyone who can reach port ' + this.api.port);
+      }
     }
 
     if (this.options.health !== false) {
@@ -134,6 +151,7 @@ export class Runtime {
         config.NOVA_HEALTH_HOST,
       );
     }
+    await this.register();
     this.state = 'running';
     this.log.info('Nova started', {
       roles: [...this.roles], queues: activeQueues.map((q) => q.name), loops: loopDefs.map((l) => l.name),
@@ -150,6 +168,8 @@ export class Runtime {
     this.state = 'stopping';
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
     this.log.info('stopping', { deadlineMs: deadline });
+    clearInterval(this.heartbeat);
+    await unregisterWorker(this.sql, this.processId).catch((err: unknown) => this.log.warn('could not unregister', { error: err }));
     await this.unlistenWake?.();
     // The API stops first: no new webhooks accepted while the workers drain.
     await this.api?.close();
@@ -159,6 +179,7 @@ export class Runtime {
     ]);
     await this.health?.close();
     await this.events.disconnect();
+    await this.redis?.close();
     if (!this.options.sql) await this.sql.close();
     this.state = 'stopped';
     this.log.info('stopped');
@@ -188,6 +209,19 @@ export class Runtime {
       loops: this.loops.map((l) => l.status()),
       memory: { rssBytes: process.memoryUsage().rss },
     };
+  }
+
+  /** Enters this process in the worker registry and keeps its heartbeat while it runs. */
+  private async register(): Promise<void> {
+    const info: WorkerInfo = {
+      id: this.processId, pid: process.pid, version: VERSION, roles: [...this.roles],
+      healthPort: this.health?.port ?? null, apiPort: this.api?.port ?? null,
+    };
+    await registerWorker(this.sql, info);
+    this.heartbeat = setInterval(() => {
+      heartbeatWorker(this.sql, info).catch((err: unknown) => this.log.warn('worker heartbeat failed', { error: err }));
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   private async checkDatabase(): Promise<boolean> {

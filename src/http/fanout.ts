@@ -1,0 +1,166 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
+import type { Logger } from '../log.ts';
+import type { EventHub, NovaEvent } from '../queue/events.ts';
+import { tokenMatches } from '../runtime/auth.ts';
+
+/**
+ * The WebSocket fan-out (`GET /ws`, role `fanout`; part of `api`): clients subscribe to topics
+ * and receive the runtime's events on them (docs/API.md). Events from every process arrive
+ * through the event hub (LISTEN/NOTIFY or Redis). Each event is serialized once per topic, not
+ * once per client. A client whose unsent data passes MAX_BUFFERED is closed, never buffered
+ * without bound; one that stops answering pings is dropped.
+ */
+
+const PATH = '/ws';
+/** Unsent bytes a client may have before it is dropped as too slow. */
+export const MAX_BUFFERED = 1 << 20;
+const PING_MS = 15_000;
+const MAX_TOPICS = 1000;
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe'), topics: z.array(z.string().min(1).max(300)).max(MAX_TOPICS) }),
+  z.object({ type: z.literal('unsubscribe'), topics: z.array(z.string().min(1).max(300)).max(MAX_TOPICS) }),
+]);
+
+interface Client {
+  socket: WebSocket;
+  topics: Set<string>;
+  alive: boolean;
+}
+
+export interface Fanout {
+  /** Connected clients. */
+  clients(): number;
+  close(): Promise<void>;
+}
+
+/** The topics an event is published on. */
+export function topicsOf(event: NovaEvent): string[] {
+  const topics: string[] = [];
+  if (event.topic) topics.push(event.topic);
+  if (event.queue) {
+    topics.push(`queue:${event.queue}`, 'queue:*');
+    for (const id of event.ids ?? []) topics.push(`job:${id}`);
+  }
+  return topics;
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+export function attachFanout(server: Server, events: EventHub, options: { token: string | undefined; log: Logger }): Fanout {
+  const { log, token } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const clients = new Set<Client>();
+  const byTopic = new Map<string, Set<Client>>();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://nova.invalid');
+    if (url.pathname !== PATH) return;
+    if (token && !tokenMatches(req.headers.authorization, url.searchParams.get('token'), token)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"unauthorized","message":"a valid API token is required"}}');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => connected(ws));
+  };
+  server.on('upgrade', onUpgrade);
+
+  function connected(socket: WebSocket): void {
+    const client: Client = { socket, topics: new Set(), alive: true };
+    clients.add(client);
+    socket.on('pong', () => (client.alive = true));
+    socket.on('message', (raw, isBinary) => {
+      let message: z.infer<typeof clientMessage>;
+      try {
+        message = clientMessage.parse(JSON.parse(isBinary ? '' : raw.toString()));
+      } catch {
+        send(client, JSON.stringify({ type: 'error', message: 'expected {"type":"subscribe"|"unsubscribe","topics":[...]}' }));
+        return;
+      }
+      for (const topic of message.topics) {
+        if (message.type === 'subscribe' && client.topics.size < MAX_TOPICS) {
+          client.topics.add(topic);
+          let set = byTopic.get(topic);
+          if (!set) byTopic.set(topic, (set = new Set()));
+          set.add(client);
+        } else if (message.type === 'unsubscribe') {
+          client.topics.delete(topic);
+          forget(client, topic);
+        }
+      }
+      send(client, JSON.stringify({ type: 'subscribed', topics: [...client.topics] }));
+    });
+    socket.on('close', () => drop(client));
+    socket.on('error', () => drop(client));
+  }
+
+  function forget(client: Client, topic: string): void {
+    const set = byTopic.get(topic);
+    set?.delete(client);
+    if (set?.size === 0) byTopic.delete(topic);
+  }
+
+  function drop(client: Client): void {
+    if (!clients.delete(client)) return;
+    for (const topic of client.topics) forget(client, topic);
+  }
+
+  function send(client: Client, frame: string): void {
+    if (client.socket.readyState !== client.socket.OPEN) return;
+    if (client.socket.bufferedAmount > MAX_BUFFERED) {
+      // Too slow to keep up: closing is the only bound that holds.
+      log.warn('dropping a slow WebSocket client', { buffered: client.socket.bufferedAmount });
+      drop(client);
+      client.socket.terminate();
+      return;
+    }
+    client.socket.send(frame);
+  }
+
+  const unsubscribe = events.on((event) => {
+    for (const topic of topicsOf(event)) {
+      const set = byTopic.get(topic);
+      if (!set?.size) continue;
+      const frame = JSON.stringify({ type: 'event', topic, event });
+      for (const client of set) send(client, frame);
+    }
+  });
+
+  const pinger = setInterval(() => {
+    const ping = JSON.stringify({ type: 'ping', at: Date.now() });
+    for (const client of clients) {
+      // No pong since the last round: the connection is dead or hopelessly behind.
+      if (!client.alive) {
+        drop(client);
+        client.socket.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.socket.ping();
+      send(client, ping);
+    }
+  }, PING_MS);
+  pinger.unref();
+
+  return {
+    clients: () => clients.size,
+    async close() {
+      clearInterval(pinger);
+      unsubscribe();
+      server.off('upgrade', onUpgrade);
+      for (const client of clients) client.socket.close(1001, 'server shutting down');
+      // A client that does not answer the close handshake must not hold the shutdown.
+      const stragglers = setTimeout(() => {
+        for (const client of clients) client.socket.terminate();
+      }, 1000);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await until(() => clients.size === 0, 1500);
+      clearTimeout(stragglers);
+    },
+  };
+}

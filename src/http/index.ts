@@ -1,0 +1,26 @@
+import type { Domain } from '../runtime/domain.ts';
+import { API_ROLE } from '../runtime/runtime.ts';
+import { attachFanout } from './fanout.ts';
+import { managementRoutes } from './management.ts';
+
+/** The `api` role's own routes: queues, jobs and workers (docs/API.md). */
+export const apiDomain: Domain = {
+  name: 'api',
+  roles: [API_ROLE],
+  routes: (app, services) => managementRoutes(app, services),
+};
+
+/**
+ * Role `fanout`: the WebSocket endpoint `/ws`. A process running `api` serves it too (so under
+ * `all` it is part of the API server); a `fanout`-only process serves just this and the health
+ * server, for scaling WebSocket connections apart from the REST API.
+ */
+export const fanoutDomain: Domain = {
+  name: 'fanout',
+  roles: ['fanout'],
+  httpRoles: [API_ROLE, 'fanout'],
+  routes: (app, services) => {
+    const fanout = attachFanout(app.server, services.events, { token: services.config.NOVA_API_TOKEN, log: services.log.child('Fanout') });
+    app.addHook('onClose', async () => fanout.close());
+  },
+};
