@@ -1,0 +1,83 @@
+/**
+ * HTTP calls to the Nova API. The token (NOVA_API_TOKEN on the server) is kept in localStorage;
+ * a 401 clears it and asks the person for it (see auth/TokenDialog), after which every view
+ * loads again.
+ */
+
+const TOKEN_KEY = 'nova.token';
+
+/** An answer outside 2xx, in the API's one error shape. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type AuthState = { token: string | null; needed: boolean; version: number };
+let auth: AuthState = { token: readToken(), needed: false, version: 0 };
+const listeners = new Set<() => void>();
+
+function readToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function setAuth(next: Partial<AuthState>): void {
+  auth = { ...auth, ...next };
+  listeners.forEach((l) => l());
+}
+
+export const authStore = {
+  subscribe(listener: () => void): () => void {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+  get: (): AuthState => auth,
+  /** Keeps the token and bumps `version`, so views and the socket start again with it. */
+  setToken(token: string): void {
+    try {
+      localStorage.setItem(TOKEN_KEY, token);
+    } catch {
+      // Private modes may refuse storage: the token then lasts for this page only.
+    }
+    setAuth({ token, needed: false, version: auth.version + 1 });
+  },
+};
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  const parsed: unknown = text ? safeJson(text) : undefined;
+  if (res.ok) return parsed as T;
+  const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+  if (res.status === 401) {
+    try {
+      localStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // see setToken
+    }
+    if (!auth.needed) setAuth({ token: null, needed: true });
+  }
+  throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? res.statusText);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const get = <T>(path: string) => api<T>('GET', path);

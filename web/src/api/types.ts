@@ -1,0 +1,159 @@
+/** The shapes of docs/API.md that the dashboard reads. */
+
+export const JOB_STATES = ['waiting', 'delayed', 'active', 'failed', 'completed', 'dead'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface QueueStats {
+  name: string;
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  dead: number;
+  throughputPerMinute: number;
+  oldestWaitingMs: number | null;
+}
+
+export interface JobView {
+  id: number;
+  queue: string;
+  state: JobState;
+  payload: unknown;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  groupKey: string | null;
+  dedupKey: string | null;
+  createdAt: string;
+  runAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  lastError: { name: string; message: string; stack?: string } | null;
+  progress: unknown;
+}
+
+export interface Worker {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  roles: string[];
+  startedAt: string;
+  heartbeatAt: string;
+  alive: boolean;
+  healthPort: number | null;
+  apiPort: number | null;
+}
+
+export type BackfillStatus = 'pending' | 'discovering' | 'thread_sync' | 'completed' | 'failed';
+
+/** A row of get_sync_progress (numbers may arrive as strings: bigint and numeric columns). */
+export interface Progress {
+  config_id: string;
+  grant_id?: string;
+  email?: string | null;
+  backfill_status: BackfillStatus;
+  backfill_since: string | null;
+  backfill_until: string | null;
+  backfill_started_at: string | null;
+  backfill_completed_at: string | null;
+  threads_total: number | string;
+  threads_queued: number | string;
+  threads_processing: number | string;
+  threads_completed: number | string;
+  threads_failed: number | string;
+  messages_synced: number | string;
+  percent_complete: number | string;
+  backfill_error: string | null;
+}
+
+export interface Inbox {
+  id: string;
+  grant_id: string;
+  email: string | null;
+  provider: string | null;
+  status: string;
+  config_id: string | null;
+  backfill_status: BackfillStatus | null;
+}
+
+export interface Participant {
+  name?: string | null;
+  email: string;
+}
+
+export interface Thread {
+  id: string;
+  nylas_thread_id: string;
+  subject: string | null;
+  snippet: string | null;
+  participants: Participant[] | null;
+  message_ids: string[] | null;
+  unread: boolean;
+  starred: boolean;
+  latest_message_received_date: string | null;
+}
+
+export interface Message {
+  id: string;
+  nylas_message_id: string;
+  subject: string | null;
+  from_participants: Participant[] | null;
+  to_participants: Participant[] | null;
+  date: string | null;
+  snippet: string | null;
+  body: string | null;
+  unread: boolean;
+  starred: boolean;
+  folders: string[] | null;
+}
+
+export interface Extraction {
+  messageId: string;
+  status: string;
+  stale: boolean;
+  schemaVersion: number;
+  extraction: ExtractionResult | null;
+  error: string | null;
+  provider: string | null;
+  model: string | null;
+  extractedAt: string | null;
+}
+
+export interface ExtractionResult {
+  summary: string;
+  intent: string;
+  category: string;
+  sentiment: { label: string; score: number };
+  actionItems: { text: string; owner: string | null; dueDate: string | null }[];
+  dates: { text: string; date: string | null; kind: string }[];
+  people: { name: string | null; email: string | null; organization: string | null }[];
+  organizations: { name: string; domain: string | null }[];
+  amounts: { text: string; value: number; currency: string | null }[];
+  blocker: { isBlocker: boolean; reason: string | null };
+  language: string;
+}
+
+/** An event of the WebSocket fan-out. */
+export interface NovaEvent {
+  type: string;
+  queue?: string;
+  ids?: number[];
+  topic?: string;
+  data?: unknown;
+  error?: unknown;
+  at: number;
+}
+
+/** The data of a `backfill.progress` event. */
+export interface BackfillProgressData {
+  configId: string;
+  status: BackfillStatus;
+  discovered?: number;
+  queued?: number;
+  completed?: number;
+  failed?: number;
+  messages?: number;
+  error?: string;
+}
