@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { apiClient, type ApiClient } from './api-client.ts';
 
 /**
- * `nova backfill start|status`: drives backfills through the API server (NOVA_API_URL), so it
- * works the same against a local `npm start` on the embedded database and a production cluster.
+ * `nova backfill start|status`: drives backfills through the API server (NOVA_API_URL, with
+ * NOVA_API_TOKEN when set), so it works the same against a local `npm start` on the embedded
+ * database and a production cluster.
  */
 
 interface Progress {
@@ -34,16 +35,16 @@ export function registerBackfillCommands(program: Command): void {
     .option('--until <when>', 'end of the window (default now)')
     .option('--follow', 'show a live progress bar until the backfill ends')
     .action(async (opts: { grant: string; email?: string; since?: string; until?: string; follow?: boolean }) => {
-      const api = apiUrl();
-      const connected = await request<{ inbox: { id: string }; configId: string }>(api, 'POST', '/api/inboxes', {
+      const api = apiClient('nova backfill');
+      const connected = await api.request<{ inbox: { id: string }; configId: string }>('POST', '/api/inboxes', {
         grantId: opts.grant, ...(opts.email && { email: opts.email }),
       });
       const body = {
         ...(opts.since && { since: when(opts.since, '--since') }),
         ...(opts.until && { until: when(opts.until, '--until') }),
       };
-      const started = await request<{ configId: string; run: number; since: string; until: string }>(
-        api, 'POST', `/api/inboxes/${connected.inbox.id}/backfill`, body,
+      const started = await api.request<{ configId: string; run: number; since: string; until: string }>(
+        'POST', `/api/inboxes/${connected.inbox.id}/backfill`, body,
       );
       console.log(`backfill ${started.configId} (run ${started.run}) started for ${opts.grant}: ${started.since} → ${started.until}`);
       if (opts.follow) process.exitCode = await follow(api, started.configId);
@@ -56,22 +57,22 @@ export function registerBackfillCommands(program: Command): void {
     .option('--json', 'print the raw progress as JSON')
     .option('--follow', 'show a live progress bar until the backfill ends')
     .action(async (configId: string, opts: { json?: boolean; follow?: boolean }) => {
-      const api = apiUrl();
+      const api = apiClient('nova backfill');
       if (opts.follow) {
         process.exitCode = await follow(api, configId);
         return;
       }
-      const progress = await request<Progress>(api, 'GET', `/api/backfills/${encodeURIComponent(configId)}`);
+      const progress = await api.request<Progress>('GET', `/api/backfills/${encodeURIComponent(configId)}`);
       console.log(opts.json ? JSON.stringify(progress, null, 2) : describe(progress));
     });
 }
 
 /** Polls until the backfill ends; returns the exit code (0 completed, 1 failed). */
-async function follow(api: string, configId: string): Promise<number> {
+async function follow(api: ApiClient, configId: string): Promise<number> {
   const tty = process.stdout.isTTY === true;
   let last = '';
   for (;;) {
-    const p = await request<Progress>(api, 'GET', `/api/backfills/${encodeURIComponent(configId)}`);
+    const p = await api.request<Progress>('GET', `/api/backfills/${encodeURIComponent(configId)}`);
     const line = render(p);
     if (tty) process.stdout.write(`\r${line}\x1b[K`);
     else if (line !== last) console.log(line);
@@ -114,29 +115,6 @@ export function when(value: string, flag: string): string {
   const at = new Date(value);
   if (Number.isNaN(at.getTime())) fail(`${flag}: expected an ISO date or a number of days such as 90d, got "${value}"`);
   return at.toISOString();
-}
-
-function apiUrl(): string {
-  try {
-    return loadConfig().NOVA_API_URL;
-  } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
-  }
-}
-
-async function request<T>(api: string, method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(`${api}${path}`, {
-      method,
-      ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-  } catch (err) {
-    fail(`cannot reach the Nova API at ${api} (${(err as Error).cause ?? (err as Error).message}); is a process with the api role running? (NOVA_API_URL)`);
-  }
-  const json = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) fail(`${method} ${path}: ${res.status} ${json.error?.message ?? res.statusText}`);
-  return json as T;
 }
 
 function fail(message: string): never {
