@@ -38,6 +38,8 @@ export const configSchema = z.object({
   /** 0 picks a free port. */
   WORKER_HEALTH_PORT: int(3001, 0, 65_535),
   NOVA_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Pid file of a local process, for `nova worker stop|status|health`; unset: nova.pid in NOVA_DATA_DIR. */
+  NOVA_PID_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** auto: readable lines on a terminal, JSON otherwise. */
   NOVA_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -49,15 +51,30 @@ export const configSchema = z.object({
   NOVA_REAP_INTERVAL_MS: int(1000, 50),
   /** Publish job lifecycle events to other processes (LISTEN/NOTIFY). */
   NOVA_PUBLISH_EVENTS: bool(true),
+  /**
+   * Keep the V8 heap near its live data (set by `nova start`): the young generation stays at its
+   * start size and the old one grows by half its live data between full collections. Left to
+   * itself V8 lets a busy process's heap, and so its RSS, grow to several times what it uses.
+   */
+  NOVA_COMPACT_HEAP: bool(true),
 
   // --- API server (role `api`): webhooks, and later management routes
   PORT: int(4000, 0, 65_535),
   API_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Bearer token for /api routes and /ws; unset leaves them open (`nova start` warns outside development). */
+  NOVA_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Redis for cross-process events (fan-out) instead of LISTEN/NOTIFY; unset uses the database. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 
   // --- Nylas (email sync)
   NYLAS_API_KEY: z.string().min(1).optional(),
   /** Region base URI; a trailing slash is dropped (the API would see `//v3`). */
   NYLAS_API_URI: z.url({ error: 'must be a URL' }).default('https://api.us.nylas.com').transform((u) => u.replace(/\/+$/, '')),
+  /**
+   * With no NYLAS_API_KEY, `nova start` of the API and email roles runs the Nylas emulator
+   * in-process with a demo mailbox and backfills it (src/cli/demo.ts).
+   */
+  NOVA_DEMO: bool(true),
   /** Key of x-nylas-signature; without it the webhook endpoint refuses deliveries (503). */
   NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** Requests per second per grant, shared by every process; bursts up to NYLAS_RATE_LIMIT_BURST. */
@@ -68,8 +85,11 @@ export const configSchema = z.object({
   NYLAS_MAX_RETRIES: int(3, 0, 20),
   /** Optional minimum gap between Nylas calls of one process (the seed's fixed delay); 0 = none. */
   API_DELAY_MS: int(0, 0),
-  /** Webhook notifications processed at once per `webhooks` process. */
-  WEBHOOK_CONCURRENCY: int(10, 1, 1000),
+  /**
+   * Webhook notifications processed at once per `webhooks` process. Their statements go to the
+   * database together, so more at once means fewer, larger statements per notification.
+   */
+  WEBHOOK_CONCURRENCY: int(64, 1, 1000),
   /** Optional minimum gap between message requests of one process (the seed's 1000); 0 = none. */
   MESSAGE_DELAY_MS: int(0, 0),
 

@@ -1,12 +1,11 @@
 import { emailDomain } from './email/index.ts';
+import { extractionDomain } from './extraction/index.ts';
+import { dashboardDomain } from './http/dashboard.ts';
+import { apiDomain, fanoutDomain } from './http/index.ts';
 import type { Domain } from './runtime/domain.ts';
-import { API_ROLE } from './runtime/runtime.ts';
-
-/** The API server: serves the routes every domain declares (webhooks, management). */
-const apiDomain: Domain = { name: 'api', roles: [API_ROLE] };
 
 /**
  * Every domain Nova ships, in one list the runtime reads. Each domain declares its own queues,
  * loops, routes and roles in its folder; nothing is wired by hand in main.
  */
-export const domains: Domain[] = [apiDomain, emailDomain];
+export const domains: Domain[] = [apiDomain, fanoutDomain, emailDomain, extractionDomain, dashboardDomain()];
