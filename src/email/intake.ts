@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../runtime/api-server.ts';
+import { HttpError } from '../runtime/http-error.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { Services } from '../runtime/domain.ts';
-import { recordDeliveries, recordRejected } from './notifications.ts';
+import { recordAndQueue, recordRejected } from './notifications.ts';
 import { webhookEnvelope, type WebhookEnvelope } from './nylas/wire.ts';
 import { WEBHOOK_QUEUE } from './queues.ts';
 
@@ -60,15 +60,12 @@ export function webhookRoutes(app: FastifyInstance, services: Services): void {
   });
 }
 
-/** One transaction for a batch: audit rows (redeliveries skipped) and their jobs. */
+/** One statement for a batch: audit rows (redeliveries skipped) and their jobs, atomically. */
 async function accept(services: Services, batch: WebhookEnvelope[]): Promise<('accepted' | 'duplicate')[]> {
   // The same envelope twice in one batch is a redelivery too.
   const unique = [...new Map(batch.map((e) => [e.id, e])).values()];
-  const inserted = await services.sql.transaction(async (tx) => {
-    const ids = await recordDeliveries(tx, unique);
-    await services.queue.sendBatch(WEBHOOK_QUEUE, [...ids.values()].map((auditId) => ({ payload: { notificationId: auditId } })), tx);
-    return ids;
-  });
+  const { recorded: inserted, jobIds } = await recordAndQueue(services.sql, services.queue, WEBHOOK_QUEUE, unique);
+  services.queue.announce(WEBHOOK_QUEUE, jobIds);
   const seen = new Set<string>();
   return batch.map((e) => {
     const fresh = inserted.has(e.id) && !seen.has(e.id);

@@ -1,3 +1,4 @@
+import type { QueueClient } from '../queue/queue.ts';
 import type { Queryable } from '../storage/index.ts';
 import type { WebhookEnvelope } from './nylas/wire.ts';
 
@@ -26,6 +27,15 @@ const RECORD = `
   from jsonb_array_elements($1::text::jsonb) x
   on conflict (notification_id) where notification_id is not null do nothing
   returning id, notification_id`;
+
+/**
+ * $1 as RECORD, $2 queue: records deliveries and queues a job for each new one, in one statement
+ * (`enqueue` is the queue module's CTE over `recorded`). Returns the new audit rows and the ids
+ * of the jobs queued.
+ */
+const recordAndEnqueue = (enqueue: string) => `
+  with recorded as (${RECORD}), ${enqueue}
+  select id, notification_id, (select coalesce(array_agg(id), '{}') from enqueued) as job_ids from recorded`;
 
 /** $1 raw body, $2 error, $3 notification id (if it could be read): a delivery that could not be accepted. */
 const RECORD_REJECTED = `
@@ -68,18 +78,28 @@ export interface AttemptOutcome {
 }
 
 /** Records accepted deliveries; returns the audit ids of new ones (redeliveries left out), keyed by envelope id. */
-export async function recordDeliveries(db: Queryable, deliveries: readonly WebhookEnvelope[]): Promise<Map<string, string>> {
-  const rows = await db.query<{ id: string; notification_id: string }>(RECORD, [
-    JSON.stringify(deliveries.map((e) => ({
-      notification_id: e.id,
-      type: e.type,
-      grant_id: grantOf(e),
-      payload: e,
-      time: e.time,
-      attempt: e.webhook_delivery_attempt,
-    }))),
-  ]);
-  return new Map(rows.map((r) => [r.notification_id, r.id]));
+/**
+ * Records deliveries and queues each new one on `queueName` (payload {notificationId}) in one
+ * statement: atomic without a transaction, and one round trip. Returns the envelope ids
+ * recorded (redeliveries left out) and the ids of the jobs queued.
+ */
+export async function recordAndQueue(
+  db: Queryable, queue: QueueClient, queueName: string, deliveries: readonly WebhookEnvelope[],
+): Promise<{ recorded: Set<string>; jobIds: number[] }> {
+  const sql = recordAndEnqueue(queue.enqueueFromSql('recorded', `jsonb_build_object('notificationId', recorded.id)`, '$2'));
+  const rows = await db.query<{ id: string; notification_id: string; job_ids: number[] }>(sql, [deliveryRows(deliveries), queueName]);
+  return { recorded: new Set(rows.map((r) => r.notification_id)), jobIds: rows[0]?.job_ids ?? [] };
+}
+
+function deliveryRows(deliveries: readonly WebhookEnvelope[]): string {
+  return JSON.stringify(deliveries.map((e) => ({
+    notification_id: e.id,
+    type: e.type,
+    grant_id: grantOf(e),
+    payload: e,
+    time: e.time,
+    attempt: e.webhook_delivery_attempt,
+  })));
 }
 
 export async function recordRejected(db: Queryable, rawBody: string, error: string, notificationId?: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { HttpError } from '../runtime/api-server.ts';
+import { HttpError } from '../runtime/http-error.ts';
 import type { Services } from '../runtime/domain.ts';
 import { listExtractions, messageExists, type ExtractionRow } from './store.ts';
 

@@ -4,7 +4,7 @@ import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../runtime/api-server.ts';
+import { errorBody } from '../runtime/http-error.ts';
 import type { Domain } from '../runtime/domain.ts';
 
 /**

@@ -1,6 +1,5 @@
 import type { Domain } from '../runtime/domain.ts';
 import { API_ROLE } from '../runtime/runtime.ts';
-import { attachFanout } from './fanout.ts';
 import { managementRoutes } from './management.ts';
 
 /** The `api` role's own routes: queues, jobs and workers (docs/API.md). */
@@ -19,7 +18,8 @@ export const fanoutDomain: Domain = {
   name: 'fanout',
   roles: ['fanout'],
   httpRoles: [API_ROLE, 'fanout'],
-  routes: (app, services) => {
+  routes: async (app, services) => {
+    const { attachFanout } = await import('./fanout.ts');
     const fanout = attachFanout(app.server, services.events, { token: services.config.NOVA_API_TOKEN, log: services.log.child('Fanout') });
     app.addHook('onClose', async () => fanout.close());
   },

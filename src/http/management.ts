@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { JobRecord } from '../queue/queue.ts';
 import type { QueueMetrics } from '../queue/types.ts';
-import { HttpError } from '../runtime/api-server.ts';
+import { HttpError } from '../runtime/http-error.ts';
 import type { Services } from '../runtime/domain.ts';
 import { listWorkers } from '../runtime/registry.ts';
 

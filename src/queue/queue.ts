@@ -107,6 +107,20 @@ export class QueueClient {
   }
 
   /**
+   * The SQL of a CTE `enqueued` that queues a job per row of the CTE `source` (see
+   * sql.enqueueFrom), for a caller that writes its rows and their jobs in one statement. Call
+   * `announce` with the ids it returned.
+   */
+  enqueueFromSql(source: string, payload: string, queueParam: string): string {
+    return q.enqueueFrom(source, payload, queueParam);
+  }
+
+  /** Publishes the `enqueued` event for jobs inserted by a statement built with enqueueFromSql. */
+  announce(queue: string, ids: readonly number[]): void {
+    if (ids.length) this.events?.emit({ type: 'enqueued', queue, ids: [...ids], at: Date.now() });
+  }
+
+  /**
    * Whether `lease` still holds its job. Inside a transaction it also fences: the job cannot be
    * leased to anyone else until that transaction ends, so writes made with it are the holder's.
    */

@@ -19,6 +19,21 @@ const countFinished = `
   select queue, date_trunc('minute', now()), count(*) from done group by queue
   on conflict (queue, minute) do update set finished = m.finished + excluded.finished`;
 
+/**
+ * A CTE named `enqueued` that queues one job per row of the CTE `source`, with `payload` (an SQL
+ * expression over that row) on the queue named by the parameter `queueParam`. For producers
+ * whose own writes and jobs must be one statement (one round trip, atomic without a transaction):
+ * the SQL stays the queue module's. Consumers are woken by the insert trigger like any send.
+ */
+export const enqueueFrom = (source: string, payload: string, queueParam: string) => `
+  enqueued as (
+    insert into nova_jobs (queue, payload, max_attempts)
+    select ${queueParam}, ${payload},
+           coalesce((select q.max_attempts from nova_queues q where q.name = ${queueParam}), 3)
+    from ${source}
+    returning id
+  )`;
+
 /** $1 queue, $2 max attempts: declares a queue and its default policy for SQL producers. */
 export const DECLARE_QUEUE = `
   insert into nova_queues (name, max_attempts) values ($1, $2)

@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { Logger } from '../log.ts';
 import { requireToken } from './auth.ts';
+import { errorBody, HttpError } from './http-error.ts';
 import type { Domain, Services } from './domain.ts';
 
 /**
@@ -12,18 +13,6 @@ import type { Domain, Services } from './domain.ts';
  *
  * Every error leaves in one shape: `{ "error": { "code", "message" } }`.
  */
-
-/** An expected failure with an HTTP status, thrown by route handlers. */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface ApiServer {
   port: number;
@@ -72,6 +61,4 @@ export async function startApiServer(options: {
   };
 }
 
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } };
-}
+export { errorBody, HttpError } from './http-error.ts';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from './api-server.ts';
+import { HttpError } from './http-error.ts';
 
 /**
  * The API token (NOVA_API_TOKEN): a bearer token for every /api route and for /ws (where browsers

@@ -10,13 +10,12 @@ import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '..
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
 import { Consumer, type ConsumerSource } from './consumer.ts';
 import type { Domain, LoopDefinition, QueueDefinition, Services } from './domain.ts';
-import { startApiServer, type ApiServer } from './api-server.ts';
+import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
 import { maintenanceLoops } from './maintenance.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { redisTransport } from './redis-events.ts';
 import { HEARTBEAT_MS, heartbeatWorker, registerWorker, unregisterWorker, type WorkerInfo } from './registry.ts';
 import { resolveRoles } from './roles.ts';
 
@@ -95,6 +94,8 @@ export class Runtime {
     this.events.onPublishError = (err) => this.log.child('Events').warn('could not publish events', { error: err });
     if (config.NOVA_PUBLISH_EVENTS) {
       if (config.REDIS_URL) {
+        // Loaded only when used, as Fastify below: a worker process carries neither.
+        const { redisTransport } = await import('./redis-events.ts');
         this.redis = await redisTransport(config.REDIS_URL);
         await this.events.connect(this.redis);
       } else {
@@ -131,6 +132,7 @@ export class Runtime {
 
     const served = domains.filter((d) => d.routes && (d.httpRoles ?? [API_ROLE]).some((r) => this.roles.has(r)));
     if (served.length) {
+      const { startApiServer } = await import('./api-server.ts');
       this.api = await startApiServer({
         domains: served, services: this.services, port: config.PORT, host: config.API_HOST, token: config.NOVA_API_TOKEN,
         log: this.log.child('Api'),
