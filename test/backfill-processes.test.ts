@@ -12,7 +12,8 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
  */
 const server = backends.find((b) => b.multiProcess);
 const DAY = 86_400_000;
-const NOW = Date.UTC(2026, 10, 20);
+// Yesterday at midnight UTC: every window below reaches back at most 300 days from the real now.
+const NOW = Math.floor(Date.now() / DAY) * DAY - DAY;
 
 describe.runIf(server)('Backfill roles in separate processes', () => {
   let db: TestDb;
@@ -120,7 +121,8 @@ describe.runIf(server)('Backfill roles in separate processes', () => {
       if (i === 2) {
         const leader = await db.sql.query<{ holder: string }>(`select holder from nova_leases where name = 'loop:backfill-completion'`);
         const victim = monitors.find((m) => leader[0] && m.child.pid !== undefined && leader[0].holder.includes(`:${m.child.pid}:`));
-        if (victim) await kill(victim);
+        expect(victim, 'the lease holder is one of the two monitors').toBeDefined();
+        await kill(victim!);
       }
     }
     await until(async () => {

@@ -8,7 +8,8 @@ import { spawnNova } from './helpers/process.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 const DAY = 86_400_000;
-const NOW = Date.UTC(2026, 10, 20);
+// Yesterday at midnight UTC: every window below reaches back at most 300 days from the real now.
+const NOW = Math.floor(Date.now() / DAY) * DAY - DAY;
 
 describe.each(backends)('Backfill on $name', (backend) => {
   let db: TestDb;
@@ -149,6 +150,46 @@ describe.each(backends)('Backfill on $name', (backend) => {
       threads_total: want.threads, threads_completed: want.threads - 1, threads_failed: 1,
       messages_synced: want.messages - poison.message_ids.length,
     });
+
+    // The provider recovered (the injected failures are used up): retrying the dead job syncs it.
+    const dead = (await call('GET', '/api/queues/thread_sync_jobs/jobs?state=dead')).body.jobs.find((j: any) => j.payload.threadId === poison.id);
+    expect((await call('POST', `/api/jobs/${dead.id}/retry`)).status).toBe(200);
+    await until(async () => (await progress(configId)).threads_completed === want.threads, 20_000, 'retried thread synced');
+    expect(await progress(configId)).toMatchObject({ threads_failed: 0, messages_synced: want.messages });
+    const [stats] = await db.sql.query<any>(`select threads_completed, threads_failed, messages_synced from inbox_sync_stats where config_id = $1`, [configId]);
+    expect(stats).toEqual({ threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
+  });
+
+  it('fails a run whose discovery job is gone, so the inbox can be backfilled again', async () => {
+    const { inbox, configId } = await connect('grant-lost-job');
+    // As a run is left when its job was dead-lettered by the reaper (its processes died mid-attempt).
+    await db.sql.query(`update flux_inbox_configurations set backfill_status = 'discovering', backfill_run = 1,
+      backfill_since = now() - interval '10 days', backfill_until = now() where id = $1`, [configId]);
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100))).status).toBe(409);
+    await until(async () => (await progress(configId)).backfill_status === 'failed', 10_000, 'lost run failed');
+    expect((await progress(configId)).backfill_error).toMatch(/discovery job ended without finishing/);
+    const again = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100));
+    expect(again.status).toBe(202);
+    expect(again.body.run).toBe(2);
+    await completed(configId);
+  });
+
+  it('fails only the thread that cannot be stored, not the threads synced in the same batch', async () => {
+    const grant = 'grant-unstorable';
+    const { inbox, configId } = await connect(grant);
+    const range = window(250);
+    const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+    const bad = emulator.listThreads(grant).find((t) => t.latest_message_received_date! * 1000 > Date.parse(range.since))!;
+    // PostgreSQL refuses a NUL character in jsonb: this thread's store fails on every attempt.
+    await emulator.createMessage(grant, { threadId: bad.id, body: 'broken \u0000 body', date: bad.latest_message_received_date! - 60 }, { deliver: false });
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
+    await completed(configId);
+    const rows = await db.sql.query<{ thread_id: string; status: string; attempts: number }>(
+      `select thread_id, status, attempts from queued_threads where config_id = $1`, [configId]);
+    expect(rows).toHaveLength(want.threads);
+    expect(rows.filter((r) => r.status === 'failed')).toEqual([{ thread_id: bad.id, status: 'failed', attempts: 5 }]);
+    // Every other thread was stored on its first attempt, though some shared a batch with the bad one.
+    expect(rows.filter((r) => r.thread_id !== bad.id).every((r) => r.status === 'completed' && r.attempts === 1)).toBe(true);
   });
 
   it('resumes discovery from its checkpoint after a failed attempt, with no duplicates', async () => {

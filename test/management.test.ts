@@ -82,6 +82,9 @@ describe.each(backends)('management API and fan-out on $name', (backend) => {
     expect((await api('GET', '/api/queues', {})).status).toBe(401);
     expect((await api('GET', '/api/queues', { authorization: 'Bearer wrong-token-0000000000' })).status).toBe(401);
     expect((await api('GET', '/api/queues')).status).toBe(200);
+    // The router decodes percent-escapes: an encoded path must not slip past the check.
+    expect((await api('GET', '/%61pi/queues', {})).status).toBe(401);
+    expect((await api('POST', '/%61pi/queues/ops.flaky/redrive', {})).status).toBe(401);
     const challenge = await fetch(`http://${base}/webhooks/nylas?challenge=abc`);
     expect(await challenge.text()).toBe('abc');
     await expect(socket('').open).rejects.toThrow(/401/);

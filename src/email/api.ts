@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
 import type { Services } from '../runtime/domain.ts';
-import { BACKFILL_QUEUE } from './queues.ts';
+import { BACKFILL_QUEUE, backfillDedupKey } from './queues.ts';
 import { ensureInbox, findInboxById, listInboxes, listThreads, threadMessages } from './store.ts';
 import * as state from './sync-state.ts';
 
@@ -66,7 +66,7 @@ export function inboxRoutes(app: FastifyInstance, services: Services): void {
       const configId = await state.ensureConfiguration(tx, id);
       const run = await state.openRun(tx, configId, range.since, range.until);
       if (run === undefined) return { configId };
-      const [jobId] = await services.queue.sendBatch(BACKFILL_QUEUE, [{ payload: { configId, run }, dedupKey: configId, groupKey: configId }], tx);
+      const [jobId] = await services.queue.sendBatch(BACKFILL_QUEUE, [{ payload: { configId, run }, dedupKey: backfillDedupKey(configId, run), groupKey: configId }], tx);
       await state.recordHistory(tx, configId, run, 'started', { since: range.since, until: range.until }, 'api');
       return { configId, run, jobId };
     });

@@ -81,7 +81,9 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Pr
         };
         const status = last ? 'thread_sync' : 'discovering';
         if (!(await state.saveCheckpoint(tx, config.id, payload.run, next, status))) return undefined;
-        const counters = inserted.length || last ? await state.countQueued(tx, config.id, config.inbox_id, inserted.length, status) : undefined;
+        // The counters row appears with the first queued thread (the seed's "Monitor Active Syncs"
+        // divides by threads_queued); a run that queues nothing gets its row when it completes.
+        const counters = inserted.length ? await state.countQueued(tx, config.id, config.inbox_id, inserted.length, status) : undefined;
         if (last) await state.recordHistory(tx, config.id, payload.run, 'discovered', next, services.processId);
         return { next, counters };
       });

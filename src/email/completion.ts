@@ -1,6 +1,6 @@
 import type { LoopContext } from '../runtime/domain.ts';
 import { publishProgress } from './progress.ts';
-import { THREAD_QUEUE, threadDedupKey } from './queues.ts';
+import { BACKFILL_QUEUE, THREAD_QUEUE, backfillDedupKey, threadDedupKey } from './queues.ts';
 import * as state from './sync-state.ts';
 
 /**
@@ -21,6 +21,7 @@ const lastDone = new Map<string, number>();
 export async function monitorBackfills(ctx: LoopContext): Promise<void> {
   const { services, log } = ctx;
   const { sql } = services;
+  await failLostDiscoveries(ctx);
   const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? state.refreshStats(tx) : []));
   for (const backfill of active) {
     if (ctx.signal.aborted) return;
@@ -68,6 +69,31 @@ async function failOrphans(ctx: LoopContext, configId: string): Promise<void> {
       await state.failThread(tx, orphan.id, 'its sync job ended without finishing (attempts used up by processes that stopped)', true);
     });
     ctx.log.warn('thread without a live sync job marked failed', { configId, threadId: orphan.thread_id });
+  }
+}
+
+/**
+ * A run queued or discovering whose discovery job no longer exists (dead-lettered after its
+ * attempts ran out in processes that stopped mid-attempt, or deleted by an operator) would hold
+ * the inbox for ever (a new backfill is refused while one is under way): it is marked failed,
+ * keeping its checkpoint; retrying the dead job resumes it.
+ */
+async function failLostDiscoveries(ctx: LoopContext): Promise<void> {
+  const { sql, queue, processId } = ctx.services;
+  const runs = await state.discoveringRuns(sql);
+  if (runs.length === 0) return;
+  const live = await queue.liveDedupKeys(BACKFILL_QUEUE, runs.map((r) => backfillDedupKey(r.config_id, r.run)));
+  for (const r of runs.filter((r) => !live.has(backfillDedupKey(r.config_id, r.run)))) {
+    const error = 'its discovery job ended without finishing (attempts used up by processes that stopped, or deleted)';
+    const failed = await sql.transaction(async (tx) => {
+      if (!(await ctx.confirmLease(tx)) || !(await state.failRun(tx, r.config_id, r.run, error))) return false;
+      await state.recordHistory(tx, r.config_id, r.run, 'failed', { error }, processId);
+      return true;
+    });
+    if (failed) {
+      ctx.log.warn('backfill without a live discovery job marked failed', { configId: r.config_id, run: r.run });
+      publishProgress(ctx.services, r.config_id, 'failed', undefined, undefined, error);
+    }
   }
 }
 

@@ -7,3 +7,8 @@ export const THREAD_QUEUE = 'thread_sync_jobs';
 export function threadDedupKey(configId: string, threadId: string): string {
   return `${configId}:${threadId}`;
 }
+
+/** The discovery job of one run of a backfill: the completion monitor looks for it by this key. */
+export function backfillDedupKey(configId: string, run: number): string {
+  return `${configId}:run:${run}`;
+}

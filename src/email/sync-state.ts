@@ -89,13 +89,22 @@ const CLEAR_RUN = `
   with t as (delete from queued_threads where config_id = $1)
   delete from inbox_sync_stats where config_id = $1`;
 
-/** $1 config id, $2 run: enters discovery (or resumes it); returns the configuration. */
+/**
+ * $1 config id, $2 run: enters discovery, or resumes it from the checkpoint (after a crash, or a
+ * failed run's job retried by hand); returns the configuration.
+ */
 const BEGIN_DISCOVERY = `
   update flux_inbox_configurations c
-  set backfill_status = 'discovering', backfill_started_at = coalesce(c.backfill_started_at, now()), updated_at = now()
+  set backfill_status = 'discovering', backfill_started_at = coalesce(c.backfill_started_at, now()),
+      backfill_error = null, backfill_completed_at = null, updated_at = now()
   from flux_inboxes i
-  where c.id = $1 and c.backfill_run = $2 and c.backfill_status in ('pending', 'discovering') and i.id = c.inbox_id
+  where c.id = $1 and c.backfill_run = $2 and c.backfill_status in ('pending', 'discovering', 'failed') and i.id = c.inbox_id
   returning ${CONFIG_COLUMNS}`;
+
+/** Runs queued or discovering: the monitor checks each still has its discovery job. */
+const DISCOVERING = `
+  select id as config_id, backfill_run as run from flux_inbox_configurations
+  where backfill_run > 0 and backfill_status in ('pending', 'discovering')`;
 
 /**
  * $1 config id, $2 grant id, $3 jsonb array of listed threads (wire format): queues the threads
@@ -140,16 +149,30 @@ const FAIL_RUN = `
   returning id`;
 
 /**
- * $1 jsonb array of {config_id, thread_id}: claims queued threads for an attempt. Returns those
- * claimed (not the ones completed, failed, or gone with a replaced run), with the listed thread.
+ * $1 jsonb array of {config_id, thread_id}: claims threads for an attempt. Returns those claimed
+ * (not completed ones, nor ones gone with a replaced run), with the listed thread. A failed
+ * thread is claimed too: its job was retried by hand (dead letters are the only jobs left for
+ * failed threads), so it leaves the failed count.
  */
 const START_THREADS = `
-  update queued_threads q
-  set status = 'processing', attempts = q.attempts + 1, started_at = now()
-  from jsonb_to_recordset($1::text::jsonb) as x(config_id uuid, thread_id text), flux_inbox_configurations c
-  where q.config_id = x.config_id and q.thread_id = x.thread_id and q.status in ('queued', 'processing')
-    and c.id = q.config_id
-  returning q.id, q.config_id, q.thread_id, q.grant_id, c.inbox_id, q.status, q.thread, q.queued_at`;
+  with claimed as (
+    select q.id, q.config_id, q.status as was from queued_threads q
+    join jsonb_to_recordset($1::text::jsonb) as x(config_id uuid, thread_id text)
+      on q.config_id = x.config_id and q.thread_id = x.thread_id
+    where q.status in ('queued', 'processing', 'failed')
+    order by q.id
+    for update of q
+  ), started as (
+    update queued_threads q
+    set status = 'processing', attempts = case when c.was = 'failed' then 1 else q.attempts + 1 end, started_at = now()
+    from claimed c where q.id = c.id
+    returning q.id, q.config_id, q.thread_id, q.grant_id, q.status, q.thread, q.queued_at
+  ), revived as (
+    update inbox_sync_stats s set threads_failed = greatest(0, s.threads_failed - r.n), updated_at = now()
+    from (select config_id, count(*)::int as n from claimed where was = 'failed' group by config_id) r
+    where s.config_id = r.config_id
+  )
+  select st.*, f.inbox_id from started st join flux_inbox_configurations f on f.id = st.config_id`;
 
 /**
  * $1 jsonb array of {id, messages}: the threads are done; counts them in the same statement.
@@ -329,6 +352,10 @@ export async function countQueued(db: Queryable, configId: string, inboxId: stri
 /** Saves discovery's checkpoint; false when the run moved on (another holder, or a new run). */
 export async function saveCheckpoint(db: Queryable, configId: string, run: number, checkpoint: Checkpoint, next: BackfillStatus): Promise<boolean> {
   return (await db.query(SAVE_CHECKPOINT, [configId, run, JSON.stringify(checkpoint), next])).length > 0;
+}
+
+export async function discoveringRuns(db: Queryable): Promise<{ config_id: string; run: number }[]> {
+  return db.query(DISCOVERING);
 }
 
 export async function failRun(db: Queryable, configId: string, run: number, error: string): Promise<boolean> {

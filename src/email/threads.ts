@@ -18,8 +18,8 @@ import * as state from './sync-state.ts';
  * THREAD_DELAY_MS is kept as an optional spacing.
  *
  * Thread syncs running together in a process share their database round trips: their claims go
- * in one statement, and their results in one transaction (see Batcher). A batch that fails
- * fails each of its jobs, which retry on their own.
+ * in one statement, and their results in one transaction (see Batcher). A batch that fails is
+ * sent again item by item, so a bad thread fails only its own job.
  */
 
 export const threadJob = z.object({ configId: z.uuid(), threadId: z.string().min(1) });
@@ -43,19 +43,23 @@ function processState(services: Services): ProcessState {
   let s = perProcess.get(services);
   if (!s) {
     const { sql } = services;
+    const start = async (keys: { configId: string; threadId: string }[]) => {
+      const rows = await state.startThreads(sql, keys);
+      return keys.map((k) => rows.get(`${k.configId}/${k.threadId}`));
+    };
+    const finish = (items: Synced[]) => sql.transaction(async (tx) => {
+      // Issued in this order and pipelined: the backfill's counter row is locked last.
+      const [, counters] = await Promise.all([
+        storeThreads(tx, items.map((i) => i.synced)),
+        state.completeThreads(tx, items.map((i) => ({ id: i.id, messages: i.messages }))),
+      ]);
+      return items.map((i) => counters.get(i.id));
+    });
     s = {
       pacer: new Pacer(services.config.THREAD_DELAY_MS),
-      start: new Batcher(async (keys) => {
-        const rows = await state.startThreads(sql, keys);
-        return keys.map((k) => rows.get(`${k.configId}/${k.threadId}`));
-      }, 200),
-      finish: new Batcher((items) => sql.transaction(async (tx) => {
-        const [, counters] = await Promise.all([
-          storeThreads(tx, items.map((i) => i.synced)),
-          state.completeThreads(tx, items.map((i) => ({ id: i.id, messages: i.messages }))),
-        ]);
-        return items.map((i) => counters.get(i.id));
-      }), 200, 2),
+      start: new Batcher(start, 200, 1, async (key) => (await start([key]))[0]),
+      // A batch that fails is sent again item by item, so one bad thread fails only its own job.
+      finish: new Batcher(finish, 200, 2, async (item) => (await finish([item]))[0]),
     };
     perProcess.set(services, s);
   }

@@ -61,7 +61,11 @@ export function attachFanout(server: Server, events: EventHub, options: { token:
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://nova.invalid');
-    if (url.pathname !== PATH) return;
+    if (url.pathname !== PATH) {
+      // No other upgrade is served; an unanswered socket would stay open for ever.
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if (token && !tokenMatches(req.headers.authorization, url.searchParams.get('token'), token)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"unauthorized","message":"a valid API token is required"}}');
       return;

@@ -15,9 +15,11 @@ const keepAs = (state: 'completed' | 'dead', where = 'true') => `
 
 /** Adds the jobs of a CTE named `done` to their queue's finished count for this minute. */
 const countFinished = `
-  insert into nova_queue_minutes as m (queue, minute, finished)
-  select queue, date_trunc('minute', now()), count(*) from done group by queue
-  on conflict (queue, minute) do update set finished = m.finished + excluded.finished`;
+  insert into nova_queue_minutes as m (queue, minute, shard, finished)
+  select queue, date_trunc('minute', now()), pg_backend_pid() % 8, count(*) from done group by queue
+  -- one lock order for every writer (several queues at once from the reaper)
+  order by queue
+  on conflict (queue, minute, shard) do update set finished = m.finished + excluded.finished`;
 
 /**
  * A CTE named `enqueued` that queues one job per row of the CTE `source`, with `payload` (an SQL
@@ -340,6 +342,7 @@ export const RETRY_JOB = `
   ), back as (
     insert into nova_jobs (id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error)
     select id, queue, payload, priority, max_attempts, group_key, dedup_key, created_at, last_error from dead
+    on conflict do nothing
     returning id
   )
   select id from live union all select id from back`;

@@ -19,10 +19,26 @@ export function tokenMatches(authorization: string | undefined, queryToken: stri
 /** Refuses /api requests without the token (401); other paths (webhooks, the dashboard) pass. */
 export function requireToken(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/api/') && req.url !== '/api') return;
-    const query = new URL(req.url, 'http://nova.invalid').searchParams.get('token');
+    // Decide on the path as the router sees it (the matched route, else the decoded path): a raw
+    // `req.url` check would let `/%61pi/queues` through to the /api/queues route.
+    const url = new URL(req.url, 'http://nova.invalid');
+    const path = req.routeOptions.url ?? decoded(url.pathname);
+    if (!isApi(path)) return;
+    const query = url.searchParams.get('token');
     if (!tokenMatches(req.headers.authorization, query, token)) {
       throw new HttpError(401, 'unauthorized', 'a valid API token is required (Authorization: Bearer <NOVA_API_TOKEN>)');
     }
   });
+}
+
+function isApi(path: string): boolean {
+  return path === '/api' || path.startsWith('/api/');
+}
+
+function decoded(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }

@@ -58,7 +58,9 @@ export class RateLimiter {
         this.reserves.set(key, { tokens: batch, expiresAt: Date.now() + RESERVE_MS });
         return;
       }
-      await sleep(waitMs);
+      // Not tied to one caller's signal (others wait on this refill); unref'd so it never holds
+      // a stopping process open.
+      await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
     }
   }
 
@@ -105,20 +107,5 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
       (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
       (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
     );
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort() {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

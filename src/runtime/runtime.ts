@@ -96,7 +96,7 @@ export class Runtime {
       if (config.REDIS_URL) {
         // Loaded only when used, as Fastify below: a worker process carries neither.
         const { redisTransport } = await import('./redis-events.ts');
-        this.redis = await redisTransport(config.REDIS_URL);
+        this.redis = await redisTransport(config.REDIS_URL, `nova:events:${databaseIdentity(config)}`);
         await this.events.connect(this.redis);
       } else {
         await this.events.connect(this.sql);
@@ -171,6 +171,7 @@ export class Runtime {
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
     this.log.info('stopping', { deadlineMs: deadline });
     clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     await unregisterWorker(this.sql, this.processId).catch((err: unknown) => this.log.warn('could not unregister', { error: err }));
     await this.unlistenWake?.();
     // The API stops first: no new webhooks accepted while the workers drain.
@@ -221,6 +222,8 @@ export class Runtime {
     };
     await registerWorker(this.sql, info);
     this.heartbeat = setInterval(() => {
+      // A beat that starts after stop() began would register the process again.
+      if (this.state !== 'running') return;
       heartbeatWorker(this.sql, info).catch((err: unknown) => this.log.warn('worker heartbeat failed', { error: err }));
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -318,6 +321,13 @@ export class Runtime {
       services: this.services,
     });
   }
+}
+
+/** Which database this process works on, for names shared outside it (a Redis channel). */
+function databaseIdentity(config: Config): string {
+  if (!config.DATABASE_URL) return `pglite:${config.NOVA_DATA_DIR}`;
+  const url = new URL(config.DATABASE_URL);
+  return `${url.hostname}:${url.port || 5432}${url.pathname}`;
 }
 
 function concurrencyOf(def: QueueDefinition, config: Config): number {
