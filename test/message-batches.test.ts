@@ -6,7 +6,7 @@ import { backends, type TestDb } from './helpers/db.ts';
 
 /**
  * upsertMessages (the `webhooks` role's batched write) must leave the mailbox exactly as the same
- * writes made one at a time with upsertMessage would: each grant below receives the same writes,
+ * writes made one at a time with upsertMessage (a batch of one) would: each grant below receives the same writes,
  * one way or the other, and the two copies are compared.
  */
 describe.each(backends)('batched message writes on $name', (backend) => {
@@ -35,7 +35,7 @@ describe.each(backends)('batched message writes on $name', (backend) => {
   /** Applies `writes` one by one to the first grant and as one batch to the second; returns both outcomes. */
   async function both(writes: MessageWrite[]) {
     const sequential = [];
-    for (const w of writes) sequential.push(await upsertMessage(db.sql, one.id, forGrant(w, one.grant_id).message, w.version));
+    for (const w of writes) sequential.push(await upsertMessage(db.sql, forGrant(w, one.grant_id).message, w.version));
     const batched = await upsertMessages(db.sql, writes.map((w) => forGrant(w, many.grant_id)));
     return { sequential, batched };
   }

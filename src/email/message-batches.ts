@@ -3,14 +3,14 @@ import type { Message } from './nylas/wire.ts';
 import type { UpsertOutcome } from './store.ts';
 
 /**
- * The `webhooks` role's writes to flux_email_messages and flux_email_threads, many at once: the
- * notifications a process works on together are written with one statement, and their threads
- * refreshed with one more (see webhooks.ts). The rules are store.ts's (versioned writes that never
- * replace newer state; threads recomputed from their messages); only the batching is added here.
+ * Every write of messages to flux_email_messages, and every refresh of a thread from its
+ * messages: many at once (the notifications a `webhooks` process works on together, a backfill's
+ * threads), or one (store.ts's upsertMessage and deleteMessage go through here). Writes are
+ * versioned and never replace newer state; threads are recomputed from their stored messages.
  */
 
 /**
- * $1 jsonb array of {message (wire format), version}: store.ts's message upsert for many
+ * $1 jsonb array of {message (wire format), version}: the versioned message upsert for many
  * messages, each into the inbox of its grant. One row per element: `known` (its grant has an
  * inbox) and `written`. No two elements may name the same message (a statement cannot update a
  * row twice).
@@ -58,9 +58,9 @@ const MESSAGE_VERSIONS = `
   join flux_email_messages m on m.grant_id = k.grant_id and m.nylas_message_id = k.message_id`;
 
 /**
- * $1 grant ids, $2 thread ids (pairwise): store.ts's REFRESH_THREAD for each thread, in one
- * statement; each thread's aggregates are computed exactly as there, one thread at a time. Keep
- * the two in step: test/message-batches.test.ts checks that both leave the same rows.
+ * $1 grant ids, $2 thread ids (pairwise): recomputes each thread row from its stored messages,
+ * merged with what the row holds (the provider's thread, when it was synced). Message ids keep
+ * their order, deleted ones drop out; flags are those of the stored messages.
  */
 const REFRESH_THREADS = `
   with keys as (
@@ -158,11 +158,28 @@ export async function upsertMessages(db: Queryable, writes: readonly MessageWrit
       }
     }
   }
-  if (threads.size) {
-    const keys = [...threads.values()].sort(([g1, t1], [g2, t2]) => (g1 + '\u0000' + t1 < g2 + '\u0000' + t2 ? -1 : 1));
-    await db.query(REFRESH_THREADS, [keys.map(([g]) => g), keys.map(([, t]) => t)]);
-  }
+  await refreshThreads(db, [...threads.values()]);
   return outcomes;
+}
+
+/**
+ * Writes messages (at most one per message) without refreshing their threads, for a caller that
+ * stores the provider's thread itself (backfill). Returns how many were written.
+ */
+export async function writeMessages(db: Queryable, writes: readonly MessageWrite[]): Promise<number> {
+  if (writes.length === 0) return 0;
+  const rows = await db.query<{ written: boolean }>(UPSERT_MESSAGES_BY_GRANT, [
+    JSON.stringify(writes.map((w) => ({ message: w.message, version: w.version }))),
+  ]);
+  return rows.filter((r) => r.written).length;
+}
+
+/** Recomputes threads ([grant id, thread id] pairs) from their stored messages, in one statement. */
+export async function refreshThreads(db: Queryable, keys: readonly (readonly [string, string])[]): Promise<void> {
+  if (keys.length === 0) return;
+  // One lock order for every writer.
+  const sorted = [...keys].sort(([g1, t1], [g2, t2]) => (g1 + '\u0000' + t1 < g2 + '\u0000' + t2 ? -1 : 1));
+  await db.query(REFRESH_THREADS, [sorted.map(([g]) => g), sorted.map(([, t]) => t)]);
 }
 
 /** Splits writes into rounds in which no message appears twice, keeping each message's writes in input order. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../storage/index.ts';
+import { refreshThreads, upsertMessages, writeMessages, type MessageWrite } from './message-batches.ts';
 import type { Message, Thread } from './nylas/wire.ts';
 
 /**
@@ -58,98 +59,11 @@ const SET_INBOX_STATUS = `
   update flux_inboxes set status = $2, status_reason = $3, updated_at = now() where grant_id = $1
   returning id`;
 
-/**
- * $1 jsonb array of {inbox, version, v: message (wire format)}, at most one per message. Inserts
- * or replaces each message whose stored version is older; returns the ids of messages written
- * (none for those whose stored state is as new or newer).
- */
-const UPSERT_MESSAGES = `
-  with m as (
-    select (x->>'inbox')::uuid as inbox_id, (x->>'version')::timestamptz as version, x->'v' as v
-    from jsonb_array_elements($1::text::jsonb) x
-  )
-  insert into flux_email_messages as t (inbox_id, grant_id, nylas_message_id, nylas_thread_id, subject,
-    from_participants, to_participants, cc_participants, bcc_participants, reply_to, date, unread,
-    starred, snippet, body, folders, attachments, headers, source_version)
-  select inbox_id, v->>'grant_id', v->>'id', v->>'thread_id', v->>'subject',
-         coalesce(v->'from', '[]'), coalesce(v->'to', '[]'), coalesce(v->'cc', '[]'),
-         coalesce(v->'bcc', '[]'), coalesce(v->'reply_to', '[]'), to_timestamp((v->>'date')::float8),
-         coalesce((v->>'unread')::boolean, false), coalesce((v->>'starred')::boolean, false),
-         v->>'snippet', v->>'body', coalesce(v->'folders', '[]'), coalesce(v->'attachments', '[]'),
-         v->'headers', version
-  from m
-  on conflict (grant_id, nylas_message_id) do update set
-    nylas_thread_id = excluded.nylas_thread_id, subject = excluded.subject,
-    from_participants = excluded.from_participants, to_participants = excluded.to_participants,
-    cc_participants = excluded.cc_participants, bcc_participants = excluded.bcc_participants,
-    reply_to = excluded.reply_to, date = excluded.date, unread = excluded.unread,
-    starred = excluded.starred, snippet = excluded.snippet,
-    -- a truncated notification has no body: keep the one we have
-    body = coalesce(excluded.body, t.body), folders = excluded.folders,
-    attachments = excluded.attachments, headers = coalesce(excluded.headers, t.headers),
-    source_version = excluded.source_version, updated_at = now()
-  where t.source_version < excluded.source_version
-  returning nylas_message_id`;
-
-/** $1 grant id, $2 message id: the stored version, to tell a tie from a stale delivery. */
-const MESSAGE_VERSION = `select source_version from flux_email_messages where grant_id = $1 and nylas_message_id = $2`;
-
 /** $1 grant id, $2 message id, $3 version: tombstones a message unless newer state is stored. */
 const DELETE_MESSAGE = `
   update flux_email_messages set deleted_at = $3, source_version = $3, updated_at = now()
   where grant_id = $1 and nylas_message_id = $2 and source_version <= $3
   returning nylas_thread_id`;
-
-/**
- * $1 grant id, $2 thread id: recomputes the thread row from its stored messages, merged with what
- * the row already holds (the provider's thread, when it was synced). Message ids keep their
- * order, deleted ones drop out; flags are those of the stored messages.
- */
-const REFRESH_THREAD = `
-  with live as (
-    select * from flux_email_messages where grant_id = $1 and nylas_thread_id = $2 and deleted_at is null
-  ), gone as (
-    select coalesce(jsonb_agg(nylas_message_id), '[]') as ids from flux_email_messages
-    where grant_id = $1 and nylas_thread_id = $2 and deleted_at is not null
-  ), agg as (
-    select (select inbox_id from live limit 1) as inbox_id,
-           (select subject from live order by date limit 1) as subject,
-           (select snippet from live order by date desc limit 1) as snippet,
-           coalesce((select jsonb_agg(distinct p) from live,
-             jsonb_array_elements(from_participants || to_participants || cc_participants) p), '[]') as participants,
-           coalesce((select jsonb_agg(nylas_message_id order by date) from live), '[]') as message_ids,
-           coalesce((select jsonb_agg(distinct f) from live, jsonb_array_elements(folders) f), '[]') as folders,
-           coalesce((select bool_or(jsonb_array_length(attachments) > 0) from live), false) as has_attachments,
-           coalesce((select bool_or(unread) from live), false) as unread,
-           coalesce((select bool_or(starred) from live), false) as starred,
-           (select min(date) from live) as earliest,
-           (select max(date) from live where not folders ? 'SENT') as latest_received,
-           (select max(date) from live where folders ? 'SENT') as latest_sent
-  )
-  insert into flux_email_threads as t (inbox_id, grant_id, nylas_thread_id, subject, snippet, participants,
-    message_ids, folders, has_attachments, unread, starred, earliest_message_date,
-    latest_message_received_date, latest_message_sent_date)
-  select inbox_id, $1, $2, subject, snippet, participants, message_ids, folders, has_attachments,
-         unread, starred, earliest, latest_received, latest_sent
-  from agg where inbox_id is not null
-  on conflict (grant_id, nylas_thread_id) do update set
-    subject = coalesce(t.subject, excluded.subject),
-    snippet = coalesce(excluded.snippet, t.snippet),
-    participants = (select coalesce(jsonb_agg(distinct p), '[]') from jsonb_array_elements(t.participants || excluded.participants) p),
-    message_ids = (
-      select coalesce(jsonb_agg(x.id order by x.ord), '[]') from (
-        select e.id, e.ord from jsonb_array_elements(t.message_ids) with ordinality e(id, ord)
-        union all
-        select n.id, 1000000 + n.ord from jsonb_array_elements(excluded.message_ids) with ordinality n(id, ord)
-        where not t.message_ids @> jsonb_build_array(n.id)
-      ) x where not (select ids from gone) @> jsonb_build_array(x.id)),
-    folders = (select coalesce(jsonb_agg(distinct f), '[]') from jsonb_array_elements(t.folders || excluded.folders) f),
-    has_attachments = t.has_attachments or excluded.has_attachments,
-    unread = excluded.unread, starred = excluded.starred,
-    earliest_message_date = least(t.earliest_message_date, excluded.earliest_message_date),
-    latest_message_received_date = greatest(t.latest_message_received_date, excluded.latest_message_received_date),
-    latest_message_sent_date = greatest(t.latest_message_sent_date, excluded.latest_message_sent_date),
-    updated_at = now()`;
 
 /**
  * $1 jsonb array of {inbox, version, v: thread (wire format)}, at most one per thread: the
@@ -217,17 +131,14 @@ export async function setInboxStatus(db: Queryable, grantId: string, status: Inb
 export type UpsertOutcome = 'written' | 'stale' | 'tie';
 
 /**
- * Stores a message at `version` and refreshes its thread. `tie` means the stored state carries
- * the same version, so which one is newer cannot be told from the delivery alone.
+ * Stores a message at `version` and refreshes its thread (message-batches.ts's batched write, for
+ * one). `tie` means the stored state carries the same version, so which one is newer cannot be
+ * told from the delivery alone.
  */
-export async function upsertMessage(db: Queryable, inboxId: string, message: Message, version: Date): Promise<UpsertOutcome> {
-  const rows = await db.query(UPSERT_MESSAGES, [JSON.stringify([{ inbox: inboxId, version, v: message }])]);
-  if (rows.length) {
-    await db.query(REFRESH_THREAD, [message.grant_id, message.thread_id]);
-    return 'written';
-  }
-  const [stored] = await db.query<{ source_version: Date }>(MESSAGE_VERSION, [message.grant_id, message.id]);
-  return stored && stored.source_version.getTime() === version.getTime() ? 'tie' : 'stale';
+export async function upsertMessage(db: Queryable, message: Message, version: Date): Promise<UpsertOutcome> {
+  const [outcome] = await upsertMessages(db, [{ message, version }]);
+  if (outcome === 'no-inbox') throw new Error(`no inbox is connected for grant ${message.grant_id}`);
+  return outcome!;
 }
 
 export interface SyncedThread {
@@ -247,17 +158,18 @@ export interface SyncedThread {
  */
 export async function storeThreads(db: Queryable, synced: readonly SyncedThread[]): Promise<number> {
   // One row per message and per thread: a statement may not upsert the same row twice.
-  const messages = new Map<string, { inbox: string; version: Date; v: Message }>();
+  const messages = new Map<string, MessageWrite>();
   const threads = new Map<string, { inbox: string; version: Date; v: Thread }>();
   for (const s of synced) {
-    for (const m of s.messages) keepNewest(messages, `${m.grant_id}/${m.id}`, { inbox: s.inboxId, version: s.version, v: m });
+    for (const m of s.messages) keepNewest(messages, `${m.grant_id}/${m.id}`, { message: m, version: s.version });
     keepNewest(threads, `${s.thread.grant_id}/${s.thread.id}`, { inbox: s.inboxId, version: s.threadVersion ?? s.version, v: s.thread });
   }
+  // The provider's thread is stored as such: no refresh from the messages.
   const [written] = await Promise.all([
-    messages.size ? db.query(UPSERT_MESSAGES, [JSON.stringify([...messages.values()])]) : [],
+    writeMessages(db, [...messages.values()]),
     threads.size ? db.query(UPSERT_THREADS, [JSON.stringify([...threads.values()])]) : [],
   ]);
-  return written.length;
+  return written;
 }
 
 function keepNewest<T extends { version: Date }>(map: Map<string, T>, key: string, value: T): void {
@@ -267,7 +179,7 @@ function keepNewest<T extends { version: Date }>(map: Map<string, T>, key: strin
 
 export async function deleteMessage(db: Queryable, grantId: string, messageId: string, version: Date): Promise<boolean> {
   const [row] = await db.query<{ nylas_thread_id: string }>(DELETE_MESSAGE, [grantId, messageId, version]);
-  if (row) await db.query(REFRESH_THREAD, [grantId, row.nylas_thread_id]);
+  if (row) await refreshThreads(db, [[grantId, row.nylas_thread_id]]);
   return row !== undefined;
 }
 

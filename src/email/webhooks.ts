@@ -140,7 +140,7 @@ async function syncMessage(services: Services, inbox: InboxRow, messageId: strin
   const fetchedAt = new Date();
   try {
     const message = await withGrant(services, inbox.grant_id, (c) => c.getMessage(inbox.grant_id, messageId, signal));
-    await upsertMessage(services.sql, inbox.id, message, fetchedAt);
+    await upsertMessage(services.sql, message, fetchedAt);
     return true;
   } catch (err) {
     if (err instanceof NylasApiError && err.isNotFound) return false;
