@@ -97,6 +97,27 @@ describe.each(backends)('Backfill on $name', (backend) => {
       ROUND((threads_completed::NUMERIC / threads_queued) * 100, 2) as percent_complete FROM inbox_sync_stats WHERE sync_completed_at IS NULL`);
   });
 
+  it('publishes progress events for the backfill: discovered, queued, completed, messages', async () => {
+    const grant = 'grant-events';
+    const { inbox, configId } = await connect(grant);
+    const seen: any[] = [];
+    const off = runtime.service.events.on((e) => {
+      if (e.topic === `backfill:${configId}`) seen.push(e);
+    });
+    try {
+      const range = window(200);
+      expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
+      await completed(configId);
+      await until(() => seen.some((e) => e.data.status === 'completed'), 5000, 'completed event');
+      const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
+      expect(seen.every((e) => e.type === 'backfill.progress' && e.data.configId === configId)).toBe(true);
+      expect(seen.some((e) => e.data.status === 'discovering' || (e.data.status === 'thread_sync' && e.data.discovered === want.threads))).toBe(true);
+      expect(seen.at(-1).data).toMatchObject({ status: 'completed', queued: want.threads, completed: want.threads, failed: 0, messages: want.messages });
+    } finally {
+      off();
+    }
+  });
+
   it('refuses a window reaching back more than a year, an inverted one, and a second run while one is under way', async () => {
     const { inbox } = await connect('grant-ranges');
     const tooWide = await call('POST', `/api/inboxes/${inbox.id}/backfill`, { since: new Date(Date.now() - 400 * DAY).toISOString() });
