@@ -8,6 +8,11 @@ describe('retryDelayMs', () => {
     expect([1, 2, 3, 4, 5].map((a) => retryDelayMs(policy, a, () => 0))).toEqual([500, 1000, 2000, 4000, 5000]);
     expect([1, 2, 3, 4, 5].map((a) => retryDelayMs(policy, a, () => 1))).toEqual([1000, 2000, 4000, 8000, 10_000]);
   });
+
+  it('follows a factor exactly when jitter is off (seed 003: 5, 25, 125 s)', () => {
+    const seed003 = { baseDelayMs: 5000, factor: 5, maxDelayMs: 3_600_000, jitter: false };
+    expect([1, 2, 3].map((a) => retryDelayMs(seed003, a))).toEqual([5000, 25_000, 125_000]);
+  });
 });
 
 describe('toStoredError', () => {

@@ -1,12 +1,19 @@
 import type { RetryPolicy, StoredError } from './types.ts';
 
 /**
- * Delay before retry number `attempt` (1 = after the first failure): exponential from
- * baseDelayMs, capped at maxDelayMs, with "equal jitter" (half fixed, half random) so that jobs
- * failing together do not retry together.
+ * The one backoff of Nova, for job retries and for retries inside an outbound call alike.
+ * Delay before retry number `attempt` (1 = after the first failure): baseDelayMs × factor^(n-1),
+ * capped at maxDelayMs, with "equal jitter" (half fixed, half random) so that jobs failing
+ * together do not retry together, unless the policy turns jitter off.
  */
-export function retryDelayMs(policy: RetryPolicy, attempt: number, random = Math.random): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+export function retryDelayMs(
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'> & Partial<Pick<RetryPolicy, 'factor' | 'jitter'>>,
+  attempt: number,
+  random = Math.random,
+): number {
+  const factor = policy.factor ?? 2;
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * factor ** Math.max(0, attempt - 1));
+  if (policy.jitter === false) return Math.round(exp);
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 

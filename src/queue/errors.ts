@@ -1,6 +1,7 @@
 /**
  * Job control flow. A handler throws these to say what should happen to its job; anything else
- * it throws is an ordinary failure, retried by the queue's policy.
+ * it throws is an ordinary failure, retried by the queue's policy (unless the queue declares the
+ * error non-retryable, see QueueDefinition.nonRetryable).
  */
 
 /** Retry after a given delay (a provider's Retry-After, say); counts as an attempt. */
@@ -15,9 +16,32 @@ export class RetryLater extends Error {
   }
 }
 
+/**
+ * Hand the job back to run again after `delayMs` without spending an attempt: the job could not
+ * start its work yet (a dependency is not ready, a rolling deploy, a shared budget is spent).
+ */
+export class Defer extends Error {
+  override name = 'Defer';
+  constructor(
+    readonly delayMs: number,
+    message = `deferred for ${delayMs} ms`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Fail now with no further attempts: the job goes straight to the dead letters. */
 export class PermanentFailure extends Error {
   override name = 'PermanentFailure';
+}
+
+/** The job was cancelled (by `QueueClient.cancel`); the handler's signal carries this reason. */
+export class JobCancelled extends Error {
+  override name = 'JobCancelled';
+  constructor(readonly jobId: number) {
+    super(`job ${jobId} was cancelled`);
+  }
 }
 
 /** An ack, retry or extend presented a lease token that no longer holds the job. */

@@ -75,9 +75,13 @@ export interface StoredError {
 
 export interface RetryPolicy {
   maxAttempts: number;
-  /** First retry delay; doubles each attempt up to maxDelayMs, with jitter. */
+  /** First retry delay; multiplied by `factor` each attempt up to maxDelayMs. */
   baseDelayMs: number;
+  /** Growth per attempt: 2 doubles (1, 2, 4 s); seed 003 uses 5 (5, 25, 125 s). */
+  factor: number;
   maxDelayMs: number;
+  /** Spread retries of jobs that failed together ("equal jitter"); off gives the exact schedule. */
+  jitter: boolean;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 300_000 };
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, factor: 2, maxDelayMs: 300_000, jitter: true };
