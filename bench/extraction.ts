@@ -67,7 +67,7 @@ await sql.query(`
   from generate_series(1, $2::int) as i`, [BODIES, MESSAGES]);
 
 const services = { sql, queue: new QueueClient(sql) } as unknown as Services;
-const loopCtx = { signal: new AbortController().signal, log: silentLogger, leaseToken: 1, confirmLease: async () => true, services };
+const loopCtx = { signal: new AbortController().signal, log: silentLogger, leaseToken: 1, confirmLease: async () => true, services, deps: undefined };
 
 /** Queues up to `limit` messages as `extraction-queue` does; returns how long it took. */
 async function queueAll(limit: number): Promise<number> {

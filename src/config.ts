@@ -5,7 +5,7 @@ import { z } from 'zod';
  * process with one message naming every bad variable (see ConfigError). `.env.example` lists
  * the same names.
  */
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+export const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
     .number({ error: 'must be a number' })
     .int('must be a whole number')
@@ -13,12 +13,16 @@ const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
     .max(max, `must be at most ${max}`)
     .default(def);
 
-const bool = (def: boolean) =>
+export const bool = (def: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
     .transform((v) => v === 'true' || v === '1' || v === 'yes')
     .default(def);
 
+/**
+ * The engine's variables. Each domain adds its own slice (`src/<domain>/config.ts`, declared as
+ * the domain's `config`); the boot schema is this one extended with every slice (src/domains.ts).
+ */
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** PostgreSQL server; unset means the embedded database in NOVA_DATA_DIR. */
@@ -31,7 +35,11 @@ export const configSchema = z.object({
   /** One role, a comma list, a group name, or `all`. */
   WORKER_TYPE: z.string().min(1).default('all'),
   POLL_INTERVAL_MS: int(5000, 10),
-  BATCH_SIZE: int(10, 1, 10_000),
+  /**
+   * Jobs claimed per round trip (prefetch). Unset: adaptive per queue, from `concurrency` up to
+   * what the handlers finish in about 200 ms (see src/runtime/consumer.ts).
+   */
+  BATCH_SIZE: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').optional(),
   /** Seconds a claimed job stays leased without a heartbeat before another consumer may take it. */
   VISIBILITY_TIMEOUT: int(300, 1),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -58,7 +66,7 @@ export const configSchema = z.object({
    */
   NOVA_COMPACT_HEAP: bool(true),
 
-  // --- API server (role `api`): webhooks, and later management routes
+  // --- API server (role `api`): dashboard, management API, domains' routes, webhooks
   PORT: int(4000, 0, 65_535),
   API_HOST: z.string().min(1).default('0.0.0.0'),
   /** Bearer token for /api routes and /ws; unset leaves them open (`nova start` warns outside development). */
@@ -66,95 +74,37 @@ export const configSchema = z.object({
   /** Redis for cross-process events (fan-out) instead of LISTEN/NOTIFY; unset uses the database. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 
-  // --- Nylas (email sync)
-  NYLAS_API_KEY: z.string().min(1).optional(),
-  /** Region base URI; a trailing slash is dropped (the API would see `//v3`). */
-  NYLAS_API_URI: z.url({ error: 'must be a URL' }).default('https://api.us.nylas.com').transform((u) => u.replace(/\/+$/, '')),
-  /**
-   * With no NYLAS_API_KEY, `nova start` of the API and email roles runs the Nylas emulator
-   * in-process with a demo mailbox and backfills it (src/cli/demo.ts).
-   */
-  NOVA_DEMO: bool(true),
-  /** Key of x-nylas-signature; without it the webhook endpoint refuses deliveries (503). */
-  NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
-  /** Requests per second per grant, shared by every process; bursts up to NYLAS_RATE_LIMIT_BURST. */
-  NYLAS_RATE_LIMIT_PER_SECOND: int(20, 1),
-  NYLAS_RATE_LIMIT_BURST: int(20, 1),
-  NYLAS_TIMEOUT_MS: int(30_000, 100),
-  /** Retries inside one API call after 429, 5xx or a timeout. */
-  NYLAS_MAX_RETRIES: int(3, 0, 20),
-  /** Optional minimum gap between Nylas calls of one process (the seed's fixed delay); 0 = none. */
-  API_DELAY_MS: int(0, 0),
-  /**
-   * Webhook notifications processed at once per `webhooks` process. Their statements go to the
-   * database together, so more at once means fewer, larger statements per notification.
-   */
-  WEBHOOK_CONCURRENCY: int(64, 1, 1000),
-  /** Optional minimum gap between message requests of one process (the seed's 1000); 0 = none. */
-  MESSAGE_DELAY_MS: int(0, 0),
-
-  // --- Backfill (roles backfill, threads, completion)
-  /** Threads listed per discovery page (Nylas documents at most 50 for threads). */
-  BACKFILL_PAGE_SIZE: int(50, 1, 200),
-  /** Thread syncs at once per `threads` process. */
-  THREADS_CONCURRENCY: int(8, 1, 1000),
-  /** Optional minimum gap between thread syncs started by one process (the seed's 3000); 0 = none. */
-  THREAD_DELAY_MS: int(0, 0),
-  /** First retry delay of a failed thread sync; doubles with each of its 5 attempts. */
-  THREAD_RETRY_DELAY_MS: int(1000, 0),
-  COMPLETION_CHECK_INTERVAL_MS: int(5000, 50),
-  /** Reopen backfills marked completed while threads are still pending. */
-  ENABLE_AUTO_RECOVERY: bool(true),
-  RECOVERY_CHECK_INTERVAL_MS: int(60_000, 100),
   /** Where `nova backfill` reaches the API server. */
   NOVA_API_URL: z.url({ error: 'must be a URL' }).default('http://127.0.0.1:4000').transform((u) => u.replace(/\/+$/, '')),
-
-  // --- Extraction (roles extraction-queue, extraction)
-  /** builtin | openai | anthropic. Unset: openai when OPENAI_API_KEY is set, else anthropic when ANTHROPIC_API_KEY is, else builtin. */
-  LLM_PROVIDER: z.enum(['builtin', 'openai', 'anthropic']).optional(),
-  OPENAI_API_KEY: z.string().min(1).optional(),
-  /** Any OpenAI-compatible endpoint (vLLM, Ollama, `nova emulator llm`); a trailing slash is dropped. */
-  OPENAI_BASE_URL: z.url({ error: 'must be a URL' }).default('https://api.openai.com/v1').transform((u) => u.replace(/\/+$/, '')),
-  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
-  ANTHROPIC_API_KEY: z.string().min(1).optional(),
-  /** Unset: the Anthropic API. */
-  ANTHROPIC_BASE_URL: z.url({ error: 'must be a URL' }).optional(),
-  ANTHROPIC_MODEL: z.string().min(1).default('claude-haiku-4-5'),
-  /** Per-provider budgets shared by every process (token buckets in the database). */
-  LLM_REQUESTS_PER_MINUTE: int(500, 1),
-  LLM_TOKENS_PER_MINUTE: int(200_000, 100),
-  LLM_TIMEOUT_MS: int(60_000, 100),
-  /** Retries of one LLM call after 429 (honouring Retry-After), 5xx or no answer. */
-  LLM_MAX_RETRIES: int(3, 0, 20),
-  LLM_MAX_OUTPUT_TOKENS: int(1500, 64, 32_000),
-  /** Body tokens sent to the model; longer bodies are cut (quotes and signatures are dropped first). */
-  EXTRACTION_MAX_INPUT_TOKENS: int(3000, 100, 200_000),
-  /** Messages extracted at once per `extraction` process. */
-  EXTRACTION_CONCURRENCY: int(8, 1, 1000),
-  /** How often `extraction-queue` looks for messages to queue, and how many it queues per run. */
-  EXTRACTION_QUEUE_INTERVAL_MS: int(5000, 50),
-  EXTRACTION_QUEUE_BATCH: int(1000, 1, 100_000),
-  /** A message queued this long with no result is sent again (dedup keeps a live job single). */
-  EXTRACTION_REQUEUE_AFTER_MS: int(3_600_000, 1000),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
+/** One bad variable and what is wrong with it. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly problems: { variable: string; message: string }[]) {
+  constructor(readonly problems: ConfigProblem[]) {
     super(
       `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
     );
   }
 }
 
-/** Parses the environment; throws one ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses the environment with the engine's schema extended by `slices` (the domains' own);
+ * throws one ConfigError naming every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, slices: readonly z.ZodObject[] = []): Config {
   // An empty variable counts as unset, as shells and .env files often leave them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = configSchema.safeParse(present);
-  if (result.success) return result.data;
+  const schema = slices.reduce<z.ZodObject>((all, slice) => all.extend(slice.shape), configSchema);
+  const result = schema.safeParse(present);
+  if (result.success) return result.data as Config;
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');

@@ -2,10 +2,20 @@ import { emailDomain } from './email/index.ts';
 import { extractionDomain } from './extraction/index.ts';
 import { dashboardDomain } from './http/dashboard.ts';
 import { apiDomain, fanoutDomain } from './http/index.ts';
-import type { Domain } from './runtime/domain.ts';
+import { loadDomainConfig, type Domain } from './runtime/domain.ts';
+import type { EmailConfig } from './email/config.ts';
+import type { ExtractionConfig } from './extraction/config.ts';
 
 /**
  * Every domain Nova ships, in one list the runtime reads. Each domain declares its own queues,
  * loops, routes and roles in its folder; nothing is wired by hand in main.
  */
 export const domains: Domain[] = [apiDomain, fanoutDomain, emailDomain, extractionDomain, dashboardDomain()];
+
+/** The boot configuration of every shipped domain: the engine's variables and each slice. */
+export type NovaConfig = EmailConfig & ExtractionConfig;
+
+/** Parses the environment with every shipped domain's slice and checks (ConfigError on a bad one). */
+export function loadNovaConfig(env: NodeJS.ProcessEnv = process.env): NovaConfig {
+  return loadDomainConfig(env, domains) as NovaConfig;
+}

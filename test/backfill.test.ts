@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domains } from '../src/domains.ts';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
+import { BACKFILL_QUEUE } from '../src/email/index.ts';
 import { completeIfDone } from '../src/email/sync-state.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
@@ -181,14 +182,19 @@ describe.each(backends)('Backfill on $name', (backend) => {
     expect(stats).toEqual({ threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
   });
 
-  it('fails a run whose discovery job is gone, so the inbox can be backfilled again', async () => {
+  it('fails a run whose discovery died during its last attempt (onDead), so the inbox can be backfilled again', async () => {
     const { inbox, configId } = await connect('grant-lost-job');
-    // As a run is left when its job was dead-lettered by the reaper (its processes died mid-attempt).
+    // As the reaper leaves a discovery whose process died during its last attempt: back in the
+    // queue with every attempt spent. The next claimer dead-letters it and runs the onDead hook.
     await db.sql.query(`update flux_inbox_configurations set backfill_status = 'discovering', backfill_run = 1,
       backfill_since = now() - interval '10 days', backfill_until = now() where id = $1`, [configId]);
-    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100))).status).toBe(409);
+    await db.sql.query(`insert into nova_jobs (queue, payload, attempts, max_attempts, last_error)
+      values ($1, $2, 3, 3, '{"name": "LeaseExpired", "message": "lease expired before the job was acknowledged"}')`,
+    [BACKFILL_QUEUE, JSON.stringify({ configId, run: 1 })]);
     await until(async () => (await progress(configId)).backfill_status === 'failed', 10_000, 'lost run failed');
-    expect((await progress(configId)).backfill_error).toMatch(/discovery job ended without finishing/);
+    expect((await progress(configId)).backfill_error).toMatch(/attempts used up: lease expired/);
+    const [deadJob] = await db.sql.query(`select state from nova_job_results where queue = $1 and payload->>'configId' = $2`, [BACKFILL_QUEUE, configId]);
+    expect(deadJob).toEqual({ state: 'dead' });
     const again = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100));
     expect(again.status).toBe(202);
     expect(again.body.run).toBe(2);

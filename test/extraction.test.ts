@@ -102,7 +102,7 @@ describe.each(backends)('extraction with the builtin provider on $name', (backen
     const status = (await res.json()) as any;
     const q = status.queues.find((x: any) => x.name === EXTRACTION_QUEUE);
     expect(q).toMatchObject({ role: 'extraction', concurrency: 8 });
-    expect(q.completed).toBeGreaterThanOrEqual(4);
+    expect(q.outcomes.completed).toBeGreaterThanOrEqual(4);
     expect(q.depth).toMatchObject({ queue: EXTRACTION_QUEUE });
     expect(status.loops.find((l: any) => l.name === 'extraction-queue')).toMatchObject({ singleton: true, leader: true });
   });

@@ -38,7 +38,7 @@ describe.each(backends)('health server on $name', (backend) => {
     let status: any;
     await until(async () => {
       status = await (await fetch(`${base}/status`)).json();
-      return status.queues[0].completed === 3;
+      return status.queues[0].outcomes.completed === 3;
     }, 10_000, '3 completions on /status');
     expect(status).toMatchObject({ state: 'running', roles: ['web'], database: backend.name, pid: process.pid });
     expect(status.queues[0]).toMatchObject({ name: 'web.jobs', role: 'web', concurrency: 2, inFlight: 0 });

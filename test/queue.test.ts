@@ -69,7 +69,7 @@ describe.each(backends)('queue engine on $name', (backend) => {
     // The holder "dies": no ack, no heartbeat. Nothing is handed out while the lease holds.
     expect(await q.claim(name, { ...lease, limit: 1 })).toHaveLength(0);
     await sleep(300);
-    expect(await q.reapExpired()).toMatchObject({ retried: 1 });
+    expect(await q.reapExpired()).toMatchObject({ returned: 1, spent: 0 });
     const [second] = await q.claim(name, { ...lease, limit: 1 });
     expect(second).toMatchObject({ id, attempt: 2 });
     expect(second!.token).toBeGreaterThan(first!.token);
@@ -77,18 +77,19 @@ describe.each(backends)('queue engine on $name', (backend) => {
 
     expect(await q.complete(name, [first!])).toEqual(new Set());
     expect(await q.fail({ ...first!, queue: name }, new Error('late'), { retryDelayMs: 0 })).toBe('lease-lost');
-    expect(await q.extend([first!], 1000)).toEqual(new Set());
+    expect((await q.extend([first!], 1000)).held).toEqual(new Set());
     expect(await q.complete(name, [second!])).toEqual(new Set([id]));
     expect((await q.getJob(id))!.state).toBe('completed');
   });
 
-  it('dead-letters a job whose lease expired on its last attempt', async () => {
+  it('returns a job whose lease expired on its last attempt with its attempts spent, for the next claimer to dead-letter', async () => {
     const name = fresh();
     const id = await q.send(name, 'x', { maxAttempts: 1 });
     await q.claim(name, { leaseMs: 50, workerId: 'doomed', limit: 1 });
     await sleep(120);
-    expect(await q.reapExpired()).toMatchObject({ dead: 1 });
-    expect((await q.getJob(id))!.state).toBe('dead');
+    expect(await q.reapExpired()).toMatchObject({ returned: 1, spent: 1 });
+    const [again] = await q.claim(name, { ...lease, limit: 1 });
+    expect(again).toMatchObject({ id, attempt: 2, maxAttempts: 1, lastError: { name: 'LeaseExpired' } });
   });
 
   it('retries after the given delay, then dead-letters with the last error kept, and redrives', async () => {

@@ -38,7 +38,7 @@ describe.each(backends)('runtime on $name', (backend) => {
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
     expect(new Set(seen)).toEqual(new Set(ids));
-    const perRuntime = await Promise.all(runtimes.map(async (r) => ((await r.status()) as { queues: { completed: number }[] }).queues[0]!.completed));
+    const perRuntime = await Promise.all(runtimes.map(async (r) => ((await r.status()) as { queues: { outcomes: { completed: number } }[] }).queues[0]!.outcomes.completed));
     expect(perRuntime.reduce((a, b) => a + b, 0)).toBe(total);
     expect(perRuntime.filter((n) => n > 0).length).toBeGreaterThan(1);
     const [left] = await db.sql.query<{ n: number }>(`select count(*)::int as n from nova_jobs where queue = 'load'`);

@@ -1,15 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
+import type { EmailConfig } from '../email/config.ts';
 import { createLogger } from '../log.ts';
-import type { Domain } from '../runtime/domain.ts';
+import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
-import { registerBackfillCommands } from './backfill.ts';
 import { prepareDemo } from './demo.ts';
 import { registerEmulatorCommands } from './emulator.ts';
-import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerWorkerCommands } from './worker.ts';
@@ -42,9 +41,9 @@ export function buildCli(domains: readonly Domain[]): Command {
     .description('run Nova: the roles from WORKER_TYPE, or the roles given here (one, a comma list, a group, or all)')
     .argument('[roles...]', 'roles to run instead of WORKER_TYPE')
     .action(async (roles: string[]) => {
-      const loaded = configOrExit();
+      const loaded = configOrExit(domains);
       if (loaded.NOVA_COMPACT_HEAP) compactHeap();
-      const demo = await prepareDemo(loaded, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
+      const demo = await prepareDemo(loaded as EmailConfig, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
       const config = demo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       let stopping = false;
@@ -83,7 +82,7 @@ export function buildCli(domains: readonly Domain[]): Command {
     .command('migrate')
     .description('apply pending database migrations and exit')
     .action(async () => {
-      const config = configOrExit();
+      const config = configOrExit(domains);
       const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
       const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
       try {
@@ -94,9 +93,9 @@ export function buildCli(domains: readonly Domain[]): Command {
       }
     });
 
-  registerBackfillCommands(program);
+  // Each domain brings its own commands (`nova backfill`, `nova extract`, ...).
+  for (const domain of domains) domain.commands?.(program, { config: () => configOrExit(domains) });
   registerEmulatorCommands(program);
-  registerExtractCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
   return program;
@@ -112,9 +111,9 @@ function rolesOrExit(spec: string, domains: readonly Domain[]): Set<string> {
   }
 }
 
-function configOrExit(): Config {
+function configOrExit(domains: readonly Domain[]): Config {
   try {
-    return loadConfig();
+    return loadDomainConfig(process.env, domains);
   } catch (err) {
     exitOnConfigError(err);
     throw err;

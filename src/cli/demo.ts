@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config.ts';
+import type { EmailConfig as Config } from '../email/config.ts';
 import { NylasEmulator } from '../emulators/nylas/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 

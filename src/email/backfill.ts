@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { PermanentFailure } from '../queue/errors.ts';
-import type { JobContext, Services } from '../runtime/domain.ts';
+import type { Job } from '../queue/types.ts';
+import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import { afterCommit, type Queryable } from '../storage/index.ts';
+import type { EmailDeps } from './deps.ts';
 import { NylasApiError } from './nylas/client.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
@@ -20,14 +22,14 @@ export type BackfillJob = z.infer<typeof backfillJob>;
 
 const EMPTY: state.Checkpoint = { pageToken: null, pages: 0, listed: 0, queued: 0, skipped: 0, oldestSeen: null };
 
-export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Promise<void> {
-  const { services, signal, job, log } = ctx;
+export async function discoverThreads(payload: BackfillJob, ctx: JobContext<BackfillJob, EmailDeps>): Promise<void> {
+  const { services, signal, job, log, deps } = ctx;
   const { sql, queue } = services;
   const config = await state.beginDiscovery(sql, payload.configId, payload.run);
   // Already past discovery (a redelivered job), or a newer run replaced this one: nothing to do.
   if (!config) return;
   if (config.inbox_status !== 'active') {
-    await fail(services, payload, `inbox is ${config.inbox_status}`);
+    await services.sql.transaction((tx) => failDiscovery(tx, deps, payload, `inbox is ${config.inbox_status}`));
     return;
   }
   const since = Math.floor(config.backfill_since!.getTime() / 1000);
@@ -36,75 +38,73 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Pr
   let resumedFromToken = checkpoint.pageToken !== null;
   if (checkpoint.pages > 0) log.info('resuming discovery from its checkpoint', { configId: config.id, pages: checkpoint.pages });
 
-  try {
-    for (;;) {
-      let page;
-      try {
-        page = await withGrant(services, config.grant_id, (c) => c.listThreads(config.grant_id, {
-          limit: services.config.BACKFILL_PAGE_SIZE,
-          latestMessageAfter: since,
-          // Resuming without a usable page token: restart the window at the oldest thread seen.
-          latestMessageBefore: checkpoint.pageToken === null && checkpoint.oldestSeen !== null ? checkpoint.oldestSeen + 1 : until,
-          ...(checkpoint.pageToken !== null && { pageToken: checkpoint.pageToken }),
-        }, signal));
-      } catch (err) {
-        // A saved page token the provider no longer accepts: fall back to the time window once.
-        if (resumedFromToken && err instanceof NylasApiError && err.status === 400) {
-          log.warn('saved page token refused; resuming by time window', { configId: config.id, error: err.message });
-          checkpoint = { ...checkpoint, pageToken: null };
-          resumedFromToken = false;
-          continue;
-        }
-        throw err;
+  // The checkpoint waits for a retry; when the job reaches the dead letters, however it gets
+  // there, onDiscoveryDead fails the run. A lost lease is not a failure: the new holder carries on.
+  for (;;) {
+    let page;
+    try {
+      page = await withGrant(deps, config.grant_id, (c) => c.listThreads(config.grant_id, {
+        limit: deps.config.BACKFILL_PAGE_SIZE,
+        latestMessageAfter: since,
+        // Resuming without a usable page token: restart the window at the oldest thread seen.
+        latestMessageBefore: checkpoint.pageToken === null && checkpoint.oldestSeen !== null ? checkpoint.oldestSeen + 1 : until,
+        ...(checkpoint.pageToken !== null && { pageToken: checkpoint.pageToken }),
+      }, signal));
+    } catch (err) {
+      // A saved page token the provider no longer accepts: fall back to the time window once.
+      if (resumedFromToken && err instanceof NylasApiError && err.status === 400) {
+        log.warn('saved page token refused; resuming by time window', { configId: config.id, error: err.message });
+        checkpoint = { ...checkpoint, pageToken: null };
+        resumedFromToken = false;
+        continue;
       }
-      resumedFromToken = false;
-      const oldest = page.data.reduce<number | null>((min, t) => {
-        const at = t.latest_message_received_date ?? null;
-        return at === null ? min : min === null ? at : Math.min(min, at);
-      }, checkpoint.oldestSeen);
-      const last = page.nextCursor === null;
-      const outcome = await sql.transaction(async (tx) => {
-        if (!(await queue.holdsLease(job, tx))) throw new LeaseLost();
-        const inserted = await state.queueThreads(tx, config.id, config.grant_id, page.data);
-        await queue.sendBatch(THREAD_QUEUE, inserted.map((t) => ({
-          payload: { configId: config.id, threadId: t.thread_id },
-          dedupKey: threadDedupKey(config.id, t.thread_id),
-          groupKey: config.id,
-        })), tx);
-        const next: state.Checkpoint = {
-          pageToken: page.nextCursor,
-          pages: checkpoint.pages + 1,
-          listed: checkpoint.listed + page.data.length,
-          queued: checkpoint.queued + inserted.length,
-          skipped: checkpoint.skipped + page.data.length - inserted.length,
-          oldestSeen: oldest,
-        };
-        const status = last ? 'thread_sync' : 'discovering';
-        if (!(await state.saveCheckpoint(tx, config.id, payload.run, next, status))) return undefined;
-        // The counters row appears with the first queued thread (the seed's "Monitor Active Syncs"
-        // divides by threads_queued); a run that queues nothing gets its row when it completes.
-        const counters = inserted.length ? await state.countQueued(tx, config.id, config.inbox_id, inserted.length, status) : undefined;
-        if (last) await state.recordHistory(tx, config.id, payload.run, 'discovered', next, services.processId);
-        return { next, counters };
-      });
-      // The run was replaced or finished elsewhere while this page was fetched.
-      if (!outcome) return;
-      checkpoint = outcome.next;
-      publishProgress(services, config.id, last ? 'thread_sync' : 'discovering', outcome.counters, checkpoint);
-      if (last) {
-        log.info('discovery finished', { configId: config.id, pages: checkpoint.pages, queued: checkpoint.queued, skipped: checkpoint.skipped });
-        return;
-      }
+      throw err;
     }
-  } catch (err) {
-    // The last attempt (or an error no retry can fix) fails the run; before that the checkpoint
-    // waits for the retry. A lost lease is not a failure: the new holder carries on.
-    if (err instanceof LeaseLost) throw err;
-    if (err instanceof PermanentFailure || job.attempt >= job.maxAttempts) {
-      if (!signal.aborted) await fail(services, payload, err instanceof Error ? err.message : String(err));
+    resumedFromToken = false;
+    const oldest = page.data.reduce<number | null>((min, t) => {
+      const at = t.latest_message_received_date ?? null;
+      return at === null ? min : min === null ? at : Math.min(min, at);
+    }, checkpoint.oldestSeen);
+    const last = page.nextCursor === null;
+    const outcome = await sql.transaction(async (tx) => {
+      if (!(await queue.holdsLease(job, tx))) throw new LeaseLost();
+      const inserted = await state.queueThreads(tx, config.id, config.grant_id, page.data);
+      await queue.sendBatch(THREAD_QUEUE, inserted.map((t) => ({
+        payload: { configId: config.id, threadId: t.thread_id },
+        dedupKey: threadDedupKey(config.id, t.thread_id),
+        groupKey: config.id,
+      })), tx);
+      const next: state.Checkpoint = {
+        pageToken: page.nextCursor,
+        pages: checkpoint.pages + 1,
+        listed: checkpoint.listed + page.data.length,
+        queued: checkpoint.queued + inserted.length,
+        skipped: checkpoint.skipped + page.data.length - inserted.length,
+        oldestSeen: oldest,
+      };
+      const status = last ? 'thread_sync' : 'discovering';
+      if (!(await state.saveCheckpoint(tx, config.id, payload.run, next, status))) return undefined;
+      // The counters row appears with the first queued thread (the seed's "Monitor Active Syncs"
+      // divides by threads_queued); a run that queues nothing gets its row when it completes.
+      const counters = inserted.length ? await state.countQueued(tx, config.id, config.inbox_id, inserted.length, status) : undefined;
+      if (last) await state.recordHistory(tx, config.id, payload.run, 'discovered', next, services.processId);
+      return { next, counters };
+    });
+    // The run was replaced or finished elsewhere while this page was fetched.
+    if (!outcome) return;
+    checkpoint = outcome.next;
+    publishProgress(deps, config.id, last ? 'thread_sync' : 'discovering', outcome.counters, checkpoint);
+    if (last) {
+      log.info('discovery finished', { configId: config.id, pages: checkpoint.pages, queued: checkpoint.queued, skipped: checkpoint.skipped });
+      return;
     }
-    throw err;
   }
+}
+
+/** A discovery job reached the dead letters: its run fails in that transaction, keeping its checkpoint. */
+export async function onDiscoveryDead(job: Job<unknown>, ctx: DeadContext<EmailDeps>): Promise<void> {
+  const parsed = backfillJob.safeParse(job.payload);
+  if (parsed.success) await failDiscovery(ctx.tx, ctx.deps, parsed.data, ctx.error.message);
 }
 
 class LeaseLost extends Error {
@@ -114,11 +114,8 @@ class LeaseLost extends Error {
   }
 }
 
-async function fail(services: Services, payload: BackfillJob, error: string): Promise<void> {
-  const failed = await services.sql.transaction(async (tx) => {
-    if (!(await state.failRun(tx, payload.configId, payload.run, error))) return false;
-    await state.recordHistory(tx, payload.configId, payload.run, 'failed', { error }, services.processId);
-    return true;
-  });
-  if (failed) publishProgress(services, payload.configId, 'failed', undefined, undefined, error);
+async function failDiscovery(tx: Queryable, deps: EmailDeps, payload: BackfillJob, error: string): Promise<void> {
+  if (!(await state.failRun(tx, payload.configId, payload.run, error))) return;
+  await state.recordHistory(tx, payload.configId, payload.run, 'failed', { error }, deps.services.processId);
+  afterCommit(tx, () => publishProgress(deps, payload.configId, 'failed', undefined, undefined, error));
 }

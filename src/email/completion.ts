@@ -1,6 +1,6 @@
 import type { LoopContext } from '../runtime/domain.ts';
+import type { EmailDeps } from './deps.ts';
 import { publishProgress } from './progress.ts';
-import { BACKFILL_QUEUE, THREAD_QUEUE, backfillDedupKey, threadDedupKey } from './queues.ts';
 import * as state from './sync-state.ts';
 
 /**
@@ -10,18 +10,15 @@ import * as state from './sync-state.ts';
  * - auto-recovery reopens backfills marked completed while threads are still pending.
  * Both hold a lease and confirm it inside the transaction that writes, so a paused former
  * holder cannot act after another process took over.
+ *
+ * Threads and runs whose jobs died are not this monitor's concern: the queues' onDead hooks
+ * (threads.ts, backfill.ts) fail them in the transaction that dead-letters the job, whichever
+ * way it died, so no backfill waits on a job that no longer exists.
  */
 
-/** Pending threads checked per backfill and run for a lost sync job. */
-const ORPHAN_SCAN = 1000;
-
-/** Per process: each backfill's finished-thread count at the last run, to notice a stall. */
-const lastDone = new Map<string, number>();
-
-export async function monitorBackfills(ctx: LoopContext): Promise<void> {
-  const { services, log } = ctx;
+export async function monitorBackfills(ctx: LoopContext<EmailDeps>): Promise<void> {
+  const { services, log, deps } = ctx;
   const { sql } = services;
-  await failLostDiscoveries(ctx);
   const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? state.refreshStats(tx) : []));
   for (const backfill of active) {
     if (ctx.signal.aborted) return;
@@ -31,11 +28,7 @@ export async function monitorBackfills(ctx: LoopContext): Promise<void> {
     };
     if (backfill.backfill_status !== 'thread_sync') continue;
     if (backfill.queued + backfill.processing > 0) {
-      // Only a backfill that made no progress since the last run is checked for lost jobs.
-      const done = backfill.completed + backfill.failed;
-      if (lastDone.get(backfill.config_id) === done) await failOrphans(ctx, backfill.config_id);
-      lastDone.set(backfill.config_id, done);
-      publishProgress(services, backfill.config_id, 'thread_sync', counters);
+      publishProgress(deps, backfill.config_id, 'thread_sync', counters);
       continue;
     }
     const done = await sql.transaction(async (tx) => {
@@ -43,62 +36,16 @@ export async function monitorBackfills(ctx: LoopContext): Promise<void> {
       return state.completeIfDone(tx, backfill.config_id, services.processId);
     });
     if (done) {
-      lastDone.delete(backfill.config_id);
       log.info('backfill completed', {
         configId: backfill.config_id, threads: done.threads_queued, failed: done.threads_failed, messages: done.messages_synced,
       });
-      publishProgress(services, backfill.config_id, 'completed', done);
+      publishProgress(deps, backfill.config_id, 'completed', done);
     }
   }
 }
 
-/**
- * Threads left queued or processing whose sync job no longer exists (it was dead-lettered after
- * its attempts ran out in processes that died mid-attempt) would hold the backfill open for
- * ever: they are marked failed with the reason.
- */
-async function failOrphans(ctx: LoopContext, configId: string): Promise<void> {
-  const { sql, queue } = ctx.services;
-  const pending = await state.pendingThreads(sql, configId, ORPHAN_SCAN);
-  const live = await queue.liveDedupKeys(THREAD_QUEUE, pending.map((t) => threadDedupKey(configId, t.thread_id)));
-  const orphans = pending.filter((t) => !live.has(threadDedupKey(configId, t.thread_id)));
-  for (const orphan of orphans) {
-    await sql.transaction(async (tx) => {
-      if (!(await ctx.confirmLease(tx))) return;
-      // Looked at again here: a job that finished in between has moved the row on already.
-      await state.failThread(tx, orphan.id, 'its sync job ended without finishing (attempts used up by processes that stopped)', true);
-    });
-    ctx.log.warn('thread without a live sync job marked failed', { configId, threadId: orphan.thread_id });
-  }
-}
-
-/**
- * A run queued or discovering whose discovery job no longer exists (dead-lettered after its
- * attempts ran out in processes that stopped mid-attempt, or deleted by an operator) would hold
- * the inbox for ever (a new backfill is refused while one is under way): it is marked failed,
- * keeping its checkpoint; retrying the dead job resumes it.
- */
-async function failLostDiscoveries(ctx: LoopContext): Promise<void> {
-  const { sql, queue, processId } = ctx.services;
-  const runs = await state.discoveringRuns(sql);
-  if (runs.length === 0) return;
-  const live = await queue.liveDedupKeys(BACKFILL_QUEUE, runs.map((r) => backfillDedupKey(r.config_id, r.run)));
-  for (const r of runs.filter((r) => !live.has(backfillDedupKey(r.config_id, r.run)))) {
-    const error = 'its discovery job ended without finishing (attempts used up by processes that stopped, or deleted)';
-    const failed = await sql.transaction(async (tx) => {
-      if (!(await ctx.confirmLease(tx)) || !(await state.failRun(tx, r.config_id, r.run, error))) return false;
-      await state.recordHistory(tx, r.config_id, r.run, 'failed', { error }, processId);
-      return true;
-    });
-    if (failed) {
-      ctx.log.warn('backfill without a live discovery job marked failed', { configId: r.config_id, run: r.run });
-      publishProgress(ctx.services, r.config_id, 'failed', undefined, undefined, error);
-    }
-  }
-}
-
-export async function recoverPrematureCompletions(ctx: LoopContext): Promise<void> {
-  const { services, log } = ctx;
+export async function recoverPrematureCompletions(ctx: LoopContext<EmailDeps>): Promise<void> {
+  const { services, log, deps } = ctx;
   const reopened = await services.sql.transaction(async (tx) => {
     if (!(await ctx.confirmLease(tx))) return [];
     const rows = await state.reopenPremature(tx);
@@ -107,6 +54,6 @@ export async function recoverPrematureCompletions(ctx: LoopContext): Promise<voi
   });
   for (const r of reopened) {
     log.warn('backfill was marked completed with threads still pending: reopened', { configId: r.config_id, pending: r.pending });
-    publishProgress(services, r.config_id, 'thread_sync');
+    publishProgress(deps, r.config_id, 'thread_sync');
   }
 }

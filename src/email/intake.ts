@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { EmailDeps } from './deps.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { Services } from '../runtime/domain.ts';
@@ -14,8 +15,8 @@ import { WEBHOOK_QUEUE } from './queues.ts';
  * once that has committed. Deliveries arriving together share one transaction (see Batcher), which
  * is what lets one process accept thousands per second durably.
  */
-export function webhookRoutes(app: FastifyInstance, services: Services): void {
-  const secret = services.config.NYLAS_WEBHOOK_SECRET;
+export function webhookRoutes(app: FastifyInstance, services: Services, deps: EmailDeps): void {
+  const secret = deps.config.NYLAS_WEBHOOK_SECRET;
   const intake = new Batcher<WebhookEnvelope, 'accepted' | 'duplicate'>((batch) => accept(services, batch), 500, 2);
 
   // The signature covers the exact bytes sent, so every body reaches the handler unparsed.

@@ -1,29 +1,22 @@
 import { PermanentFailure, RetryLater } from '../queue/errors.ts';
 import type { Services } from '../runtime/domain.ts';
+import type { EmailConfig } from './config.ts';
 import { NylasApiError, NylasClient } from './nylas/client.ts';
 import { setInboxStatus } from './store.ts';
 
-const clients = new WeakMap<Services, NylasClient>();
-
-/** The process's Nylas client, built once from config (NYLAS_API_KEY, NYLAS_API_URI, limits). */
-export function nylasClient(services: Services): NylasClient {
-  let client = clients.get(services);
-  if (!client) {
-    const c = services.config;
-    if (!c.NYLAS_API_KEY) throw new PermanentFailure('NYLAS_API_KEY is not set: Nova cannot call Nylas');
-    client = new NylasClient({
-      apiKey: c.NYLAS_API_KEY,
-      apiUri: c.NYLAS_API_URI,
-      rateLimiter: services.rateLimiter,
-      rateLimit: { capacity: c.NYLAS_RATE_LIMIT_BURST, perSecond: c.NYLAS_RATE_LIMIT_PER_SECOND },
-      timeoutMs: c.NYLAS_TIMEOUT_MS,
-      maxRetries: c.NYLAS_MAX_RETRIES,
-      minSpacingMs: c.API_DELAY_MS,
-      messageSpacingMs: c.MESSAGE_DELAY_MS,
-    });
-    clients.set(services, client);
-  }
-  return client;
+/** The process's Nylas client, built once by the domain's setup; none without NYLAS_API_KEY. */
+export function createNylasClient(config: EmailConfig, services: Services): NylasClient | undefined {
+  if (!config.NYLAS_API_KEY) return undefined;
+  return new NylasClient({
+    apiKey: config.NYLAS_API_KEY,
+    apiUri: config.NYLAS_API_URI,
+    rateLimiter: services.rateLimiter,
+    rateLimit: { capacity: config.NYLAS_RATE_LIMIT_BURST, perSecond: config.NYLAS_RATE_LIMIT_PER_SECOND },
+    timeoutMs: config.NYLAS_TIMEOUT_MS,
+    maxRetries: config.NYLAS_MAX_RETRIES,
+    minSpacingMs: config.API_DELAY_MS,
+    messageSpacingMs: config.MESSAGE_DELAY_MS,
+  });
 }
 
 /**
@@ -31,12 +24,17 @@ export function nylasClient(services: Services): NylasClient {
  * answers 401/403 marks its inbox `auth_expired` and fails for good; a rate limit the client could
  * not wait out becomes a retry after the provider's delay.
  */
-export async function withGrant<T>(services: Services, grantId: string, fn: (client: NylasClient) => Promise<T>): Promise<T> {
+export async function withGrant<T>(
+  deps: { services: Services; nylas: NylasClient | undefined },
+  grantId: string,
+  fn: (client: NylasClient) => Promise<T>,
+): Promise<T> {
+  if (!deps.nylas) throw new PermanentFailure('NYLAS_API_KEY is not set: Nova cannot call Nylas');
   try {
-    return await fn(nylasClient(services));
+    return await fn(deps.nylas);
   } catch (err) {
     if (err instanceof NylasApiError && err.isAuthFailure) {
-      await setInboxStatus(services.sql, grantId, 'auth_expired', err.message);
+      await setInboxStatus(deps.services.sql, grantId, 'auth_expired', err.message);
       throw new PermanentFailure(`grant ${grantId} is no longer authorized: ${err.message}`, { cause: err });
     }
     if (err instanceof NylasApiError && err.status === 429 && err.retryAfterMs !== undefined) throw new RetryLater(err.retryAfterMs, err.message);

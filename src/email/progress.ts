@@ -1,4 +1,4 @@
-import type { Services } from '../runtime/domain.ts';
+import type { EventHub } from '../queue/events.ts';
 import type { BackfillStatus, Checkpoint, SyncCounters } from './sync-state.ts';
 
 /** The event type every backfill progress update carries; its topic is `backfill:<configId>`. */
@@ -30,7 +30,16 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   data: BackfillProgress | undefined;
 }
-const throttles = new WeakMap<Services, Map<string, Pending>>();
+
+/** One per process (built by the email domain's setup): the throttle state of each backfill. */
+export interface ProgressPublisher {
+  events: EventHub;
+  throttles: Map<string, Pending>;
+}
+
+export function progressPublisher(events: EventHub): ProgressPublisher {
+  return { events, throttles: new Map() };
+}
 
 /**
  * Publishes a backfill's progress on the runtime's event hub (in this process at once, to every
@@ -39,7 +48,7 @@ const throttles = new WeakMap<Services, Map<string, Pending>>();
  * completed and failed go out at once.
  */
 export function publishProgress(
-  services: Services, configId: string, status: BackfillStatus,
+  deps: { progress: ProgressPublisher }, configId: string, status: BackfillStatus,
   counters?: SyncCounters, checkpoint?: Checkpoint, error?: string,
 ): void {
   const data: BackfillProgress = {
@@ -54,13 +63,12 @@ export function publishProgress(
     }),
     ...(error !== undefined && { error }),
   };
-  let byConfig = throttles.get(services);
-  if (!byConfig) throttles.set(services, (byConfig = new Map()));
+  const { events, throttles: byConfig } = deps.progress;
   const pending = byConfig.get(configId) ?? { lastAt: 0, timer: undefined, data: undefined };
   byConfig.set(configId, pending);
   const emit = (d: BackfillProgress) => {
     pending.lastAt = Date.now();
-    services.events.emit({ type: BACKFILL_PROGRESS, topic: backfillTopic(configId), data: d, at: pending.lastAt });
+    events.emit({ type: BACKFILL_PROGRESS, topic: backfillTopic(configId), data: d, at: pending.lastAt });
   };
   if (status === 'completed' || status === 'failed') {
     clearTimeout(pending.timer);

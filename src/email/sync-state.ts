@@ -101,11 +101,6 @@ const BEGIN_DISCOVERY = `
   where c.id = $1 and c.backfill_run = $2 and c.backfill_status in ('pending', 'discovering', 'failed') and i.id = c.inbox_id
   returning ${CONFIG_COLUMNS}`;
 
-/** Runs queued or discovering: the monitor checks each still has its discovery job. */
-const DISCOVERING = `
-  select id as config_id, backfill_run as run from flux_inbox_configurations
-  where backfill_run > 0 and backfill_status in ('pending', 'discovering')`;
-
 /**
  * $1 config id, $2 grant id, $3 jsonb array of listed threads (wire format): queues the threads
  * not queued for this configuration yet, leaving out those whose every message is stored
@@ -211,6 +206,19 @@ const FAIL_THREAD = `
   from failed where $3 and s.config_id = failed.config_id
   returning s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced`;
 
+/** $1 config id, $2 provider thread id, $3 error: marks a pending thread failed for good (onDead). */
+const FAIL_THREAD_BY_KEY = `
+  with failed as (
+    update queued_threads
+    set status = 'failed', error = $3, processed_at = now()
+    where config_id = $1 and thread_id = $2 and status in ('queued', 'processing')
+    returning config_id
+  )
+  update inbox_sync_stats s
+  set threads_failed = s.threads_failed + 1, updated_at = now()
+  from failed where s.config_id = failed.config_id
+  returning s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced`;
+
 /**
  * Recounts the counters of every backfill under way from queued_threads (the monitor's refresh:
  * right even if a counter update was ever missed). Returns each one's counters and phase.
@@ -288,13 +296,6 @@ const REOPEN_PREMATURE = `
   )
   select p.id as config_id, p.backfill_run as run, p.pending from premature p join reopened r on r.id = p.id`;
 
-/** $1 config id, $2 limit: threads of a backfill in thread_sync that are not finished. */
-const PENDING_THREAD_IDS = `
-  select q.id, q.thread_id, q.grant_id from queued_threads q
-  join flux_inbox_configurations c on c.id = q.config_id and c.backfill_status = 'thread_sync'
-  where q.config_id = $1 and q.status in ('queued', 'processing')
-  order by q.id limit $2`;
-
 /** $1 config id, $2 run, $3 event, $4 detail jsonb, $5 actor. */
 const RECORD_HISTORY = `
   insert into backfill_history (config_id, run, event, detail, actor) values ($1, $2, $3, $4::text::jsonb, $5)`;
@@ -354,10 +355,6 @@ export async function saveCheckpoint(db: Queryable, configId: string, run: numbe
   return (await db.query(SAVE_CHECKPOINT, [configId, run, JSON.stringify(checkpoint), next])).length > 0;
 }
 
-export async function discoveringRuns(db: Queryable): Promise<{ config_id: string; run: number }[]> {
-  return db.query(DISCOVERING);
-}
-
 export async function failRun(db: Queryable, configId: string, run: number, error: string): Promise<boolean> {
   return (await db.query(FAIL_RUN, [configId, run, error])).length > 0;
 }
@@ -376,6 +373,12 @@ export async function completeThreads(db: Queryable, done: readonly { id: number
 
 export async function failThread(db: Queryable, id: number, error: string, final: boolean): Promise<SyncCounters | undefined> {
   const [row] = await db.query<SyncCounters>(FAIL_THREAD, [id, error, final]);
+  return row;
+}
+
+/** Marks the pending thread of a backfill failed for good; undefined when it is not pending. */
+export async function failThreadByKey(db: Queryable, configId: string, threadId: string, error: string): Promise<SyncCounters | undefined> {
+  const [row] = await db.query<SyncCounters>(FAIL_THREAD_BY_KEY, [configId, threadId, error]);
   return row;
 }
 
@@ -412,10 +415,6 @@ export async function completeIfDone(tx: Queryable, configId: string, actor: str
 
 export async function reopenPremature(db: Queryable): Promise<{ config_id: string; run: number; pending: number }[]> {
   return db.query(REOPEN_PREMATURE);
-}
-
-export async function pendingThreads(db: Queryable, configId: string, limit: number): Promise<{ id: number; thread_id: string; grant_id: string }[]> {
-  return db.query(PENDING_THREAD_IDS, [configId, limit]);
 }
 
 export async function recordHistory(

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
-import type { JobContext, Services } from '../runtime/domain.ts';
+import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import type { Job } from '../queue/types.ts';
+import { afterCommit, type Sql } from '../storage/index.ts';
+import type { EmailConfig } from './config.ts';
+import type { EmailDeps } from './deps.ts';
 import { Pacer } from '../runtime/pacer.ts';
 import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
@@ -31,18 +35,15 @@ interface Synced {
   synced: SyncedThread;
 }
 
-interface ProcessState {
+/** Per process: the pacer and the batchers that concurrent thread syncs share (EmailDeps). */
+export interface ThreadBatches {
   pacer: Pacer;
   start: Batcher<{ configId: string; threadId: string }, state.ThreadRow | undefined>;
   finish: Batcher<Synced, state.SyncCounters | undefined>;
 }
 
-const perProcess = new WeakMap<Services, ProcessState>();
-
-function processState(services: Services): ProcessState {
-  let s = perProcess.get(services);
-  if (!s) {
-    const { sql } = services;
+export function threadBatches(sql: Sql, config: EmailConfig): ThreadBatches {
+  {
     const start = async (keys: { configId: string; threadId: string }[]) => {
       const rows = await state.startThreads(sql, keys);
       return keys.map((k) => rows.get(`${k.configId}/${k.threadId}`));
@@ -55,20 +56,18 @@ function processState(services: Services): ProcessState {
       ]);
       return items.map((i) => counters.get(i.id));
     });
-    s = {
-      pacer: new Pacer(services.config.THREAD_DELAY_MS),
+    return {
+      pacer: new Pacer(config.THREAD_DELAY_MS),
       start: new Batcher(start, 200, 1, async (key) => (await start([key]))[0]),
       // A batch that fails is sent again item by item, so one bad thread fails only its own job.
       finish: new Batcher(finish, 200, 2, async (item) => (await finish([item]))[0]),
     };
-    perProcess.set(services, s);
   }
-  return s;
 }
 
-export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<void> {
-  const { services, signal, job } = ctx;
-  const shared = processState(services);
+export async function syncThread(payload: ThreadJob, ctx: JobContext<ThreadJob, EmailDeps>): Promise<void> {
+  const { services, signal, deps } = ctx;
+  const shared = deps.threads;
   await shared.pacer.wait(signal);
 
   const row = await shared.start.add(payload);
@@ -77,8 +76,8 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<v
   try {
     const fetchedAt = new Date();
     const listed = wire.thread.safeParse(row.thread);
-    const thread = listed.success ? listed.data : await withGrant(services, row.grant_id, (c) => c.getThread(row.grant_id, payload.threadId, signal));
-    const messages = await withGrant(services, row.grant_id, (c) => c.listThreadMessages(row.grant_id, payload.threadId, signal));
+    const thread = listed.success ? listed.data : await withGrant(deps, row.grant_id, (c) => c.getThread(row.grant_id, payload.threadId, signal));
+    const messages = await withGrant(deps, row.grant_id, (c) => c.listThreadMessages(row.grant_id, payload.threadId, signal));
     // A message that arrived after the listing is part of the thread too.
     const ids = [...new Set([...thread.message_ids, ...messages.map((m) => m.id)])];
     const counters = await shared.finish.add({
@@ -89,17 +88,26 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<v
         ...(listed.success && { threadVersion: row.queued_at }),
       },
     });
-    publishProgress(services, row.config_id, 'thread_sync', counters);
+    publishProgress(deps, row.config_id, 'thread_sync', counters);
   } catch (err) {
+    // The row waits for the retry; the last failure (however the job dies) is onThreadDead's.
+    if (!signal.aborted) await state.failThread(services.sql, row.id, err instanceof Error ? err.message : String(err), false);
     // Deleted at the provider since discovery: nothing to sync, and retrying will not change that.
-    const gone = err instanceof NylasApiError && err.isNotFound;
-    const final = gone || err instanceof PermanentFailure || job.attempt >= job.maxAttempts;
-    const message = err instanceof Error ? err.message : String(err);
-    if (!signal.aborted || final) {
-      const counters = await state.failThread(services.sql, row.id, message, final);
-      if (final) publishProgress(services, row.config_id, 'thread_sync', counters);
+    if (err instanceof NylasApiError && err.isNotFound) {
+      throw new PermanentFailure(`thread ${payload.threadId} no longer exists at the provider`, { cause: err });
     }
-    if (gone) throw new PermanentFailure(`thread ${payload.threadId} no longer exists at the provider`, { cause: err });
     throw err;
   }
+}
+
+/**
+ * A thread sync job reached the dead letters (attempts used up, a permanent error, or its holder
+ * died during the last attempt): its queued thread is marked failed in the same transaction, so
+ * the backfill can complete.
+ */
+export async function onThreadDead(job: Job<unknown>, ctx: DeadContext<EmailDeps>): Promise<void> {
+  const parsed = threadJob.safeParse(job.payload);
+  if (!parsed.success) return;
+  const counters = await state.failThreadByKey(ctx.tx, parsed.data.configId, parsed.data.threadId, ctx.error.message);
+  if (counters) afterCommit(ctx.tx, () => publishProgress(ctx.deps, parsed.data.configId, 'thread_sync', counters));
 }

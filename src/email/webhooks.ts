@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
-import type { JobContext, Services } from '../runtime/domain.ts';
+import type { Job } from '../queue/types.ts';
+import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import type { EmailDeps } from './deps.ts';
 import type { Sql } from '../storage/index.ts';
 import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
@@ -31,21 +33,18 @@ interface Outcome {
   reason?: string;
 }
 
-/** The statements that notifications processed at once share, one set per database. */
-interface Shared {
+/** The statements that notifications processed at once share, one set per process (EmailDeps). */
+export interface WebhookBatches {
   start: Batcher<string, NotificationRow | undefined>;
   write: Batcher<MessageWrite, BatchUpsertOutcome>;
   finish: Batcher<AttemptOutcome, void>;
 }
 
-const sharedBy = new WeakMap<Sql, Shared>();
-
-function shared(sql: Sql): Shared {
-  let s = sharedBy.get(sql);
-  if (!s) {
+export function webhookBatches(sql: Sql): WebhookBatches {
+  {
     // One batch in flight per statement: items arriving meanwhile make the next batch larger. A
     // failed batch is sent again row by row, so a row that cannot be written fails only its job.
-    s = {
+    return {
       start: new Batcher((ids) => startAttempts(sql, ids), 500, 1, (id) => startAttempt(sql, id)),
       write: new Batcher((writes) => upsertMessages(sql, writes), 500, 1, async (w) => (await upsertMessages(sql, [w]))[0]!),
       finish: new Batcher(
@@ -58,13 +57,13 @@ function shared(sql: Sql): Shared {
         (o) => finishAttempt(sql, o.id, o.status, o.message, o.durationMs),
       ),
     };
-    sharedBy.set(sql, s);
   }
-  return s;
 }
 
-export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: JobContext): Promise<void> {
-  const { start, finish } = shared(ctx.services.sql);
+type Ctx = JobContext<z.infer<typeof webhookJob>, EmailDeps>;
+
+export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: Ctx): Promise<void> {
+  const { start, finish } = ctx.deps.webhooks;
   const started = performance.now();
   const row = await start.add(payload.notificationId);
   if (!row) throw new PermanentFailure(`audit row ${payload.notificationId} is gone`);
@@ -72,17 +71,22 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
   try {
     outcome = await apply(row.payload, row.received_at, ctx);
   } catch (err) {
-    // Only the last attempt leaves the row in `error`; before that it waits for its retry.
-    const last = err instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
+    // The row waits for the retry; onNotificationDead moves it to `error` when the job is dead.
     const message = err instanceof Error ? err.message : String(err);
-    await finish.add({ id: row.id, status: last ? 'error' : 'pending', message, durationMs: performance.now() - started });
+    await finish.add({ id: row.id, status: 'pending', message, durationMs: performance.now() - started });
     throw err;
   }
   await finish.add({ id: row.id, status: outcome.status, message: outcome.reason ?? null, durationMs: performance.now() - started });
 }
 
-async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobContext): Promise<Outcome> {
-  const { services, signal } = ctx;
+/** A notification job reached the dead letters: its audit row ends in `error`, in that transaction. */
+export async function onNotificationDead(job: Job<unknown>, ctx: DeadContext<EmailDeps>): Promise<void> {
+  const parsed = webhookJob.safeParse(job.payload);
+  if (parsed.success) await finishAttempt(ctx.tx, parsed.data.notificationId, 'error', ctx.error.message, 0);
+}
+
+async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: Ctx): Promise<Outcome> {
+  const { services, signal, deps } = ctx;
   // The provider's time of the change; deliveries without one count as of their arrival.
   const version = envelope.time !== undefined ? new Date(envelope.time * 1000) : receivedAt;
   const object = envelope.data.object;
@@ -90,13 +94,13 @@ async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobC
     case 'message.created':
     case 'message.updated': {
       const message = parseObject(wire.message, object, envelope.type);
-      const written = await shared(services.sql).write.add({ message, version });
+      const written = await deps.webhooks.write.add({ message, version });
       if (written === 'no-inbox') return unknownGrant(message.grant_id);
       if (written === 'tie') {
         // Two states with the same provider second: only the provider can say which is current.
         const inbox = await findInbox(services.sql, message.grant_id);
         if (!inbox) return unknownGrant(message.grant_id);
-        await syncMessage(services, inbox, message.id, signal);
+        await syncMessage(deps, inbox, message.id, signal);
       }
       return { status: 'processed', ...(written === 'stale' && { reason: 'older than the stored state' }) };
     }
@@ -105,7 +109,7 @@ async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobC
       const ref = parseObject(wire.messageRef, object, envelope.type);
       const inbox = await findInbox(services.sql, ref.grant_id);
       if (!inbox) return unknownGrant(ref.grant_id);
-      const found = await syncMessage(services, inbox, ref.id, signal);
+      const found = await syncMessage(deps, inbox, ref.id, signal);
       return found ? { status: 'processed' } : { status: 'ignored', reason: 'message no longer exists at the provider' };
     }
     case 'message.deleted': {
@@ -118,7 +122,7 @@ async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobC
       const inbox = await findInbox(services.sql, ref.grant_id);
       if (!inbox) return unknownGrant(ref.grant_id);
       const fetchedAt = new Date();
-      const thread = await withGrant(services, inbox.grant_id, (c) => c.getThread(inbox.grant_id, ref.thread_id, signal));
+      const thread = await withGrant(deps, inbox.grant_id, (c) => c.getThread(inbox.grant_id, ref.thread_id, signal));
       await upsertThread(services.sql, inbox.id, thread, fetchedAt);
       return { status: 'processed' };
     }
@@ -136,11 +140,11 @@ async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: JobC
 }
 
 /** Fetches the message as the provider has it now and stores it; false when it no longer exists. */
-async function syncMessage(services: Services, inbox: InboxRow, messageId: string, signal: AbortSignal): Promise<boolean> {
+async function syncMessage(deps: EmailDeps, inbox: InboxRow, messageId: string, signal: AbortSignal): Promise<boolean> {
   const fetchedAt = new Date();
   try {
-    const message = await withGrant(services, inbox.grant_id, (c) => c.getMessage(inbox.grant_id, messageId, signal));
-    await upsertMessage(services.sql, message, fetchedAt);
+    const message = await withGrant(deps, inbox.grant_id, (c) => c.getMessage(inbox.grant_id, messageId, signal));
+    await upsertMessage(deps.services.sql, message, fetchedAt);
     return true;
   } catch (err) {
     if (err instanceof NylasApiError && err.isNotFound) return false;

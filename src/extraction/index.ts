@@ -1,10 +1,15 @@
-import { defineQueue, type Domain } from '../runtime/domain.ts';
+import { defineDomain, defineQueue, type Domain } from '../runtime/domain.ts';
+import { checkExtractionConfig, extractionConfig, type ExtractionConfig } from './config.ts';
+import { registerExtractCommands } from './cli.ts';
 import { queueExtractions } from './queueing.ts';
 import { extractionRoutes } from './routes.ts';
 import { EXTRACTION_SCHEMA_VERSION } from './schema.ts';
-import { EXTRACTION_QUEUE, extractionHandler, extractionJob } from './worker.ts';
+import {
+  EXTRACTION_QUEUE, extractionDeadHook, extractionHandler, extractionJob, setupExtraction, type ExtractionDeps, type ExtractionJob,
+} from './worker.ts';
 
-export { EXTRACTION_QUEUE, extractMessage, extractorFor } from './worker.ts';
+export { EXTRACTION_QUEUE, extractMessage, setupExtraction, type ExtractionDeps } from './worker.ts';
+export { extractionConfig, type ExtractionConfig } from './config.ts';
 export { createExtractor, resolveProvider } from './providers/index.ts';
 export { BuiltinExtractor, extractBuiltin, extractFromPrompt } from './builtin/index.ts';
 export { parseUserPrompt, systemPrompt, userPrompt } from './prompt.ts';
@@ -15,6 +20,13 @@ export {
   type ExtractionOutput, type ExtractionRecord,
 } from './schema.ts';
 export type { ExtractionInput } from './extractor.ts';
+
+// The extraction queue in the typed job catalog.
+declare module '../queue/types.ts' {
+  interface JobCatalog {
+    message_extraction_jobs: ExtractionJob;
+  }
+}
 
 export const EXTRACTION_QUEUE_ROLE = 'extraction-queue';
 export const EXTRACTION_ROLE = 'extraction';
@@ -30,38 +42,47 @@ export const EXTRACTION_ROLE = 'extraction';
  */
 export function createExtractionDomain(options: { schemaVersion?: number } = {}): Domain {
   const schemaVersion = options.schemaVersion ?? EXTRACTION_SCHEMA_VERSION;
-  return {
+  return defineDomain<ExtractionDeps, typeof extractionConfig.shape>({
     name: 'extraction',
     group: 'email',
     roles: [EXTRACTION_QUEUE_ROLE, EXTRACTION_ROLE],
-    queues: [
+    config: extractionConfig,
+    checkConfig: checkExtractionConfig,
+    owns: ['email_extractions'],
+    setup: setupExtraction,
+    queues: (c) => [
       defineQueue({
         name: EXTRACTION_QUEUE,
         role: EXTRACTION_ROLE,
         schema: extractionJob,
         handler: extractionHandler(schemaVersion),
-        concurrency: (config) => config.EXTRACTION_CONCURRENCY,
+        concurrency: (c as ExtractionConfig).EXTRACTION_CONCURRENCY,
         // Provider outages are retried in the call (Retry-After, backoff); these are the job's.
         retry: { maxAttempts: 5, baseDelayMs: 5000, maxDelayMs: 600_000 },
         // Two calls (answer + repair), each up to LLM_TIMEOUT_MS, plus rate-limit waits.
         timeoutMs: 300_000,
+        onDead: extractionDeadHook(schemaVersion),
       }),
     ],
-    loops: (config) => [
-      {
-        name: EXTRACTION_QUEUE_ROLE,
-        role: EXTRACTION_QUEUE_ROLE,
-        intervalMs: config.EXTRACTION_QUEUE_INTERVAL_MS,
-        singleton: true,
-        run: async (ctx) => {
-          await queueExtractions(ctx, {
-            schemaVersion, batch: config.EXTRACTION_QUEUE_BATCH, requeueAfterMs: config.EXTRACTION_REQUEUE_AFTER_MS,
-          });
+    loops: (c) => {
+      const config = c as ExtractionConfig;
+      return [
+        {
+          name: EXTRACTION_QUEUE_ROLE,
+          role: EXTRACTION_QUEUE_ROLE,
+          intervalMs: config.EXTRACTION_QUEUE_INTERVAL_MS,
+          singleton: true,
+          run: async (ctx) => {
+            await queueExtractions(ctx, {
+              schemaVersion, batch: config.EXTRACTION_QUEUE_BATCH, requeueAfterMs: config.EXTRACTION_REQUEUE_AFTER_MS,
+            });
+          },
         },
-      },
-    ],
+      ];
+    },
     routes: (app, services) => extractionRoutes(app, services, schemaVersion),
-  };
+    commands: registerExtractCommands,
+  });
 }
 
 export const extractionDomain: Domain = createExtractionDomain();

@@ -35,7 +35,7 @@ export async function queueExtractions(ctx: LoopContext, options: QueueingOption
       if (candidates.length === 0) return { found: 0, queued: 0 };
       const inserted = await insertQueued(tx, candidates, options.schemaVersion);
       const items = candidates.filter((id) => inserted.has(id)).map((id) => job(id, options.schemaVersion));
-      await queue.sendBatch<ExtractionJob>(EXTRACTION_QUEUE, items, tx);
+      await queue.sendBatch(EXTRACTION_QUEUE, items, tx);
       return { found: candidates.length, queued: items.length };
     });
     if (!run) return result;
@@ -44,7 +44,7 @@ export async function queueExtractions(ctx: LoopContext, options: QueueingOption
   }
   const stale = await touchStaleQueued(sql, options.schemaVersion, options.requeueAfterMs, options.batch);
   if (stale.length) {
-    await queue.sendBatch<ExtractionJob>(EXTRACTION_QUEUE, stale.map((id) => job(id, options.schemaVersion)));
+    await queue.sendBatch(EXTRACTION_QUEUE, stale.map((id) => job(id, options.schemaVersion)));
     result.resent = stale.length;
   }
   if (result.queued || result.resent) ctx.log.info('queued messages for extraction', { ...result });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import type { Config } from '../config.ts';
-import { RetryLater } from '../queue/errors.ts';
-import type { JobContext, Services } from '../runtime/domain.ts';
+import { Defer, RetryLater } from '../queue/errors.ts';
+import type { Job } from '../queue/types.ts';
+import type { DeadContext, JobContext, Services } from '../runtime/domain.ts';
+import type { ExtractionConfig } from './config.ts';
 import type { Extractor } from './extractor.ts';
 import { LlmApiError } from './llm.ts';
 import { createExtractor } from './providers/index.ts';
@@ -19,23 +20,22 @@ export const extractionJob = z.object({
 });
 export type ExtractionJob = z.infer<typeof extractionJob>;
 
-// One extractor per process (the SDK client and its connection pool are reused by every job).
-const extractors = new WeakMap<Services, Promise<Extractor>>();
+/** What the extraction domain keeps per process: one extractor (its SDK client and pool are reused). */
+export interface ExtractionDeps {
+  config: ExtractionConfig;
+  extractor: Extractor;
+}
 
-export function extractorFor(services: Services): Promise<Extractor> {
-  let extractor = extractors.get(services);
-  if (!extractor) {
-    extractor = createExtractor(services.config, services.rateLimiter);
-    extractors.set(services, extractor);
-  }
-  return extractor;
+export async function setupExtraction(services: Services): Promise<ExtractionDeps> {
+  const config = services.config as ExtractionConfig;
+  return { config, extractor: await createExtractor(config, services.rateLimiter) };
 }
 
 /** Runs one extraction of a message; never writes. Provider errors are thrown (LlmApiError). */
 export async function extractMessage(
   message: MessageForExtraction,
   extractor: Extractor,
-  config: Pick<Config, 'EXTRACTION_MAX_INPUT_TOKENS'>,
+  config: Pick<ExtractionConfig, 'EXTRACTION_MAX_INPUT_TOKENS'>,
   schemaVersion: number,
   signal?: AbortSignal,
 ): Promise<StoredOutcome> {
@@ -57,14 +57,17 @@ export async function extractMessage(
 /**
  * The `extraction` handler: extract, store (one row per message and schema version, replaced on
  * a re-run). Output that stays invalid after the repair is stored as `failed` and the job ends;
- * provider errors are retried by the queue, and the last attempt's error is stored as `failed`.
+ * provider errors are retried by the queue, and when the job reaches the dead letters its error
+ * is stored as `failed` (extractionDeadHook).
  */
 export function extractionHandler(schemaVersion: number) {
-  return async (payload: ExtractionJob, ctx: JobContext<ExtractionJob>): Promise<void> => {
-    const { sql, config } = ctx.services;
-    // During a rolling deploy an old worker may claim a job queued for the new schema.
+  return async (payload: ExtractionJob, ctx: JobContext<ExtractionJob, ExtractionDeps>): Promise<void> => {
+    const { sql } = ctx.services;
+    const { config, extractor } = ctx.deps;
+    // During a rolling deploy an old worker may claim a job queued for the new schema: it hands
+    // the job back for a newer worker without spending an attempt.
     if (payload.schemaVersion !== undefined && payload.schemaVersion > schemaVersion) {
-      throw new RetryLater(30_000, `queued for schema version ${payload.schemaVersion}; this worker has ${schemaVersion}`);
+      throw new Defer(30_000, `queued for schema version ${payload.schemaVersion}; this worker has ${schemaVersion}`);
     }
     const message = await getMessage(sql, payload.messageId);
     // Gone altogether: its extraction rows went with it (on delete cascade).
@@ -73,21 +76,16 @@ export function extractionHandler(schemaVersion: number) {
       await saveOutcome(sql, message.id, schemaVersion, { status: 'skipped', error: 'message deleted before extraction' });
       return;
     }
-    const extractor = await extractorFor(ctx.services);
     let outcome: StoredOutcome;
     try {
       outcome = await extractMessage(message, extractor, config, schemaVersion, ctx.signal);
     } catch (err) {
       // A bad key (401/403) is the operator's to fix: keep retrying rather than fail every message.
       const permanent = err instanceof LlmApiError && !err.retryable && err.status !== 401 && err.status !== 403;
-      if (permanent || ctx.job.attempt >= ctx.job.maxAttempts) {
-        const error = err instanceof Error ? err.message : String(err);
-        await saveOutcome(sql, message.id, schemaVersion, {
-          status: 'failed', error, rawOutput: null, provider: extractor.provider, model: extractor.model,
-          promptVersion: extractor.promptVersion, inputTokens: 0, outputTokens: 0, calls: 1, durationMs: 0,
-        });
+      if (permanent) {
         // A request the provider refuses (400, 413, ...) fails the same way every time: stop here.
-        if (permanent) return;
+        await saveOutcome(sql, message.id, schemaVersion, failedOutcome(extractor, err));
+        return;
       }
       // Rate limited past the in-call retries: come back when the provider said to.
       if (err instanceof LlmApiError && err.status === 429) throw new RetryLater(err.retryAfterMs ?? 30_000, err.message, { cause: err });
@@ -95,5 +93,23 @@ export function extractionHandler(schemaVersion: number) {
     }
     await saveOutcome(sql, message.id, schemaVersion, outcome);
     if (outcome.status === 'failed') ctx.log.warn('extraction output invalid after repair', { messageId: message.id, error: outcome.error });
+  };
+}
+
+function failedOutcome(extractor: Extractor, err: unknown): StoredOutcome {
+  return {
+    status: 'failed', error: err instanceof Error ? err.message : String(err), rawOutput: null, provider: extractor.provider,
+    model: extractor.model, promptVersion: extractor.promptVersion, inputTokens: 0, outputTokens: 0, calls: 1, durationMs: 0,
+  };
+}
+
+/** An extraction job reached the dead letters: the message's extraction is stored as `failed`. */
+export function extractionDeadHook(schemaVersion: number) {
+  return async (job: Job<unknown>, ctx: DeadContext<ExtractionDeps>): Promise<void> => {
+    const parsed = extractionJob.safeParse(job.payload);
+    if (!parsed.success) return;
+    const message = await getMessage(ctx.tx, parsed.data.messageId);
+    if (!message) return;
+    await saveOutcome(ctx.tx, message.id, schemaVersion, failedOutcome(ctx.deps.extractor, new Error(ctx.error.message)));
   };
 }

@@ -22,6 +22,8 @@ const jobsQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
 });
 
+const signalBody = z.strictObject({ key: z.string().min(1).max(500), data: z.unknown().optional() });
+
 export function managementRoutes(app: FastifyInstance, services: Services): void {
   const { queue } = services;
 
@@ -65,6 +67,20 @@ export function managementRoutes(app: FastifyInstance, services: Services): void
     return { deleted: true };
   });
 
+  app.post('/api/jobs/:id/cancel', async (req) => {
+    const { id } = jobParam.parse(req.params);
+    const found = await job(services, id);
+    const outcome = await queue.cancel(id);
+    if (!outcome) throw new HttpError(409, 'not_cancellable', `job ${id} is ${stateOf(found)}: only waiting, parked or running jobs can be cancelled`);
+    return { outcome, job: toView(await job(services, id)) };
+  });
+
+  // Wakes every job parked on the key (QueueClient.park), handing each the data.
+  app.post('/api/signals', async (req) => {
+    const { key, data } = signalBody.parse(req.body);
+    return { woken: await queue.signal(key, data ?? null) };
+  });
+
   app.post('/api/queues/:name/redrive', async (req) => {
     const { name } = queueParam.parse(req.params);
     await known(name);
@@ -91,7 +107,7 @@ async function job(services: Services, id: number): Promise<JobRecord> {
 }
 
 /** The state as an operator sees it: a queued job is waiting, delayed, or failed (awaiting its retry). */
-function stateOf(j: JobRecord): (typeof STATES)[number] {
+function stateOf(j: JobRecord): (typeof STATES)[number] | 'parked' | 'cancelled' {
   if (j.state !== 'queued') return j.state;
   if (j.attempts > 0) return 'failed';
   return j.run_at && j.run_at.getTime() > Date.now() ? 'delayed' : 'waiting';
@@ -114,6 +130,9 @@ function toView(j: JobRecord) {
     finishedAt: j.finished_at,
     lastError: j.last_error ? { name: j.last_error.name, message: j.last_error.message, ...(j.last_error.stack && { stack: j.last_error.stack }) } : null,
     progress: j.progress,
+    ...(j.result !== undefined && { result: j.result }),
+    ...(j.signal_key && { signalKey: j.signal_key }),
+    ...(j.cancel_requested && { cancelRequested: true }),
   };
 }
 

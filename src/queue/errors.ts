@@ -31,6 +31,21 @@ export class Defer extends Error {
   }
 }
 
+/**
+ * Park the job until `key` is signalled (QueueClient.signal) or `timeoutMs` passes (null: no
+ * timeout), without spending the attempt. A parked job holds no lease and no worker slot; its
+ * next run sees what woke it in `job.wake`.
+ */
+export class Park extends Error {
+  override name = 'Park';
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number | null = null,
+  ) {
+    super(`parked until ${key}${timeoutMs === null ? '' : ` or ${timeoutMs} ms`}`);
+  }
+}
+
 /** Fail now with no further attempts: the job goes straight to the dead letters. */
 export class PermanentFailure extends Error {
   override name = 'PermanentFailure';

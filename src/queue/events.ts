@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Sql } from '../storage/index.ts';
 
 /** Job lifecycle event types. Domains may publish their own types (a backfill's progress, say). */
-export type JobEventType = 'enqueued' | 'started' | 'progress' | 'completed' | 'failed' | 'dead';
+export type JobEventType =
+  | 'enqueued' | 'started' | 'progress' | 'completed' | 'failed' | 'dead' | 'parked' | 'cancelling' | 'cancelled';
 
 export interface NovaEvent {
   type: JobEventType | (string & {});

@@ -1,8 +1,8 @@
-import type { Queryable, Sql } from '../storage/index.ts';
+import { afterCommit, type Queryable, type Sql } from '../storage/index.ts';
 import { toStoredError } from './backoff.ts';
-import type { EventHub } from './events.ts';
+import type { EventHub, NovaEvent } from './events.ts';
 import * as q from './sql.ts';
-import type { Job, Lease, QueueMetrics, SendItem, SendOptions } from './types.ts';
+import type { Job, Lease, PayloadOf, QueueMetrics, SendItem, SendOptions, StoredError, Wake } from './types.ts';
 
 interface JobRow {
   id: number;
@@ -16,6 +16,8 @@ interface JobRow {
   lease_token: number;
   created_at: Date;
   run_at: Date;
+  last_error: StoredError | null;
+  wake: Wake | null;
 }
 
 export interface ClaimOptions {
@@ -34,6 +36,11 @@ export interface FailOptions {
 
 export type FailOutcome = 'retry' | 'dead' | 'lease-lost';
 
+/** An ack: the lease, and what the handler returned (stored with the finished job). */
+export interface Ack extends Lease {
+  result?: unknown;
+}
+
 /**
  * The durable queue: every read and write of nova_jobs and nova_job_results goes through here.
  * Stateless apart from the Sql it is given (which it does not close) and the event hub it
@@ -50,17 +57,19 @@ export class QueueClient {
     await this.sql.query(q.DECLARE_QUEUE, [queue, maxAttempts]);
   }
 
-  async send<P>(queue: string, payload: P, options: SendOptions = {}): Promise<number> {
-    const [id] = await this.sendBatch(queue, [{ ...options, payload }]);
+  /** Enqueues one job; its payload is checked against the queue's type in the JobCatalog. */
+  async send<Q extends string>(queue: Q, payload: PayloadOf<Q>, options: SendOptions = {}, db: Queryable = this.sql): Promise<number> {
+    const [id] = await this.sendBatch(queue, [{ ...options, payload }], db);
     return id!;
   }
 
   /**
    * Enqueues many jobs in one statement. Returns their ids in input order; an item whose dedup
    * key is held by a live job gets that job's id. Pass a transaction as `db` to enqueue atomically
-   * with the caller's own writes (the `enqueued` event then goes out before that commit).
+   * with the caller's own writes: the `enqueued` event then goes out once that transaction
+   * commits, and not at all when it rolls back.
    */
-  async sendBatch<P>(queue: string, items: readonly SendItem<P>[], db: Queryable = this.sql): Promise<number[]> {
+  async sendBatch<Q extends string>(queue: Q, items: readonly SendItem<PayloadOf<Q>>[], db: Queryable = this.sql): Promise<number[]> {
     if (items.length === 0) return [];
     const rows = await db.query<{ id: number; dedup_key: string | null }>(q.SEND_BATCH, [
       queue,
@@ -71,7 +80,7 @@ export class QueueClient {
     if (!hasDedup && rows.length === items.length) {
       // Without dedup keys every item was inserted, in input order (ids ascend with it).
       inserted.sort((a, b) => a - b);
-      this.events?.emit({ type: 'enqueued', queue, ids: inserted, at: Date.now() });
+      this.publish(db, { type: 'enqueued', queue, ids: inserted });
       return inserted;
     }
     return this.resolveDedup(db, queue, items, rows);
@@ -95,7 +104,7 @@ export class QueueClient {
       const live = await db.query<{ id: number; dedup_key: string }>(q.FIND_BY_DEDUP, [queue, missing]);
       for (const r of live) byKey.set(r.dedup_key, r.id);
     }
-    if (rows.length) this.events?.emit({ type: 'enqueued', queue, ids: rows.map((r) => r.id), at: Date.now() });
+    if (rows.length) this.publish(db, { type: 'enqueued', queue, ids: rows.map((r) => r.id) });
     let next = 0;
     return items.map((item) => {
       if (item.dedupKey === undefined) return plain[next++]!;
@@ -115,9 +124,18 @@ export class QueueClient {
     return q.enqueueFrom(source, payload, queueParam);
   }
 
-  /** Publishes the `enqueued` event for jobs inserted by a statement built with enqueueFromSql. */
-  announce(queue: string, ids: readonly number[]): void {
-    if (ids.length) this.events?.emit({ type: 'enqueued', queue, ids: [...ids], at: Date.now() });
+  /**
+   * Publishes the `enqueued` event for jobs inserted by a statement built with enqueueFromSql;
+   * pass the transaction it ran in, if any, so the event waits for its commit.
+   */
+  announce(queue: string, ids: readonly number[], db: Queryable = this.sql): void {
+    if (ids.length) this.publish(db, { type: 'enqueued', queue, ids: [...ids] });
+  }
+
+  /** Emits an event once the writes it reports are committed (at once outside a transaction). */
+  private publish(db: Queryable, event: Omit<NovaEvent, 'at'>): void {
+    const events = this.events;
+    if (events) afterCommit(db, () => events.emit({ ...event, at: Date.now() }));
   }
 
   /**
@@ -164,39 +182,110 @@ export class QueueClient {
    * Acknowledges finished jobs. Returns the ids accepted; a lease whose token no longer holds
    * its job (it expired and went to another consumer) is refused and left out.
    */
-  async complete(queue: string, leases: readonly Lease[], keepResults = true): Promise<Set<number>> {
+  async complete(queue: string, leases: readonly Ack[], keepResults = true): Promise<Set<number>> {
     if (leases.length === 0) return new Set();
     const rows = await this.sql.query<{ id: number }>(q.COMPLETE, [
       leases.map((l) => l.id),
       leases.map((l) => l.token),
       keepResults,
+      leases.map((l) => (l.result === undefined ? null : JSON.stringify(l.result))),
     ]);
     const done = new Set(rows.map((r) => r.id));
     if (done.size) this.events?.emit({ type: 'completed', queue, ids: [...done], at: Date.now() });
     return done;
   }
 
-  /** Records a failed attempt: back to the queue after a delay, or to the dead letters. */
-  async fail(job: Pick<Job, 'id' | 'token' | 'queue' | 'attempt'>, error: unknown, options: FailOptions): Promise<FailOutcome> {
+  /**
+   * Records a failed attempt: back to the queue after a delay, or to the dead letters. Pass a
+   * transaction as `db` to dead-letter together with the caller's own writes (an onDead hook).
+   */
+  async fail(
+    job: Pick<Job, 'id' | 'token' | 'queue' | 'attempt'>,
+    error: unknown,
+    options: FailOptions,
+    db: Queryable = this.sql,
+  ): Promise<FailOutcome> {
     const stored = toStoredError(error, job.attempt);
-    const [row] = await this.sql.query<{ outcome: 'retry' | 'dead' }>(q.FAIL, [
+    const [row] = await db.query<{ outcome: 'retry' | 'dead' }>(q.FAIL, [
       job.id, job.token, JSON.stringify(stored), options.retryDelayMs, options.dead ?? false,
     ]);
     if (!row) return 'lease-lost';
-    this.events?.emit({
-      type: row.outcome === 'retry' ? 'failed' : 'dead',
-      queue: job.queue, ids: [job.id], error: stored.message, at: Date.now(),
-    });
+    this.publish(db, { type: row.outcome === 'retry' ? 'failed' : 'dead', queue: job.queue, ids: [job.id], error: stored.message });
     return row.outcome;
   }
 
-  /** Renews leases for another `leaseMs`; returns the ids still held by their tokens. */
-  async extend(leases: readonly Lease[], leaseMs: number): Promise<Set<number>> {
-    if (leases.length === 0) return new Set();
-    const rows = await this.sql.query<{ id: number }>(q.EXTEND, [
+  /**
+   * Renews leases for another `leaseMs`; returns the ids still held by their tokens, and those
+   * of them whose cancel was requested.
+   */
+  async extend(leases: readonly Lease[], leaseMs: number): Promise<{ held: Set<number>; cancelled: Set<number> }> {
+    if (leases.length === 0) return { held: new Set(), cancelled: new Set() };
+    const rows = await this.sql.query<{ id: number; cancel_requested: boolean }>(q.EXTEND, [
       leases.map((l) => l.id), leases.map((l) => l.token), leaseMs,
     ]);
-    return new Set(rows.map((r) => r.id));
+    return { held: new Set(rows.map((r) => r.id)), cancelled: new Set(rows.filter((r) => r.cancel_requested).map((r) => r.id)) };
+  }
+
+  /** Hands a job back to run after `delayMs` without spending its attempt. False when the lease was lost. */
+  async defer(job: Lease & { queue: string }, delayMs: number): Promise<boolean> {
+    const [row] = await this.sql.query<{ queue: string }>(q.DEFER, [job.id, job.token, delayMs]);
+    // A consumer asleep until its next due job must learn of this one.
+    if (row) await this.sql.notify('nova_wake', row.queue);
+    return !!row;
+  }
+
+  /**
+   * Parks a running job until `key` is signalled (see `signal`) or `timeoutMs` passes, without
+   * spending its attempt; a parked job holds no lease and no worker slot. Its next run sees
+   * what woke it in `job.wake`. False when the lease was lost.
+   */
+  async park(job: Lease & { queue: string }, key: string, timeoutMs: number | null): Promise<boolean> {
+    const rows = await this.sql.query(q.PARK, [job.id, job.token, key, timeoutMs]);
+    if (rows.length) this.events?.emit({ type: 'parked', queue: job.queue, ids: [job.id], topic: key, at: Date.now() });
+    return rows.length > 0;
+  }
+
+  /** Wakes every job parked on `key`, handing each `data`. Returns the ids woken. */
+  async signal(key: string, data: unknown = null, db: Queryable = this.sql): Promise<number[]> {
+    const rows = await db.query<{ id: number; queue: string }>(q.SIGNAL, [key, JSON.stringify(data ?? null)]);
+    await this.announceWoken(rows, db);
+    return rows.map((r) => r.id);
+  }
+
+  /** Wakes parked jobs whose timeout passed (the maintenance loop calls this). */
+  async wakeExpiredParked(limit = 1000): Promise<number> {
+    const rows = await this.sql.query<{ id: number; queue: string }>(q.WAKE_EXPIRED_PARKED, [limit]);
+    await this.announceWoken(rows, this.sql);
+    return rows.length;
+  }
+
+  private async announceWoken(rows: readonly { id: number; queue: string }[], db: Queryable): Promise<void> {
+    for (const queue of new Set(rows.map((r) => r.queue))) {
+      const ids = rows.filter((r) => r.queue === queue).map((r) => r.id);
+      this.publish(db, { type: 'enqueued', queue, ids });
+      await db.query('select pg_notify($1, $2)', ['nova_wake', queue]);
+    }
+  }
+
+  /**
+   * Cancels a job: a waiting or parked one is finished as `cancelled` at once; a running one is
+   * flagged, and its handler's signal aborts (at once through the `cancelling` event where events
+   * travel, otherwise at the holder's next heartbeat). Returns what happened, or null when the
+   * job is not live.
+   */
+  async cancel(id: number): Promise<'cancelled' | 'cancelling' | null> {
+    const error = JSON.stringify({ name: 'JobCancelled', message: `job ${id} was cancelled` });
+    const [row] = await this.sql.query<{ outcome: 'cancelled' | 'cancelling'; queue: string }>(q.CANCEL, [id, error]);
+    if (!row) return null;
+    this.events?.emit({ type: row.outcome, queue: row.queue, ids: [id], at: Date.now() });
+    return row.outcome;
+  }
+
+  /** Finishes a running job whose handler stopped on a cancel. False when the lease was lost. */
+  async finishCancelled(job: Lease & { queue: string; attempt: number }, error: unknown): Promise<boolean> {
+    const rows = await this.sql.query(q.FINISH_CANCELLED, [job.id, job.token, JSON.stringify(toStoredError(error, job.attempt))]);
+    if (rows.length) this.events?.emit({ type: 'cancelled', queue: job.queue, ids: [job.id], at: Date.now() });
+    return rows.length > 0;
   }
 
   /** Hands leases back at once, without counting the attempt. Returns how many were released. */
@@ -207,13 +296,14 @@ export class QueueClient {
     return rows.length;
   }
 
-  /** Returns expired leases to their queues (or the dead letters). Safe to call from every process. */
-  async reapExpired(limit = 1000): Promise<{ retried: number; dead: number }> {
-    const rows = await this.sql.query<{ outcome: 'retry' | 'dead'; queue: string }>(q.REAP_EXPIRED, [limit]);
-    const woken = new Set(rows.filter((r) => r.outcome === 'retry').map((r) => r.queue));
-    for (const queue of woken) await this.sql.notify('nova_wake', queue);
-    const dead = rows.filter((r) => r.outcome === 'dead').length;
-    return { retried: rows.length - dead, dead };
+  /**
+   * Returns expired leases to their queues. Safe to call from every process. `spent`: how many
+   * of them had used their last attempt (the next claimer dead-letters those).
+   */
+  async reapExpired(limit = 1000): Promise<{ returned: number; spent: number }> {
+    const rows = await this.sql.query<{ queue: string; spent: boolean }>(q.REAP_EXPIRED, [limit]);
+    for (const queue of new Set(rows.map((r) => r.queue))) await this.sql.notify('nova_wake', queue);
+    return { returned: rows.length, spent: rows.filter((r) => r.spent).length };
   }
 
   async progress(lease: Lease & { queue: string }, data: unknown): Promise<boolean> {
@@ -231,7 +321,7 @@ export class QueueClient {
   }
 
   /** Deletes finished rows beyond the newest `keep`, or older than `maxAgeMs`. */
-  async prune(queue: string, state: 'completed' | 'dead', keep: number, maxAgeMs: number): Promise<number> {
+  async prune(queue: string, state: 'completed' | 'dead' | 'cancelled', keep: number, maxAgeMs: number): Promise<number> {
     const [row] = await this.sql.query<{ n: number }>(q.PRUNE, [queue, state, keep, maxAgeMs]);
     return row?.n ?? 0;
   }
@@ -275,6 +365,17 @@ export class QueueClient {
     return (await this.sql.query(q.DELETE_JOB, [id])).length > 0;
   }
 
+  /**
+   * Gives the planner statistics on nova_jobs the first time it holds a backlog, instead of
+   * waiting for autovacuum. Returns whether it analyzed.
+   */
+  async analyzeIfNeeded(): Promise<boolean> {
+    const [row] = await this.sql.query<{ needed: boolean }>(q.NEEDS_ANALYZE);
+    if (!row?.needed) return false;
+    await this.sql.exec(q.ANALYZE_JOBS);
+    return true;
+  }
+
   /** Drops per-minute throughput counters older than `maxAgeMs`. */
   async pruneCounters(maxAgeMs: number): Promise<void> {
     await this.sql.query(q.PRUNE_MINUTES, [maxAgeMs]);
@@ -299,8 +400,8 @@ export type JobListState = 'waiting' | 'delayed' | 'active' | 'failed' | 'comple
 export interface JobRecord {
   id: number;
   queue: string;
-  /** From getJob: queued | active | completed | dead; from listJobs: a JobListState. */
-  state: 'queued' | JobListState;
+  /** From getJob: queued | active | parked | completed | dead | cancelled; from listJobs: a JobListState. */
+  state: 'queued' | 'parked' | 'cancelled' | JobListState;
   payload: unknown;
   priority: number;
   attempts: number;
@@ -313,6 +414,12 @@ export interface JobRecord {
   finished_at: Date | null;
   last_error: { name: string; message: string; stack?: string; attempt?: number } | null;
   progress: unknown;
+  /** What the handler returned (getJob, once completed). */
+  result?: unknown;
+  /** The key a parked job waits for (getJob). */
+  signal_key?: string | null;
+  /** A cancel was asked of this running job (getJob). */
+  cancel_requested?: boolean;
 }
 
 function toInputRow(item: SendItem): Record<string, unknown> {
@@ -340,5 +447,7 @@ function toJob<P>(r: JobRow): Job<P> {
     token: r.lease_token,
     createdAt: r.created_at,
     runAt: r.run_at,
+    lastError: r.last_error,
+    wake: r.wake,
   };
 }

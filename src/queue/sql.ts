@@ -4,14 +4,17 @@
  */
 
 const JOB_COLUMNS = `j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
-  j.dedup_key, j.lease_token, j.created_at, j.run_at`;
+  j.dedup_key, j.lease_token, j.created_at, j.run_at, j.last_error, j.wake`;
 
-/** Copies finished rows (a CTE named `done`) into nova_job_results with the given state. */
-const keepAs = (state: 'completed' | 'dead', where = 'true') => `
+/**
+ * Copies finished rows (a CTE named `done`) into nova_job_results with the given state; `result`
+ * is an SQL expression over `done` (its column of the same name, where the CTE has one).
+ */
+const keepAs = (state: 'completed' | 'dead' | 'cancelled', where = 'true', result = 'null::jsonb') => `
   insert into nova_job_results (id, queue, state, payload, priority, attempts, max_attempts,
-                                group_key, dedup_key, created_at, started_at, last_error)
+                                group_key, dedup_key, created_at, started_at, last_error, result)
   select id, queue, '${state}', payload, priority, attempts, max_attempts, group_key, dedup_key,
-         created_at, started_at, last_error from done where ${where}`;
+         created_at, started_at, last_error, ${result} from done where ${where}`;
 
 /** Adds the jobs of a CTE named `done` to their queue's finished count for this minute. */
 const countFinished = `
@@ -157,13 +160,16 @@ export const CLAIM_GROUPED = `
  * probe the whole id array for each of its rows (quadratic: a 10,000-job ack took 14 s).
  */
 
-/** $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows: acks jobs still leased by those tokens. */
+/**
+ * $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows, $4 text[] results (JSON or null):
+ * acks jobs still leased by those tokens, keeping each one's result.
+ */
 export const COMPLETE = `
   with done as (
-    delete from nova_jobs j using unnest($1::bigint[], $2::bigint[]) as a(id, token)
+    delete from nova_jobs j using unnest($1::bigint[], $2::bigint[], $4::text[]) as a(id, token, result)
     where j.id = a.id and j.lease_token = a.token
-    returning j.*
-  ), kept as (${keepAs('completed', '$3::boolean')} returning id),
+    returning j.*, a.result::jsonb as result
+  ), kept as (${keepAs('completed', '$3::boolean', 'result')} returning id),
   counted as (${countFinished})
   select id from done`;
 
@@ -176,7 +182,7 @@ export const FAIL = `
   with retry as (
     update nova_jobs j
     set state = 'queued', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $3::text::jsonb,
-        lease_token = null, lease_expires_at = null, locked_by = null
+        lease_token = null, lease_expires_at = null, locked_by = null, wake = null
     where j.id = $1 and j.lease_token = $2 and j.state = 'active'
       and j.attempts < j.max_attempts and not $5::boolean
     returning j.id, j.queue
@@ -190,12 +196,84 @@ export const FAIL = `
   counted as (${countFinished})
   select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
 
-/** $1 bigint[] ids, $2 bigint[] tokens, $3 lease ms: extends leases; returns the ids still held. */
+/**
+ * $1 bigint[] ids, $2 bigint[] tokens, $3 lease ms: extends leases; returns the ids still held,
+ * each with whether a cancel was requested meanwhile.
+ */
 export const EXTEND = `
   update nova_jobs j set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
   from unnest($1::bigint[], $2::bigint[]) as a(id, token)
   where j.id = a.id and j.lease_token = a.token
+  returning j.id, j.cancel_requested`;
+
+/**
+ * $1 id, $2 token, $3 delay ms: hands a job back to run after the delay without spending the
+ * attempt (Defer). Returns its queue, or no row when the lease was lost.
+ */
+export const DEFER = `
+  update nova_jobs j
+  set state = 'queued', attempts = greatest(j.attempts - 1, 0),
+      run_at = now() + make_interval(secs => $3::float8 / 1000),
+      lease_token = null, lease_expires_at = null, locked_by = null
+  where j.id = $1 and j.lease_token = $2
+  returning j.queue`;
+
+/**
+ * $1 id, $2 token, $3 signal key, $4 timeout ms (null: none): parks a job until its key is
+ * signalled or the timeout passes, holding no lease and without spending the attempt.
+ */
+export const PARK = `
+  update nova_jobs j
+  set state = 'parked', attempts = greatest(j.attempts - 1, 0), signal_key = $3, wake = null,
+      run_at = case when $4::float8 is null then 'infinity'::timestamptz
+                    else now() + make_interval(secs => $4::float8 / 1000) end,
+      lease_token = null, lease_expires_at = null, locked_by = null
+  where j.id = $1 and j.lease_token = $2
   returning j.id`;
+
+/** $1 signal key, $2 data json: wakes every job parked on the key. Returns their ids and queues. */
+export const SIGNAL = `
+  update nova_jobs j
+  set state = 'queued', run_at = now(), wake = jsonb_build_object('key', $1::text, 'data', $2::text::jsonb)
+  where j.state = 'parked' and j.signal_key = $1
+  returning j.id, j.queue`;
+
+/** $1 limit: wakes parked jobs whose deadline passed. Returns their ids and queues. */
+export const WAKE_EXPIRED_PARKED = `
+  with due as (
+    select id from nova_jobs where state = 'parked' and run_at <= now()
+    order by run_at limit $1 for update skip locked
+  )
+  update nova_jobs j
+  set state = 'queued', run_at = now(), wake = jsonb_build_object('key', j.signal_key, 'timedOut', true)
+  from due where j.id = due.id
+  returning j.id, j.queue`;
+
+/**
+ * $1 id, $2 error jsonb: cancels a job. A waiting or parked one is finished as cancelled at once;
+ * a running one is flagged for its holder. Returns the queue and what happened.
+ */
+export const CANCEL = `
+  with done as (
+    delete from nova_jobs j where j.id = $1 and j.state in ('queued', 'parked')
+    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
+              j.dedup_key, j.created_at, j.started_at, $2::text::jsonb as last_error
+  ), kept as (${keepAs('cancelled')} returning id),
+  flagged as (
+    update nova_jobs j set cancel_requested = true where j.id = $1 and j.state = 'active'
+    returning j.queue
+  )
+  select 'cancelled' as outcome, queue from done union all select 'cancelling', queue from flagged`;
+
+/** $1 id, $2 token, $3 error jsonb: finishes a running job whose handler stopped on a cancel. */
+export const FINISH_CANCELLED = `
+  with done as (
+    delete from nova_jobs j where j.id = $1 and j.lease_token = $2
+    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
+              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error
+  ), kept as (${keepAs('cancelled')} returning id),
+  counted as (${countFinished})
+  select queue from done`;
 
 /**
  * $1 bigint[] ids, $2 bigint[] tokens: hands leases back at once without counting the attempt
@@ -210,8 +288,10 @@ export const RELEASE = `
   returning j.queue`;
 
 /**
- * $1 limit: returns jobs whose lease expired (their holder died or stalled) to the queue, or to
- * the dead letters when that was their last attempt. Safe to run from every process at once.
+ * $1 limit: returns jobs whose lease expired (their holder died or stalled) to their queue.
+ * Safe to run from every process at once. A job whose last attempt expired goes back too, with
+ * its attempts spent: the next claimer dead-letters it without running it, and so runs the
+ * queue's onDead hook in that transaction (this statement knows no hooks).
  */
 export const REAP_EXPIRED = `
   with expired as (
@@ -220,23 +300,14 @@ export const REAP_EXPIRED = `
     order by lease_expires_at
     limit $1
     for update skip locked
-  ), err as (
-    select jsonb_build_object('message', 'lease expired before the job was acknowledged',
-                              'name', 'LeaseExpired') as e
-  ), retry as (
-    update nova_jobs j
-    set state = 'queued', run_at = now(), last_error = (select e from err),
-        lease_token = null, lease_expires_at = null, locked_by = null
-    from expired where j.id = expired.id and j.attempts < j.max_attempts
-    returning j.queue
-  ), done as (
-    delete from nova_jobs j using expired
-    where j.id = expired.id and j.attempts >= j.max_attempts
-    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
-              j.dedup_key, j.created_at, j.started_at, (select e from err) as last_error
-  ), kept as (${keepAs('dead')} returning id),
-  counted as (${countFinished})
-  select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
+  )
+  update nova_jobs j
+  set state = 'queued', run_at = now(),
+      last_error = jsonb_build_object('message', 'lease expired before the job was acknowledged',
+                                      'name', 'LeaseExpired', 'attempt', j.attempts),
+      lease_token = null, lease_expires_at = null, locked_by = null
+  from expired where j.id = expired.id
+  returning j.queue, j.attempts >= j.max_attempts as spent`;
 
 /** $1 id, $2 token, $3 progress jsonb: records progress while the lease holds. */
 export const PROGRESS = `
@@ -296,6 +367,17 @@ export const METRICS = `
                               else finished * (1 - extract(second from now()) / 60) end), 0)
      from nova_queue_minutes
      where queue = $1 and minute >= date_trunc('minute', now()) - interval '1 minute')::float8 as throughput_per_minute`;
+
+/**
+ * Whether nova_jobs holds a backlog but the planner has never had statistics on it (a fresh
+ * install: autovacuum analyzes only after about a minute and 50 + 10% changed rows). Without
+ * them the planner guesses one row per predicate, and the claim's choice of index becomes a tie.
+ */
+export const NEEDS_ANALYZE = `
+  select coalesce(last_analyze, last_autoanalyze) is null and n_live_tup > 1000 as needed
+  from pg_stat_user_tables where relname = 'nova_jobs'`;
+
+export const ANALYZE_JOBS = `analyze nova_jobs`;
 
 /** $1 max age ms: drops per-minute counters older than that. */
 export const PRUNE_MINUTES = `
@@ -357,12 +439,13 @@ export const DELETE_JOB = `
 export const NEXT_DUE = `
   select min(run_at) as run_at from nova_jobs where queue = $1 and state = 'queued'`;
 
-/** $1 id: one job, live or finished. */
+/** $1 id: one job, live or finished, with its result once completed. */
 export const GET_JOB = `
   select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
-         run_at, created_at, started_at, null::timestamptz as finished_at, last_error, progress
+         run_at, created_at, started_at, null::timestamptz as finished_at, last_error, progress,
+         null::jsonb as result, signal_key, cancel_requested
   from nova_jobs where id = $1
   union all
   select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
-         null, created_at, started_at, finished_at, last_error, null
+         null, created_at, started_at, finished_at, last_error, null, result, null, false
   from nova_job_results where id = $1`;

@@ -8,8 +8,22 @@
  *   so a holder whose lease expired and was given to someone else cannot touch the job.
  * - retrying: queued again after a failed or expired attempt.
  * - dead letter: a job that used up its attempts (or failed permanently), kept for redrive.
+ * - deferred: handed back by its handler to run later, without spending the attempt.
+ * - parked: handed back until a signal (by key) or a deadline; holds no lease and no slot.
+ * - cancelled: finished by QueueClient.cancel; a running job's handler sees its signal abort.
  * - group: jobs sharing a group key; a queue may cap how many of one group run at once.
  */
+
+/**
+ * The typed catalog of jobs: queue name to payload type. Each domain adds its queues by
+ * declaration merging (`declare module '.../queue/types.ts' { interface JobCatalog { ... } }`),
+ * so `send('threads', payload)` checks the payload; a queue not in the catalog takes any payload.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface JobCatalog {}
+
+/** The payload type of a queue: from the catalog when it is there. */
+export type PayloadOf<Q extends string> = Q extends keyof JobCatalog ? JobCatalog[Q] : unknown;
 
 export interface SendOptions {
   /** Run no sooner than this many milliseconds from now. */
@@ -44,7 +58,14 @@ export interface Job<P = unknown> {
   token: number;
   createdAt: Date;
   runAt: Date;
+  /** The previous attempt's error, if any. */
+  lastError: StoredError | null;
+  /** What woke a parked job (see QueueClient.park): a signal's data, or its timeout. */
+  wake: Wake | null;
 }
+
+/** Why a parked job runs again. */
+export type Wake = { key: string; data: unknown; timedOut?: undefined } | { key: string; timedOut: true; data?: undefined };
 
 export interface Lease {
   id: number;

@@ -21,8 +21,8 @@ export interface ApiServer {
 }
 
 export async function startApiServer(options: {
-  /** The domains whose routes this process serves. */
-  domains: readonly Domain[];
+  /** The domains whose routes this process serves, each with what its setup built. */
+  domains: readonly { domain: Domain; deps: unknown }[];
   services: Services;
   port: number;
   host: string;
@@ -49,8 +49,8 @@ export async function startApiServer(options: {
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`)));
 
-  for (const domain of options.domains) {
-    if (domain.routes) await app.register(async (scope) => domain.routes!(scope, options.services));
+  for (const { domain, deps } of options.domains) {
+    if (domain.routes) await app.register(async (scope) => domain.routes!(scope, options.services, deps));
   }
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();

@@ -11,16 +11,17 @@ function memorySource(total: number) {
       calls.claims.push(limit);
       return waiting.splice(0, limit);
     },
-    async complete(jobs) {
-      calls.completes.push(jobs.map((j) => j.id));
-      return new Set(jobs.map((j) => j.id).filter((id) => !lost.has(id)));
+    async complete(acks) {
+      calls.completes.push(acks.map((a) => a.job.id));
+      return new Set(acks.map((a) => a.job.id).filter((id) => !lost.has(id)));
     },
     async fail(job) {
       calls.fails.push(job.id);
+      return 'retry';
     },
     async extend(jobs) {
       calls.extends++;
-      return new Set(jobs.map((j) => j.id).filter((id) => !lost.has(id)));
+      return { held: new Set(jobs.map((j) => j.id).filter((id) => !lost.has(id))), cancelled: new Set<number>() };
     },
     async release(jobs) {
       calls.releases.push(jobs.map((j) => j.id));
@@ -56,9 +57,9 @@ describe('Consumer', () => {
     consumer.start();
     // With slots held until the ack commits, only `concurrency` (3) handlers could start.
     await until(() => started === 30);
-    expect(consumer.stats().completed).toBe(0);
+    expect(consumer.stats().outcomes.completed).toBe(0);
     while (pendingAcks.length) pendingAcks.shift()!();
-    await until(() => consumer.stats().completed === 30);
+    await until(() => consumer.stats().outcomes.completed === 30);
     expect(calls.completes.flat()).toHaveLength(30);
     await consumer.stop(1000);
   });
@@ -73,7 +74,7 @@ describe('Consumer', () => {
       running--;
     }, options);
     consumer.start();
-    await until(() => consumer.stats().completed === 50);
+    await until(() => consumer.stats().outcomes.completed === 50);
     expect(peak).toBe(3);
     const acked = calls.completes.flat();
     expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -86,7 +87,7 @@ describe('Consumer', () => {
     const { source, calls } = memorySource(100);
     const consumer = new Consumer(source, () => new Promise((r) => setTimeout(r, 1)), options);
     consumer.start();
-    await until(() => consumer.stats().completed === 100);
+    await until(() => consumer.stats().outcomes.completed === 100);
     expect(Math.max(...calls.claims)).toBeLessThanOrEqual(10);
     expect(calls.claims.length).toBeLessThan(40);
     await consumer.stop(1000);
@@ -101,7 +102,7 @@ describe('Consumer', () => {
     expect(calls.claims.length).toBe(1);
     waiting.push({ id: 7, token: 1 });
     consumer.wake();
-    await until(() => consumer.stats().completed === 1);
+    await until(() => consumer.stats().outcomes.completed === 1);
     await consumer.stop(1000);
   });
 
@@ -111,7 +112,7 @@ describe('Consumer', () => {
       if (job.id === 2) throw new Error('boom');
     }, options);
     consumer.start();
-    await until(() => consumer.stats().completed + consumer.stats().failed === 2);
+    await until(() => consumer.stats().outcomes.completed + consumer.stats().outcomes.retry === 2);
     expect(calls.fails).toEqual([2]);
     expect(calls.completes.flat()).toEqual([1]);
     await consumer.stop(1000);

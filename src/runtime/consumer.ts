@@ -5,8 +5,14 @@
  * Throughput comes from batching both ends: jobs are claimed `batchSize` at a time into a local
  * buffer (prefetch) and run `concurrency` at a time; acknowledgements made in the same tick go to
  * the database together. Leases of buffered and running jobs are renewed by one heartbeat.
+ *
+ * With `batchSize: 'auto'` the claim size adapts: it grows while claims come back full and the
+ * handlers are quick (a backlog of short jobs wants few, large round trips), and shrinks to what
+ * the handlers get through in a short horizon when they are slow (long jobs prefetched in bulk
+ * would wait in this buffer while another replica sits idle).
  */
 
+import { JobCancelled } from '../queue/errors.ts';
 import { Batcher } from './batcher.ts';
 
 export interface LeasedJob {
@@ -14,14 +20,29 @@ export interface LeasedJob {
   token: number;
 }
 
+/** How a job's run ended, as counted and labelled in metrics. */
+export type Outcome =
+  | 'completed'
+  /** Failed; queued again for a later attempt. */
+  | 'retry'
+  | 'dead'
+  /** Handed back by its handler without spending the attempt (Defer), or parked until a signal. */
+  | 'deferred'
+  | 'parked'
+  | 'cancelled'
+  /** Handed back at shutdown, unfinished. */
+  | 'shutdown'
+  /** Its lease had gone to another consumer before the ack or failure was recorded. */
+  | 'lease-lost';
+
 export interface ConsumerSource<J extends LeasedJob> {
   claim(limit: number): Promise<J[]>;
-  /** Acks; returns the ids accepted (the rest had lost their lease). */
-  complete(jobs: J[]): Promise<Set<number>>;
-  /** Records a failed attempt (retry or dead letter, by policy). */
-  fail(job: J, error: unknown): Promise<void>;
-  /** Renews leases; returns the ids still held. */
-  extend(jobs: J[]): Promise<Set<number>>;
+  /** Acks with each job's result; returns the ids accepted (the rest had lost their lease). */
+  complete(acks: { job: J; result: unknown }[]): Promise<Set<number>>;
+  /** Settles a handler that threw (retry, dead letter, defer, park, cancel): returns what happened. */
+  fail(job: J, error: unknown): Promise<Outcome>;
+  /** Renews leases; returns the ids still held and those whose cancel was requested. */
+  extend(jobs: J[]): Promise<{ held: Set<number>; cancelled: Set<number> }>;
   /** Hands leases back without counting an attempt. */
   release(jobs: J[]): Promise<void>;
   /** Milliseconds until the next queued job is due, or null when none is queued. */
@@ -30,7 +51,8 @@ export interface ConsumerSource<J extends LeasedJob> {
 
 export interface ConsumerOptions {
   concurrency: number;
-  batchSize: number;
+  /** Jobs claimed per round trip, or 'auto' to adapt it to backlog and handler speed. */
+  batchSize: number | 'auto';
   /** Longest sleep without a wake-up; the fallback when notifications are lost. */
   pollIntervalMs: number;
   heartbeatMs: number;
@@ -38,32 +60,42 @@ export interface ConsumerOptions {
   timeoutMs?: number;
 }
 
-export type RunJob<J> = (job: J, signal: AbortSignal) => Promise<void>;
+/** Runs one job's handler; resolves with its result. */
+export type RunJob<J> = (job: J, signal: AbortSignal) => Promise<unknown>;
 
 export interface ConsumerHooks<J> {
   onError?: (err: unknown, where: string) => void;
-  onSettled?: (job: J, outcome: 'completed' | 'failed' | 'lease-lost', ms: number) => void;
+  onSettled?: (job: J, outcome: Outcome, ms: number) => void;
 }
 
 export interface ConsumerStats {
   running: number;
   buffered: number;
-  completed: number;
-  failed: number;
-  leaseLost: number;
+  /** The claim size in use (fixed, or where the adaptive one stands). */
+  batchSize: number;
+  outcomes: Record<Outcome, number>;
   lastPollAt: number | null;
   idle: boolean;
 }
 
+/** Adaptive claim sizes stay within these bounds. */
+const AUTO_MAX_BATCH = 500;
+/** Prefetch what the handlers get through in about this long; no more. */
+const AUTO_HORIZON_MS = 200;
+
 export class ShutdownAbort extends Error {
   override name = 'ShutdownAbort';
+}
+
+function zeroOutcomes(): Record<Outcome, number> {
+  return { completed: 0, retry: 0, dead: 0, deferred: 0, parked: 0, cancelled: 0, shutdown: 0, 'lease-lost': 0 };
 }
 
 export class Consumer<J extends LeasedJob> {
   private buffer: J[] = [];
   private readonly running = new Map<number, { job: J; abort: AbortController }>();
   // Bounded, so one statement never holds row locks for long however far acks fell behind.
-  private readonly acks = new Batcher<J, boolean>((jobs) => this.completeBatch(jobs), 1000);
+  private readonly acks = new Batcher<{ job: J; result: unknown }, boolean>((acks) => this.completeBatch(acks), 1000);
   private claiming = false;
   private wakeRequested = false;
   private idle = false;
@@ -71,15 +103,20 @@ export class Consumer<J extends LeasedJob> {
   private sleepTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
-  private readonly counts = { completed: 0, failed: 0, leaseLost: 0 };
+  private readonly counts = zeroOutcomes();
   private lastPollAt: number | null = null;
+  /** The adaptive claim size, and a moving average of handler durations that steers it. */
+  private batch: number;
+  private avgRunMs = 1;
 
   constructor(
     private readonly source: ConsumerSource<J>,
     private readonly run: RunJob<J>,
     private readonly options: ConsumerOptions,
     private readonly hooks: ConsumerHooks<J> = {},
-  ) {}
+  ) {
+    this.batch = options.batchSize === 'auto' ? Math.max(1, options.concurrency) : options.batchSize;
+  }
 
   start(): void {
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
@@ -99,10 +136,22 @@ export class Consumer<J extends LeasedJob> {
     return {
       running: this.running.size,
       buffered: this.buffer.length,
-      ...this.counts,
+      batchSize: this.batch,
+      outcomes: { ...this.counts },
       lastPollAt: this.lastPollAt,
       idle: this.idle,
     };
+  }
+
+  /** Aborts a running job's handler (a cancel seen by event); false when it does not run here. */
+  abortJob(id: number, reason: Error): boolean {
+    const entry = this.running.get(id);
+    if (!entry) {
+      // A buffered job never started: it is dropped and its lease left to the cancel's owner.
+      return false;
+    }
+    entry.abort.abort(reason);
+    return true;
   }
 
   /**
@@ -136,7 +185,8 @@ export class Consumer<J extends LeasedJob> {
     while (this.running.size < this.options.concurrency && this.buffer.length > 0) {
       this.begin(this.buffer.shift()!);
     }
-    const { batchSize, concurrency } = this.options;
+    const { concurrency } = this.options;
+    const batchSize = this.batch;
     const held = this.running.size + this.buffer.length;
     const lowWater = this.buffer.length < Math.max(1, Math.ceil(batchSize / 2));
     if (!this.claiming && !this.idle && lowWater && held < concurrency + batchSize) {
@@ -162,12 +212,26 @@ export class Consumer<J extends LeasedJob> {
       await this.safely('release', () => this.source.release(jobs));
       return;
     }
+    this.adapt(jobs.length, limit);
     this.buffer.push(...jobs);
     if (jobs.length < limit && !this.wakeRequested) {
       this.idle = true;
       void this.sleepUntilDue();
     }
     this.pump();
+  }
+
+  /**
+   * Steers the adaptive claim size: doubles while claims come back full (a backlog) up to what
+   * the handlers finish within AUTO_HORIZON_MS, and falls back towards `concurrency` when they
+   * come back short (the backlog is gone: large claims would only cost latency).
+   */
+  private adapt(got: number, asked: number): void {
+    if (this.options.batchSize !== 'auto') return;
+    const { concurrency } = this.options;
+    const ceiling = Math.min(AUTO_MAX_BATCH, Math.max(concurrency, Math.ceil((concurrency * AUTO_HORIZON_MS) / this.avgRunMs)));
+    if (got >= asked) this.batch = Math.min(ceiling, this.batch * 2);
+    else this.batch = Math.max(concurrency, Math.min(ceiling, Math.ceil(this.batch / 2)));
   }
 
   /** Sleeps until the next delayed job is due, a wake-up, or the poll interval, whichever is first. */
@@ -200,20 +264,22 @@ export class Consumer<J extends LeasedJob> {
         this.options.timeoutMs,
       );
     }
-    const settle = async (): Promise<'completed' | 'failed' | 'lease-lost'> => {
+    const settle = async (): Promise<Outcome> => {
+      let result: unknown;
       try {
-        await this.run(job, abort.signal);
+        result = await this.run(job, abort.signal);
       } catch (err) {
-        if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) return 'lease-lost';
-        await this.source.fail(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
-        return 'failed';
+        if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) return 'shutdown';
+        // An abort's reason (timeout, cancel, lost lease) says more than what the handler threw.
+        return this.source.fail(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
       } finally {
         clearTimeout(timer);
+        this.avgRunMs = this.avgRunMs * 0.9 + Math.max(0.01, performance.now() - started) * 0.1;
       }
       // The slot is free once the handler returns: the ack joins the next batched statement, so
       // one round trip acknowledges far more than `concurrency` jobs.
       this.vacate(job);
-      return (await this.acks.add(job)) ? 'completed' : 'lease-lost';
+      return (await this.acks.add({ job, result })) ? 'completed' : 'lease-lost';
     };
     settle()
       .catch((err) => {
@@ -221,9 +287,7 @@ export class Consumer<J extends LeasedJob> {
         return 'lease-lost' as const;
       })
       .then((outcome) => {
-        if (outcome === 'completed') this.counts.completed++;
-        else if (outcome === 'failed') this.counts.failed++;
-        else this.counts.leaseLost++;
+        this.counts[outcome]++;
         this.hooks.onSettled?.(job, outcome, performance.now() - started);
         this.vacate(job);
       });
@@ -236,31 +300,41 @@ export class Consumer<J extends LeasedJob> {
   }
 
   /** Acks gathered while the previous ack statement runs go to the database in one statement. */
-  private async completeBatch(jobs: J[]): Promise<boolean[]> {
+  private async completeBatch(acks: { job: J; result: unknown }[]): Promise<boolean[]> {
     let held: Set<number>;
     try {
-      held = await this.source.complete(jobs);
+      held = await this.source.complete(acks);
     } catch (err) {
       // The acks did not commit: their leases lapse and the jobs run again (at-least-once).
       this.hooks.onError?.(err, 'complete');
       held = new Set();
     }
-    return jobs.map((j) => held.has(j.id));
+    return acks.map((a) => held.has(a.job.id));
   }
 
   private async heartbeat(): Promise<void> {
     const jobs = [...this.buffer, ...[...this.running.values()].map((r) => r.job)];
     if (jobs.length === 0) return;
     let held: Set<number>;
+    let cancelled: Set<number>;
     try {
-      held = await this.source.extend(jobs);
+      ({ held, cancelled } = await this.source.extend(jobs));
     } catch (err) {
       this.hooks.onError?.(err, 'heartbeat');
       return;
     }
     this.buffer = this.buffer.filter((j) => held.has(j.id));
+    // A prefetched job cancelled before it started is finished as cancelled, never run.
+    for (const job of this.buffer.filter((j) => cancelled.has(j.id))) {
+      this.buffer.splice(this.buffer.indexOf(job), 1);
+      void this.source.fail(job, new JobCancelled(job.id)).then(
+        (outcome) => this.counts[outcome]++,
+        (err: unknown) => this.hooks.onError?.(err, 'cancel'),
+      );
+    }
     for (const r of this.running.values()) {
       if (!held.has(r.job.id)) r.abort.abort(new Error(`lease on job ${r.job.id} was lost`));
+      else if (cancelled.has(r.job.id) && !r.abort.signal.aborted) r.abort.abort(new JobCancelled(r.job.id));
     }
   }
 

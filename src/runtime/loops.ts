@@ -34,7 +34,7 @@ export class PeriodicLoop {
 
   constructor(
     private readonly def: LoopDefinition,
-    private readonly deps: { sql: Sql; holder: string; leaseTtlMs: number; log: Logger; services: Services },
+    private readonly deps: { sql: Sql; holder: string; leaseTtlMs: number; log: Logger; services: Services; deps?: unknown },
   ) {
     if (def.singleton) this.lease = new Lease(deps.sql, `loop:${def.name}`, deps.holder, deps.leaseTtlMs);
   }
@@ -121,6 +121,7 @@ export class PeriodicLoop {
       leaseToken: this.lease?.heldToken ?? null,
       confirmLease: async (db) => (this.lease ? this.leader && (await this.lease.confirm(db)) : true),
       services: this.deps.services,
+      deps: this.deps.deps,
     });
     const done = body.then(
       () => {

@@ -5,7 +5,7 @@ import { pruneWorkers } from './registry.ts';
 /**
  * Upkeep every Nova process runs, whatever its roles:
  * - the lease reaper returns jobs whose holder died to their queue (any process may do it; the
- *   statement skips rows another process is reaping);
+ *   statement skips rows another process is reaping), and wakes parked jobs whose timeout passed;
  * - retention trims finished jobs to the newest NOVA_RETAIN_COMPLETED / NOVA_RETAIN_FAILED per
  *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time), with
  *   old throughput counters and processes long gone from the worker registry.
@@ -18,8 +18,20 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
       role: 'nova',
       intervalMs: config.NOVA_REAP_INTERVAL_MS,
       async run({ services, log }) {
-        const { retried, dead } = await services.queue.reapExpired();
-        if (retried || dead) log.warn('returned jobs whose lease expired', { retried, dead });
+        const { returned, spent } = await services.queue.reapExpired();
+        if (returned) log.warn('returned jobs whose lease expired', { returned, lastAttemptSpent: spent });
+        // Parked jobs whose timeout passed run again (their handler sees wake.timedOut).
+        await services.queue.wakeExpiredParked();
+      },
+    },
+    {
+      // A fresh install's first backlog is claimed with planner statistics, not a guess.
+      name: 'nova:analyze',
+      role: 'nova',
+      intervalMs: 2000,
+      singleton: true,
+      async run({ services, log }) {
+        if (await services.queue.analyzeIfNeeded()) log.info('analyzed nova_jobs (it had a backlog and no statistics yet)');
       },
     },
     {
@@ -32,6 +44,7 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
         for (const queue of await services.queue.queues()) {
           removed += await services.queue.prune(queue, 'completed', config.NOVA_RETAIN_COMPLETED, maxAgeMs);
           removed += await services.queue.prune(queue, 'dead', config.NOVA_RETAIN_FAILED, maxAgeMs);
+          removed += await services.queue.prune(queue, 'cancelled', config.NOVA_RETAIN_FAILED, maxAgeMs);
         }
         await services.queue.pruneCounters(86_400_000);
         await pruneWorkers(services.sql);

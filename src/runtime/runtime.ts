@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { retryDelayMs } from '../queue/backoff.ts';
-import { PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { retryDelayMs, toStoredError } from '../queue/backoff.ts';
+import { Defer, JobCancelled, Park, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import { EventHub, type EventTransport } from '../queue/events.ts';
 import { QueueClient } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
-import { Consumer, type ConsumerSource } from './consumer.ts';
-import type { Domain, LoopDefinition, QueueDefinition, Services } from './domain.ts';
+import { Consumer, type ConsumerSource, type Outcome } from './consumer.ts';
+import { declared, type Domain, type LoopDefinition, type QueueDefinition, type Services } from './domain.ts';
 import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
@@ -36,6 +36,12 @@ interface RunningQueue {
   consumer: Consumer<Job>;
 }
 
+/** A domain this process set up, with what its `setup` returned. */
+interface ActiveDomain {
+  domain: Domain;
+  deps: unknown;
+}
+
 const VERSION = '0.1.0';
 
 /** The role whose processes serve the domains' HTTP routes. */
@@ -54,6 +60,8 @@ export class Runtime {
   private services!: Services;
   private readonly queues = new Map<string, RunningQueue>();
   private readonly loops: PeriodicLoop[] = [];
+  private readonly active: ActiveDomain[] = [];
+  private unlistenCancel: (() => void) | undefined;
   private health: HealthServer | undefined;
   private api: ApiServer | undefined;
   private unlistenWake: (() => Promise<void>) | undefined;
@@ -112,25 +120,41 @@ export class Runtime {
       queueMetrics: () => this.queueMetrics(),
     });
 
-    const activeQueues = domains.flatMap((d) => d.queues ?? []).filter((q) => this.roles.has(q.role));
-    for (const def of activeQueues) await queue.declare(def.name, retryPolicy(def, config).maxAttempts);
-    this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
-    for (const def of activeQueues) this.startQueue(def);
+    // Set up only the domains this process runs something of: a `webhooks` process builds no
+    // LLM client. Each setup runs once; its deps go to the domain's handlers, loops and routes.
+    const serves = (d: Domain) => !!d.routes && (d.httpRoles ?? [API_ROLE]).some((r) => this.roles.has(r));
+    for (const domain of domains) {
+      const runsHere = domain.roles.some((r: string) => this.roles.has(r)) || serves(domain);
+      if (!runsHere) continue;
+      this.active.push({ domain, deps: domain.setup ? await domain.setup(this.services) : undefined });
+    }
 
-    const loopDefs: LoopDefinition[] = [
-      ...domains.flatMap((d) => (typeof d.loops === 'function' ? d.loops(config) : (d.loops ?? []))).filter((l) => this.roles.has(l.role)),
-      ...maintenanceLoops(config),
+    const activeQueues = this.active.flatMap(({ domain, deps }) =>
+      declared<QueueDefinition>(domain.queues, config).filter((q) => this.roles.has(q.role)).map((def) => ({ def, deps })));
+    for (const { def } of activeQueues) await queue.declare(def.name, retryPolicy(def).maxAttempts);
+    this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
+    for (const { def, deps } of activeQueues) this.startQueue(def, deps);
+    // A cancel of a job running here aborts its handler at once (the heartbeat is the fallback).
+    this.unlistenCancel = this.events.on((event) => {
+      if (event.type !== 'cancelling' || !event.queue) return;
+      for (const id of event.ids ?? []) this.queues.get(event.queue)?.consumer.abortJob(id, new JobCancelled(id));
+    });
+
+    const loopDefs: { def: LoopDefinition; deps: unknown }[] = [
+      ...this.active.flatMap(({ domain, deps }) =>
+        declared<LoopDefinition>(domain.loops, config).filter((l) => this.roles.has(l.role)).map((def) => ({ def, deps }))),
+      ...maintenanceLoops(config).map((def) => ({ def, deps: undefined })),
     ];
-    for (const def of loopDefs) {
+    for (const { def, deps } of loopDefs) {
       const loop = new PeriodicLoop(def, {
         sql: this.sql, holder: this.processId, leaseTtlMs: config.NOVA_LEASE_TTL_MS,
-        log: this.log.child(`Loop:${def.name}`), services: this.services,
+        log: this.log.child(`Loop:${def.name}`), services: this.services, deps,
       });
       this.loops.push(loop);
       loop.start();
     }
 
-    const served = domains.filter((d) => d.routes && (d.httpRoles ?? [API_ROLE]).some((r) => this.roles.has(r)));
+    const served = this.active.filter(({ domain }) => serves(domain));
     if (served.length) {
       const { startApiServer } = await import('./api-server.ts');
       this.api = await startApiServer({
@@ -156,7 +180,7 @@ export class Runtime {
     await this.register();
     this.state = 'running';
     this.log.info('Nova started', {
-      roles: [...this.roles], queues: activeQueues.map((q) => q.name), loops: loopDefs.map((l) => l.name),
+      roles: [...this.roles], queues: activeQueues.map((q) => q.def.name), loops: loopDefs.map((l) => l.def.name),
       database: this.sql.kind, healthPort: this.health?.port, apiPort: this.api?.port,
     });
   }
@@ -176,10 +200,15 @@ export class Runtime {
     await this.unlistenWake?.();
     // The API stops first: no new webhooks accepted while the workers drain.
     await this.api?.close();
+    this.unlistenCancel?.();
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
       ...this.loops.map((l) => l.stop(deadline)),
     ]);
+    // Domains close what their setup opened once nothing of theirs runs any more.
+    for (const { domain, deps } of this.active.reverse()) {
+      await domain.stop?.(deps).catch((err: unknown) => this.log.warn('domain stop failed', { domain: domain.name, error: err }));
+    }
     await this.health?.close();
     await this.events.disconnect();
     await this.redis?.close();
@@ -203,8 +232,8 @@ export class Runtime {
       queues: [...this.queues.values()].map(({ def, consumer }) => {
         const s = consumer.stats();
         return {
-          name: def.name, role: def.role, concurrency: concurrencyOf(def, this.options.config),
-          inFlight: s.running, buffered: s.buffered, completed: s.completed, failed: s.failed, leaseLost: s.leaseLost,
+          name: def.name, role: def.role, concurrency: def.concurrency ?? 1, batchSize: s.batchSize,
+          inFlight: s.running, buffered: s.buffered, outcomes: s.outcomes,
           lastPollAt: s.lastPollAt === null ? null : new Date(s.lastPollAt).toISOString(),
           idle: s.idle, depth: byName.get(def.name) ?? null,
         };
@@ -251,27 +280,21 @@ export class Runtime {
     return this.metricsCache.value;
   }
 
-  private startQueue(def: QueueDefinition): void {
+  private startQueue(def: QueueDefinition, deps: unknown): void {
     const { config } = this.options;
     const queue = this.services.queue;
     const log = this.log.child(`Queue:${def.name}`);
-    const policy = retryPolicy(def, config);
+    const policy = retryPolicy(def);
     const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
     const source: ConsumerSource<Job> = {
       claim: (limit) => queue.claim(def.name, {
         limit, leaseMs, workerId: this.processId,
         ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
       }),
-      complete: (jobs) => queue.complete(def.name, jobs, config.NOVA_RETAIN_COMPLETED > 0),
-      fail: async (job, error) => {
-        const outcome = await queue.fail(job, error, {
-          retryDelayMs: error instanceof RetryLater ? error.retryAfterMs : retryDelayMs(policy, job.attempt),
-          dead: error instanceof PermanentFailure,
-        });
-        const fields = { jobId: job.id, attempt: job.attempt, error };
-        if (outcome === 'dead') log.error('job dead-lettered', fields);
-        else if (outcome === 'retry') log.warn('job failed, will retry', fields);
-      },
+      complete: (acks) => queue.complete(
+        def.name, acks.map(({ job, result }) => ({ id: job.id, token: job.token, result })), config.NOVA_RETAIN_COMPLETED > 0,
+      ),
+      fail: (job, error) => this.settleFailure(def, deps, job, error, policy, log),
       extend: (jobs) => queue.extend(jobs, leaseMs),
       release: async (jobs) => {
         await queue.release(jobs);
@@ -283,10 +306,10 @@ export class Runtime {
     };
     const consumer = new Consumer<Job>(
       source,
-      (job, signal) => this.runHandler(def, job, signal, log),
+      (job, signal) => this.runHandler(def, deps, job, signal, log),
       {
-        concurrency: concurrencyOf(def, config),
-        batchSize: def.batchSize ?? config.BATCH_SIZE,
+        concurrency: def.concurrency ?? 1,
+        batchSize: def.batchSize ?? config.BATCH_SIZE ?? 'auto',
         pollIntervalMs: config.POLL_INTERVAL_MS,
         heartbeatMs: Math.max(50, Math.floor(leaseMs / 3)),
         ...(def.timeoutMs !== undefined && { timeoutMs: def.timeoutMs }),
@@ -304,21 +327,66 @@ export class Runtime {
     consumer.start();
   }
 
-  private async runHandler(def: QueueDefinition, job: Job, signal: AbortSignal, log: Logger): Promise<void> {
+  /**
+   * What a handler's error means for its job: the one place job control flow is decided.
+   * Cancel, Defer and Park hand the job back without spending the attempt; RetryLater retries
+   * after its delay; PermanentFailure, a declared non-retryable error or the last attempt
+   * dead-letter it, with the queue's onDead hook in the same transaction.
+   */
+  private async settleFailure(
+    def: QueueDefinition, deps: unknown, job: Job, error: unknown, policy: RetryPolicy, log: Logger,
+  ): Promise<Outcome> {
+    const queue = this.services.queue;
+    if (error instanceof JobCancelled) return (await queue.finishCancelled(job, error)) ? 'cancelled' : 'lease-lost';
+    if (error instanceof Defer) return (await queue.defer(job, error.delayMs)) ? 'deferred' : 'lease-lost';
+    if (error instanceof Park) return (await queue.park(job, error.key, error.timeoutMs)) ? 'parked' : 'lease-lost';
+    const dead = error instanceof PermanentFailure || (def.nonRetryable?.(error) ?? false) || job.attempt >= job.maxAttempts;
+    const options = {
+      retryDelayMs: error instanceof RetryLater ? error.retryAfterMs : retryDelayMs(policy, job.attempt),
+      dead,
+    };
+    const fields = { jobId: job.id, attempt: job.attempt, error };
+    if (!dead) {
+      const outcome = await queue.fail(job, error, options);
+      if (outcome === 'retry') log.warn('job failed, will retry', fields);
+      return outcome;
+    }
+    const onDead = def.onDead;
+    const outcome = onDead
+      ? await this.sql.transaction(async (tx) => {
+          const result = await queue.fail(job, error, options, tx);
+          if (result === 'dead') {
+            await onDead(job, { error: toStoredError(error, job.attempt), tx, services: this.services, deps, log });
+          }
+          return result;
+        })
+      : await queue.fail(job, error, options);
+    if (outcome === 'dead') log.error('job dead-lettered', fields);
+    return outcome;
+  }
+
+  private async runHandler(def: QueueDefinition, deps: unknown, job: Job, signal: AbortSignal, log: Logger): Promise<unknown> {
+    if (job.attempt > job.maxAttempts) {
+      // Its holder died (or stalled) during the last attempt, and the reaper handed it back:
+      // dead-letter it here, where the queue's onDead hook runs, without running it again.
+      throw new PermanentFailure(`attempts used up: ${job.lastError?.message ?? 'the last attempt did not finish'}`);
+    }
     let payload = job.payload;
     if (def.schema) {
       const parsed = def.schema.safeParse(job.payload);
       if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
-    await def.handler(payload, {
+    return def.handler(payload, {
       job: { ...job, payload },
+      attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
       signal,
       log: log.child(`Queue:${def.name}`, { jobId: job.id }),
       progress: async (data) => {
         await this.services.queue.progress(job, data);
       },
       services: this.services,
+      deps,
     });
   }
 }
@@ -330,10 +398,6 @@ function databaseIdentity(config: Config): string {
   return `${url.hostname}:${url.port || 5432}${url.pathname}`;
 }
 
-function concurrencyOf(def: QueueDefinition, config: Config): number {
-  return typeof def.concurrency === 'function' ? def.concurrency(config) : (def.concurrency ?? 1);
-}
-
-function retryPolicy(def: QueueDefinition, config: Config): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...(typeof def.retry === 'function' ? def.retry(config) : def.retry) };
+function retryPolicy(def: QueueDefinition): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...def.retry };
 }

@@ -2,6 +2,7 @@ import { openPostgres } from './postgres.ts';
 import type { Sql } from './sql.ts';
 
 export type { Queryable, Row, Sql } from './sql.ts';
+export { afterCommit } from './sql.ts';
 export { migrate, loadMigrations } from './migrate.ts';
 export { openPostgres, wrapPostgres } from './postgres.ts';
 

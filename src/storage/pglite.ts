@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
-import type { Queryable, Sql } from './sql.ts';
+import { runCommitHooks, type Queryable, type Sql } from './sql.ts';
 
 /**
  * Opens the embedded database in `dataDir` (created when missing), or in memory when `dataDir`
@@ -25,7 +25,12 @@ export function wrapPglite(db: PGlite, owned: boolean): Sql {
   return {
     kind: 'pglite',
     ...queryable(db),
-    transaction: (fn) => db.transaction((tx) => fn(queryable(tx))),
+    async transaction(fn) {
+      const hooks: (() => void)[] = [];
+      const result = await db.transaction((tx) => fn({ ...queryable(tx), onCommit: (hook) => hooks.push(hook) }));
+      runCommitHooks(hooks);
+      return result;
+    },
     async listen(channel, onPayload) {
       const unlisten = await db.listen(channel, onPayload);
       return () => unlisten();

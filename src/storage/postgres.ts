@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import type { Queryable, Sql } from './sql.ts';
+import { runCommitHooks, type Queryable, type Sql } from './sql.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -38,7 +38,10 @@ export function wrapPostgres(client: Client, owned: boolean): Sql {
     kind: 'postgres',
     ...queryable(client),
     async transaction(fn) {
-      return (await client.begin((tx) => fn(queryable(tx)))) as never;
+      const hooks: (() => void)[] = [];
+      const result = (await client.begin((tx) => fn({ ...queryable(tx), onCommit: (hook) => hooks.push(hook) }))) as never;
+      runCommitHooks(hooks);
+      return result;
     },
     async listen(channel, onPayload) {
       const sub = await client.listen(channel, onPayload);

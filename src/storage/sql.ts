@@ -13,6 +13,31 @@ export interface Queryable {
   query<T extends object = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs a script of several statements with no parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Inside a transaction: runs `fn` once the transaction has committed, never when it rolls back
+   * (events about its writes, say). Absent outside a transaction: see `afterCommit` below.
+   */
+  onCommit?(fn: () => void): void;
+}
+
+/**
+ * Runs `fn` when the writes made on `db` are durable: after the commit when `db` is a
+ * transaction, at once when it is the pool (each statement commits by itself).
+ */
+export function afterCommit(db: Queryable, fn: () => void): void {
+  if (db.onCommit) db.onCommit(fn);
+  else fn();
+}
+
+/** Runs the callbacks a transaction collected with `onCommit`; one failing does not stop the rest. */
+export function runCommitHooks(hooks: readonly (() => void)[]): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      // A hook's failure is its own (a listener that threw); the commit already happened.
+    }
+  }
 }
 
 export interface Sql extends Queryable {

@@ -29,7 +29,7 @@ export async function insertMessage(
 
 /** A loop context for calling a loop body directly, as the lease holder. */
 export function loopContext(services: Services): LoopContext {
-  return { signal: new AbortController().signal, log: silentLogger, leaseToken: 1, confirmLease: async () => true, services };
+  return { signal: new AbortController().signal, log: silentLogger, leaseToken: 1, confirmLease: async () => true, services, deps: undefined };
 }
 
 export interface StoredRow {

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../src/config.ts';
+import { loadNovaConfig as loadConfig } from '../../src/domains.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Domain } from '../../src/runtime/domain.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';

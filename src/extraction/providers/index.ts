@@ -1,4 +1,5 @@
-import { ConfigError, type Config } from '../../config.ts';
+import { ConfigError } from '../../config.ts';
+import type { ExtractionConfig as Config } from '../config.ts';
 import type { RateLimiter } from '../../runtime/rate-limit.ts';
 import { BuiltinExtractor } from '../builtin/index.ts';
 import type { Extractor } from '../extractor.ts';

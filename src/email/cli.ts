@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { apiClient, type ApiClient } from './api-client.ts';
+import { apiClient, type ApiClient } from '../cli/api-client.ts';
 
 /**
  * `nova backfill start|status`: drives backfills through the API server (NOVA_API_URL, with

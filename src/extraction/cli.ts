@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.ts';
-import {
-  createExtractor, EXTRACTION_SCHEMA_VERSION, extractMessage, findMessage, listExtractions, pickExtraction, saveOutcome,
-} from '../extraction/index.ts';
+import { ConfigError } from '../config.ts';
+import type { CommandContext } from '../runtime/domain.ts';
+import type { ExtractionConfig } from './config.ts';
+import { createExtractor } from './providers/index.ts';
+import { EXTRACTION_SCHEMA_VERSION } from './schema.ts';
+import { findMessage, listExtractions, saveOutcome } from './store.ts';
+import { pickExtraction } from './routes.ts';
+import { extractMessage } from './worker.ts';
 import { RateLimiter } from '../runtime/rate-limit.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
 
@@ -11,7 +15,7 @@ import { migrate, openDatabase } from '../storage/index.ts';
  * stores the result as the `extraction` role would, and prints it as JSON. Works on the database
  * directly, so on the embedded database run it while Nova is stopped (PGlite has one owner).
  */
-export function registerExtractCommands(program: Command): void {
+export function registerExtractCommands(program: Command, ctx: CommandContext): void {
   program
     .command('extract')
     .description('extract one message now (Nova id or Nylas message id), store and print the result')
@@ -19,16 +23,7 @@ export function registerExtractCommands(program: Command): void {
     .option('--no-save', 'print the result without storing it')
     .option('--stored', 'print the stored extraction instead of running a new one')
     .action(async (messageId: string, opts: { save: boolean; stored?: boolean }) => {
-      let config;
-      try {
-        config = loadConfig();
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          process.stderr.write(`${err.message}\n`);
-          process.exit(78);
-        }
-        throw err;
-      }
+      const config = ctx.config() as ExtractionConfig;
       const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
       try {
         await migrate(sql);

@@ -1,0 +1,33 @@
+import type { Services } from '../runtime/domain.ts';
+import type { EmailConfig } from './config.ts';
+import { createNylasClient } from './nylas.ts';
+import type { NylasClient } from './nylas/client.ts';
+import { progressPublisher, type ProgressPublisher } from './progress.ts';
+import { threadBatches, type ThreadBatches } from './threads.ts';
+import { webhookBatches, type WebhookBatches } from './webhooks.ts';
+
+/**
+ * What the email domain keeps per process, built once by its setup and handed to its handlers,
+ * loops and routes: the Nylas client, the batchers that let concurrent jobs share statements,
+ * and the progress throttle.
+ */
+export interface EmailDeps {
+  services: Services;
+  config: EmailConfig;
+  nylas: NylasClient | undefined;
+  progress: ProgressPublisher;
+  threads: ThreadBatches;
+  webhooks: WebhookBatches;
+}
+
+export function setupEmail(services: Services): EmailDeps {
+  const config = services.config as EmailConfig;
+  return {
+    services,
+    config,
+    nylas: createNylasClient(config, services),
+    progress: progressPublisher(services.events),
+    threads: threadBatches(services.sql, config),
+    webhooks: webhookBatches(services.sql),
+  };
+}
