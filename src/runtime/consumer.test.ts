@@ -170,4 +170,29 @@ describe('Consumer', () => {
     expect(calls.releases.flat()).toEqual([1]);
     expect(calls.fails).toEqual([]);
   });
+
+  it('adapts its claim size: large round trips for a backlog of quick jobs, small ones for slow jobs', async () => {
+    const quick = memorySource(5000);
+    const fast = new Consumer(quick.source, async () => {}, { ...options, concurrency: 10, batchSize: 'auto' });
+    fast.start();
+    await until(() => fast.stats().outcomes.completed === 5000, 10_000);
+    // From `concurrency` (10), doubling while claims come back full: far fewer round trips.
+    expect(Math.max(...quick.calls.claims)).toBeGreaterThanOrEqual(160);
+    expect(quick.calls.claims.length).toBeLessThan(100);
+    await fast.stop(1000);
+
+    const slow = memorySource(40);
+    const held: number[] = [];
+    const consumer = new Consumer(slow.source, async () => {
+      held.push(consumer.stats().buffered + consumer.stats().running);
+      await new Promise((r) => setTimeout(r, 50));
+    }, { ...options, concurrency: 2, batchSize: 'auto' });
+    consumer.start();
+    await until(() => consumer.stats().outcomes.completed === 40, 10_000);
+    // 50 ms jobs: about 200 ms of work is 2 x 4 jobs; nothing like a large prefetch that would
+    // leave jobs waiting here while another replica idles.
+    expect(Math.max(...slow.calls.claims.slice(3))).toBeLessThanOrEqual(8);
+    expect(Math.max(...held)).toBeLessThanOrEqual(2 + 16);
+    await consumer.stop(1000);
+  });
 });

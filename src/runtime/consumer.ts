@@ -107,7 +107,7 @@ export class Consumer<J extends LeasedJob> {
   private lastPollAt: number | null = null;
   /** The adaptive claim size, and a moving average of handler durations that steers it. */
   private batch: number;
-  private avgRunMs = 1;
+  private avgRunMs: number | undefined;
 
   constructor(
     private readonly source: ConsumerSource<J>,
@@ -229,7 +229,9 @@ export class Consumer<J extends LeasedJob> {
   private adapt(got: number, asked: number): void {
     if (this.options.batchSize !== 'auto') return;
     const { concurrency } = this.options;
-    const ceiling = Math.min(AUTO_MAX_BATCH, Math.max(concurrency, Math.ceil((concurrency * AUTO_HORIZON_MS) / this.avgRunMs)));
+    // Until a handler has finished, nothing says how long jobs take: stay at `concurrency`.
+    const perJob = this.avgRunMs ?? AUTO_HORIZON_MS;
+    const ceiling = Math.min(AUTO_MAX_BATCH, Math.max(concurrency, Math.ceil((concurrency * AUTO_HORIZON_MS) / perJob)));
     if (got >= asked) this.batch = Math.min(ceiling, this.batch * 2);
     else this.batch = Math.max(concurrency, Math.min(ceiling, Math.ceil(this.batch / 2)));
   }
@@ -274,7 +276,8 @@ export class Consumer<J extends LeasedJob> {
         return this.source.fail(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
       } finally {
         clearTimeout(timer);
-        this.avgRunMs = this.avgRunMs * 0.9 + Math.max(0.01, performance.now() - started) * 0.1;
+        const ran = Math.max(0.01, performance.now() - started);
+        this.avgRunMs = this.avgRunMs === undefined ? ran : this.avgRunMs * 0.8 + ran * 0.2;
       }
       // The slot is free once the handler returns: the ack joins the next batched statement, so
       // one round trip acknowledges far more than `concurrency` jobs.
