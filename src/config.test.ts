@@ -5,7 +5,7 @@ describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      WORKER_TYPE: 'all', POLL_INTERVAL_MS: 5000, VISIBILITY_TIMEOUT: 300,
+      WORKER_TYPE: 'all', POLL_INTERVAL_MS: 5000, VISIBILITY_TIMEOUT: 30,
       WORKER_HEALTH_PORT: 3001, LOG_LEVEL: 'info', NOVA_DATA_DIR: './.nova', SHUTDOWN_TIMEOUT_MS: 30_000,
       NOVA_RETAIN_COMPLETED: 100, NOVA_RETAIN_FAILED: 500, NOVA_PUBLISH_EVENTS: true,
     });

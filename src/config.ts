@@ -40,8 +40,12 @@ export const configSchema = z.object({
    * what the handlers finish in about 200 ms (see src/runtime/consumer.ts).
    */
   BATCH_SIZE: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').optional(),
-  /** Seconds a claimed job stays leased without a heartbeat before another consumer may take it. */
-  VISIBILITY_TIMEOUT: int(300, 1),
+  /**
+   * Seconds a claimed job stays leased without a heartbeat before another consumer may take it.
+   * Heartbeats renew it every third of that while the job runs, so a long job is safe with a
+   * short lease; the lease is how long a crashed process's jobs wait (the seed used 300).
+   */
+  VISIBILITY_TIMEOUT: int(30, 1),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** 0 picks a free port. */
   WORKER_HEALTH_PORT: int(3001, 0, 65_535),

@@ -49,8 +49,9 @@ export function buildCli(domains: readonly Domain[]): Command {
       let stopping = false;
       const shutdown = (signal: string) => {
         if (stopping) {
-          runtime.log.warn(`second ${signal}: exiting now`);
-          process.exit(1);
+          runtime.log.warn(`second ${signal}: handing back running jobs and exiting now`);
+          void runtime.forceStop().finally(() => process.exit(1));
+          return;
         }
         stopping = true;
         runtime.log.info(`received ${signal}`);

@@ -195,4 +195,34 @@ describe('Consumer', () => {
     expect(Math.max(...held)).toBeLessThanOrEqual(2 + 16);
     await consumer.stop(1000);
   });
+
+  it('keeps a job whose ack failed (database away) and sends the ack again until it commits', async () => {
+    const { source, calls } = memorySource(1);
+    const complete = source.complete.bind(source);
+    let outage = 2;
+    source.complete = async (acks) => {
+      if (outage-- > 0) throw new Error('connection refused');
+      return complete(acks);
+    };
+    const consumer = new Consumer(source, async () => {}, { ...options, heartbeatMs: 10 });
+    consumer.start();
+    await until(() => consumer.stats().outcomes.completed === 1, 5000);
+    expect(calls.completes).toEqual([[1]]);
+    // The job stayed ours meanwhile: the heartbeat renewed its lease (it is not lost or re-run).
+    expect(calls.extends).toBeGreaterThan(0);
+    expect(consumer.stats().outcomes['lease-lost']).toBe(0);
+    await consumer.stop(1000);
+  });
+
+  it('on a forced stop, aborts running handlers and hands every lease back at once', async () => {
+    const { source, calls } = memorySource(5);
+    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason));
+    }), { ...options, concurrency: 2 });
+    consumer.start();
+    await until(() => consumer.stats().running === 2);
+    await consumer.abandon();
+    expect(calls.releases.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.fails).toEqual([]);
+  });
 });

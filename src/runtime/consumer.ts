@@ -97,6 +97,10 @@ export class Consumer<J extends LeasedJob> {
   // Bounded, so one statement never holds row locks for long however far acks fell behind.
   private readonly acks = new Batcher<{ job: J; result: unknown }, boolean>((acks) => this.completeBatch(acks), 1000);
   private claiming = false;
+  /** Jobs whose ack or failure is being recorded: still ours, so the heartbeat keeps their leases. */
+  private readonly settling = new Map<number, J>();
+  /** Set when stop() stops waiting for settling statements: they are tried once more, then dropped. */
+  private abandoned = false;
   private wakeRequested = false;
   private idle = false;
   private stopping = false;
@@ -176,8 +180,29 @@ export class Consumer<J extends LeasedJob> {
         await this.safely('release', () => this.source.release(left.map((r) => r.job)));
       }
     }
-    await this.acks.idle();
+    // Acks still being recorded get the rest of the deadline; then one last try, and whatever did
+    // not commit is left to its lease (the job runs again elsewhere: at-least-once).
+    const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+    await Promise.race([this.acks.idle(), timeout(deadlineMs)]);
+    this.abandoned = true;
+    await Promise.race([this.acks.idle(), timeout(2000)]);
     clearInterval(this.heartbeatTimer);
+  }
+
+  /**
+   * A forced stop (a second Ctrl-C): hands every held lease back at once, running jobs included,
+   * so other processes can take them without waiting for the leases to expire. Handlers are
+   * aborted; the process is about to exit.
+   */
+  async abandon(): Promise<void> {
+    this.stopping = true;
+    this.abandoned = true;
+    clearTimeout(this.sleepTimer);
+    clearInterval(this.heartbeatTimer);
+    const held = [...this.buffer, ...[...this.running.values()].map((r) => r.job)];
+    this.buffer = [];
+    for (const r of this.running.values()) r.abort.abort(new ShutdownAbort('forced stop'));
+    await this.safely('release', () => this.source.release(held));
   }
 
   private pump(): void {
@@ -273,7 +298,7 @@ export class Consumer<J extends LeasedJob> {
       } catch (err) {
         if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) return 'shutdown';
         // An abort's reason (timeout, cancel, lost lease) says more than what the handler threw.
-        return this.source.fail(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
+        return this.failPersistently(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
       } finally {
         clearTimeout(timer);
         const ran = Math.max(0.01, performance.now() - started);
@@ -303,20 +328,50 @@ export class Consumer<J extends LeasedJob> {
   }
 
   /** Acks gathered while the previous ack statement runs go to the database in one statement. */
+  /**
+   * Acks gathered while the previous ack statement ran. An ack that fails (the database is away)
+   * is not given up: the jobs stay owned, their leases are renewed by the heartbeat, and the ack
+   * is sent again with backoff until it commits or is refused (the lease went to another
+   * consumer, which runs the job again: at-least-once).
+   */
   private async completeBatch(acks: { job: J; result: unknown }[]): Promise<boolean[]> {
-    let held: Set<number>;
+    for (const a of acks) this.settling.set(a.job.id, a.job);
     try {
-      held = await this.source.complete(acks);
-    } catch (err) {
-      // The acks did not commit: their leases lapse and the jobs run again (at-least-once).
-      this.hooks.onError?.(err, 'complete');
-      held = new Set();
+      const held = await this.persistently('complete', () => this.source.complete(acks));
+      return acks.map((a) => held?.has(a.job.id) ?? false);
+    } finally {
+      for (const a of acks) this.settling.delete(a.job.id);
     }
-    return acks.map((a) => held.has(a.job.id));
+  }
+
+  /** Settles a failed job, sending it again while the database is unreachable. */
+  private async failPersistently(job: J, error: unknown): Promise<Outcome> {
+    this.settling.set(job.id, job);
+    try {
+      return (await this.persistently('fail', () => this.source.fail(job, error))) ?? 'lease-lost';
+    } finally {
+      this.settling.delete(job.id);
+    }
+  }
+
+  /**
+   * Runs a settling statement until it succeeds, retrying errors with backoff (100 ms doubling
+   * to 5 s). After stop() gives up waiting it tries once more and leaves the rest to the lease.
+   */
+  private async persistently<T>(where: string, fn: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.hooks.onError?.(err, where);
+        if (this.abandoned) return undefined;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   private async heartbeat(): Promise<void> {
-    const jobs = [...this.buffer, ...[...this.running.values()].map((r) => r.job)];
+    const jobs = [...this.buffer, ...[...this.running.values()].map((r) => r.job), ...this.settling.values()];
     if (jobs.length === 0) return;
     let held: Set<number>;
     let cancelled: Set<number>;
