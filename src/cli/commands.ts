@@ -8,6 +8,7 @@ import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { registerBackfillCommands } from './backfill.ts';
 import { prepareDemo } from './demo.ts';
+import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
@@ -95,6 +96,7 @@ export function buildCli(domains: readonly Domain[]): Command {
     });
 
   registerBackfillCommands(program);
+  registerDockerCommands(program);
   registerEmulatorCommands(program);
   registerExtractCommands(program);
   registerWorkerCommands(program);
