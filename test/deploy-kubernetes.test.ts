@@ -175,7 +175,10 @@ describe('deploy/kubernetes', () => {
         const [trigger] = spec.triggers;
         expect(trigger!.type).toBe('postgresql');
         expect(trigger!.authenticationRef?.name).toBe('nova-postgres');
-        expect([...trigger!.metadata.query!.matchAll(/queue = '([^']+)'/g)].map((m) => m[1]).sort()).toEqual(queuesOf(role).sort());
+        // The depth query stops counting at its limit: it must stay above what the largest scale needs.
+        const limit = Number(/limit (\d+)/.exec(trigger!.metadata.query!)?.[1]);
+        expect(limit).toBeGreaterThanOrEqual(spec.maxReplicaCount * Number(trigger!.metadata.targetQueryValue));
+        expect([...new Set([...trigger!.metadata.query!.matchAll(/queue = '([^']+)'/g)].map((m) => m[1]))].sort()).toEqual(queuesOf(role).sort());
       }
       expect(find(objects, 'TriggerAuthentication', 'nova-postgres')).toMatchObject({ spec: { secretTargetRef: [{ parameter: 'connection', name: 'nova-db-app', key: 'uri' }] } });
     }
@@ -212,7 +215,7 @@ type ScaledSpec = {
   scaleTargetRef: { name: string };
   minReplicaCount: number;
   maxReplicaCount: number;
-  triggers: { type: string; authenticationRef?: { name: string }; metadata: { query?: string } }[];
+  triggers: { type: string; authenticationRef?: { name: string }; metadata: { query?: string; targetQueryValue?: string } }[];
 };
 
 describe.each(backends)('KEDA queue-depth queries on $name', (backend) => {
