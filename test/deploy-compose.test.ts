@@ -28,6 +28,8 @@ const INFRA = ['postgres', 'redis', 'migrate'];
 const KEYS = new Set(['image', 'build', 'command', 'profiles', 'ports', 'environment', 'env_file', 'depends_on', 'stop_grace_period',
   'healthcheck', 'deploy', 'volumes', 'restart']);
 const SYSTEMS = ['email', 'notifications', 'deals', 'orchestrator'];
+/** Seed 004 names the agent runner's replica variable after its old service name. */
+const REPLICA_VARIABLES: Record<string, string> = { 'agent-runner': 'AGENT_WORKER_REPLICAS' };
 
 const roles = domains.flatMap((d) => d.roles);
 const novaServices = Object.entries(compose.services).filter(([name]) => !INFRA.includes(name));
@@ -78,7 +80,7 @@ describe('docker-compose.yml', () => {
   it('takes replicas from <ROLE>_REPLICAS, and .env.docker lists every variable the file reads', () => {
     for (const [name, s] of novaServices) {
       if (s.deploy?.replicas === undefined) continue;
-      const variable = `${name.toUpperCase().replace(/-/g, '_')}_REPLICAS`;
+      const variable = REPLICA_VARIABLES[name] ?? `${name.toUpperCase().replace(/-/g, '_')}_REPLICAS`;
       expect(String(s.deploy.replicas), name).toMatch(new RegExp(`^\\$\\{${variable}:-\\d+\\}$`));
     }
     expect(novaServices.filter(([, s]) => s.deploy?.replicas !== undefined).map(([n]) => n).sort())
