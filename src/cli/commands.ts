@@ -8,6 +8,7 @@ import { Runtime } from '../runtime/runtime.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { prepareDemo } from './demo.ts';
+import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
@@ -96,6 +97,7 @@ export function buildCli(domains: readonly Domain[]): Command {
 
   // Each domain brings its own commands (`nova backfill`, `nova extract`, ...).
   for (const domain of domains) domain.commands?.(program, { config: () => configOrExit(domains) });
+  registerDockerCommands(program);
   registerEmulatorCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
