@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
-import { NylasApiError } from './nylas/client.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
 import { THREAD_QUEUE, threadDedupKey } from './queues.ts';
@@ -49,7 +49,7 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Pr
         }, signal));
       } catch (err) {
         // A saved page token the provider no longer accepts: fall back to the time window once.
-        if (resumedFromToken && err instanceof NylasApiError && err.status === 400) {
+        if (resumedFromToken && err instanceof ProviderError && err.status === 400) {
           log.warn('saved page token refused; resuming by time window', { configId: config.id, error: err.message });
           checkpoint = { ...checkpoint, pageToken: null };
           resumedFromToken = false;
@@ -100,10 +100,11 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Pr
     // The last attempt (or an error no retry can fix) fails the run; before that the checkpoint
     // waits for the retry. A lost lease is not a failure: the new holder carries on.
     if (err instanceof LeaseLost) throw err;
-    if (err instanceof PermanentFailure || job.attempt >= job.maxAttempts) {
+    const control = toJobControl(err, job);
+    if (control instanceof PermanentFailure || job.attempt >= job.maxAttempts) {
       if (!signal.aborted) await fail(services, payload, err instanceof Error ? err.message : String(err));
     }
-    throw err;
+    throw control;
   }
 }
 

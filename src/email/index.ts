@@ -7,7 +7,7 @@ import { BACKFILL_QUEUE, THREAD_QUEUE, WEBHOOK_QUEUE } from './queues.ts';
 import { syncThread, threadJob } from './threads.ts';
 import { processNotification, webhookJob } from './webhooks.ts';
 
-export { NylasClient, NylasApiError, NylasResponseError } from './nylas/client.ts';
+export { NylasClient } from './nylas/client.ts';
 export { signatureMatches } from './intake.ts';
 export { BACKFILL_QUEUE, THREAD_QUEUE, WEBHOOK_QUEUE } from './queues.ts';
 export { BACKFILL_PROGRESS, backfillTopic, type BackfillProgress } from './progress.ts';

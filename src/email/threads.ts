@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import { Pacer } from '../runtime/pacer.ts';
-import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
@@ -92,14 +92,15 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<v
     publishProgress(services, row.config_id, 'thread_sync', counters);
   } catch (err) {
     // Deleted at the provider since discovery: nothing to sync, and retrying will not change that.
-    const gone = err instanceof NylasApiError && err.isNotFound;
-    const final = gone || err instanceof PermanentFailure || job.attempt >= job.maxAttempts;
+    const gone = err instanceof ProviderError && err.isNotFound;
+    const control = toJobControl(err, job);
+    const final = gone || control instanceof PermanentFailure || job.attempt >= job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
     if (!signal.aborted || final) {
       const counters = await state.failThread(services.sql, row.id, message, final);
       if (final) publishProgress(services, row.config_id, 'thread_sync', counters);
     }
     if (gone) throw new PermanentFailure(`thread ${payload.threadId} no longer exists at the provider`, { cause: err });
-    throw err;
+    throw control;
   }
 }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import type { Sql } from '../storage/index.ts';
-import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import {
@@ -73,10 +73,11 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
     outcome = await apply(row.payload, row.received_at, ctx);
   } catch (err) {
     // Only the last attempt leaves the row in `error`; before that it waits for its retry.
-    const last = err instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
+    const control = toJobControl(err, ctx.job);
+    const last = control instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
     await finish.add({ id: row.id, status: last ? 'error' : 'pending', message, durationMs: performance.now() - started });
-    throw err;
+    throw control;
   }
   await finish.add({ id: row.id, status: outcome.status, message: outcome.reason ?? null, durationMs: performance.now() - started });
 }
@@ -143,7 +144,7 @@ async function syncMessage(services: Services, inbox: InboxRow, messageId: strin
     await upsertMessage(services.sql, message, fetchedAt);
     return true;
   } catch (err) {
-    if (err instanceof NylasApiError && err.isNotFound) return false;
+    if (err instanceof ProviderError && err.isNotFound) return false;
     throw err;
   }
 }

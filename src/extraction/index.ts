@@ -5,7 +5,7 @@ import { EXTRACTION_SCHEMA_VERSION } from './schema.ts';
 import { EXTRACTION_QUEUE, extractionHandler, extractionJob } from './worker.ts';
 
 export { EXTRACTION_QUEUE, extractMessage, extractorFor } from './worker.ts';
-export { createExtractor, resolveProvider } from './providers/index.ts';
+export { checkProviderConfig, createExtractor, resolveProvider } from './providers/index.ts';
 export { BuiltinExtractor, extractBuiltin, extractFromPrompt } from './builtin/index.ts';
 export { parseUserPrompt, systemPrompt, userPrompt } from './prompt.ts';
 export { findMessage, listExtractions, saveOutcome } from './store.ts';

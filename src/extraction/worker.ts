@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { RetryLater } from '../queue/errors.ts';
+import { PermanentFailure, RetryLater } from '../queue/errors.ts';
 import type { JobContext, Services } from '../runtime/domain.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import type { Extractor } from './extractor.ts';
-import { LlmApiError } from './llm.ts';
 import { createExtractor } from './providers/index.ts';
 import type { ExtractionRecord } from './schema.ts';
 import { getMessage, saveOutcome, type MessageForExtraction, type StoredOutcome } from './store.ts';
@@ -31,7 +31,7 @@ export function extractorFor(services: Services): Promise<Extractor> {
   return extractor;
 }
 
-/** Runs one extraction of a message; never writes. Provider errors are thrown (LlmApiError). */
+/** Runs one extraction of a message; never writes. Provider errors are thrown (ProviderError). */
 export async function extractMessage(
   message: MessageForExtraction,
   extractor: Extractor,
@@ -79,7 +79,9 @@ export function extractionHandler(schemaVersion: number) {
       outcome = await extractMessage(message, extractor, config, schemaVersion, ctx.signal);
     } catch (err) {
       // A bad key (401/403) is the operator's to fix: keep retrying rather than fail every message.
-      const permanent = err instanceof LlmApiError && !err.retryable && err.status !== 401 && err.status !== 403;
+      const badKey = err instanceof ProviderError && err.isAuthFailure;
+      const control = badKey ? err : toJobControl(err, ctx.job);
+      const permanent = control instanceof PermanentFailure;
       if (permanent || ctx.job.attempt >= ctx.job.maxAttempts) {
         const error = err instanceof Error ? err.message : String(err);
         await saveOutcome(sql, message.id, schemaVersion, {
@@ -89,9 +91,8 @@ export function extractionHandler(schemaVersion: number) {
         // A request the provider refuses (400, 413, ...) fails the same way every time: stop here.
         if (permanent) return;
       }
-      // Rate limited past the in-call retries: come back when the provider said to.
-      if (err instanceof LlmApiError && err.status === 429) throw new RetryLater(err.retryAfterMs ?? 30_000, err.message, { cause: err });
-      throw err;
+      // Rate limited past the in-call retries: Defer, back when the provider said, attempts kept.
+      throw control;
     }
     await saveOutcome(sql, message.id, schemaVersion, outcome);
     if (outcome.status === 'failed') ctx.log.warn('extraction output invalid after repair', { messageId: message.id, error: outcome.error });
