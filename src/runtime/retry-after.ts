@@ -33,9 +33,11 @@ export function parseRetryAfter(headers: HeaderSource | null | undefined, option
   if (value === undefined) return undefined;
   const seconds = parseNumber(value);
   if (seconds !== undefined) return Math.min(cap, Math.round(seconds * 1000));
-  // Only a real HTTP-date: Date.parse alone also accepts "1" or "2024" as years.
-  if (!/^[A-Za-z]{3},? /.test(value)) return undefined;
-  const at = Date.parse(value);
+  // Only an HTTP-date (IMF-fixdate, RFC 850 or asctime: a day name and a time); Date.parse
+  // alone would also take "Mar 2026" or "tomorrow 5".
+  if (!/^[A-Za-z]{3,9},? .*\b\d{2}:\d{2}:\d{2}\b/.test(value)) return undefined;
+  // HTTP-dates are always GMT; asctime does not say so, and Date.parse would read local time.
+  const at = Date.parse(/\b(GMT|UTC)\b|[+-]\d{4}$/.test(value) ? value : `${value} GMT`);
   if (Number.isNaN(at)) return undefined;
   return Math.min(cap, Math.max(0, at - (options.now ?? Date.now())));
 }
