@@ -146,7 +146,12 @@ describe.each(backends)('the outbound layer against a local HTTP server on $name
     const first = get(outbound(), { bucket });
     // The block is visible through another client's limiter before the second client starts.
     const probe = new RateLimiter(await db.connect());
-    for (let i = 0; i < 100 && (await probe.tryTake(bucket, LIMIT)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    let blocked = false;
+    for (let i = 0; i < 40 && !blocked; i++) {
+      blocked = (await probe.tryTake(bucket, LIMIT)) > 0;
+      if (!blocked) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(blocked).toBe(true);
     const second = get(new Outbound({ provider: 'test', rateLimiter: other, timeoutMs: 2000, maxRetries: 0 }), { bucket });
     await Promise.all([first, second]);
     expect(server.arrivals).toHaveLength(3);
