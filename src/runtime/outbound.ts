@@ -260,12 +260,13 @@ function classify(provider: string, err: unknown, timedOutMs: number | undefined
   }
   if (err instanceof ProviderError) return err;
   if (isNetworkError(err)) {
-    return new ProviderError(`${provider}: ${describe(err)}`, { provider, status: 0, code: 'network', cause: err });
+    return new ProviderError(`${provider}: ${causeChain(err)}`, { provider, status: 0, code: 'network', cause: err });
   }
   return undefined;
 }
 
-function describe(err: unknown): string {
+/** "fetch failed: read ECONNRESET": the wrapper's message says little without its causes. */
+function causeChain(err: unknown): string {
   const parts: string[] = [];
   for (let e = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) parts.push(e.message);
   return parts.join(': ') || String(err);
