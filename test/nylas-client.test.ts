@@ -64,6 +64,29 @@ describe('Nylas client against the emulator', () => {
     }
   });
 
+  it('pages through a mailbox whose answers are often cut off or failing, retrying inside each call', async () => {
+    const patient = new NylasClient({
+      apiKey: 'key-c', apiUri: emulator.url, rateLimiter: new RateLimiter(sql),
+      rateLimit: { capacity: 100, perSecond: 100 }, maxRetries: 6, timeoutMs: 2000,
+    });
+    emulator.setFaults({ truncateRate: 0.3, errorRate: 0.2 });
+    try {
+      const before = emulator.stats();
+      const ids: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await patient.listThreads(GRANT, { limit: 10, ...(pageToken && { pageToken }) });
+        ids.push(...page.data.map((t) => t.id));
+        pageToken = page.nextCursor ?? undefined;
+      } while (pageToken);
+      expect(ids).toEqual(emulator.listThreads(GRANT).map((t) => t.id));
+      // The faults did happen, and were absorbed by the calls' own retries.
+      expect(emulator.stats().faults).toBeGreaterThan(before.faults);
+    } finally {
+      emulator.setFaults({});
+    }
+  });
+
   it('reports a grant that stopped working as an auth failure, and a missing object as not found', async () => {
     await emulator.expireGrant('grant-gone', { deliver: false });
     const auth = await client.listThreads('grant-gone').catch((e: unknown) => e);
