@@ -100,7 +100,7 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext): Pr
     // The last attempt (or an error no retry can fix) fails the run; before that the checkpoint
     // waits for the retry. A lost lease is not a failure: the new holder carries on.
     if (err instanceof LeaseLost) throw err;
-    const control = toJobControl(err, job);
+    const control = toJobControl(err);
     if (control instanceof PermanentFailure || job.attempt >= job.maxAttempts) {
       if (!signal.aborted) await fail(services, payload, err instanceof Error ? err.message : String(err));
     }

@@ -93,7 +93,7 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext): Promise<v
   } catch (err) {
     // Deleted at the provider since discovery: nothing to sync, and retrying will not change that.
     const gone = err instanceof ProviderError && err.isNotFound;
-    const control = toJobControl(err, job);
+    const control = toJobControl(err);
     const final = gone || control instanceof PermanentFailure || job.attempt >= job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
     if (!signal.aborted || final) {

@@ -73,7 +73,7 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
     outcome = await apply(row.payload, row.received_at, ctx);
   } catch (err) {
     // Only the last attempt leaves the row in `error`; before that it waits for its retry.
-    const control = toJobControl(err, ctx.job);
+    const control = toJobControl(err);
     const last = control instanceof PermanentFailure || ctx.job.attempt >= ctx.job.maxAttempts;
     const message = err instanceof Error ? err.message : String(err);
     await finish.add({ id: row.id, status: last ? 'error' : 'pending', message, durationMs: performance.now() - started });

@@ -80,8 +80,8 @@ export function extractionHandler(schemaVersion: number) {
     } catch (err) {
       // A bad key (401/403) is the operator's to fix: keep retrying rather than fail every message.
       const badKey = err instanceof ProviderError && err.isAuthFailure;
-      const control = badKey ? err : toJobControl(err, ctx.job);
-      const permanent = control instanceof PermanentFailure;
+      const control = badKey ? err : toJobControl(err);
+      const permanent = err instanceof ProviderError && control instanceof PermanentFailure;
       if (permanent || ctx.job.attempt >= ctx.job.maxAttempts) {
         const error = err instanceof Error ? err.message : String(err);
         await saveOutcome(sql, message.id, schemaVersion, {
@@ -91,7 +91,7 @@ export function extractionHandler(schemaVersion: number) {
         // A request the provider refuses (400, 413, ...) fails the same way every time: stop here.
         if (permanent) return;
       }
-      // Rate limited past the in-call retries: Defer, back when the provider said, attempts kept.
+      // Past the in-call retries: rate limited → Defer (attempts kept), other faults → RetryLater.
       throw control;
     }
     await saveOutcome(sql, message.id, schemaVersion, outcome);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Defer, PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { Defer, PermanentFailure } from '../queue/errors.ts';
 import { isNetworkError, ProviderError, toJobControl } from './outbound.ts';
 
 const error = (status: number, extra: Partial<ConstructorParameters<typeof ProviderError>[1]> = {}) =>
@@ -39,12 +39,10 @@ describe('toJobControl', () => {
     expect(toJobControl(error(0, { code: 'rate_limited', retryAfterMs: 60_000 }))).toMatchObject({ name: 'Defer', delayMs: 60_000 });
   });
 
-  it('retries other transient faults later: after Retry-After when given, else the queue backoff for the attempt', () => {
+  it('retries other transient faults after their Retry-After, else leaves the delay to the queue\'s backoff', () => {
     expect(toJobControl(error(503, { retryAfterMs: 2500 }))).toMatchObject({ name: 'RetryLater', retryAfterMs: 2500 });
-    const policy = { baseDelayMs: 5000, maxDelayMs: 600_000, factor: 5, jitter: false };
-    const third = toJobControl(error(0, { code: 'timeout' }), { attempt: 3, policy });
-    expect(third).toBeInstanceOf(RetryLater);
-    expect((third as RetryLater).retryAfterMs).toBe(125_000);
+    const timeout = error(0, { code: 'timeout' });
+    expect(toJobControl(timeout)).toBe(timeout);
   });
 
   it('leaves any other error to the queue as it is', () => {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { retryDelayMs } from '../queue/backoff.ts';
 import { Defer, PermanentFailure, RetryLater } from '../queue/errors.ts';
-import { DEFAULT_RETRY, type RetryPolicy } from '../queue/types.ts';
+import type { RetryPolicy } from '../queue/types.ts';
 import type { Pacer } from './pacer.ts';
 import type { RateLimit, RateLimiter } from './rate-limit.ts';
 import { parseRetryAfter, type HeaderSource } from './retry-after.ts';
@@ -301,12 +301,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  *   that handles one, like Nylas 401/403 → inbox auth_expired, does so before calling this);
  * - rate limited (429, or the shared bucket had nothing in time): Defer, the job is waiting for
  *   budget, not failing, so it keeps its attempts;
- * - other transient faults: RetryLater after the provider's Retry-After, else the backoff.
- * Anything else is returned as it is, for the queue's own policy.
+ * - other transient faults: RetryLater after the provider's Retry-After when it sent one, else
+ *   the error itself, which the queue retries with its own policy (`retryDelayMs`, the same
+ *   backoff, with the queue's base and factor that a handler does not know).
+ * Anything else is returned as it is.
  */
-export function toJobControl(err: unknown, job: { attempt: number; policy?: Backoff } = { attempt: 1 }): unknown {
+export function toJobControl(err: unknown): unknown {
   if (!(err instanceof ProviderError)) return err;
   if (!err.retryable) return new PermanentFailure(err.message, { cause: err });
-  if (err.isRateLimited) return new Defer(err.retryAfterMs ?? retryDelayMs(job.policy ?? DEFAULT_RETRY, job.attempt), err.message, { cause: err });
-  return new RetryLater(err.retryAfterMs ?? retryDelayMs(job.policy ?? DEFAULT_RETRY, job.attempt), err.message, { cause: err });
+  if (err.isRateLimited) return new Defer(err.retryAfterMs ?? DEFAULT_CALL_BACKOFF.maxDelayMs, err.message, { cause: err });
+  if (err.retryAfterMs !== undefined) return new RetryLater(err.retryAfterMs, err.message, { cause: err });
+  return err;
 }
