@@ -8,5 +8,9 @@ export type { Job, SendOptions, SendItem, QueueMetrics, RetryPolicy } from './qu
 export { Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { defineQueue, type Domain, type QueueDefinition, type LoopDefinition, type JobContext, type Services } from './runtime/domain.ts';
 export { RateLimiter, type RateLimit } from './runtime/rate-limit.ts';
+export {
+  Outbound, ProviderError, toJobControl, fetchAnswer, parseAnswer, type OutboundOptions, type CallOptions, type Budget,
+} from './runtime/outbound.ts';
+export { parseRetryAfter } from './runtime/retry-after.ts';
 export { Lease } from './runtime/lease.ts';
 export { openDatabase, openPglite, openPostgres, migrate, type Sql } from './storage/index.ts';

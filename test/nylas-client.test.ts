@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NylasApiError, NylasClient, NylasResponseError } from '../src/email/nylas/client.ts';
+import { NylasClient } from '../src/email/nylas/client.ts';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
+import { ProviderError } from '../src/runtime/outbound.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { migrate, openPglite, type Sql } from '../src/storage/index.ts';
 
@@ -47,13 +48,40 @@ describe('Nylas client against the emulator', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
-  it('turns a truncated body into an error that names the request, not a crash', async () => {
+  it('retries a body that stays truncated, then reports a retryable error that names the request', async () => {
     emulator.setFaults({ truncateRate: 1 });
     try {
+      const before = emulator.stats().requests;
       const err = await client.getGrant(GRANT).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(NylasResponseError);
-      expect((err as NylasResponseError).requestId).toEqual(expect.any(String));
-      expect((err as Error).message).toContain((err as NylasResponseError).requestId);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err).toMatchObject({ provider: 'nylas', status: 200, code: 'invalid_response', retryable: true });
+      expect((err as ProviderError).requestId).toEqual(expect.any(String));
+      expect((err as Error).message).toContain((err as ProviderError).requestId);
+      // The first try and maxRetries (2) more: a cut-off answer is a transient fault, like a 5xx.
+      expect(emulator.stats().requests - before).toBe(3);
+    } finally {
+      emulator.setFaults({});
+    }
+  });
+
+  it('pages through a mailbox whose answers are often cut off or failing, retrying inside each call', async () => {
+    const patient = new NylasClient({
+      apiKey: 'key-c', apiUri: emulator.url, rateLimiter: new RateLimiter(sql),
+      rateLimit: { capacity: 100, perSecond: 100 }, maxRetries: 6, timeoutMs: 2000,
+    });
+    emulator.setFaults({ truncateRate: 0.3, errorRate: 0.2 });
+    try {
+      const before = emulator.stats();
+      const ids: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await patient.listThreads(GRANT, { limit: 10, ...(pageToken && { pageToken }) });
+        ids.push(...page.data.map((t) => t.id));
+        pageToken = page.nextCursor ?? undefined;
+      } while (pageToken);
+      expect(ids).toEqual(emulator.listThreads(GRANT).map((t) => t.id));
+      // The faults did happen, and were absorbed by the calls' own retries.
+      expect(emulator.stats().faults).toBeGreaterThan(before.faults);
     } finally {
       emulator.setFaults({});
     }
@@ -62,9 +90,10 @@ describe('Nylas client against the emulator', () => {
   it('reports a grant that stopped working as an auth failure, and a missing object as not found', async () => {
     await emulator.expireGrant('grant-gone', { deliver: false });
     const auth = await client.listThreads('grant-gone').catch((e: unknown) => e);
-    expect(auth).toBeInstanceOf(NylasApiError);
-    expect((auth as NylasApiError).isAuthFailure).toBe(true);
+    expect(auth).toBeInstanceOf(ProviderError);
+    expect(auth).toMatchObject({ provider: 'nylas', status: 401, retryable: false });
+    expect((auth as ProviderError).isAuthFailure).toBe(true);
     const missing = await client.getMessage(GRANT, 'no-such-message').catch((e: unknown) => e);
-    expect((missing as NylasApiError).isNotFound).toBe(true);
+    expect((missing as ProviderError).isNotFound).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
 import { afterCommit, type Queryable } from '../storage/index.ts';
 import type { EmailDeps } from './deps.ts';
-import { NylasApiError } from './nylas/client.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
 import { THREAD_QUEUE, threadDedupKey } from './queues.ts';
@@ -52,13 +52,13 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext<Back
       }, signal));
     } catch (err) {
       // A saved page token the provider no longer accepts: fall back to the time window once.
-      if (resumedFromToken && err instanceof NylasApiError && err.status === 400) {
+      if (resumedFromToken && err instanceof ProviderError && err.status === 400) {
         log.warn('saved page token refused; resuming by time window', { configId: config.id, error: err.message });
         checkpoint = { ...checkpoint, pageToken: null };
         resumedFromToken = false;
         continue;
       }
-      throw err;
+      throw toJobControl(err);
     }
     resumedFromToken = false;
     const oldest = page.data.reduce<number | null>((min, t) => {

@@ -11,7 +11,7 @@ import { BACKFILL_QUEUE, THREAD_QUEUE, WEBHOOK_QUEUE } from './queues.ts';
 import { onThreadDead, syncThread, threadJob, type ThreadJob } from './threads.ts';
 import { onNotificationDead, processNotification, webhookJob } from './webhooks.ts';
 
-export { NylasClient, NylasApiError, NylasResponseError } from './nylas/client.ts';
+export { NylasClient } from './nylas/client.ts';
 export { signatureMatches } from './intake.ts';
 export { BACKFILL_QUEUE, THREAD_QUEUE, WEBHOOK_QUEUE } from './queues.ts';
 export { BACKFILL_PROGRESS, backfillTopic, type BackfillProgress } from './progress.ts';

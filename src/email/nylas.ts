@@ -1,7 +1,8 @@
-import { PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { PermanentFailure } from '../queue/errors.ts';
 import type { Services } from '../runtime/domain.ts';
 import type { EmailConfig } from './config.ts';
-import { NylasApiError, NylasClient } from './nylas/client.ts';
+import { ProviderError } from '../runtime/outbound.ts';
+import { NylasClient } from './nylas/client.ts';
 import { setInboxStatus } from './store.ts';
 
 /** The process's Nylas client, built once by the domain's setup; none without NYLAS_API_KEY. */
@@ -20,9 +21,10 @@ export function createNylasClient(config: EmailConfig, services: Services): Nyla
 }
 
 /**
- * Runs provider calls for one grant and turns their failures into job control flow: a grant that
- * answers 401/403 marks its inbox `auth_expired` and fails for good; a rate limit the client could
- * not wait out becomes a retry after the provider's delay.
+ * Runs provider calls for one grant and handles the failure that is the email domain's own: a
+ * grant that answers 401/403 marks its inbox `auth_expired` and fails for good. Other
+ * ProviderErrors go to the caller as they are (it may handle a 404 or a 400 itself), which maps
+ * the rest with `toJobControl`.
  */
 export async function withGrant<T>(
   deps: { services: Services; nylas: NylasClient | undefined },
@@ -33,11 +35,10 @@ export async function withGrant<T>(
   try {
     return await fn(deps.nylas);
   } catch (err) {
-    if (err instanceof NylasApiError && err.isAuthFailure) {
+    if (err instanceof ProviderError && err.isAuthFailure) {
       await setInboxStatus(deps.services.sql, grantId, 'auth_expired', err.message);
       throw new PermanentFailure(`grant ${grantId} is no longer authorized: ${err.message}`, { cause: err });
     }
-    if (err instanceof NylasApiError && err.status === 429 && err.retryAfterMs !== undefined) throw new RetryLater(err.retryAfterMs, err.message);
     throw err;
   }
 }

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import type { Job } from '../queue/types.ts';
 import { afterCommit, type Sql } from '../storage/index.ts';
 import type { EmailConfig } from './config.ts';
 import type { EmailDeps } from './deps.ts';
 import { Pacer } from '../runtime/pacer.ts';
-import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
@@ -93,10 +93,10 @@ export async function syncThread(payload: ThreadJob, ctx: JobContext<ThreadJob, 
     // The row waits for the retry; the last failure (however the job dies) is onThreadDead's.
     if (!signal.aborted) await state.failThread(services.sql, row.id, err instanceof Error ? err.message : String(err), false);
     // Deleted at the provider since discovery: nothing to sync, and retrying will not change that.
-    if (err instanceof NylasApiError && err.isNotFound) {
+    if (err instanceof ProviderError && err.isNotFound) {
       throw new PermanentFailure(`thread ${payload.threadId} no longer exists at the provider`, { cause: err });
     }
-    throw err;
+    throw toJobControl(err);
   }
 }
 

@@ -3,9 +3,9 @@ import { PermanentFailure } from '../queue/errors.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import type { EmailDeps } from './deps.ts';
 import type { Sql } from '../storage/index.ts';
-import { NylasApiError } from './nylas/client.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import {
@@ -74,7 +74,7 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
     // The row waits for the retry; onNotificationDead moves it to `error` when the job is dead.
     const message = err instanceof Error ? err.message : String(err);
     await finish.add({ id: row.id, status: 'pending', message, durationMs: performance.now() - started });
-    throw err;
+    throw toJobControl(err);
   }
   await finish.add({ id: row.id, status: outcome.status, message: outcome.reason ?? null, durationMs: performance.now() - started });
 }
@@ -147,7 +147,7 @@ async function syncMessage(deps: EmailDeps, inbox: InboxRow, messageId: string, 
     await upsertMessage(deps.services.sql, message, fetchedAt);
     return true;
   } catch (err) {
-    if (err instanceof NylasApiError && err.isNotFound) return false;
+    if (err instanceof ProviderError && err.isNotFound) return false;
     throw err;
   }
 }

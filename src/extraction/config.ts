@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, type Config, type ConfigProblem } from '../config.ts';
+import { int, type Config } from '../config.ts';
 
 /** The extraction domain's variables (LLM providers, budgets, queueing), part of the boot schema. */
 export const extractionConfig = z.object({
@@ -33,16 +33,3 @@ export const extractionConfig = z.object({
 
 export type ExtractionConfig = Config & z.infer<typeof extractionConfig>;
 
-/**
- * Checked at start (exit 78): a provider chosen without the key it needs is the operator's to
- * fix, and better found now than by the first job after its retries.
- */
-export function checkExtractionConfig(config: ExtractionConfig): ConfigProblem[] {
-  if (config.LLM_PROVIDER === 'openai' && !config.OPENAI_API_KEY && /^https:\/\/api\.openai\.com(\/|$)/.test(config.OPENAI_BASE_URL)) {
-    return [{ variable: 'OPENAI_API_KEY', message: 'required for LLM_PROVIDER=openai with the official OPENAI_BASE_URL' }];
-  }
-  if (config.LLM_PROVIDER === 'anthropic' && !config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
-    return [{ variable: 'ANTHROPIC_API_KEY', message: 'required for LLM_PROVIDER=anthropic' }];
-  }
-  return [];
-}

@@ -1,5 +1,6 @@
 import { defineDomain, defineQueue, type Domain } from '../runtime/domain.ts';
-import { checkExtractionConfig, extractionConfig, type ExtractionConfig } from './config.ts';
+import { extractionConfig, type ExtractionConfig } from './config.ts';
+import { checkProviderConfig } from './providers/index.ts';
 import { registerExtractCommands } from './cli.ts';
 import { queueExtractions } from './queueing.ts';
 import { extractionRoutes } from './routes.ts';
@@ -10,7 +11,7 @@ import {
 
 export { EXTRACTION_QUEUE, extractMessage, setupExtraction, type ExtractionDeps } from './worker.ts';
 export { extractionConfig, type ExtractionConfig } from './config.ts';
-export { createExtractor, resolveProvider } from './providers/index.ts';
+export { checkProviderConfig, createExtractor, resolveProvider } from './providers/index.ts';
 export { BuiltinExtractor, extractBuiltin, extractFromPrompt } from './builtin/index.ts';
 export { parseUserPrompt, systemPrompt, userPrompt } from './prompt.ts';
 export { findMessage, listExtractions, saveOutcome } from './store.ts';
@@ -47,7 +48,8 @@ export function createExtractionDomain(options: { schemaVersion?: number } = {})
     group: 'email',
     roles: [EXTRACTION_QUEUE_ROLE, EXTRACTION_ROLE],
     config: extractionConfig,
-    checkConfig: checkExtractionConfig,
+    // A provider chosen without its key stops the process at start (exit 78), not at the first job.
+    checkConfig: checkProviderConfig,
     owns: ['email_extractions'],
     setup: setupExtraction,
     queues: (c) => [

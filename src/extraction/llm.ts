@@ -1,5 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { Outbound, ProviderError } from '../runtime/outbound.ts';
 import type { RateLimit, RateLimiter } from '../runtime/rate-limit.ts';
+import { parseRetryAfter, type HeaderSource } from '../runtime/retry-after.ts';
 import type { ExtractionInput, Extractor, ExtractOutcome, Usage } from './extractor.ts';
 import { jsonIn, repairPrompt, systemPrompt, userPrompt } from './prompt.ts';
 import { describeIssues, extractionOutput, PROMPT_VERSION } from './schema.ts';
@@ -21,38 +22,11 @@ export interface ChatRequest {
 export interface ChatModel {
   readonly provider: 'openai' | 'anthropic';
   readonly model: string;
-  /** One request, no retries (LlmExtractor retries with the shared rate limit). Throws LlmApiError. */
+  /**
+   * One request, no retries (LlmExtractor retries through the outbound layer). Throws
+   * ProviderError for the provider's answers (see fromSdkError); `request.signal` ends it.
+   */
   complete(request: ChatRequest): Promise<{ text: string; usage: Usage }>;
-}
-
-/** A provider's error answer, normalized from either SDK. status 0: no answer (network, timeout). */
-export class LlmApiError extends Error {
-  override name = 'LlmApiError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 408 || this.status === 409 || this.status === 429 || this.status >= 500;
-  }
-}
-
-/** Reads Retry-After (seconds or an HTTP date) and OpenAI's retry-after-ms from response headers. */
-export function retryAfterMs(headers: Headers | undefined): number | undefined {
-  if (!headers) return undefined;
-  const ms = Number(headers.get('retry-after-ms'));
-  if (headers.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
-  const value = headers.get('retry-after');
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (value.trim() !== '' && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 export interface LlmLimits {
@@ -66,8 +40,10 @@ export interface LlmExtractorOptions {
   rateLimiter?: RateLimiter | undefined;
   limits: LlmLimits;
   maxOutputTokens: number;
-  /** Retries of one call after 429, 5xx, or no answer. */
+  /** Retries of one call after a transient fault (429, 5xx, no answer, a body cut off). */
   maxRetries: number;
+  /** Per try. */
+  timeoutMs: number;
 }
 
 /**
@@ -81,6 +57,7 @@ export class LlmExtractor implements Extractor {
   readonly promptVersion = PROMPT_VERSION;
   private readonly requests: RateLimit;
   private readonly tokens: RateLimit;
+  private readonly outbound: Outbound;
 
   constructor(private readonly options: LlmExtractorOptions) {
     this.provider = options.model.provider;
@@ -89,6 +66,13 @@ export class LlmExtractor implements Extractor {
     // A minute's budget may go at once: that is what the provider's own window allows too.
     this.requests = { capacity: rpm, perSecond: rpm / 60 };
     this.tokens = { capacity: tpm, perSecond: tpm / 60 };
+    this.outbound = new Outbound({
+      provider: options.model.provider,
+      rateLimiter: options.rateLimiter,
+      timeoutMs: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      backoff: { baseDelayMs: 500, maxDelayMs: 20_000 },
+    });
   }
 
   async extract(input: ExtractionInput, signal?: AbortSignal): Promise<ExtractOutcome> {
@@ -117,33 +101,43 @@ export class LlmExtractor implements Extractor {
     return { ok: false, error: `output did not match the schema after a repair attempt:\n${last.error}`, rawOutput: last.raw, usage, calls };
   }
 
-  private async call(system: string, messages: ChatMessage[], signal?: AbortSignal) {
-    const { model, rateLimiter, maxOutputTokens, maxRetries } = this.options;
+  /** One completion under the shared requests/min and tokens/min buckets; a 429 blocks the request bucket. */
+  private call(system: string, messages: ChatMessage[], signal?: AbortSignal) {
+    const { model, maxOutputTokens } = this.options;
     const prefix = `llm:${model.provider}:${model.model}`;
     const cost = Math.min(this.tokens.capacity, estimateTokens(system) + messages.reduce((n, m) => n + estimateTokens(m.content), 0) + maxOutputTokens);
-    for (let attempt = 0; ; attempt++) {
-      if (rateLimiter) {
-        await rateLimiter.acquire(`${prefix}:requests`, this.requests, signal ? { signal } : {});
-        await rateLimiter.acquire(`${prefix}:tokens`, this.tokens, { cost, ...(signal && { signal }) });
-      }
-      try {
-        return await model.complete({ system, messages, maxOutputTokens, signal });
-      } catch (err) {
-        if (!(err instanceof LlmApiError) || !err.retryable || attempt >= maxRetries || signal?.aborted) throw err;
-        const pause = err.retryAfterMs ?? backoffMs(attempt);
-        if (err.status === 429 && rateLimiter) {
-          // The provider's window is shared by every replica: make all of them wait, not just this call.
-          await rateLimiter.block(`${prefix}:requests`, this.requests, pause);
-        } else {
-          await delay(pause, undefined, signal ? { signal } : {});
-        }
-      }
-    }
+    return this.outbound.call((trySignal) => model.complete({ system, messages, maxOutputTokens, signal: trySignal }), {
+      signal,
+      budgets: [
+        { key: `${prefix}:requests`, limit: this.requests },
+        { key: `${prefix}:tokens`, limit: this.tokens, cost },
+      ],
+    });
   }
 }
 
-/** 500 ms, 1 s, 2 s, ... with equal jitter, capped at 20 s. */
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(20_000, 500 * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+/**
+ * A ProviderError for what an official SDK (OpenAI's or Anthropic's, same error classes) threw.
+ * Their APIError carries the status, headers and request id; a 2xx body the SDK could not parse
+ * surfaces as a SyntaxError, and is a transient fault of that answer. Anything else is returned
+ * as it is: the outbound layer knows network errors and timeouts.
+ */
+export function fromSdkError(provider: string, err: unknown, APIError: abstract new (...args: never[]) => Error): unknown {
+  if (err instanceof SyntaxError) {
+    return new ProviderError(`${provider}: response is not valid JSON (${err.message})`, {
+      provider, status: 200, code: 'invalid_response', retryable: true, cause: err,
+    });
+  }
+  if (!(err instanceof APIError)) return err;
+  const api = err as Error & { status?: number; headers?: HeaderSource; requestID?: string | null; type?: string | null; code?: string | null };
+  // No status: the SDK's connection error (reset, refused), which the outbound layer retries.
+  if (api.status === undefined) return err;
+  return new ProviderError(`${provider}: ${api.message}`, {
+    provider,
+    status: api.status,
+    retryAfterMs: parseRetryAfter(api.headers),
+    requestId: api.requestID ?? undefined,
+    code: api.type ?? api.code ?? undefined,
+    cause: err,
+  });
 }

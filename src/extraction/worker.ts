@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { Defer, RetryLater } from '../queue/errors.ts';
+import { Defer, PermanentFailure } from '../queue/errors.ts';
 import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext, Services } from '../runtime/domain.ts';
 import type { ExtractionConfig } from './config.ts';
+import { ProviderError, toJobControl } from '../runtime/outbound.ts';
 import type { Extractor } from './extractor.ts';
-import { LlmApiError } from './llm.ts';
 import { createExtractor } from './providers/index.ts';
 import type { ExtractionRecord } from './schema.ts';
 import { getMessage, saveOutcome, type MessageForExtraction, type StoredOutcome } from './store.ts';
@@ -31,7 +31,7 @@ export async function setupExtraction(services: Services): Promise<ExtractionDep
   return { config, extractor: await createExtractor(config, services.rateLimiter) };
 }
 
-/** Runs one extraction of a message; never writes. Provider errors are thrown (LlmApiError). */
+/** Runs one extraction of a message; never writes. Provider errors are thrown (ProviderError). */
 export async function extractMessage(
   message: MessageForExtraction,
   extractor: Extractor,
@@ -81,15 +81,16 @@ export function extractionHandler(schemaVersion: number) {
       outcome = await extractMessage(message, extractor, config, schemaVersion, ctx.signal);
     } catch (err) {
       // A bad key (401/403) is the operator's to fix: keep retrying rather than fail every message.
-      const permanent = err instanceof LlmApiError && !err.retryable && err.status !== 401 && err.status !== 403;
+      const badKey = err instanceof ProviderError && err.isAuthFailure;
+      const control = badKey ? err : toJobControl(err);
+      const permanent = err instanceof ProviderError && control instanceof PermanentFailure;
       if (permanent) {
         // A request the provider refuses (400, 413, ...) fails the same way every time: stop here.
         await saveOutcome(sql, message.id, schemaVersion, failedOutcome(extractor, err));
         return;
       }
-      // Rate limited past the in-call retries: come back when the provider said to.
-      if (err instanceof LlmApiError && err.status === 429) throw new RetryLater(err.retryAfterMs ?? 30_000, err.message, { cause: err });
-      throw err;
+      // Past the in-call retries: rate limited → Defer (attempts kept), other faults → RetryLater.
+      throw control;
     }
     await saveOutcome(sql, message.id, schemaVersion, outcome);
     if (outcome.status === 'failed') ctx.log.warn('extraction output invalid after repair', { messageId: message.id, error: outcome.error });

@@ -1,15 +1,15 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { z } from 'zod';
+import { fetchAnswer, Outbound, parseAnswer, type HttpAnswer, type HttpTry } from '../../runtime/outbound.ts';
 import { Pacer } from '../../runtime/pacer.ts';
 import type { RateLimit, RateLimiter } from '../../runtime/rate-limit.ts';
 import * as wire from './wire.ts';
 
 /**
  * A small typed client for the Nylas v3 endpoints Nova uses, rather than the official SDK: every
- * call must pass the per-grant distributed rate limiter, honour Retry-After, retry 5xx and
- * timeouts, validate the response and keep the request id on errors — the SDK does none of this
- * (and its list iterator fetches the first page twice). The emulator test drives the SDK to prove
- * the wire format is the real one.
+ * call goes through the outbound layer (the per-grant distributed rate limit, Retry-After shared
+ * by every process, retries of transient faults, timeouts), validates the response and keeps the
+ * request id on errors (ProviderError) — the SDK does none of this (and its list iterator fetches
+ * the first page twice). The emulator test drives the SDK to prove the wire format is the real one.
  */
 
 export interface NylasClientOptions {
@@ -20,7 +20,7 @@ export interface NylasClientOptions {
   /** Per grant, shared by every process through the database. */
   rateLimit: RateLimit;
   timeoutMs?: number;
-  /** Retries of one call after 429, 5xx or a timeout, before the error goes to the caller. */
+  /** Retries of one call after a transient fault (429, 5xx, timeout, reset, bad body). */
   maxRetries?: number;
   /** Smallest gap between calls of this process (API_DELAY_MS); 0 = none. */
   minSpacingMs?: number;
@@ -29,34 +29,7 @@ export interface NylasClientOptions {
   fetch?: typeof fetch;
 }
 
-/** The provider answered with an error. `retryAfterMs` is set when it is worth trying later. */
-export class NylasApiError extends Error {
-  override name = 'NylasApiError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly type: string | undefined,
-    readonly requestId: string | undefined,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-  /** 401 / 403: the grant no longer works; retrying will not help until it is re-authenticated. */
-  get isAuthFailure(): boolean {
-    return this.status === 401 || this.status === 403;
-  }
-  get isNotFound(): boolean {
-    return this.status === 404;
-  }
-}
-
-/** The provider answered 2xx with a body that is not what the API promises (truncated, wrong shape). */
-export class NylasResponseError extends Error {
-  override name = 'NylasResponseError';
-  constructor(message: string, readonly requestId: string | undefined) {
-    super(message);
-  }
-}
+const PROVIDER = 'nylas';
 
 export interface ListThreadsQuery {
   limit?: number;
@@ -76,14 +49,20 @@ export interface Page<T> {
 const MESSAGE_PAGE = 200;
 
 export class NylasClient {
-  private readonly fetch: typeof fetch;
-  /** Optional minimum spacing between calls (API_DELAY_MS), kept for teams that want it. */
-  private readonly pacer: Pacer;
+  private readonly outbound: Outbound;
+  private readonly http: HttpTry;
   private readonly messagePacer: Pacer;
 
   constructor(private readonly options: NylasClientOptions) {
-    this.fetch = options.fetch ?? fetch;
-    this.pacer = new Pacer(options.minSpacingMs ?? 0);
+    this.outbound = new Outbound({
+      provider: PROVIDER,
+      rateLimiter: options.rateLimiter,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 3,
+      // Optional minimum spacing between calls (API_DELAY_MS), kept for teams that want it.
+      pacer: new Pacer(options.minSpacingMs ?? 0),
+    });
+    this.http = { provider: PROVIDER, describeError, ...(options.fetch && { fetch: options.fetch }) };
     this.messagePacer = new Pacer(options.messageSpacingMs ?? 0);
   }
 
@@ -125,69 +104,26 @@ export class NylasClient {
     return this.single(grantId, `/messages/${encodeURIComponent(messageId)}`, wire.message, { fields: 'include_headers' }, signal);
   }
 
-  private async single<T extends z.ZodType>(grantId: string, path: string, schema: T, query: Query, signal?: AbortSignal): Promise<z.infer<T>> {
-    const { body, requestId } = await this.call(grantId, path, query, signal);
-    return (parse(wire.singleEnvelope(schema), body, requestId, path) as { data: z.infer<T> }).data;
+  private single<T extends z.ZodType>(grantId: string, path: string, schema: T, query: Query, signal?: AbortSignal): Promise<z.infer<T>> {
+    return this.call(grantId, path, query, signal, (answer) =>
+      (parseAnswer(PROVIDER, wire.singleEnvelope(schema), answer, path) as { data: z.infer<T> }).data);
   }
 
-  private async page<T extends z.ZodType>(grantId: string, path: string, schema: T, query: Query, signal?: AbortSignal): Promise<Page<z.infer<T>>> {
-    const { body, requestId } = await this.call(grantId, path, query, signal);
-    const env = parse(wire.listEnvelope(schema), body, requestId, path) as { data: z.infer<T>[]; next_cursor?: string | null; request_id?: string | null };
-    return { data: env.data, nextCursor: env.next_cursor ?? null, requestId: env.request_id ?? requestId };
+  private page<T extends z.ZodType>(grantId: string, path: string, schema: T, query: Query, signal?: AbortSignal): Promise<Page<z.infer<T>>> {
+    return this.call(grantId, path, query, signal, (answer) => {
+      const env = parseAnswer(PROVIDER, wire.listEnvelope(schema), answer, path) as { data: z.infer<T>[]; next_cursor?: string | null; request_id?: string | null };
+      return { data: env.data, nextCursor: env.next_cursor ?? null, requestId: env.request_id ?? answer.requestId };
+    });
   }
 
-  /** One API call with rate limiting and retries; returns the raw JSON text of a 2xx answer. */
-  private async call(grantId: string, path: string, query: Query, signal?: AbortSignal): Promise<{ body: string; requestId: string | undefined }> {
-    const { rateLimiter, rateLimit, maxRetries = 3 } = this.options;
+  /** One GET under the grant's shared rate limit; the body is parsed inside the try, so a bad one is retried. */
+  private call<R>(grantId: string, path: string, query: Query, signal: AbortSignal | undefined, read: (answer: HttpAnswer) => R): Promise<R> {
     const url = this.url(grantId, path, query);
-    const bucket = `nylas:${grantId}`;
-    for (let attempt = 0; ; attempt++) {
-      await rateLimiter.acquire(bucket, rateLimit, signal ? { signal } : {});
-      await this.pacer.wait(signal);
-      let error: NylasApiError;
-      try {
-        const res = await this.request(url, signal);
-        if (res.status < 300) return res;
-        error = toApiError(res.status, res.body, res.requestId, res.retryAfterMs);
-      } catch (err) {
-        if (signal?.aborted || !(err instanceof TimeoutError)) throw err;
-        error = new NylasApiError(`${path}: no answer within ${this.options.timeoutMs ?? 30_000} ms`, 504, 'timeout', undefined);
-      }
-      const retryable = error.status === 429 || error.status >= 500;
-      if (!retryable || attempt >= maxRetries) {
-        // A 429 always says when to come back, even when the provider did not.
-        throw error.status === 429 && error.retryAfterMs === undefined ? withRetryAfter(error, backoffMs(attempt + 1)) : error;
-      }
-      if (error.status === 429) {
-        // The provider's pause applies to the grant, so every process waits it out, not just this one.
-        const pause = error.retryAfterMs ?? backoffMs(attempt);
-        await rateLimiter.block(bucket, rateLimit, pause);
-      } else {
-        await delay(backoffMs(attempt), undefined, signal ? { signal } : {});
-      }
-    }
-  }
-
-  private async request(url: string, signal?: AbortSignal) {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    try {
-      const res = await this.fetch(url, {
-        headers: { authorization: `Bearer ${this.options.apiKey}`, accept: 'application/json' },
-        signal: combined,
-      });
-      const body = await res.text();
-      const retryAfter = Number(res.headers.get('retry-after'));
-      return {
-        status: res.status,
-        body,
-        requestId: res.headers.get('x-request-id') ?? undefined,
-        retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 && res.headers.has('retry-after') ? retryAfter * 1000 : undefined,
-      };
-    } catch (err) {
-      if (timeout.aborted && !signal?.aborted) throw new TimeoutError();
-      throw err;
-    }
+    const headers = { authorization: `Bearer ${this.options.apiKey}`, accept: 'application/json' };
+    return this.outbound.call(async (trySignal) => read(await fetchAnswer(this.http, url, { headers, signal: trySignal })), {
+      signal,
+      budgets: [{ key: `nylas:${grantId}`, limit: this.options.rateLimit }],
+    });
   }
 
   private url(grantId: string, path: string, query: Query): string {
@@ -200,46 +136,8 @@ export class NylasClient {
 
 type Query = Record<string, string | number | undefined>;
 
-class TimeoutError extends Error {}
-
-function parse<T extends z.ZodType>(schema: T, body: string, requestId: string | undefined, path: string): z.infer<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new NylasResponseError(`${path}: response is not valid JSON (${body.length} bytes, request ${requestId ?? 'unknown'})`, requestId);
-  }
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    const id = (json as { request_id?: string } | null)?.request_id ?? requestId;
-    const issue = result.error.issues[0];
-    throw new NylasResponseError(
-      `${path}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message} (request ${id ?? 'unknown'})`, id,
-    );
-  }
-  return result.data;
-}
-
-function toApiError(status: number, body: string, requestId: string | undefined, retryAfterMs: number | undefined): NylasApiError {
-  let type: string | undefined;
-  let message = `Nylas answered ${status}`;
-  try {
-    const env = wire.errorEnvelope.parse(JSON.parse(body));
-    type = env.error.type ?? undefined;
-    if (env.error.message) message = `${message}: ${env.error.message}`;
-    requestId ??= env.request_id ?? undefined;
-  } catch {
-    // Not an error envelope (a proxy's HTML page, say): the status says enough.
-  }
-  return new NylasApiError(`${message} (request ${requestId ?? 'unknown'})`, status, type, requestId, retryAfterMs);
-}
-
-function withRetryAfter(e: NylasApiError, ms: number): NylasApiError {
-  return new NylasApiError(e.message, e.status, e.type, e.requestId, ms);
-}
-
-/** 250 ms, 500 ms, 1 s, ... with equal jitter, capped at 10 s. */
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(10_000, 250 * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+/** Nylas's error envelope: `{ request_id, error: { type, message } }`. */
+function describeError(text: string) {
+  const env = wire.errorEnvelope.parse(JSON.parse(text));
+  return { message: env.error.message ?? undefined, code: env.error.type ?? undefined, requestId: env.request_id ?? undefined };
 }

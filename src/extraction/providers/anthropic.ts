@@ -1,5 +1,5 @@
 import type { ChatModel, ChatRequest } from '../llm.ts';
-import { LlmApiError, retryAfterMs } from '../llm.ts';
+import { fromSdkError } from '../llm.ts';
 import { outputJsonSchema } from '../schema.ts';
 
 export interface AnthropicOptions {
@@ -7,7 +7,6 @@ export interface AnthropicOptions {
   /** Unset: the SDK's default (the Anthropic API). */
   baseUrl: string | undefined;
   model: string;
-  timeoutMs: number;
 }
 
 const TOOL = 'record_extraction';
@@ -18,12 +17,12 @@ const TOOL = 'record_extraction';
  * tool's input (serialized back to text for the common validation).
  */
 export async function anthropicChatModel(options: AnthropicOptions): Promise<ChatModel> {
-  const { default: Anthropic, APIError, APIUserAbortError } = await import('@anthropic-ai/sdk');
+  const { default: Anthropic, APIError } = await import('@anthropic-ai/sdk');
   const client = new Anthropic({
     // A gateway or the emulator may need no key; the SDK refuses to start with none at all.
     apiKey: options.apiKey ?? 'unused',
     ...(options.baseUrl && { baseURL: options.baseUrl }),
-    timeout: options.timeoutMs,
+    // Nova's outbound layer retries and times each try (through the request's signal).
     maxRetries: 0,
   });
   const inputSchema = { ...outputJsonSchema(), type: 'object' as const };
@@ -50,11 +49,7 @@ export async function anthropicChatModel(options: AnthropicOptions): Promise<Cha
         }
         return { text, usage: { inputTokens: res.usage.input_tokens, outputTokens: res.usage.output_tokens } };
       } catch (err) {
-        if (err instanceof APIUserAbortError) throw err;
-        if (err instanceof APIError) {
-          throw new LlmApiError(`anthropic: ${err.message}`, err.status ?? 0, retryAfterMs(err.headers), { cause: err });
-        }
-        throw err;
+        throw fromSdkError('anthropic', err, APIError);
       }
     },
   };

@@ -19,32 +19,46 @@ export function resolveProvider(config: Config): ProviderName {
   return 'builtin';
 }
 
+const OFFICIAL_OPENAI = /^https:\/\/api\.openai\.com(\/|$)/;
+
+/** A variable that keeps the configured provider from working. */
+export interface ProviderProblem {
+  variable: string;
+  message: string;
+}
+
+/**
+ * What keeps the configured LLM provider from being reached, checked at boot (exit 78) so that a
+ * missing key stops the process instead of failing, retrying and dead-lettering every job.
+ */
+export function checkProviderConfig(config: Config): ProviderProblem[] {
+  const provider = resolveProvider(config);
+  // A local OpenAI-compatible server needs no key; the official endpoint does.
+  if (provider === 'openai' && !config.OPENAI_API_KEY && OFFICIAL_OPENAI.test(config.OPENAI_BASE_URL)) {
+    return [{ variable: 'OPENAI_API_KEY', message: 'required for LLM_PROVIDER=openai with the official OPENAI_BASE_URL' }];
+  }
+  // A gateway at ANTHROPIC_BASE_URL may hold the key itself.
+  if (provider === 'anthropic' && !config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
+    return [{ variable: 'ANTHROPIC_API_KEY', message: 'required for LLM_PROVIDER=anthropic' }];
+  }
+  return [];
+}
+
 /** The configured extractor. Throws ConfigError when the chosen provider cannot be reached. */
 export async function createExtractor(config: Config, rateLimiter?: RateLimiter): Promise<Extractor> {
+  const problems = checkProviderConfig(config);
+  if (problems.length) throw new ConfigError(problems);
   const provider = resolveProvider(config);
   if (provider === 'builtin') return new BuiltinExtractor();
-  let model: ChatModel;
-  if (provider === 'openai') {
-    // A local OpenAI-compatible server needs no key; the official endpoint does.
-    if (!config.OPENAI_API_KEY && /^https:\/\/api\.openai\.com(\/|$)/.test(config.OPENAI_BASE_URL)) {
-      throw new ConfigError([{ variable: 'OPENAI_API_KEY', message: 'required for LLM_PROVIDER=openai with the official OPENAI_BASE_URL' }]);
-    }
-    model = await openAiChatModel({
-      apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_MODEL, timeoutMs: config.LLM_TIMEOUT_MS,
-    });
-  } else {
-    if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
-      throw new ConfigError([{ variable: 'ANTHROPIC_API_KEY', message: 'required for LLM_PROVIDER=anthropic' }]);
-    }
-    model = await anthropicChatModel({
-      apiKey: config.ANTHROPIC_API_KEY, baseUrl: config.ANTHROPIC_BASE_URL, model: config.ANTHROPIC_MODEL, timeoutMs: config.LLM_TIMEOUT_MS,
-    });
-  }
+  const model: ChatModel = provider === 'openai'
+    ? await openAiChatModel({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_MODEL })
+    : await anthropicChatModel({ apiKey: config.ANTHROPIC_API_KEY, baseUrl: config.ANTHROPIC_BASE_URL, model: config.ANTHROPIC_MODEL });
   return new LlmExtractor({
     model,
     rateLimiter,
     limits: { requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE, tokensPerMinute: config.LLM_TOKENS_PER_MINUTE },
     maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
     maxRetries: config.LLM_MAX_RETRIES,
+    timeoutMs: config.LLM_TIMEOUT_MS,
   });
 }

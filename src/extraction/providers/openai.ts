@@ -1,12 +1,11 @@
 import type { ChatModel, ChatRequest } from '../llm.ts';
-import { LlmApiError, retryAfterMs } from '../llm.ts';
+import { fromSdkError } from '../llm.ts';
 
 export interface OpenAiOptions {
   apiKey: string | undefined;
   /** Any OpenAI-compatible endpoint (vLLM, Ollama, LiteLLM, the LLM emulator). */
   baseUrl: string;
   model: string;
-  timeoutMs: number;
 }
 
 const OFFICIAL = /^https:\/\/api\.openai\.com(\/|$)/;
@@ -17,12 +16,12 @@ const OFFICIAL = /^https:\/\/api\.openai\.com(\/|$)/;
  * extractor retries under the shared rate limit instead.
  */
 export async function openAiChatModel(options: OpenAiOptions): Promise<ChatModel> {
-  const { default: OpenAI, APIError, APIUserAbortError } = await import('openai');
+  const { default: OpenAI, APIError } = await import('openai');
   const client = new OpenAI({
     // Local servers need no key, but the SDK refuses to start without one.
     apiKey: options.apiKey ?? 'unused',
     baseURL: options.baseUrl,
-    timeout: options.timeoutMs,
+    // Nova's outbound layer retries and times each try (through the request's signal).
     maxRetries: 0,
   });
   // The official API wants max_completion_tokens (reasoning models refuse max_tokens); compatible
@@ -48,11 +47,7 @@ export async function openAiChatModel(options: OpenAiOptions): Promise<ChatModel
           usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
         };
       } catch (err) {
-        if (err instanceof APIUserAbortError) throw err;
-        if (err instanceof APIError) {
-          throw new LlmApiError(`openai: ${err.message}`, err.status ?? 0, retryAfterMs(err.headers), { cause: err });
-        }
-        throw err;
+        throw fromSdkError('openai', err, APIError);
       }
     },
   };
