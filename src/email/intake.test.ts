@@ -1,6 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { signatureMatches } from './intake.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
+import { silentLogger } from '../log.ts';
+import { startApiServer, type ApiServer } from '../runtime/api-server.ts';
+import type { Services } from '../runtime/domain.ts';
+import { signatureMatches, webhookRoutes } from './intake.ts';
 
 describe('signatureMatches', () => {
   const body = Buffer.from('{"id":"evt-1","type":"message.created"}');
@@ -17,5 +21,57 @@ describe('signatureMatches', () => {
     expect(signatureMatches(body, undefined, 's3cret')).toBe(false);
     expect(signatureMatches(body, sign('s3cret').slice(0, 32), 's3cret')).toBe(false);
     expect(signatureMatches(body, [sign('s3cret'), sign('s3cret')], 's3cret')).toBe(false);
+  });
+});
+
+describe('webhook intake during a database outage', () => {
+  const SECRET = 'whsec-outage';
+  let server: ApiServer;
+  let behaviour: 'hang' | 'refuse' = 'hang';
+  let statements = 0;
+
+  beforeAll(async () => {
+    const config = loadConfig({ NYLAS_WEBHOOK_SECRET: SECRET, WEBHOOK_INTAKE_TIMEOUT_MS: '300' });
+    // A database that never answers, or refuses connections as postgres.js reports it.
+    const query = () => {
+      statements++;
+      if (behaviour === 'hang') return new Promise<never>(() => {});
+      return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    };
+    const services = {
+      config, log: silentLogger, sql: { kind: 'postgres', query, exec: query },
+      queue: { enqueueFromSql: () => 'enqueued as (select 1 as id)', announce: () => {} },
+    } as unknown as Services;
+    server = await startApiServer({ domains: [{ name: 'email', roles: [], routes: (app) => webhookRoutes(app, services) }], services, port: 0, host: '127.0.0.1', log: silentLogger });
+  });
+  afterAll(async () => server?.close());
+
+  const deliver = async () => {
+    const body = JSON.stringify({ id: `evt-${Math.random()}`, type: 'message.created', data: { object: {} } });
+    const started = Date.now();
+    const res = await fetch(`http://127.0.0.1:${server.port}/webhooks/nylas`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-nylas-signature': createHmac('sha256', SECRET).update(body).digest('hex') }, body,
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - started, body: (await res.json()) as any };
+  };
+
+  it('answers 503 with Retry-After within the intake timeout when the database hangs, then refuses at once for a moment', async () => {
+    behaviour = 'hang';
+    const first = await deliver();
+    expect(first).toMatchObject({ status: 503, retryAfter: '1', body: { error: { code: 'unavailable' } } });
+    expect(first.ms).toBeLessThan(2000);
+    const before = statements;
+    const next = await deliver();
+    expect(next.status).toBe(503);
+    expect(next.ms).toBeLessThan(200);
+    expect(statements).toBe(before);
+  });
+
+  it('answers 503 at once when the database refuses connections', async () => {
+    behaviour = 'refuse';
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await deliver();
+    expect(res).toMatchObject({ status: 503, retryAfter: '1' });
+    expect(res.ms).toBeLessThan(300);
   });
 });

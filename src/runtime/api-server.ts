@@ -35,7 +35,10 @@ export async function startApiServer(options: {
   if (options.token) requireToken(app, options.token);
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
-    if (err instanceof HttpError) return reply.status(err.status).send(errorBody(err.code, err.message));
+    if (err instanceof HttpError) {
+      if (err.options.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.options.retryAfterSeconds));
+      return reply.status(err.status).send(errorBody(err.code, err.message));
+    }
     if (err instanceof ZodError) {
       const issues = err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
       return reply.status(400).send(errorBody('invalid_request', issues));

@@ -11,6 +11,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Sent as Retry-After (seconds) with the error, for a 503 or 429 the client should retry. */
+    readonly options: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
   }
