@@ -59,7 +59,7 @@ await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
   while (next < bodies.length) {
     const { body } = bodies[next++]!;
     const t = performance.now();
-    const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nylas-signature': signWebhook(body, SECRET) }, body });
+    const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nylas-signature': signWebhook(body, SECRET) }, body: new Uint8Array(body) });
     const answer = (await res.json()) as { id?: string; status?: string };
     latencies.push(performance.now() - t);
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);

@@ -31,7 +31,7 @@ describe.each(backends)('fuzzed signed deliveries on $name', (backend) => {
     const results: { status: number; id: string | undefined; answeredId: unknown }[] = [];
     for (let i = 0; i < bodies.length; i += 25) {
       results.push(...(await Promise.all(bodies.slice(i, i + 25).map(async ({ body, id }) => {
-        const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nylas-signature': signWebhook(body, SECRET) }, body });
+        const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nylas-signature': signWebhook(body, SECRET) }, body: new Uint8Array(body) });
         const answer = (await res.json()) as { id?: unknown };
         return { status: res.status, id, answeredId: answer.id };
       }))));
