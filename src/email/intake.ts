@@ -35,9 +35,25 @@ export function webhookRoutes(app: FastifyInstance, services: Services): void {
   const { config } = services;
   const log = services.log.child('Webhooks');
   const budget = new ByteBudget(config.WEBHOOK_BODY_BUDGET_BYTES);
+  // Row by row is for a batch the database refused because of one row; when it failed because
+  // the database is not there, every row would fail again, one round trip each.
+  let batchUnavailable: unknown;
   const intake = new Batcher<WebhookEnvelope, Outcome>(
-    (batch) => accept(services, batch), 500, 2,
-    async (one) => (await accept(services, [one]))[0]!,
+    async (batch) => {
+      try {
+        const outcomes = await accept(services, batch);
+        batchUnavailable = undefined;
+        return outcomes;
+      } catch (err) {
+        batchUnavailable = databaseErrorKind(err) === 'unavailable' ? err : undefined;
+        throw err;
+      }
+    },
+    500, 2,
+    async (one) => {
+      if (batchUnavailable !== undefined) throw batchUnavailable;
+      return (await accept(services, [one]))[0]!;
+    },
   );
   let unavailableUntil = 0;
   const unavailable = (why: string): HttpError => {
