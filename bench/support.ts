@@ -38,6 +38,8 @@ export interface NovaChild {
   child: ChildProcess;
   /** The API port, when the process runs the `api` role. */
   apiPort: number;
+  /** The health server's port (WORKER_HEALTH_PORT=0 picks one). */
+  healthPort: number;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export function startNova(roles: string, env: Record<string, string>): Promise<N
       resolve({
         child,
         apiPort: JSON.parse(started).apiPort ?? 0,
+        healthPort: JSON.parse(started).healthPort ?? 0,
         stop: async () => {
           child.kill('SIGTERM');
           await exited;

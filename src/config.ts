@@ -49,7 +49,11 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   /** 0 picks a free port. */
   WORKER_HEALTH_PORT: int(3001, 0, 65_535),
-  NOVA_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Where /health, /status and /metrics listen. Loopback by default: they have no auth, and
+   * /status names queues, hosts and errors. Set 0.0.0.0 for a scraper outside the host/container.
+   */
+  NOVA_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   /** Pid file of a local process, for `nova worker stop|status|health`; unset: nova.pid in NOVA_DATA_DIR. */
   NOVA_PID_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -75,6 +79,16 @@ export const configSchema = z.object({
   API_HOST: z.string().min(1).default('0.0.0.0'),
   /** Bearer token for /api routes and /ws; unset leaves them open (`nova start` warns outside development). */
   NOVA_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Origins (scheme://host:port, comma-separated) besides the API's own whose pages may call the
+   * mutating API and open /ws when NOVA_API_TOKEN is unset (see src/runtime/auth.ts).
+   */
+  NOVA_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean)),
+  /** How long a request may take to arrive in full, headers and body; slower ones get 408. */
+  NOVA_HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
   /** Redis for cross-process events (fan-out) instead of LISTEN/NOTIFY; unset uses the database. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 

@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -222,5 +224,41 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
     await panel.getByText('builtin', { exact: false }).waitFor();
     await shot('inbox');
     expect(pageErrors).toEqual([]);
+  });
+  it('works without a token: same-origin JSON requests pass the origin check and /ws accepts its own origin', async () => {
+    const port = await freePort();
+    const open = await startRuntime(db, domains.map((d) => (d.name === 'dashboard' ? dashboardDomain(webDir) : d)), {
+      WORKER_TYPE: 'api,fanout', PORT: String(port), API_HOST: '127.0.0.1', NYLAS_API_KEY: 'key-dash', NYLAS_API_URI: emulator.url,
+    });
+    const tokenless = await browser.newPage();
+    try {
+      await tokenless.goto(`http://127.0.0.1:${port}/backfills`);
+      await tokenless.getByRole('heading', { name: 'Backfills' }).waitFor();
+      await tokenless.locator('.live-open').waitFor({ timeout: 10_000 });
+      await tokenless.getByPlaceholder('Nylas grant id').fill('grant-tokenless');
+      await tokenless.getByRole('button', { name: 'Connect inbox' }).click();
+      await tokenless.getByText('Inbox connected.').waitFor();
+      expect(await tokenless.getByRole('dialog', { name: 'API token' }).count()).toBe(0);
+      // The same request from a page of another origin (a bare page of its own: the dashboard's
+      // CSP would not let the request leave) is refused.
+      const elsewhere = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
+      await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        await tokenless.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+        // Starting a backfill needs no body, so only the origin check stands between the page and it.
+        const inboxes = async () => ((await (await fetch(`http://127.0.0.1:${port}/api/inboxes`)).json()) as { inboxes: { id: string; grant_id: string; backfill_status: unknown }[] }).inboxes;
+        const inbox = (await inboxes()).find((i) => i.grant_id === 'grant-tokenless')!;
+        const crossSite = await tokenless.evaluate(async (url) => (await fetch(url, { method: 'POST', mode: 'no-cors' })).type, `http://127.0.0.1:${port}/api/inboxes/${inbox.id}/backfill`);
+        expect(crossSite).toBe('opaque');
+        const history = await db.sql.query<{ n: number }>('select count(*)::int as n from backfill_history h join flux_inbox_configurations c on c.id = h.config_id where c.inbox_id = $1', [inbox.id]);
+        expect(history[0]!.n).toBe(0);
+        expect((await inboxes()).find((i) => i.grant_id === 'grant-tokenless')!.backfill_status).toEqual(inbox.backfill_status);
+      } finally {
+        elsewhere.close();
+      }
+    } finally {
+      await tokenless.close();
+      await open.stop();
+    }
   });
 });

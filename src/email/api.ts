@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
+import { plainString } from '../runtime/http-input.ts';
 import type { Services } from '../runtime/domain.ts';
 import { BACKFILL_QUEUE, backfillDedupKey } from './queues.ts';
 import { ensureInbox, findInboxById, listInboxes, listThreads, threadMessages } from './store.ts';
@@ -22,9 +23,9 @@ const DAY_MS = 86_400_000;
 const SKEW_MS = 5 * 60_000;
 
 const createInbox = z.strictObject({
-  grantId: z.string().min(1).max(256),
+  grantId: plainString(256),
   email: z.email().optional(),
-  provider: z.string().min(1).max(64).optional(),
+  provider: plainString(64).optional(),
 });
 
 const backfillRange = z.strictObject({

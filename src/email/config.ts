@@ -14,6 +14,15 @@ export const emailConfig = z.object({
   NOVA_DEMO: bool(true),
   /** Key of x-nylas-signature; without it the webhook endpoint refuses deliveries (503). */
   NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * Largest webhook body read, in bytes. Nylas sends a `.truncated` notification instead of any
+   * object over 1 MB, so a real delivery fits; a bigger one is refused (413) as it streams.
+   */
+  WEBHOOK_BODY_LIMIT_BYTES: int(1024 * 1024, 1024, 64 * 1024 * 1024),
+  /** Bytes all webhook bodies in progress may hold at once per API process; past it, 503. */
+  WEBHOOK_BODY_BUDGET_BYTES: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /** Longest a delivery waits for the database before it is answered 503 with Retry-After. */
+  WEBHOOK_INTAKE_TIMEOUT_MS: int(2000, 50, 60_000),
   /** Requests per second per grant, shared by every process; bursts up to NYLAS_RATE_LIMIT_BURST. */
   NYLAS_RATE_LIMIT_PER_SECOND: int(20, 1),
   NYLAS_RATE_LIMIT_BURST: int(20, 1),

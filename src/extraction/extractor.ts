@@ -21,7 +21,14 @@ export interface Usage {
 
 /** The result of one extraction: a validated output, or a failure kept as data. */
 export type ExtractOutcome =
-  | { ok: true; output: ExtractionOutput; usage: Usage; calls: number }
+  | {
+      ok: true;
+      output: ExtractionOutput;
+      usage: Usage;
+      calls: number;
+      /** Entities dropped to make the output valid, one line each (stored in `meta.notes`). */
+      notes?: string[];
+    }
   | {
       ok: false;
       /** Why the output was refused (validation issues of the last attempt). */

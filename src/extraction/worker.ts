@@ -50,7 +50,10 @@ export async function extractMessage(
   if (!outcome.ok) {
     return { status: 'failed', error: outcome.error, rawOutput: outcome.rawOutput, ...made, ...outcome.usage, calls: outcome.calls, durationMs };
   }
-  const result: ExtractionRecord = { ...outcome.output, meta: { schemaVersion, ...made, usage: outcome.usage } };
+  const result: ExtractionRecord = {
+    ...outcome.output,
+    meta: { schemaVersion, ...made, usage: outcome.usage, ...(outcome.notes?.length && { notes: outcome.notes }) },
+  };
   return { status: 'succeeded', result, calls: outcome.calls, durationMs };
 }
 

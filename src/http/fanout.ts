@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { EventHub, NovaEvent } from '../queue/events.ts';
-import { tokenMatches } from '../runtime/auth.ts';
+import { crossOriginRefusal, tokenMatches } from '../runtime/auth.ts';
 
 /**
  * The WebSocket fan-out (`GET /ws`, role `fanout`; part of `api`): clients subscribe to topics
@@ -53,8 +53,13 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
-export function attachFanout(server: Server, events: EventHub, options: { token: string | undefined; log: Logger }): Fanout {
+export function attachFanout(
+  server: Server,
+  events: EventHub,
+  options: { token: string | undefined; allowedOrigins?: readonly string[]; log: Logger },
+): Fanout {
   const { log, token } = options;
+  const allowedOrigins = options.allowedOrigins ?? [];
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Set<Client>();
   const byTopic = new Map<string, Set<Client>>();
@@ -64,6 +69,14 @@ export function attachFanout(server: Server, events: EventHub, options: { token:
     if (url.pathname !== PATH) {
       // No other upgrade is served; an unanswered socket would stay open for ever.
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    // A page of another origin must not read events with the visitor's network position (a
+    // local Nova) or a token its browser holds: browsers always send Origin on a handshake.
+    const refusal = crossOriginRefusal(req.headers, allowedOrigins);
+    if (refusal) {
+      const body = JSON.stringify({ error: { code: 'cross_origin', message: refusal } });
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       return;
     }
     if (token && !tokenMatches(req.headers.authorization, url.searchParams.get('token'), token)) {

@@ -20,7 +20,9 @@ export const fanoutDomain: Domain = {
   httpRoles: [API_ROLE, 'fanout'],
   routes: async (app, services) => {
     const { attachFanout } = await import('./fanout.ts');
-    const fanout = attachFanout(app.server, services.events, { token: services.config.NOVA_API_TOKEN, log: services.log.child('Fanout') });
+    const fanout = attachFanout(app.server, services.events, {
+      token: services.config.NOVA_API_TOKEN, allowedOrigins: services.config.NOVA_ALLOWED_ORIGINS, log: services.log.child('Fanout'),
+    });
     app.addHook('onClose', async () => fanout.close());
   },
 };

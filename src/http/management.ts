@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { JobRecord } from '../queue/queue.ts';
 import type { QueueMetrics } from '../queue/types.ts';
 import { HttpError } from '../runtime/http-error.ts';
+import { plainString } from '../runtime/http-input.ts';
 import type { Services } from '../runtime/domain.ts';
 import { listWorkers } from '../runtime/registry.ts';
 
@@ -14,7 +15,7 @@ import { listWorkers } from '../runtime/registry.ts';
 
 const STATES = ['waiting', 'delayed', 'active', 'failed', 'completed', 'dead'] as const;
 
-const queueParam = z.object({ name: z.string().min(1).max(200) });
+const queueParam = z.object({ name: plainString(200) });
 const jobParam = z.object({ id: z.coerce.number({ error: 'must be a job id' }).int().positive() });
 const jobsQuery = z.object({
   state: z.enum(STATES).default('waiting'),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorBody } from './http-error.ts';
 
 export interface HealthSources {
   /** Resolves true when the database answers. */
@@ -17,7 +18,8 @@ export interface HealthServer {
 /**
  * The per-process health server: /health (liveness and database), /status (what this process
  * runs and how it is doing), /metrics (Prometheus). Plain node:http: three read-only routes need
- * no framework.
+ * no framework. They have no auth, so they listen on NOVA_HEALTH_HOST, loopback by default.
+ * Errors use the API's one shape.
  */
 export async function startHealthServer(sources: HealthSources, port: number, host: string): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
@@ -26,7 +28,8 @@ export async function startHealthServer(sources: HealthSources, port: number, ho
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
+    const error = (code: number, name: string, message: string) => send(code, JSON.stringify(errorBody(name, message)));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'method_not_allowed', `${req.method} is not served; use GET`);
     const handle = async () => {
       if (path === '/health') {
         const up = await sources.checkDatabase();
@@ -37,9 +40,9 @@ export async function startHealthServer(sources: HealthSources, port: number, ho
         const m = await sources.metrics();
         return send(200, m.body, m.contentType);
       }
-      send(404, JSON.stringify({ error: 'not found', routes: ['/health', '/status', '/metrics'] }));
+      error(404, 'not_found', 'no such route; the health server has /health, /status and /metrics');
     };
-    handle().catch((err: unknown) => send(500, JSON.stringify({ error: err instanceof Error ? err.message : String(err) })));
+    handle().catch(() => error(500, 'internal', 'internal error'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -162,7 +162,7 @@ export class Runtime {
         log: this.log.child('Api'),
       });
       if (!config.NOVA_API_TOKEN && config.NODE_ENV !== 'development') {
-        this.log.warn('NOVA_API_TOKEN is not set: the management API and /ws are open to anyone who can reach port ' + this.api.port);
+        this.log.warn(`NOVA_API_TOKEN is not set: any client that can reach port ${this.api.port} may use the management API and /ws (browsers only from the dashboard's own origin)`);
       }
     }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { extractionOutput } from '../schema.ts';
+import { extractionOutput, isEmailAddress, salvageOutput } from '../schema.ts';
 import { prepareBody } from '../text.ts';
-import { extractBuiltin } from './index.ts';
+import { BuiltinExtractor, extractBuiltin } from './index.ts';
+import { findPeople } from './rules.ts';
 
 const SENT = new Date('2025-03-10T15:00:00Z'); // a Monday
 
@@ -98,5 +99,49 @@ describe('builtin extractor', () => {
     expect(extractionOutput.safeParse(empty).success).toBe(true);
     expect(empty.summary).toBe('(empty message)');
     expect(empty.language).toBe('und');
+  });
+});
+
+describe('addresses in the builtin extractor', () => {
+  const valid = [
+    'josé@example.com', 'info@münchen.de', 'bounces+ana=example.com@lists.example.org', 'a%b@example.com',
+    'tom&jerry@example.com', '~user@example.com', 'user@[192.0.2.1]', 'user@[IPv6:2001:db8::1]', 'δοκιμή@παράδειγμα.δοκιμή',
+  ];
+
+  it.each(valid)('accepts %s from the headers and from the body, and the extraction validates', async (address) => {
+    const input = {
+      subject: 'Hello', from: [{ name: 'Sender', email: address }], to: [], cc: [], date: SENT,
+      text: `Please write to ${address} by Friday.`, truncated: false,
+    };
+    const outcome = await new BuiltinExtractor().extract(input);
+    expect(outcome.ok).toBe(true);
+    if (!outcome.ok) return;
+    expect(outcome.output.people.map((p) => p.email)).toEqual([address.normalize('NFC').toLowerCase()]);
+    expect(outcome.notes).toBeUndefined();
+  });
+
+  it('finds a written address and its display name without taking the punctuation around it', () => {
+    const { people } = findPeople([], 'Contact "Ana Lee" <ana.lee@münchen.de>, or (ops~1@[10.0.0.1]). Mail bounce=x@y.example.org.');
+    expect(people.map((p) => [p.name, p.email])).toEqual([['Ana Lee', 'ana.lee@münchen.de'], [null, 'ops~1@[10.0.0.1]'], [null, 'bounce=x@y.example.org']]);
+  });
+
+  it('drops one invalid entity with a note instead of failing the whole extraction', () => {
+    const output = extractBuiltin({ subject: 'Deal', from: [{ name: 'Ana', email: 'ana@example.org' }], to: [], cc: [], date: SENT, text: 'We are blocked. The price is $5,000.', truncated: false });
+    const broken = { ...output, people: [...output.people, { name: 'x'.repeat(300), email: 'not an address', organization: null }] };
+    const salvaged = salvageOutput(broken);
+    expect(salvaged.ok).toBe(true);
+    if (!salvaged.ok) return;
+    expect(salvaged.output.people).toEqual(output.people);
+    expect(salvaged.output.amounts).toEqual(output.amounts);
+    expect(salvaged.notes).toHaveLength(1);
+    expect(salvaged.notes[0]).toMatch(/^dropped people\.1: /);
+    // A problem outside the entity lists still fails: nothing can be dropped to fix it.
+    expect(salvageOutput({ ...output, summary: '' }).ok).toBe(false);
+  });
+
+  it('refuses what is not an address', () => {
+    for (const bad of ['a@b', '@example.com', 'a@@example.com', 'a b@example.com', 'a@exa mple.com', `${'a'.repeat(65)}@example.com`, 'a@[999.1]', 'a..b@example.com']) {
+      expect(isEmailAddress(bad), bad).toBe(false);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { DATE_KINDS } from '../schema.ts';
+import { Spans } from './rules.ts';
 
 /**
  * Date expressions in English email text, resolved to calendar dates against the message's own
@@ -63,14 +64,14 @@ const MEETING_WORDS = /\b(meet|meeting|call|demo|sync|lunch|coffee|interview|app
 export function findDates(text: string, reference: Date): FoundDate[] {
   const ref = new Date(Date.UTC(reference.getUTCFullYear(), reference.getUTCMonth(), reference.getUTCDate()));
   const found: (FoundDate & { end: number })[] = [];
+  const taken = new Spans(text.length);
   for (const rule of RULES) {
     rule.re.lastIndex = 0;
-    for (let m = rule.re.exec(text); m; m = rule.re.exec(text)) {
+    for (let m = rule.re.exec(text); m && found.length < MAX_DATES; m = rule.re.exec(text)) {
       const start = m.index;
       const end = start + m[0].length;
-      if (found.some((f) => start < f.end && end > f.index)) continue;
       const date = rule.resolve(m, ref);
-      if (!date) continue;
+      if (!date || !taken.claim(start, end)) continue;
       found.push({ text: m[0], date: iso(date), kind: kindAt(text, start, end), index: start, end });
     }
   }
@@ -97,11 +98,22 @@ function kindAt(text: string, start: number, end: number): FoundDate['kind'] {
   return 'other';
 }
 
+/**
+ * The sentence a date sits in, looked for within SENTENCE_REACH characters each side: searching
+ * the whole text for each date's full stops made a long text of dates quadratic.
+ */
 function sentenceAround(text: string, start: number, end: number): string {
-  const from = Math.max(text.lastIndexOf('.', start - 1), text.lastIndexOf('\n', start - 1), text.lastIndexOf('?', start - 1)) + 1;
-  const stops = ['.', '\n', '?', '!'].map((c) => text.indexOf(c, end)).filter((i) => i >= 0);
-  return text.slice(from, stops.length ? Math.min(...stops) : text.length);
+  const lo = Math.max(0, start - SENTENCE_REACH);
+  const before = text.slice(lo, start);
+  const from = lo + Math.max(before.lastIndexOf('.'), before.lastIndexOf('\n'), before.lastIndexOf('?')) + 1;
+  const after = text.slice(end, end + SENTENCE_REACH);
+  const stops = ['.', '\n', '?', '!'].map((c) => after.indexOf(c)).filter((i) => i >= 0);
+  return text.slice(from, end + (stops.length ? Math.min(...stops) : after.length));
 }
+
+const SENTENCE_REACH = 300;
+/** Dates looked at per text (50 are kept): a body of nothing but dates costs no more than this. */
+const MAX_DATES = 500;
 
 function monthIndex(name: string): number {
   return MONTHS.indexOf(name.slice(0, 3).toLowerCase()) + 1;

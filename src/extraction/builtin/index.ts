@@ -1,6 +1,6 @@
 import type { ExtractionInput, Extractor, ExtractOutcome } from '../extractor.ts';
 import { parseUserPrompt as parsePrompt } from '../prompt.ts';
-import { extractionOutput, type CATEGORIES, type ExtractionOutput } from '../schema.ts';
+import { salvageOutput, type CATEGORIES, type ExtractionOutput } from '../schema.ts';
 import type { Participant } from '../store.ts';
 import { estimateTokens } from '../text.ts';
 import { findDates, type FoundDate } from './dates.ts';
@@ -23,11 +23,15 @@ export class BuiltinExtractor implements Extractor {
   async extract(input: ExtractionInput): Promise<ExtractOutcome> {
     const output = extractBuiltin(input);
     // The rules build the output to the schema; parsing proves it (and catches a rule's mistake).
-    const parsed = extractionOutput.safeParse(output);
-    if (!parsed.success) {
+    // An entity a rule got wrong is dropped with a note; it does not cost the whole message.
+    const parsed = salvageOutput(output);
+    if (!parsed.ok) {
       return { ok: false, error: parsed.error.message, rawOutput: JSON.stringify(output), usage: { inputTokens: 0, outputTokens: 0 }, calls: 1 };
     }
-    return { ok: true, output: parsed.data, usage: { inputTokens: estimateTokens(input.text), outputTokens: 0 }, calls: 1 };
+    return {
+      ok: true, output: parsed.output, usage: { inputTokens: estimateTokens(input.text), outputTokens: 0 }, calls: 1,
+      ...(parsed.notes.length && { notes: parsed.notes }),
+    };
   }
 }
 

@@ -1,21 +1,43 @@
-import type { ExtractionOutput } from '../schema.ts';
+import { normalizeEmail, type ExtractionOutput } from '../schema.ts';
+import { findAddresses } from './addresses.ts';
 import type { Participant } from '../store.ts';
 import { BLOCKER_PATTERNS, FREE_MAIL, NEGATIVE, NEGATORS, NOT_BLOCKER, ORG_SUFFIX, POSITIVE, STOPWORDS } from './lexicon.ts';
 
 /** The pure rules of the builtin extractor, one function per field. */
 
-/** Sentences of a text: split at ., !, ? followed by a space, and at line breaks. */
+/**
+ * Sentences of a text: split at ., !, ? followed by white space (or the end), and at line breaks.
+ * A terminator inside a word ("jane.doe@x.com", "3.5") does not end one. A scanner rather than
+ * a pattern: the pattern this replaces retried every run of terminators from each of its
+ * characters, and a body of dots took seconds.
+ */
 export function sentences(text: string): { text: string; index: number }[] {
   const out: { text: string; index: number }[] = [];
-  // A terminator ends a sentence only before white space: "jane.doe@x.com" and "3.5" stay whole.
-  const re = /(?:[^\n.!?]|[.!?]+(?!\s|$|[.!?]))+[.!?]*/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const raw = m[0];
+  const emit = (from: number, to: number) => {
+    const raw = text.slice(from, to);
     const lead = raw.length - raw.trimStart().length;
     const s = raw.trim().replace(/^[•*-]\s*/, '');
-    if (s.length > 1) out.push({ text: s, index: m.index + lead });
-    if (m[0].length === 0) re.lastIndex++;
+    // A run of terminators alone ("...") is no sentence.
+    if (s.length > 1 && /[^.!?]/.test(s)) out.push({ text: s, index: from + lead });
+  };
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '\n') {
+      emit(start, i);
+      start = ++i;
+    } else if (c === '.' || c === '!' || c === '?') {
+      let j = i + 1;
+      while (j < text.length && (text[j] === '.' || text[j] === '!' || text[j] === '?')) j++;
+      if (j === text.length || /\s/.test(text[j]!)) {
+        emit(start, j);
+        start = j;
+      }
+      i = j;
+    } else i++;
   }
+  emit(start, text.length);
   return out;
 }
 
@@ -34,16 +56,37 @@ const AMOUNT_RULES: { re: RegExp; currency: (m: RegExpExecArray) => string | nul
   { re: new RegExp(`\\b${NUMBER}${SCALE}\\s?(USD|EUR|GBP|JPY|CAD|AUD|CHF|INR|SEK|dollars?|euros?|pounds)\\b`, 'gi'), num: 1,
     currency: (m) => CURRENCY_WORD[m[4]!.toLowerCase()] ?? null },
 ];
+/** Matches looked at per rule set: a body of nothing but amounts cannot cost more than this. */
+const MAX_FOUND = 500;
+
+/**
+ * Which characters of a text earlier matches took, so a later rule skips overlaps in time
+ * proportional to its own match, not to the number of matches so far.
+ */
+export class Spans {
+  private readonly taken: Uint8Array;
+  constructor(length: number) {
+    this.taken = new Uint8Array(length);
+  }
+  /** Takes [start, end) unless any of it is taken already. */
+  claim(start: number, end: number): boolean {
+    for (let i = start; i < end; i++) if (this.taken[i]) return false;
+    this.taken.fill(1, start, end);
+    return true;
+  }
+}
+
 const SCALES: Record<string, number> = { k: 1e3, thousand: 1e3, m: 1e6, mm: 1e6, million: 1e6, bn: 1e9, billion: 1e9 };
 
 /** Money amounts with their currency: "$12,500.00", "€2.5M", "USD 300", "1,200 euros". */
 export function findAmounts(text: string): ExtractionOutput['amounts'] {
   const found: (ExtractionOutput['amounts'][number] & { index: number; end: number })[] = [];
+  const taken = new Spans(text.length);
   for (const rule of AMOUNT_RULES) {
     rule.re.lastIndex = 0;
-    for (let m = rule.re.exec(text); m; m = rule.re.exec(text)) {
+    for (let m = rule.re.exec(text); m && found.length < MAX_FOUND; m = rule.re.exec(text)) {
       const [start, end] = [m.index, m.index + m[0].length];
-      if (found.some((f) => start < f.end && end > f.index)) continue;
+      if (!taken.claim(start, end)) continue;
       const whole = m[rule.num]!.replace(/,/g, '');
       const fraction = m[rule.num + 1];
       const scale = m[rule.num + 2]?.toLowerCase();
@@ -55,10 +98,10 @@ export function findAmounts(text: string): ExtractionOutput['amounts'] {
   return found.sort((a, b) => a.index - b.index).map(({ index: _i, end: _e, ...a }) => a);
 }
 
-/** "acme-robotics.co.uk" → "Acme Robotics"; null for free mail providers. */
+/** "acme-robotics.co.uk" → "Acme Robotics"; null for free mail providers and IP literals. */
 export function organizationOf(email: string): { name: string; domain: string } | null {
-  const domain = email.split('@')[1]?.toLowerCase();
-  if (!domain || FREE_MAIL.has(domain)) return null;
+  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  if (!domain || domain.startsWith('[') || FREE_MAIL.has(domain)) return null;
   const labels = domain.split('.');
   // The registrable label: the one before the public suffix (co.uk, com.au, ...).
   const second = labels.length >= 3 && /^(co|com|org|net|ac|gov)$/.test(labels[labels.length - 2]!) ? labels[labels.length - 3]! : labels[labels.length - 2];
@@ -67,15 +110,14 @@ export function organizationOf(email: string): { name: string; domain: string } 
   return { name, domain: labels.slice(labels.indexOf(second)).join('.') };
 }
 
-const EMAIL = /(?:"?([A-Z][\w'-]*(?: [A-Z][\w'-]*){0,3})"?\s*<)?\b([\w.+-]+@[\w-]+(?:\.[\w-]+)+)\b>?/g;
-
 /** People from the headers and from addresses written in the body, each with an organisation. */
 export function findPeople(participants: Participant[], text: string): { people: ExtractionOutput['people']; organizations: ExtractionOutput['organizations'] } {
   const people = new Map<string, ExtractionOutput['people'][number]>();
   const orgs = new Map<string, ExtractionOutput['organizations'][number]>();
   const add = (name: string | null, email: string) => {
-    const key = email.toLowerCase();
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(key)) return;
+    const key = normalizeEmail(email);
+    // An address the schema would refuse is left out here rather than failing the extraction.
+    if (!key) return;
     const org = organizationOf(key);
     if (org && !orgs.has(org.domain)) orgs.set(org.domain, { name: org.name, domain: org.domain });
     const known = people.get(key);
@@ -83,13 +125,15 @@ export function findPeople(participants: Participant[], text: string): { people:
       known.name ??= name;
       return;
     }
-    people.set(key, { name: name?.trim() || null, email: key, organization: org?.name ?? null });
+    people.set(key, { name: name?.trim().slice(0, 200) || null, email: key, organization: org?.name ?? null });
   };
-  for (const p of participants) add(p.name, p.email);
-  EMAIL.lastIndex = 0;
-  for (let m = EMAIL.exec(text); m; m = EMAIL.exec(text)) add(m[1] ?? null, m[2]!);
+  for (const p of participants) add(p.name ?? null, p.email);
+  for (const found of findAddresses(text)) {
+    if (people.size >= 100) break;
+    add(found.name, found.email);
+  }
   ORG_SUFFIX.lastIndex = 0;
-  for (let m = ORG_SUFFIX.exec(text); m; m = ORG_SUFFIX.exec(text)) {
+  for (let m = ORG_SUFFIX.exec(text); m && orgs.size < 50; m = ORG_SUFFIX.exec(text)) {
     const name = m[1]!.trim().replace(/\.$/, '');
     const bare = name.replace(/\s+\S+$/, '').toLowerCase();
     if (![...orgs.values()].some((o) => [name.toLowerCase(), bare].includes(o.name.toLowerCase()))) orgs.set(`name:${name}`, { name, domain: null });
