@@ -83,6 +83,8 @@ export interface Domain {
   queues?: QueueDefinition<any>[];
   /** Periodic loops; a function reads intervals and switches from the config. */
   loops?: LoopDefinition[] | ((config: Config) => LoopDefinition[]);
+  /** Cron schedules, upserted at start; each occurrence enqueues one job (runtime/schedules.ts). */
+  schedules?: import('./schedules.ts').ScheduleDefinition[];
   /** HTTP routes, served by processes that run one of `httpRoles` (in a scope of their own). */
   routes?: (app: FastifyInstance, services: Services) => void | Promise<void>;
   /** Roles whose processes serve `routes`; default the `api` role. */

@@ -18,6 +18,7 @@ import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { HEARTBEAT_MS, heartbeatWorker, registerWorker, unregisterWorker, type WorkerInfo } from './registry.ts';
 import { resolveRoles } from './roles.ts';
+import { createScheduler, syncDeclaredSchedules } from './schedules.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -63,6 +64,7 @@ export class Runtime {
   private metricsCache: { at: number; value: Promise<QueueMetrics[]> } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private redis: (EventTransport & { close(): Promise<void> }) | undefined;
+  private scheduler: ReturnType<typeof createScheduler> | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     const c = options.config;
@@ -111,6 +113,12 @@ export class Runtime {
       inFlight: () => new Map([...this.queues].map(([name, q]) => [name, q.consumer.stats().running + q.consumer.stats().buffered])),
       queueMetrics: () => this.queueMetrics(),
     });
+
+    // Every process schedules; row locks make each occurrence fire once. Declared schedules are
+    // checked here so that a bad cron stops the start before any consumer runs.
+    await syncDeclaredSchedules(this.sql, domains.flatMap((d) => d.schedules ?? []));
+    this.scheduler = createScheduler({ sql: this.sql, queue, log: this.log.child('Scheduler') });
+    await this.scheduler.start();
 
     const activeQueues = domains.flatMap((d) => d.queues ?? []).filter((q) => this.roles.has(q.role));
     for (const def of activeQueues) await queue.declare(def.name, retryPolicy(def, config).maxAttempts);
@@ -179,6 +187,7 @@ export class Runtime {
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
       ...this.loops.map((l) => l.stop(deadline)),
+      this.scheduler?.stop(),
     ]);
     await this.health?.close();
     await this.events.disconnect();
@@ -210,6 +219,7 @@ export class Runtime {
         };
       }),
       loops: this.loops.map((l) => l.status()),
+      schedules: await this.scheduler?.status(),
       memory: { rssBytes: process.memoryUsage().rss },
     };
   }

@@ -1,0 +1,138 @@
+import type { Logger } from '../log.ts';
+import type { FireResult, Schedule } from './schedules.ts';
+
+/** What the scheduler loop runs against; schedules.ts wires it to the database (no SQL here). */
+export interface SchedulerSource {
+  /** One pass: fires and advances up to `limit` due schedules. */
+  fireDue(limit: number): Promise<FireResult>;
+  /** Milliseconds until the earliest enabled occurrence (negative: overdue), null when none. */
+  msUntilNext(): Promise<number | null>;
+  /** Calls `wake` whenever a schedule may fire sooner than planned; returns the unsubscribe. */
+  onChange(wake: () => void): Promise<() => Promise<void>>;
+  list(): Promise<Schedule[]>;
+}
+
+export interface SchedulerStatus {
+  running: boolean;
+  /** Passes over the due schedules, and occurrences this process fired. */
+  passes: number;
+  fired: number;
+  failures: number;
+  lastPassAt: string | null;
+  lastError: string | null;
+  schedules: {
+    name: string; cron: string; timezone: string; queue: string; enabled: boolean;
+    nextRunAt: string | null; lastRunAt: string | null; lastJobId: number | null;
+  }[];
+}
+
+/**
+ * The longest sleep between passes. NOTIFY wakes a scheduler for every change that matters, so
+ * this only bounds how long a lost notification (a reconnecting LISTEN connection) can delay
+ * an occurrence, for the price of one indexed read per second per process.
+ */
+export const MAX_SLEEP_MS = 1000;
+/**
+ * An occurrence is due but this pass found it locked: another process is firing it. Look again
+ * shortly (its transaction takes a few ms) instead of spinning, or sleeping until the cap.
+ */
+const CONTENDED_RETRY_MS = 10;
+/** Due schedules locked per transaction; a full batch is followed by another pass at once. */
+const BATCH = 100;
+
+/**
+ * Runs in every process, like the lease reaper: sleeps until the earliest next run (on the
+ * database's clock), then fires what is due. Any number of processes may run it at once: the
+ * row lock taken by `fireDue` decides which one fires each occurrence.
+ */
+export class Scheduler {
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+  private readonly state = { passes: 0, fired: 0, failures: 0, lastPassAt: null as string | null, lastError: null as string | null };
+
+  constructor(
+    private readonly source: SchedulerSource,
+    private readonly options: { log: Logger; onFired?: (result: FireResult) => void },
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.source.onChange(() => this.wake());
+    this.loop = this.run();
+  }
+
+  /** Runs a pass now (a schedule changed). */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Finishes the pass in progress, if any, and stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    await this.unlisten?.();
+  }
+
+  async status(): Promise<SchedulerStatus> {
+    const schedules = await this.source.list().catch((err: unknown) => {
+      this.options.log.warn('could not list schedules for the status', { error: err });
+      return [];
+    });
+    return {
+      running: !!this.loop && !this.stopping,
+      ...this.state,
+      schedules: schedules.map((s) => ({
+        name: s.name, cron: s.cron, timezone: s.timezone, queue: s.queue, enabled: s.enabled,
+        nextRunAt: s.nextRunAt?.toISOString() ?? null, lastRunAt: s.lastRunAt?.toISOString() ?? null, lastJobId: s.lastJobId,
+      })),
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      this.woken = false;
+      let sleepMs = MAX_SLEEP_MS;
+      try {
+        const result = await this.source.fireDue(BATCH);
+        this.state.passes++;
+        this.state.lastPassAt = new Date().toISOString();
+        this.state.lastError = null;
+        if (result.fired.length) {
+          this.state.fired += result.fired.length;
+          this.options.onFired?.(result);
+        }
+        if (result.claimed === BATCH) continue;
+        const dueInMs = await this.source.msUntilNext();
+        if (dueInMs !== null) {
+          if (dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs));
+          else sleepMs = result.claimed === 0 ? CONTENDED_RETRY_MS : 0;
+        }
+      } catch (err) {
+        this.state.failures++;
+        this.state.lastError = err instanceof Error ? err.message : String(err);
+        this.options.log.error('scheduler pass failed', { error: err });
+      }
+      await this.sleep(sleepMs);
+    }
+  }
+
+  /** Resolves after `ms`, or at once when woken (also by a wake that came during the pass). */
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+}
