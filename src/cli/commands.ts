@@ -12,6 +12,7 @@ import { registerEmulatorCommands } from './emulator.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerScheduleCommands } from './schedule.ts';
 import { registerWorkerCommands } from './worker.ts';
 
 /**
@@ -99,6 +100,7 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerExtractCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
+  registerScheduleCommands(program);
   return program;
 }
 

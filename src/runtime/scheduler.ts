@@ -33,10 +33,11 @@ export interface SchedulerStatus {
  */
 export const MAX_SLEEP_MS = 1000;
 /**
- * An occurrence is due but this pass found it locked: another process is firing it. Look again
- * shortly (its transaction takes a few ms) instead of spinning, or sleeping until the cap.
+ * An occurrence is due but this pass found it locked: another process is firing it (or it fell
+ * due between the two reads). Look again shortly, as its transaction takes a few ms, doubling
+ * the wait while it stays locked so that a stalled holder is not polled in a tight loop.
  */
-const CONTENDED_RETRY_MS = 10;
+const CONTENDED_RETRY_MS = { first: 2, max: 50 };
 /** Due schedules locked per transaction; a full batch is followed by another pass at once. */
 const BATCH = 100;
 
@@ -51,6 +52,7 @@ export class Scheduler {
   private unlisten: (() => Promise<void>) | undefined;
   private woken = false;
   private wakeUp: (() => void) | undefined;
+  private contended = 0;
   private readonly state = { passes: 0, fired: 0, failures: 0, lastPassAt: null as string | null, lastError: null as string | null };
 
   constructor(
@@ -107,10 +109,13 @@ export class Scheduler {
         }
         if (result.claimed === BATCH) continue;
         const dueInMs = await this.source.msUntilNext();
-        if (dueInMs !== null) {
-          if (dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs));
-          else sleepMs = result.claimed === 0 ? CONTENDED_RETRY_MS : 0;
-        }
+        const contended = dueInMs !== null && dueInMs <= 0 && result.claimed === 0;
+        this.contended = contended ? this.contended + 1 : 0;
+        // A timer may fire a fraction of a millisecond early: one more keeps the pass from
+        // finding the occurrence not yet due.
+        if (dueInMs !== null && dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs) + 1);
+        else if (contended) sleepMs = Math.min(CONTENDED_RETRY_MS.max, CONTENDED_RETRY_MS.first * 2 ** (this.contended - 1));
+        else if (dueInMs !== null) sleepMs = 0;
       } catch (err) {
         this.state.failures++;
         this.state.lastError = err instanceof Error ? err.message : String(err);
