@@ -10,3 +10,4 @@ export { defineQueue, type Domain, type QueueDefinition, type LoopDefinition, ty
 export { RateLimiter, type RateLimit } from './runtime/rate-limit.ts';
 export { Lease } from './runtime/lease.ts';
 export { openDatabase, openPglite, openPostgres, migrate, type Sql } from './storage/index.ts';
+export type { ScheduleDefinition, MissedPolicy } from './runtime/schedules.ts';
