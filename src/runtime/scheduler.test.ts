@@ -43,10 +43,11 @@ describe('scheduler loop', () => {
     const f = fakeSource({ dueInMs: () => t0 + 150 * Math.ceil((Date.now() - t0 + 1) / 150) - Date.now() });
     await start(f.source);
     await sleep(400);
-    // One pass at start, then one per occurrence, none early.
-    expect(f.passes.length).toBe(3);
+    // One pass at start, then one per occurrence: none early, none twice in one period.
+    expect(f.passes.length).toBeGreaterThanOrEqual(2);
+    const periods = f.passes.map((p) => Math.floor((p - t0) / 150));
+    expect(periods.slice(1).every((n, i) => n > periods[i]!)).toBe(true);
     expect(f.passes[1]! - t0).toBeGreaterThanOrEqual(150);
-    expect(f.passes[2]! - t0).toBeGreaterThanOrEqual(300);
   });
 
   it('sleeps at most a second when nothing is planned, and wakes at once on a change', async () => {
@@ -56,10 +57,9 @@ describe('scheduler loop', () => {
     expect(f.passes).toHaveLength(1);
     const at = Date.now();
     f.notify();
-    await sleep(20);
-    expect(f.passes).toHaveLength(2);
-    expect(f.passes[1]! - at).toBeLessThan(20);
-    await sleep(MAX_SLEEP_MS + 100);
+    await until(() => f.passes.length === 2);
+    expect(f.passes[1]! - at).toBeLessThan(MAX_SLEEP_MS / 4);
+    await sleep(MAX_SLEEP_MS + 200);
     expect(f.passes).toHaveLength(3);
   });
 
@@ -68,7 +68,7 @@ describe('scheduler loop', () => {
     await start(f.source);
     await sleep(200);
     // 2, 4, 8, ... ms apart, then every 50 ms: not a busy loop, not a one-second wait.
-    expect(f.passes.length).toBeGreaterThan(6);
+    expect(f.passes.length).toBeGreaterThan(3);
     expect(f.passes.length).toBeLessThan(15);
     expect(f.passes.at(-1)! - f.passes.at(-2)!).toBeGreaterThanOrEqual(45);
   });
