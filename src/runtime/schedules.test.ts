@@ -60,6 +60,13 @@ describe('occurrences to fire when due', () => {
     expect(plan.missedSince).toBeNull();
   });
 
+  it('fires the occurrence a DST gap moved (02:30 that does not exist runs at 03:00 EDT)', () => {
+    const gap = { cron: '30 2 * * *', timezone: NY, catchUpMs: null, missed: 'skip' as const };
+    const plan = planOccurrences(gap, at('2026-03-08T07:00:00Z'), at('2026-03-08T07:00:00.010Z'));
+    expect(plan.fire.map(iso)).toEqual(['2026-03-08T07:00:00.000Z']);
+    expect(iso(plan.next)).toBe('2026-03-09T06:30:00.000Z');
+  });
+
   it('fires each late occurrence of a per-second cron within the grace period', () => {
     const plan = planOccurrences({ cron: '* * * * * *', timezone: 'UTC', catchUpMs: null, missed: 'skip' }, at('2026-03-09T12:00:00Z'), at('2026-03-09T12:00:02.300Z'));
     expect(plan.fire.map(iso)).toEqual(['2026-03-09T12:00:00.000Z', '2026-03-09T12:00:01.000Z', '2026-03-09T12:00:02.000Z']);
