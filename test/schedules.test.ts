@@ -147,6 +147,33 @@ describe.each(backends)('schedules on $name', (backend) => {
       .rejects.toThrow(/schedule "bad-brief": invalid cron "0 25 \* \* \*": Invalid value for hour: 25/);
   });
 
+  it('notifies the schedulers of changes that may fire sooner, not of their own advance', async () => {
+    const heard: string[] = [];
+    const unlisten = await db.sql.listen('nova_schedules', (name) => heard.push(name));
+    const expectHeard = async (names: string[]) => {
+      await sleep(150);
+      expect(heard.splice(0)).toEqual(names);
+    };
+    try {
+      await createSchedule(db.sql, { name: 'notified', cron: '0 * * * *', queue: 'n' });
+      await expectHeard(['notified']);
+      // The scheduler's advance: later.
+      await db.sql.query(`update nova_schedules set next_run_at = next_run_at + interval '1 hour', last_run_at = now() where name = 'notified'`);
+      await expectHeard([]);
+      await db.sql.query(`update nova_schedules set enabled = false where name = 'notified'`);
+      await expectHeard([]);
+      await db.sql.query(`update nova_schedules set enabled = true where name = 'notified'`);
+      await expectHeard(['notified']);
+      await db.sql.query(`update nova_schedules set next_run_at = now() + interval '1 minute' where name = 'notified'`);
+      await expectHeard(['notified']);
+      await createSchedule(db.sql, { name: 'born-disabled', cron: '0 * * * *', queue: 'n', enabled: false });
+      await expectHeard([]);
+    } finally {
+      await unlisten();
+      await db.sql.query(`delete from nova_schedules where name in ('notified', 'born-disabled')`);
+    }
+  });
+
   describe('API and CLI', () => {
     let runtime: Runtime;
     let base: string;
