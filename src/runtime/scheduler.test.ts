@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.ts';
-import { MAX_SLEEP_MS, Scheduler, type SchedulerSource } from './scheduler.ts';
-import type { FireResult } from './schedules.ts';
+import { MAX_SLEEP_MS, Scheduler, type FireResult, type SchedulerSource } from './scheduler.ts';
 
 /** An in-memory source: passes are recorded with their time; `dueInMs` is what the plan read returns. */
 function fakeSource(plan: { dueInMs: () => number | null; fire?: () => FireResult | Promise<FireResult> }) {

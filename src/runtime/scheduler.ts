@@ -1,5 +1,25 @@
 import type { Logger } from '../log.ts';
-import type { FireResult, Schedule } from './schedules.ts';
+
+/** What one pass over the due schedules did. */
+export interface FireResult {
+  /** Due rows this pass locked. */
+  claimed: number;
+  fired: { name: string; occurrence: string; jobId: number }[];
+  /** Schedules whose missed occurrences were skipped. */
+  skipped: string[];
+}
+
+/** The part of a stored schedule the status shows. */
+export interface ScheduleSummary {
+  name: string;
+  cron: string;
+  timezone: string;
+  queue: string;
+  enabled: boolean;
+  nextRunAt: Date | null;
+  lastRunAt: Date | null;
+  lastJobId: number | null;
+}
 
 /** What the scheduler loop runs against; schedules.ts wires it to the database (no SQL here). */
 export interface SchedulerSource {
@@ -9,7 +29,7 @@ export interface SchedulerSource {
   msUntilNext(): Promise<number | null>;
   /** Calls `wake` whenever a schedule may fire sooner than planned; returns the unsubscribe. */
   onChange(wake: () => void): Promise<() => Promise<void>>;
-  list(): Promise<Schedule[]>;
+  list(): Promise<ScheduleSummary[]>;
 }
 
 export interface SchedulerStatus {

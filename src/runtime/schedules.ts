@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import type { Logger } from '../log.ts';
 import type { QueueClient } from '../queue/queue.ts';
 import type { Queryable, Sql } from '../storage/index.ts';
-import { Scheduler } from './scheduler.ts';
+import { Scheduler, type FireResult } from './scheduler.ts';
 import * as q from './schedules-sql.ts';
 
 /**
@@ -265,15 +265,6 @@ export async function triggerSchedule(sql: Sql, queue: QueueClient, name: string
   });
 }
 
-/** What one pass over the due schedules did. */
-export interface FireResult {
-  /** Due rows this pass locked. */
-  claimed: number;
-  fired: { name: string; occurrence: string; jobId: number }[];
-  /** Schedules whose missed occurrences were skipped. */
-  skipped: string[];
-}
-
 /**
  * One pass: locks up to `limit` due schedules, enqueues their occurrences and advances them, in
  * one transaction, so an occurrence's job exists exactly when its schedule has moved past it.
@@ -312,6 +303,8 @@ export async function msUntilNext(db: Queryable): Promise<number | null> {
   const [row] = await db.query<{ ms: number | null }>(q.MS_UNTIL_NEXT);
   return row?.ms ?? null;
 }
+
+export type { FireResult } from './scheduler.ts';
 
 /** The scheduler every process runs, wired to the database (see scheduler.ts for the loop). */
 export function createScheduler(deps: {
