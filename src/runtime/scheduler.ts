@@ -80,9 +80,15 @@ export class Scheduler {
     private readonly options: { log: Logger; onFired?: (result: FireResult) => void },
   ) {}
 
+  /**
+   * Subscribes to changes and runs the first pass before returning: on PGlite, where statements
+   * run on the process's own thread, the first (cold) pass then falls within the start instead
+   * of landing on the first jobs.
+   */
   async start(): Promise<void> {
     this.unlisten = await this.source.onChange(() => this.wake());
-    this.loop = this.run();
+    const sleepMs = await this.pass();
+    this.loop = this.run(sleepMs);
   }
 
   /** Runs a pass now (a schedule changed). */
@@ -114,35 +120,39 @@ export class Scheduler {
     };
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      this.woken = false;
-      let sleepMs = MAX_SLEEP_MS;
-      try {
-        const result = await this.source.fireDue(BATCH);
-        this.state.passes++;
-        this.state.lastPassAt = new Date().toISOString();
-        this.state.lastError = null;
-        if (result.fired.length) {
-          this.state.fired += result.fired.length;
-          this.options.onFired?.(result);
-        }
-        if (result.claimed === BATCH) continue;
-        const dueInMs = await this.source.msUntilNext();
-        const contended = dueInMs !== null && dueInMs <= 0 && result.claimed === 0;
-        this.contended = contended ? this.contended + 1 : 0;
-        // A timer may fire a fraction of a millisecond early: one more keeps the pass from
-        // finding the occurrence not yet due.
-        if (dueInMs !== null && dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs) + 1);
-        else if (contended) sleepMs = Math.min(CONTENDED_RETRY_MS.max, CONTENDED_RETRY_MS.first * 2 ** (this.contended - 1));
-        else if (dueInMs !== null) sleepMs = 0;
-      } catch (err) {
-        this.state.failures++;
-        this.state.lastError = err instanceof Error ? err.message : String(err);
-        this.options.log.error('scheduler pass failed', { error: err });
+  private async run(firstSleepMs: number): Promise<void> {
+    await this.sleep(firstSleepMs);
+    while (!this.stopping) await this.sleep(await this.pass());
+  }
+
+  /** One pass over the due schedules; returns how long to sleep before the next. */
+  private async pass(): Promise<number> {
+    this.woken = false;
+    let sleepMs = MAX_SLEEP_MS;
+    try {
+      const result = await this.source.fireDue(BATCH);
+      this.state.passes++;
+      this.state.lastPassAt = new Date().toISOString();
+      this.state.lastError = null;
+      if (result.fired.length) {
+        this.state.fired += result.fired.length;
+        this.options.onFired?.(result);
       }
-      await this.sleep(sleepMs);
+      if (result.claimed === BATCH) return 0;
+      const dueInMs = await this.source.msUntilNext();
+      const contended = dueInMs !== null && dueInMs <= 0 && result.claimed === 0;
+      this.contended = contended ? this.contended + 1 : 0;
+      // A timer may fire a fraction of a millisecond early: one more keeps the pass from
+      // finding the occurrence not yet due.
+      if (dueInMs !== null && dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs) + 1);
+      else if (contended) sleepMs = Math.min(CONTENDED_RETRY_MS.max, CONTENDED_RETRY_MS.first * 2 ** (this.contended - 1));
+      else if (dueInMs !== null) sleepMs = 0;
+    } catch (err) {
+      this.state.failures++;
+      this.state.lastError = err instanceof Error ? err.message : String(err);
+      this.options.log.error('scheduler pass failed', { error: err });
     }
+    return sleepMs;
   }
 
   /** Resolves after `ms`, or at once when woken (also by a wake that came during the pass). */
