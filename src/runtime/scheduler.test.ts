@@ -5,13 +5,17 @@ import { MAX_SLEEP_MS, Scheduler, type FireResult, type SchedulerSource } from '
 /** An in-memory source: passes are recorded with their time; `dueInMs` is what the plan read returns. */
 function fakeSource(plan: { dueInMs: () => number | null; fire?: () => FireResult | Promise<FireResult> }) {
   const passes: number[] = [];
+  const reads: number[] = [];
   let wake: (() => void) | undefined;
   const source: SchedulerSource = {
     async fireDue() {
       passes.push(Date.now());
       return plan.fire ? plan.fire() : { claimed: 0, fired: [], skipped: [] };
     },
-    msUntilNext: async () => plan.dueInMs(),
+    msUntilNext: async () => {
+      reads.push(Date.now());
+      return plan.dueInMs();
+    },
     async onChange(w) {
       wake = w;
       return async () => {
@@ -20,7 +24,7 @@ function fakeSource(plan: { dueInMs: () => number | null; fire?: () => FireResul
     },
     list: async () => [],
   };
-  return { source, passes, notify: () => wake?.() };
+  return { source, passes, reads, notify: () => wake?.() };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +53,7 @@ describe('scheduler loop', () => {
     expect(f.passes[1]! - t0).toBeGreaterThanOrEqual(150);
   });
 
-  it('sleeps at most a second when nothing is planned, and wakes at once on a change', async () => {
+  it('reads the plan once a second when nothing is planned, without claiming, and claims at once on a change', async () => {
     const f = fakeSource({ dueInMs: () => null });
     await start(f.source);
     await sleep(50);
@@ -58,8 +62,10 @@ describe('scheduler loop', () => {
     f.notify();
     await until(() => f.passes.length === 2);
     expect(f.passes[1]! - at).toBeLessThan(MAX_SLEEP_MS / 4);
+    const readsBefore = f.reads.length;
     await sleep(MAX_SLEEP_MS + 200);
-    expect(f.passes).toHaveLength(3);
+    expect(f.passes).toHaveLength(2);
+    expect(f.reads.length).toBe(readsBefore + 1);
   });
 
   it('looks again shortly, without spinning, while another process holds a due occurrence', async () => {

@@ -73,6 +73,8 @@ export class Scheduler {
   private woken = false;
   private wakeUp: (() => void) | undefined;
   private contended = 0;
+  /** The next pass claims without reading the plan first (see pass). */
+  private expectDue = true;
   private readonly state = { passes: 0, fired: 0, failures: 0, lastPassAt: null as string | null, lastError: null as string | null };
 
   constructor(
@@ -94,6 +96,7 @@ export class Scheduler {
   /** Runs a pass now (a schedule changed). */
   wake(): void {
     this.woken = true;
+    this.expectDue = true;
     this.wakeUp?.();
   }
 
@@ -125,28 +128,46 @@ export class Scheduler {
     while (!this.stopping) await this.sleep(await this.pass());
   }
 
-  /** One pass over the due schedules; returns how long to sleep before the next. */
+  /**
+   * One pass; returns how long to sleep before the next. When the wake was planned for a due
+   * occurrence (or a change woke it), it claims at once; otherwise (the one-second cap) it first
+   * reads the plan, so an idle process costs one indexed read per second and no transaction.
+   */
   private async pass(): Promise<number> {
     this.woken = false;
+    const expectDue = this.expectDue;
+    this.expectDue = false;
     let sleepMs = MAX_SLEEP_MS;
     try {
-      const result = await this.source.fireDue(BATCH);
-      this.state.passes++;
-      this.state.lastPassAt = new Date().toISOString();
-      this.state.lastError = null;
-      if (result.fired.length) {
-        this.state.fired += result.fired.length;
-        this.options.onFired?.(result);
+      let dueInMs = expectDue ? 0 : await this.source.msUntilNext();
+      let claimed: number | null = null;
+      if (dueInMs !== null && dueInMs <= 0) {
+        const result = await this.source.fireDue(BATCH);
+        claimed = result.claimed;
+        this.state.passes++;
+        this.state.lastPassAt = new Date().toISOString();
+        this.state.lastError = null;
+        if (result.fired.length) {
+          this.state.fired += result.fired.length;
+          this.options.onFired?.(result);
+        }
+        if (claimed === BATCH) {
+          this.expectDue = true;
+          return 0;
+        }
+        dueInMs = await this.source.msUntilNext();
       }
-      if (result.claimed === BATCH) return 0;
-      const dueInMs = await this.source.msUntilNext();
-      const contended = dueInMs !== null && dueInMs <= 0 && result.claimed === 0;
+      const contended = claimed === 0 && dueInMs !== null && dueInMs <= 0;
       this.contended = contended ? this.contended + 1 : 0;
-      // A timer may fire a fraction of a millisecond early: one more keeps the pass from
-      // finding the occurrence not yet due.
-      if (dueInMs !== null && dueInMs > 0) sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs) + 1);
-      else if (contended) sleepMs = Math.min(CONTENDED_RETRY_MS.max, CONTENDED_RETRY_MS.first * 2 ** (this.contended - 1));
-      else if (dueInMs !== null) sleepMs = 0;
+      if (dueInMs !== null && dueInMs > 0) {
+        // A timer may fire a fraction of a millisecond early: one more keeps the pass from
+        // finding the occurrence not yet due.
+        sleepMs = Math.min(MAX_SLEEP_MS, Math.ceil(dueInMs) + 1);
+        this.expectDue = dueInMs < MAX_SLEEP_MS;
+      } else if (dueInMs !== null) {
+        sleepMs = contended ? Math.min(CONTENDED_RETRY_MS.max, CONTENDED_RETRY_MS.first * 2 ** (this.contended - 1)) : 0;
+        this.expectDue = true;
+      }
     } catch (err) {
       this.state.failures++;
       this.state.lastError = err instanceof Error ? err.message : String(err);
