@@ -14,3 +14,4 @@ export {
 export { parseRetryAfter } from './runtime/retry-after.ts';
 export { Lease } from './runtime/lease.ts';
 export { openDatabase, openPglite, openPostgres, migrate, type Sql } from './storage/index.ts';
+export type { ScheduleDefinition, MissedPolicy } from './runtime/schedules.ts';

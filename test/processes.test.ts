@@ -71,8 +71,8 @@ describe.each(backends)('nova processes on $name', (backend) => {
     // PGlite allows one process per data directory, so the test enqueues before the process
     // starts and looks at the outcome after it exits.
     let q = new QueueClient(db.sql);
-    const slow = await q.send('fixture.sleep', { ms: 1500 });
-    const queued = await q.sendBatch('fixture.sleep', Array.from({ length: 6 }, () => ({ payload: { ms: 1500 }, delayMs: 0 })));
+    const slow = await q.send('fixture.sleep', { ms: 3000 });
+    const queued = await q.sendBatch('fixture.sleep', Array.from({ length: 6 }, () => ({ payload: { ms: 3000 }, delayMs: 0 })));
     let sql = db.sql;
     if (backend.name === 'pglite') await db.sql.close();
 

@@ -12,6 +12,7 @@ import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerScheduleCommands } from './schedule.ts';
 import { registerWorkerCommands } from './worker.ts';
 
 /**
@@ -101,6 +102,7 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerEmulatorCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
+  registerScheduleCommands(program);
   return program;
 }
 

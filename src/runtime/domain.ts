@@ -8,6 +8,7 @@ import type { QueueClient } from '../queue/queue.ts';
 import type { Job, RetryPolicy, StoredError } from '../queue/types.ts';
 import type { Queryable, Sql } from '../storage/index.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { ScheduleDefinition } from './schedules.ts';
 
 /**
  * Glossary of the domain contract
@@ -116,18 +117,6 @@ export interface LoopDefinition<D = unknown> {
   run(ctx: LoopContext<D>): Promise<void>;
 }
 
-/** A cron schedule a domain declares: each occurrence enqueues one job on `queue`. */
-export interface ScheduleDefinition {
-  name: string;
-  cron: string;
-  /** IANA time zone the cron is read in (DST-correct); default UTC. */
-  timezone?: string;
-  queue: string;
-  payload?: Record<string, unknown>;
-  /** After downtime: skip the missed occurrences, or run the latest of them once. */
-  missed?: 'skip' | 'run-once';
-}
-
 /** What a domain's CLI commands get: the parsed configuration is loaded only when a command runs. */
 export interface CommandContext {
   /** Loads and checks the configuration (exits 78 on a bad one). */
@@ -151,6 +140,7 @@ export interface DomainDefinition<D = void, S extends ZodRawShape = ZodRawShape>
   queues?: QueueDefinition<any, D>[] | ((config: Config) => QueueDefinition<any, D>[]);
   /** Periodic loops; a function reads intervals and switches from the config. */
   loops?: LoopDefinition<D>[] | ((config: Config) => LoopDefinition<D>[]);
+  /** Cron schedules, upserted at start; each occurrence enqueues one job (runtime/schedules.ts). */
   schedules?: ScheduleDefinition[] | ((config: Config) => ScheduleDefinition[]);
   /** HTTP routes, served by processes that run one of `httpRoles` (in a scope of their own). */
   routes?: (app: FastifyInstance, services: Services, deps: D) => void | Promise<void>;

@@ -10,6 +10,7 @@ import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '..
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
 import { Consumer, type ConsumerSource, type Outcome } from './consumer.ts';
 import { declared, type Domain, type LoopDefinition, type QueueDefinition, type Services } from './domain.ts';
+import type { ScheduleDefinition } from './schedules.ts';
 import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
@@ -18,6 +19,7 @@ import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { HEARTBEAT_MS, heartbeatWorker, registerWorker, unregisterWorker, type WorkerInfo } from './registry.ts';
 import { resolveRoles } from './roles.ts';
+import { createScheduler, syncDeclaredSchedules } from './schedules.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -71,6 +73,7 @@ export class Runtime {
   private metricsCache: { at: number; value: Promise<QueueMetrics[]> } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private redis: (EventTransport & { close(): Promise<void> }) | undefined;
+  private scheduler: ReturnType<typeof createScheduler> | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     const c = options.config;
@@ -128,6 +131,12 @@ export class Runtime {
       if (!runsHere) continue;
       this.active.push({ domain, deps: domain.setup ? await domain.setup(this.services) : undefined });
     }
+
+    // Every process schedules; row locks make each occurrence fire once. Declared schedules are
+    // checked here so that a bad cron stops the start before any consumer runs.
+    await syncDeclaredSchedules(this.sql, domains.flatMap((d) => declared<ScheduleDefinition>(d.schedules, config)));
+    this.scheduler = createScheduler({ sql: this.sql, queue, log: this.log.child('Scheduler') });
+    await this.scheduler.start();
 
     const activeQueues = this.active.flatMap(({ domain, deps }) =>
       declared<QueueDefinition>(domain.queues, config).filter((q) => this.roles.has(q.role)).map((def) => ({ def, deps })));
@@ -204,6 +213,7 @@ export class Runtime {
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
       ...this.loops.map((l) => l.stop(deadline)),
+      this.scheduler?.stop(),
     ]);
     // Domains close what their setup opened once nothing of theirs runs any more.
     for (const { domain, deps } of this.active.reverse()) {
@@ -249,6 +259,7 @@ export class Runtime {
         };
       }),
       loops: this.loops.map((l) => l.status()),
+      schedules: await this.scheduler?.status(),
       memory: { rssBytes: process.memoryUsage().rss },
     };
   }

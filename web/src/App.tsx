@@ -8,12 +8,14 @@ import { InboxPage } from './inbox/InboxPage.tsx';
 import { JobsPage } from './queues/JobsPage.tsx';
 import { QueuesPage } from './queues/QueuesPage.tsx';
 import { Link, useLocation } from './router.tsx';
+import { SchedulesPage } from './schedules/SchedulesPage.tsx';
 import { Empty } from './ui.tsx';
 import { WorkersPage } from './workers/WorkersPage.tsx';
 
 const NAV = [
   ['/queues', 'Queues'],
   ['/backfills', 'Backfills'],
+  ['/schedules', 'Schedules'],
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
 ] as const;
@@ -53,6 +55,8 @@ function Page() {
     }
     case 'backfills':
       return <BackfillsPage />;
+    case 'schedules':
+      return <SchedulesPage />;
     case 'workers':
       return <WorkersPage />;
     case 'inbox':
