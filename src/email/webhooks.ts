@@ -9,6 +9,7 @@ import { withGrant } from './nylas.ts';
 import {
   finishAttempt, finishAttempts, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
 } from './notifications.ts';
+import { recordRawEnvelope } from './raw-envelope.ts';
 import { upsertMessages, type BatchUpsertOutcome, type MessageWrite } from './message-batches.ts';
 import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';
 
@@ -24,7 +25,8 @@ import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, 
  * statement instead of six, which is what lets a `webhooks` process keep up with the intake.
  */
 
-export const webhookJob = z.object({ notificationId: z.uuid() });
+/** Nova's job (an audit row to process), or a raw envelope sent by SQL (seed 001's producers). */
+export const webhookJob = z.union([z.object({ notificationId: z.uuid() }), wire.webhookEnvelope]);
 
 interface Outcome {
   status: Extract<NotificationStatus, 'processed' | 'ignored'>;
@@ -66,8 +68,10 @@ function shared(sql: Sql): Shared {
 export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: JobContext): Promise<void> {
   const { start, finish } = shared(ctx.services.sql);
   const started = performance.now();
-  const row = await start.add(payload.notificationId);
-  if (!row) throw new PermanentFailure(`audit row ${payload.notificationId} is gone`);
+  const notificationId = 'notificationId' in payload ? payload.notificationId : await recordRawEnvelope(ctx.services.sql, payload);
+  if (notificationId === undefined) return;
+  const row = await start.add(notificationId);
+  if (!row) throw new PermanentFailure(`audit row ${notificationId} is gone`);
   let outcome: Outcome;
   try {
     outcome = await apply(row.payload, row.received_at, ctx);
