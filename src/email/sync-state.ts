@@ -141,12 +141,21 @@ const SAVE_CHECKPOINT = `
   where id = $1 and backfill_run = $2 and backfill_status = 'discovering'
   returning id`;
 
-/** $1 config id, $2 run, $3 error: discovery gave up. */
+/**
+ * $1 config id, $2 run, $3 error: discovery gave up. Its counters row is closed too, so the seed's
+ * "Monitor Active Syncs" (sync_completed_at is null) stops listing it.
+ */
 const FAIL_RUN = `
-  update flux_inbox_configurations
-  set backfill_status = 'failed', backfill_error = $3, backfill_completed_at = now(), updated_at = now()
-  where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
-  returning id`;
+  with failed as (
+    update flux_inbox_configurations
+    set backfill_status = 'failed', backfill_error = $3, backfill_completed_at = now(), updated_at = now()
+    where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
+    returning id
+  ), closed as (
+    update inbox_sync_stats s set backfill_status = 'failed', sync_completed_at = now(), updated_at = now()
+    from failed where s.config_id = failed.id
+  )
+  select id from failed`;
 
 /**
  * $1 jsonb array of {config_id, thread_id}: claims threads for an attempt. Returns those claimed
