@@ -6,7 +6,7 @@ import type { RetryPolicy, StoredError } from './types.ts';
  * failing together do not retry together.
  */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, random = Math.random): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * (policy.backoffFactor ?? 2) ** Math.max(0, attempt - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 

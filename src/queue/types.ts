@@ -75,9 +75,11 @@ export interface StoredError {
 
 export interface RetryPolicy {
   maxAttempts: number;
-  /** First retry delay; doubles each attempt up to maxDelayMs, with jitter. */
+  /** First retry delay; grows by backoffFactor each attempt up to maxDelayMs, with jitter. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Growth of the delay per attempt; default 2 (doubling). */
+  backoffFactor?: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 300_000 };

@@ -13,6 +13,7 @@ import type { Domain, LoopDefinition, QueueDefinition, Services } from './domain
 import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
+import { queueHealthLoop, type QueueHealth } from './queue-health.ts';
 import { maintenanceLoops } from './maintenance.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -120,6 +121,7 @@ export class Runtime {
     const loopDefs: LoopDefinition[] = [
       ...domains.flatMap((d) => (typeof d.loops === 'function' ? d.loops(config) : (d.loops ?? []))).filter((l) => this.roles.has(l.role)),
       ...maintenanceLoops(config),
+      queueHealthLoop(config.NOVA_QUEUE_HEALTH_LOG_MS, async () => ((await this.status()) as { queues: QueueHealth[] }).queues),
     ];
     for (const def of loopDefs) {
       const loop = new PeriodicLoop(def, {
@@ -258,11 +260,22 @@ export class Runtime {
     const policy = retryPolicy(def, config);
     const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
     const source: ConsumerSource<Job> = {
-      claim: (limit) => queue.claim(def.name, {
-        limit, leaseMs, workerId: this.processId,
-        ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
-      }),
-      complete: (jobs) => queue.complete(def.name, jobs, config.NOVA_RETAIN_COMPLETED > 0),
+      claim: async (limit) => {
+        const jobs = await queue.claim(def.name, {
+          limit, leaseMs, workerId: this.processId,
+          ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
+        });
+        log.debug(`polled: ${jobs.length} of ${limit} job(s)`);
+        return jobs;
+      },
+      // TESTING_MODE (seed 001): processed jobs are handed back, due again after the visibility
+      // timeout as an unacknowledged PGMQ message would be, instead of acknowledged.
+      complete: config.TESTING_MODE
+        ? async (jobs) => {
+          await queue.release(jobs, leaseMs);
+          return new Set(jobs.map((j) => j.id));
+        }
+        : (jobs) => queue.complete(def.name, jobs, config.NOVA_RETAIN_COMPLETED > 0),
       fail: async (job, error) => {
         const outcome = await queue.fail(job, error, {
           retryDelayMs: error instanceof RetryLater ? error.retryAfterMs : retryDelayMs(policy, job.attempt),
@@ -311,15 +324,25 @@ export class Runtime {
       if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
-    await def.handler(payload, {
-      job: { ...job, payload },
-      signal,
-      log: log.child(`Queue:${def.name}`, { jobId: job.id }),
-      progress: async (data) => {
-        await this.services.queue.progress(job, data);
-      },
-      services: this.services,
-    });
+    // The seed's per-job lines, at debug: start, then success or failure with the duration.
+    const jobLog = log.child(`Queue:${def.name}`, { jobId: job.id });
+    const started = performance.now();
+    jobLog.debug('processing', { attempt: job.attempt });
+    try {
+      await def.handler(payload, {
+        job: { ...job, payload },
+        signal,
+        log: jobLog,
+        progress: async (data) => {
+          await this.services.queue.progress(job, data);
+        },
+        services: this.services,
+      });
+    } catch (err) {
+      jobLog.debug(`failed in ${Math.round(performance.now() - started)}ms`, { error: err });
+      throw err;
+    }
+    jobLog.debug(`processed in ${Math.round(performance.now() - started)}ms`);
   }
 }
 
@@ -335,5 +358,5 @@ function concurrencyOf(def: QueueDefinition, config: Config): number {
 }
 
 function retryPolicy(def: QueueDefinition, config: Config): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...(typeof def.retry === 'function' ? def.retry(config) : def.retry) };
+  return { ...DEFAULT_RETRY, backoffFactor: config.RETRY_BACKOFF_FACTOR, ...(typeof def.retry === 'function' ? def.retry(config) : def.retry) };
 }
