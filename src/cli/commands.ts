@@ -1,15 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { createLogger } from '../log.ts';
 import type { Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { registerBackfillCommands } from './backfill.ts';
 import { prepareDemo } from './demo.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { registerExtractCommands } from './extract.ts';
+import { registerMigrateCommands } from './migrate.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerWorkerCommands } from './worker.ts';
@@ -79,21 +78,7 @@ export function buildCli(domains: readonly Domain[]): Command {
       }
     });
 
-  program
-    .command('migrate')
-    .description('apply pending database migrations and exit')
-    .action(async () => {
-      const config = configOrExit();
-      const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
-      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
-      try {
-        const applied = await migrate(sql);
-        log.info(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
-      } finally {
-        await sql.close();
-      }
-    });
-
+  registerMigrateCommands(program);
   registerBackfillCommands(program);
   registerEmulatorCommands(program);
   registerExtractCommands(program);
