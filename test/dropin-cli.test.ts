@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { prepareDemo } from '../src/cli/demo.ts';
 import { loadConfig } from '../src/config.ts';
 import { domains } from '../src/domains.ts';
 import { resolveRoles } from '../src/runtime/roles.ts';
+import { openPglite } from '../src/storage/index.ts';
 import { backends } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
 
@@ -35,6 +36,43 @@ describe('configuration a seed deployment brings', () => {
     expect([existsSync(join(dir, 'from-env')), existsSync(join(dir, 'from-file'))]).toEqual([true, false]);
     expect((await run(['migrate'], { NOVA_ENV_FILE: file })).code).toBe(0);
     expect(existsSync(join(dir, 'from-file'))).toBe(true);
+  });
+});
+
+describe('nova migrate on a seed database', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nova-dropin-migrate-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const schema = readFileSync(new URL('./fixtures/seed-001-schema.sql', import.meta.url), 'utf8');
+  const seedDatabase = async (name: string, extra = '') => {
+    const sql = await openPglite(join(dir, name));
+    await sql.exec(schema + extra);
+    await sql.close();
+    return { NOVA_DATA_DIR: join(dir, name) };
+  };
+  const run = async (args: string[], env: Record<string, string>) => {
+    const nova = spawnNova(args, env, 'src/cli/main.ts');
+    return { code: await nova.exited, output: nova.output() };
+  };
+
+  it('prints the plan, changes nothing, then adopts and is up to date', async () => {
+    const env = await seedDatabase('ok');
+    const plan = await run(['migrate', '--plan'], env);
+    expect(plan.code).toBe(0);
+    expect(plan.output).toMatch(/^Plan: adopting the seed email service database \(nothing changed\)/);
+    expect(plan.output).toMatch(/• create table backfill_history/);
+    const adopted = await run(['migrate'], env);
+    expect(adopted.code).toBe(0);
+    expect(adopted.output).toMatch(/^Adopting the seed email service database/);
+    expect(adopted.output).toMatch(/Migrations applied: 0001_queue, 0002_pgmq_compat, 0005_extraction/);
+    expect((await run(['migrate', '--plan'], env)).output).toMatch(/Plan: database is up to date/);
+  }, 180_000);
+
+  it('refuses with a report and exit 65, never a stack trace', async () => {
+    const env = await seedDatabase('bad', `insert into flux_inboxes (user_id, grant_id, status) values (gen_random_uuid(), 'g', 'paused');`);
+    const { code, output } = await run(['migrate'], env);
+    expect(code).toBe(65);
+    expect(output).toMatch(/Cannot adopt it as it is; nothing was changed:\n  ✗ add check on flux_inboxes/);
+    expect(output).not.toMatch(/\n\s+at /);
   });
 });
 
