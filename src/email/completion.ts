@@ -29,6 +29,11 @@ export async function monitorBackfills(ctx: LoopContext): Promise<void> {
       threads_queued: backfill.total, threads_processing: backfill.processing, threads_completed: backfill.completed,
       threads_failed: backfill.failed, messages_synced: backfill.messages,
     };
+    // The seed's progress line, at info while a backfill runs: "[Monitor] Config <id> Progress: 75% (150/200)".
+    const finished = backfill.completed + backfill.failed;
+    if (backfill.total > 0) {
+      log.child('Monitor').info(`Config ${backfill.config_id} Progress: ${Math.floor((finished * 100) / backfill.total)}% (${finished}/${backfill.total})`, { status: backfill.backfill_status });
+    }
     if (backfill.backfill_status !== 'thread_sync') continue;
     if (backfill.queued + backfill.processing > 0) {
       // Only a backfill that made no progress since the last run is checked for lost jobs.

@@ -1,12 +1,16 @@
 import type { Domain } from '../runtime/domain.ts';
 import { API_ROLE } from '../runtime/runtime.ts';
+import { healthRoutes } from './health-routes.ts';
 import { managementRoutes } from './management.ts';
 
 /** The `api` role's own routes: queues, jobs and workers (docs/API.md). */
 export const apiDomain: Domain = {
   name: 'api',
   roles: [API_ROLE],
-  routes: (app, services) => managementRoutes(app, services),
+  routes: (app, services) => {
+    managementRoutes(app, services);
+    healthRoutes(app, services);
+  },
 };
 
 /**
