@@ -187,11 +187,15 @@ const START_THREADS = `
  * $1 jsonb array of {id, messages}: the threads are done; counts them in the same statement.
  * Returns, per thread completed, its backfill's counters after the whole batch.
  */
-const COMPLETE_THREADS = `
-  with done as (
+/**
+ * COMPLETE_THREADS's CTEs over `param` (a jsonb array of {id, messages}): `done`, `per_config` and
+ * `counted`, for a statement that stores a thread sync's messages and completes it at once.
+ */
+export const completeThreadsCtes = (param: string) => `
+  done as (
     update queued_threads q
     set status = 'completed', messages_synced = x.messages, error = null, processed_at = now()
-    from jsonb_to_recordset($1::text::jsonb) as x(id bigint, messages int)
+    from jsonb_to_recordset(${param}::text::jsonb) as x(id bigint, messages int)
     where q.id = x.id and q.status = 'processing'
     returning q.id, q.config_id, x.messages
   ), per_config as (
@@ -201,10 +205,17 @@ const COMPLETE_THREADS = `
     set threads_completed = s.threads_completed + p.n, messages_synced = s.messages_synced + p.m, updated_at = now()
     from per_config p where s.config_id = p.config_id
     returning s.config_id, s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced
-  )
+  )`;
+
+/** Each completed thread with its backfill's counters after the batch, from completeThreadsCtes. */
+export const COMPLETED_COUNTERS = `
   select done.id, counted.threads_queued, counted.threads_processing, counted.threads_completed,
          counted.threads_failed, counted.messages_synced
   from done join counted on counted.config_id = done.config_id`;
+
+const COMPLETE_THREADS = `
+  with ${completeThreadsCtes('$1')}
+${COMPLETED_COUNTERS}`;
 
 /** $1 queued thread id, $2 error, $3 final: failed for good (counted), or back to queued for a retry. */
 const FAIL_THREAD = `
