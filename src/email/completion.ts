@@ -18,11 +18,23 @@ const ORPHAN_SCAN = 1000;
 /** Per process: each backfill's finished-thread count at the last run, to notice a stall. */
 const lastDone = new Map<string, number>();
 
+/**
+ * How often the monitor recounts queued_threads into inbox_sync_stats; between recounts it reads
+ * the counters the thread statements keep. A recount reads every thread row of every backfill
+ * under way: at a 250 ms interval it cost a fifth of PostgreSQL's CPU during a backfill
+ * (docs/BENCHMARKS.md). A backfill whose counters say it is done is still completed only after
+ * the count under its lock (completeIfDone), so reading counters cannot end one early.
+ */
+const RECOUNT_EVERY_MS = 5000;
+const lastRecount = new WeakMap<object, number>();
+
 export async function monitorBackfills(ctx: LoopContext): Promise<void> {
   const { services, log } = ctx;
   const { sql } = services;
   await failLostDiscoveries(ctx);
-  const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? state.refreshStats(tx) : []));
+  const recount = Date.now() - (lastRecount.get(services) ?? 0) >= RECOUNT_EVERY_MS;
+  if (recount) lastRecount.set(services, Date.now());
+  const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? (recount ? state.refreshStats(tx) : state.readStats(tx)) : []));
   for (const backfill of active) {
     if (ctx.signal.aborted) return;
     const counters = {

@@ -257,6 +257,19 @@ const REFRESH_STATS = `
   )
   select config_id, backfill_status, total, queued, processing, completed, failed, messages from counts`;
 
+/**
+ * The backfills under way as their counters stand (kept by the statements that queue, complete
+ * and fail threads), without recounting queued_threads: what the monitor reads between recounts.
+ * `processing` is as of the last recount; `queued` is what is neither finished nor processing.
+ */
+const READ_STATS = `
+  select c.id as config_id, c.backfill_status, coalesce(s.threads_queued, 0) as total,
+         greatest(0, coalesce(s.threads_queued - s.threads_completed - s.threads_failed - s.threads_processing, 0)) as queued,
+         coalesce(s.threads_processing, 0) as processing, coalesce(s.threads_completed, 0) as completed,
+         coalesce(s.threads_failed, 0) as failed, coalesce(s.messages_synced, 0) as messages
+  from flux_inbox_configurations c left join inbox_sync_stats s on s.config_id = c.id
+  where c.backfill_status in ('discovering', 'thread_sync')`;
+
 /** $1 config id: locks a backfill in thread_sync for the completion decision. */
 const LOCK_FOR_COMPLETION = `
   select id, backfill_run, inbox_id from flux_inbox_configurations
@@ -412,6 +425,11 @@ export interface ActiveBackfill {
 
 export async function refreshStats(db: Queryable): Promise<ActiveBackfill[]> {
   return db.query<ActiveBackfill>(REFRESH_STATS);
+}
+
+/** The backfills under way from their counters (READ_STATS), without a recount. */
+export async function readStats(db: Queryable): Promise<ActiveBackfill[]> {
+  return db.query<ActiveBackfill>(READ_STATS);
 }
 
 /**
