@@ -37,7 +37,7 @@ describe.each(backends)('adopting a seed 001 database on $name', (backend) => {
   const startedAt = Math.floor(Date.now() / 1000) - 60;
   const window = { after: startedAt - 365 * DAY, before: startedAt };
   let expected: string[] = [];
-  const seed = { inbox: randomUUID(), config: randomUUID(), doneInbox: randomUUID(), doneConfig: randomUUID(), queuedIds: [] as number[] };
+  const seed = { inbox: randomUUID(), config: randomUUID(), doneInbox: randomUUID(), doneConfig: randomUUID(), queuedInbox: randomUUID(), queuedConfig: randomUUID(), queuedIds: [] as number[] };
   const pending: { rowId: string; envelope: any; messageId: string }[] = [];
   let rawEnvelope: any;
   let before: Record<string, number> = {};
@@ -104,6 +104,10 @@ describe.each(backends)('adopting a seed 001 database on $name', (backend) => {
              values ('old-1', 'message.updated', $1, 'processed', 120, now()), ('old-2', 'message.created', $1, 'error', 40, now())`, [GRANT]);
     // Messages still waiting in PGMQ: the listed threads' sync jobs and one raw envelope.
     for (const t of discovered.slice(3)) await q(`select pgmq_send('thread_sync_jobs', $1::text::jsonb)`, [JSON.stringify({ config_id: seed.config, thread_id: t.id, grant_id: GRANT })]);
+    // A backfill the seed queued and never started.
+    await q(`insert into flux_inboxes (id, user_id, grant_id) values ($1, $2, 'grant-queued')`, [seed.queuedInbox, randomUUID()]);
+    await q(`insert into flux_inbox_configurations (id, inbox_id) values ($1, $2)`, [seed.queuedConfig, seed.queuedInbox]);
+    await q(`select pgmq_send('inbox_backfill_jobs', $1::text::jsonb)`, [JSON.stringify({ config_id: seed.queuedConfig, grant_id: 'grant-queued' })]);
     const { message } = await emulator.createMessage(GRANT, {}, { deliver: false });
     rawEnvelope = { specversion: '1.0', type: 'message.created', id: randomUUID(), time: Math.floor(Date.now() / 1000), data: { application_id: 'app', object: message } };
     await q(`select pgmq_send('nylas_webhook_notifications', $1::text::jsonb)`, [JSON.stringify(rawEnvelope)]);
@@ -132,7 +136,7 @@ describe.each(backends)('adopting a seed 001 database on $name', (backend) => {
     expect(report.steps.some((s) => /drop the seed's trigger queued_threads_stats/.test(s))).toBe(true);
     expect(report.migrations).toContain('0009_email_compat');
     expect(report.queued).toEqual({ inbox_backfill_jobs: 1, thread_sync_jobs: 2 * PAGE - 3, nylas_webhook_notifications: 2 });
-    expect(report.imported).toEqual({ nylas_webhook_notifications: 3, inbox_backfill_jobs: 0, thread_sync_jobs: 2 * PAGE - 3 });
+    expect(report.imported).toEqual({ nylas_webhook_notifications: 3, inbox_backfill_jobs: 1, thread_sync_jobs: 2 * PAGE - 3 });
     expect(await fingerprint(db.sql)).toBe(snapshot);
   });
 
@@ -153,8 +157,12 @@ describe.each(backends)('adopting a seed 001 database on $name', (backend) => {
     // One job per thread left to sync, one per pending webhook (plus the raw envelope), one discovery.
     const jobs = await q<{ queue: string; n: number }>(`select queue, count(*)::int as n from nova_jobs group by queue order by queue`);
     expect(jobs).toEqual([
-      { queue: 'inbox_backfill_jobs', n: 1 }, { queue: 'nylas_webhook_notifications', n: 3 }, { queue: 'thread_sync_jobs', n: 2 * PAGE - 3 },
+      { queue: 'inbox_backfill_jobs', n: 2 }, { queue: 'nylas_webhook_notifications', n: 3 }, { queue: 'thread_sync_jobs', n: 2 * PAGE - 3 },
     ]);
+    const [queued] = await q(`select backfill_run, backfill_status from flux_inbox_configurations where id = $1`, [seed.queuedConfig]);
+    expect(queued).toEqual({ backfill_run: 1, backfill_status: 'pending' });
+    expect((await q(`select payload from nova_jobs where queue = 'inbox_backfill_jobs' and payload ->> 'configId' = $1`, [seed.queuedConfig]))[0])
+      .toEqual({ payload: { configId: seed.queuedConfig, run: 1 } });
     // Importing again finds nothing left to move.
     expect((await db.sql.transaction(async (tx) => (await import('../src/email/pgmq-import.ts')).importPgmq(tx)))).toEqual({
       nylas_webhook_notifications: 0, inbox_backfill_jobs: 0, thread_sync_jobs: 0,

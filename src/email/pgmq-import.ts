@@ -35,12 +35,22 @@ const MOVES: Record<string, string> = {
       when m -> 'payload' ? 'type' then nova_enqueue('nylas_webhook_notifications', m -> 'payload', 'envelope:' || (m -> 'payload' ->> 'id'))
       else nova_enqueue('nylas_webhook_notifications', m)
     end)::int as n from mapped`,
-  // {config_id, ...} or {configId, run}: the discovery of the configuration's current run.
+  // {config_id, ...} or {configId, run}: the discovery of the configuration's current run. A
+  // backfill the seed queued but never started (run 0 here) becomes run 1, over the last year.
   inbox_backfill_jobs: `
     with moved as (delete from pgmq.q_inbox_backfill_jobs returning message as m),
+    opened as (
+      update flux_inbox_configurations c
+      set backfill_run = 1, backfill_status = 'pending', backfill_until = coalesce(c.backfill_until, now()),
+          backfill_since = coalesce(c.backfill_since, coalesce(c.backfill_until, now()) - interval '365 days')
+      from (select distinct coalesce(m ->> 'configId', m ->> 'config_id') as id from moved) w
+      where c.id::text = w.id and c.backfill_run = 0 and c.backfill_status = 'pending'
+      returning c.id, c.backfill_run
+    ),
     mapped as (
-      select m, c.id as config_id, c.backfill_run as run from moved
+      select m, c.id as config_id, coalesce(o.backfill_run, c.backfill_run) as run from moved
       left join flux_inbox_configurations c on c.id::text = coalesce(m ->> 'configId', m ->> 'config_id')
+      left join opened o on o.id = c.id
     )
     select count(case
       when config_id is not null and run > 0 then nova_enqueue('inbox_backfill_jobs', jsonb_build_object('configId', config_id, 'run', run),
