@@ -57,6 +57,12 @@ export const configSchema = z.object({
   /** Pid file of a local process, for `nova worker stop|status|health`; unset: nova.pid in NOVA_DATA_DIR. */
   NOVA_PID_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** How often each process logs one line on the queues it consumes (the seed's health line). */
+  NOVA_QUEUE_HEALTH_LOG_MS: int(60_000, 100),
+  /** Seed 001's test switch: jobs are processed but handed back instead of acknowledged. */
+  TESTING_MODE: bool(false),
+  /** Growth of the retry delay per attempt, for queues that do not declare their own. */
+  RETRY_BACKOFF_FACTOR: z.coerce.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(10, 'must be at most 10').default(2),
   /** auto: readable lines on a terminal, JSON otherwise. */
   NOVA_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   NOVA_RETAIN_COMPLETED: int(100, 0),

@@ -48,7 +48,7 @@ describe.each(backends)('health server on $name', (backend) => {
       return status.queues[0].depth?.completed === 3;
     }, 5000, 'depth refreshed (cached for a second)');
     expect(status.queues[0].depth).toMatchObject({ waiting: 0, delayed: 1, active: 0, completed: 3 });
-    expect(status.loops.map((l: { name: string }) => l.name)).toEqual(['web.loop', 'nova:reap-expired-leases', 'nova:analyze', 'nova:retention']);
+    expect(status.loops.map((l: { name: string }) => l.name)).toEqual(['web.loop', 'nova:reap-expired-leases', 'nova:analyze', 'nova:retention', 'nova:queue-health']);
   });
 
   it('exposes Prometheus metrics on /metrics', async () => {

@@ -5,11 +5,11 @@ import type { EmailConfig } from '../email/config.ts';
 import { createLogger } from '../log.ts';
 import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
+import { registerMigrateCommands } from './migrate.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerScheduleCommands } from './schedule.ts';
@@ -81,21 +81,7 @@ export function buildCli(domains: readonly Domain[]): Command {
       }
     });
 
-  program
-    .command('migrate')
-    .description('apply pending database migrations and exit')
-    .action(async () => {
-      const config = configOrExit(domains);
-      const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
-      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
-      try {
-        const applied = await migrate(sql);
-        log.info(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
-      } finally {
-        await sql.close();
-      }
-    });
-
+  registerMigrateCommands(program);
   // Each domain brings its own commands (`nova backfill`, `nova extract`, ...).
   for (const domain of domains) domain.commands?.(program, { config: () => configOrExit(domains) });
   registerDockerCommands(program);

@@ -8,7 +8,8 @@ import type { Runtime } from '../runtime/runtime.ts';
  * email roles (as `all` does) starts the Nylas emulator in-process with a demo mailbox, connects
  * it as an inbox and starts its backfill, then delivers a new message by signed webhook now and
  * then. A newcomer opening the dashboard sees discovery, thread sync, extraction and live events
- * within seconds, with no account. Set NYLAS_API_KEY (or NOVA_DEMO=false) to turn it off.
+ * within seconds, with no account. Set NYLAS_API_KEY (or NOVA_DEMO=false) to turn it off. On a
+ * PostgreSQL server (DATABASE_URL) it starts only with NOVA_DEMO=true.
  */
 
 const GRANT = 'demo-grant';
@@ -24,7 +25,9 @@ export interface Demo {
 }
 
 export async function prepareDemo(config: Config, roles: Set<string>): Promise<Demo | undefined> {
-  if (config.NYLAS_API_KEY || !config.NOVA_DEMO || !NEEDS.every((r) => roles.has(r))) return undefined;
+  if (config.NYLAS_API_KEY || config.NOVA_DEMO === false || !NEEDS.every((r) => roles.has(r))) return undefined;
+  // A server database may be production: the demo inbox goes there only when asked for by name.
+  if (config.DATABASE_URL && config.NOVA_DEMO !== true) return undefined;
   const apiKey = `demo-${randomBytes(8).toString('hex')}`;
   const secret = config.NYLAS_WEBHOOK_SECRET ?? `demo-${randomBytes(16).toString('hex')}`;
   const emulator = new NylasEmulator({

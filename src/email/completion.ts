@@ -16,16 +16,32 @@ import * as state from './sync-state.ts';
  * way it died, so no backfill waits on a job that no longer exists.
  */
 
+/**
+ * How often the monitor recounts queued_threads into inbox_sync_stats; between recounts it reads
+ * the counters the thread statements keep. A recount reads every thread row of every backfill
+ * under way: at a 250 ms interval it cost a fifth of PostgreSQL's CPU during a backfill
+ * (docs/BENCHMARKS.md). A backfill whose counters say it is done is still completed only after
+ * the count under its lock (completeIfDone), so reading counters cannot end one early.
+ */
+const RECOUNT_EVERY_MS = 5000;
+
 export async function monitorBackfills(ctx: LoopContext<EmailDeps>): Promise<void> {
   const { services, log, deps } = ctx;
   const { sql } = services;
-  const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? state.refreshStats(tx) : []));
+  const recount = Date.now() - deps.monitor.lastRecountAt >= RECOUNT_EVERY_MS;
+  if (recount) deps.monitor.lastRecountAt = Date.now();
+  const active = await sql.transaction(async (tx) => ((await ctx.confirmLease(tx)) ? (recount ? state.refreshStats(tx) : state.readStats(tx)) : []));
   for (const backfill of active) {
     if (ctx.signal.aborted) return;
     const counters = {
       threads_queued: backfill.total, threads_processing: backfill.processing, threads_completed: backfill.completed,
       threads_failed: backfill.failed, messages_synced: backfill.messages,
     };
+    // The seed's progress line, at info while a backfill runs: "[Monitor] Config <id> Progress: 75% (150/200)".
+    const finished = backfill.completed + backfill.failed;
+    if (backfill.total > 0) {
+      log.child('Monitor').info(`Config ${backfill.config_id} Progress: ${Math.floor((finished * 100) / backfill.total)}% (${finished}/${backfill.total})`, { status: backfill.backfill_status });
+    }
     if (backfill.backfill_status !== 'thread_sync') continue;
     if (backfill.queued + backfill.processing > 0) {
       publishProgress(deps, backfill.config_id, 'thread_sync', counters);

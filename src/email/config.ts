@@ -9,9 +9,13 @@ export const emailConfig = z.object({
   NYLAS_API_URI: z.url({ error: 'must be a URL' }).default('https://api.us.nylas.com').transform((u) => u.replace(/\/+$/, '')),
   /**
    * With no NYLAS_API_KEY, `nova start` of the API and email roles runs the Nylas emulator
-   * in-process with a demo mailbox and backfills it (src/cli/demo.ts).
+   * in-process with a demo mailbox and backfills it (src/cli/demo.ts). Unset: only on the
+   * embedded database; true: on a server database too; false: never.
    */
-  NOVA_DEMO: bool(true),
+  NOVA_DEMO: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .optional(),
   /** Key of x-nylas-signature; without it the webhook endpoint refuses deliveries (503). */
   NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
   /**

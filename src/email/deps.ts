@@ -9,7 +9,7 @@ import { webhookBatches, type WebhookBatches } from './webhooks.ts';
 /**
  * What the email domain keeps per process, built once by its setup and handed to its handlers,
  * loops and routes: the Nylas client, the batchers that let concurrent jobs share statements,
- * and the progress throttle.
+ * the progress throttle, and the completion monitor's recount clock.
  */
 export interface EmailDeps {
   services: Services;
@@ -18,6 +18,8 @@ export interface EmailDeps {
   progress: ProgressPublisher;
   threads: ThreadBatches;
   webhooks: WebhookBatches;
+  /** The completion monitor's memory: when it last recounted every backfill's threads. */
+  monitor: { lastRecountAt: number };
 }
 
 export function setupEmail(services: Services): EmailDeps {
@@ -29,5 +31,6 @@ export function setupEmail(services: Services): EmailDeps {
     progress: progressPublisher(services.events),
     threads: threadBatches(services.sql, config),
     webhooks: webhookBatches(services.sql),
+    monitor: { lastRecountAt: 0 },
   };
 }

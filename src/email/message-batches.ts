@@ -10,15 +10,14 @@ import type { UpsertOutcome } from './store.ts';
  */
 
 /**
- * $1 jsonb array of {message (wire format), version}: the versioned message upsert for many
- * messages, each into the inbox of its grant. One row per element: `known` (its grant has an
- * inbox) and `written`. No two elements may name the same message (a statement cannot update a
- * row twice).
+ * The upsert's CTEs over `param` (a jsonb array of {message, version}): `input`, `target` and `written` (the
+ * rows written), for a statement that combines it with its caller's writes (a thread sync stores
+ * and completes in one statement).
  */
-const UPSERT_MESSAGES_BY_GRANT = `
-  with input as (
+export const upsertMessagesCtes = (param: string) => `
+  input as (
     select x.ord, x.e->'message' as v, (x.e->>'version')::timestamptz as version
-    from jsonb_array_elements($1::text::jsonb) with ordinality x(e, ord)
+    from jsonb_array_elements(${param}::text::jsonb) with ordinality x(e, ord)
   ), target as (
     select input.*, i.id as inbox_id from input join flux_inboxes i on i.grant_id = input.v->>'grant_id'
   ), written as (
@@ -45,7 +44,16 @@ const UPSERT_MESSAGES_BY_GRANT = `
       source_version = excluded.source_version, updated_at = now()
     where t.source_version < excluded.source_version
     returning t.grant_id, t.nylas_message_id
-  )
+  )`;
+
+/**
+ * $1 jsonb array of {message (wire format), version}: the versioned message upsert for many
+ * messages, each into the inbox of its grant. One row per element: `known` (its grant has an
+ * inbox) and `written`. No two elements may name the same message (a statement cannot update a
+ * row twice).
+ */
+const UPSERT_MESSAGES_BY_GRANT = `
+  with ${upsertMessagesCtes('$1')}
   select input.ord,
          exists (select 1 from target where target.ord = input.ord) as known,
          exists (select 1 from written w where w.grant_id = input.v->>'grant_id' and w.nylas_message_id = input.v->>'id') as written
@@ -160,18 +168,6 @@ export async function upsertMessages(db: Queryable, writes: readonly MessageWrit
   }
   await refreshThreads(db, [...threads.values()]);
   return outcomes;
-}
-
-/**
- * Writes messages (at most one per message) without refreshing their threads, for a caller that
- * stores the provider's thread itself (backfill). Returns how many were written.
- */
-export async function writeMessages(db: Queryable, writes: readonly MessageWrite[]): Promise<number> {
-  if (writes.length === 0) return 0;
-  const rows = await db.query<{ written: boolean }>(UPSERT_MESSAGES_BY_GRANT, [
-    JSON.stringify(writes.map((w) => ({ message: w.message, version: w.version }))),
-  ]);
-  return rows.filter((r) => r.written).length;
 }
 
 /** Recomputes threads ([grant id, thread id] pairs) from their stored messages, in one statement. */

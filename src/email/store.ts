@@ -1,5 +1,5 @@
 import type { Queryable } from '../storage/index.ts';
-import { refreshThreads, upsertMessages, writeMessages, type MessageWrite } from './message-batches.ts';
+import { refreshThreads, upsertMessages, type MessageWrite } from './message-batches.ts';
 import type { Message, Thread } from './nylas/wire.ts';
 
 /**
@@ -66,14 +66,15 @@ const DELETE_MESSAGE = `
   returning nylas_thread_id`;
 
 /**
- * $1 jsonb array of {inbox, version, v: thread (wire format)}, at most one per thread: the
- * provider's threads, each unless newer state is stored.
+ * The thread upsert's CTEs over `param`, a jsonb array of {inbox, version, v: thread (wire
+ * format)}, at most one per thread: `thread_input`, and `threads_written` (the provider's
+ * threads, each unless newer state is stored; their ids).
  */
-const UPSERT_THREADS = `
-  with t as (
+export const upsertThreadsCtes = (param: string) => `
+  thread_input as (
     select (x->>'inbox')::uuid as inbox_id, (x->>'version')::timestamptz as version, x->'v' as v
-    from jsonb_array_elements($1::text::jsonb) x
-  )
+    from jsonb_array_elements(${param}::text::jsonb) x
+  ), threads_written as (
   insert into flux_email_threads as t (inbox_id, grant_id, nylas_thread_id, subject, snippet, participants,
     message_ids, folders, has_attachments, has_drafts, unread, starred, earliest_message_date,
     latest_message_received_date, latest_message_sent_date, source_version)
@@ -84,7 +85,7 @@ const UPSERT_THREADS = `
          to_timestamp((v->>'earliest_message_date')::float8),
          to_timestamp((v->>'latest_message_received_date')::float8),
          to_timestamp((v->>'latest_message_sent_date')::float8), version
-  from t
+  from thread_input
   on conflict (grant_id, nylas_thread_id) do update set
     subject = excluded.subject, snippet = excluded.snippet, participants = excluded.participants,
     message_ids = excluded.message_ids, folders = excluded.folders,
@@ -95,7 +96,11 @@ const UPSERT_THREADS = `
     latest_message_sent_date = excluded.latest_message_sent_date,
     source_version = excluded.source_version, updated_at = now()
   where t.source_version <= excluded.source_version
-  returning id`;
+  returning id
+  )`;
+
+/** $1 as upsertThreadsCtes's param: returns the ids written. */
+const UPSERT_THREADS = `with ${upsertThreadsCtes('$1')} select id from threads_written`;
 
 export async function findInbox(db: Queryable, grantId: string): Promise<InboxRow | undefined> {
   const [row] = await db.query<InboxRow>(FIND_INBOX, [grantId]);
@@ -152,24 +157,20 @@ export interface SyncedThread {
 }
 
 /**
- * Stores threads as the provider has them with all their messages, each at its version (the
- * time it was fetched): one statement for all messages and one for all threads, pipelined.
- * Messages or threads stored with a newer version are kept. Returns how many messages were written.
+ * What storing synced threads as the provider has them writes, with all their messages, each at
+ * its version (the time it was fetched): the parameters of upsertMessagesCtes and
+ * upsertThreadsCtes, which threads.ts writes in one statement with the threads' completion. One
+ * row per message and per thread (a statement may not upsert the same row twice), the newest
+ * version kept; messages or threads stored with a newer version are kept by the statements.
  */
-export async function storeThreads(db: Queryable, synced: readonly SyncedThread[]): Promise<number> {
-  // One row per message and per thread: a statement may not upsert the same row twice.
+export function threadWrites(synced: readonly SyncedThread[]): { messages: MessageWrite[]; threads: { inbox: string; version: Date; v: Thread }[] } {
   const messages = new Map<string, MessageWrite>();
   const threads = new Map<string, { inbox: string; version: Date; v: Thread }>();
   for (const s of synced) {
     for (const m of s.messages) keepNewest(messages, `${m.grant_id}/${m.id}`, { message: m, version: s.version });
     keepNewest(threads, `${s.thread.grant_id}/${s.thread.id}`, { inbox: s.inboxId, version: s.threadVersion ?? s.version, v: s.thread });
   }
-  // The provider's thread is stored as such: no refresh from the messages.
-  const [written] = await Promise.all([
-    writeMessages(db, [...messages.values()]),
-    threads.size ? db.query(UPSERT_THREADS, [JSON.stringify([...threads.values()])]) : [],
-  ]);
-  return written;
+  return { messages: [...messages.values()], threads: [...threads.values()] };
 }
 
 function keepNewest<T extends { version: Date }>(map: Map<string, T>, key: string, value: T): void {

@@ -136,12 +136,21 @@ const SAVE_CHECKPOINT = `
   where id = $1 and backfill_run = $2 and backfill_status = 'discovering'
   returning id`;
 
-/** $1 config id, $2 run, $3 error: discovery gave up. */
+/**
+ * $1 config id, $2 run, $3 error: discovery gave up. Its counters row is closed too, so the seed's
+ * "Monitor Active Syncs" (sync_completed_at is null) stops listing it.
+ */
 const FAIL_RUN = `
-  update flux_inbox_configurations
-  set backfill_status = 'failed', backfill_error = $3, backfill_completed_at = now(), updated_at = now()
-  where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
-  returning id`;
+  with failed as (
+    update flux_inbox_configurations
+    set backfill_status = 'failed', backfill_error = $3, backfill_completed_at = now(), updated_at = now()
+    where id = $1 and backfill_run = $2 and backfill_status in ('pending', 'discovering')
+    returning id
+  ), closed as (
+    update inbox_sync_stats s set backfill_status = 'failed', sync_completed_at = now(), updated_at = now()
+    from failed where s.config_id = failed.id
+  )
+  select id from failed`;
 
 /**
  * $1 jsonb array of {config_id, thread_id}: claims threads for an attempt. Returns those claimed
@@ -173,11 +182,15 @@ const START_THREADS = `
  * $1 jsonb array of {id, messages}: the threads are done; counts them in the same statement.
  * Returns, per thread completed, its backfill's counters after the whole batch.
  */
-const COMPLETE_THREADS = `
-  with done as (
+/**
+ * COMPLETE_THREADS's CTEs over `param` (a jsonb array of {id, messages}): `done`, `per_config` and
+ * `counted`, for a statement that stores a thread sync's messages and completes it at once.
+ */
+export const completeThreadsCtes = (param: string) => `
+  done as (
     update queued_threads q
     set status = 'completed', messages_synced = x.messages, error = null, processed_at = now()
-    from jsonb_to_recordset($1::text::jsonb) as x(id bigint, messages int)
+    from jsonb_to_recordset(${param}::text::jsonb) as x(id bigint, messages int)
     where q.id = x.id and q.status = 'processing'
     returning q.id, q.config_id, x.messages
   ), per_config as (
@@ -187,10 +200,17 @@ const COMPLETE_THREADS = `
     set threads_completed = s.threads_completed + p.n, messages_synced = s.messages_synced + p.m, updated_at = now()
     from per_config p where s.config_id = p.config_id
     returning s.config_id, s.threads_queued, s.threads_processing, s.threads_completed, s.threads_failed, s.messages_synced
-  )
+  )`;
+
+/** Each completed thread with its backfill's counters after the batch, from completeThreadsCtes. */
+export const COMPLETED_COUNTERS = `
   select done.id, counted.threads_queued, counted.threads_processing, counted.threads_completed,
          counted.threads_failed, counted.messages_synced
   from done join counted on counted.config_id = done.config_id`;
+
+const COMPLETE_THREADS = `
+  with ${completeThreadsCtes('$1')}
+${COMPLETED_COUNTERS}`;
 
 /** $1 queued thread id, $2 error, $3 final: failed for good (counted), or back to queued for a retry. */
 const FAIL_THREAD = `
@@ -244,6 +264,19 @@ const REFRESH_STATS = `
     from counts c where s.config_id = c.config_id
   )
   select config_id, backfill_status, total, queued, processing, completed, failed, messages from counts`;
+
+/**
+ * The backfills under way as their counters stand (kept by the statements that queue, complete
+ * and fail threads), without recounting queued_threads: what the monitor reads between recounts.
+ * `processing` is as of the last recount; `queued` is what is neither finished nor processing.
+ */
+const READ_STATS = `
+  select c.id as config_id, c.backfill_status, coalesce(s.threads_queued, 0) as total,
+         greatest(0, coalesce(s.threads_queued - s.threads_completed - s.threads_failed - s.threads_processing, 0)) as queued,
+         coalesce(s.threads_processing, 0) as processing, coalesce(s.threads_completed, 0) as completed,
+         coalesce(s.threads_failed, 0) as failed, coalesce(s.messages_synced, 0) as messages
+  from flux_inbox_configurations c left join inbox_sync_stats s on s.config_id = c.id
+  where c.backfill_status in ('discovering', 'thread_sync')`;
 
 /** $1 config id: locks a backfill in thread_sync for the completion decision. */
 const LOCK_FOR_COMPLETION = `
@@ -395,6 +428,11 @@ export interface ActiveBackfill {
 
 export async function refreshStats(db: Queryable): Promise<ActiveBackfill[]> {
   return db.query<ActiveBackfill>(REFRESH_STATS);
+}
+
+/** The backfills under way from their counters (READ_STATS), without a recount. */
+export async function readStats(db: Queryable): Promise<ActiveBackfill[]> {
+  return db.query<ActiveBackfill>(READ_STATS);
 }
 
 /**

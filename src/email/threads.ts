@@ -11,7 +11,8 @@ import { Pacer } from '../runtime/pacer.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import { publishProgress } from './progress.ts';
-import { storeThreads, type SyncedThread } from './store.ts';
+import { upsertMessagesCtes } from './message-batches.ts';
+import { threadWrites, upsertThreadsCtes, type SyncedThread } from './store.ts';
 import * as state from './sync-state.ts';
 
 /**
@@ -28,6 +29,16 @@ import * as state from './sync-state.ts';
 
 export const threadJob = z.object({ configId: z.uuid(), threadId: z.string().min(1) });
 export type ThreadJob = z.infer<typeof threadJob>;
+
+/**
+ * $1 messages, $2 threads (store.ts's threadWrites), $3 jsonb array of {id, messages}: stores the
+ * synced threads with their messages and completes them, counted in their backfills, in one
+ * statement (atomic without a transaction: one round trip instead of five). Built from the
+ * owners' fragments: message-batches.ts (messages), store.ts (threads), sync-state.ts (the rest).
+ */
+const STORE_AND_COMPLETE = `
+  with ${upsertMessagesCtes('$1')}, ${upsertThreadsCtes('$2')}, ${state.completeThreadsCtes('$3')}
+  ${state.COMPLETED_COUNTERS}`;
 
 interface Synced {
   id: number;
@@ -48,14 +59,14 @@ export function threadBatches(sql: Sql, config: EmailConfig): ThreadBatches {
       const rows = await state.startThreads(sql, keys);
       return keys.map((k) => rows.get(`${k.configId}/${k.threadId}`));
     };
-    const finish = (items: Synced[]) => sql.transaction(async (tx) => {
-      // Issued in this order and pipelined: the backfill's counter row is locked last.
-      const [, counters] = await Promise.all([
-        storeThreads(tx, items.map((i) => i.synced)),
-        state.completeThreads(tx, items.map((i) => ({ id: i.id, messages: i.messages }))),
+    const finish = async (items: Synced[]) => {
+      const { messages, threads } = threadWrites(items.map((i) => i.synced));
+      const rows = await sql.query<state.SyncCounters & { id: number }>(STORE_AND_COMPLETE, [
+        JSON.stringify(messages), JSON.stringify(threads), JSON.stringify(items.map((i) => ({ id: i.id, messages: i.messages }))),
       ]);
+      const counters = new Map(rows.map(({ id, ...c }) => [id, c]));
       return items.map((i) => counters.get(i.id));
-    });
+    };
     return {
       pacer: new Pacer(config.THREAD_DELAY_MS),
       start: new Batcher(start, 200, 1, async (key) => (await start([key]))[0]),

@@ -11,6 +11,7 @@ import { withGrant } from './nylas.ts';
 import {
   finishAttempt, finishAttempts, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
 } from './notifications.ts';
+import { recordRawEnvelope } from './raw-envelope.ts';
 import { upsertMessages, type BatchUpsertOutcome, type MessageWrite } from './message-batches.ts';
 import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';
 
@@ -26,7 +27,8 @@ import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, 
  * statement instead of six, which is what lets a `webhooks` process keep up with the intake.
  */
 
-export const webhookJob = z.object({ notificationId: z.uuid() });
+/** Nova's job (an audit row to process), or a raw envelope sent by SQL (seed 001's producers). */
+export const webhookJob = z.union([z.object({ notificationId: z.uuid() }), wire.webhookEnvelope]);
 
 interface Outcome {
   status: Extract<NotificationStatus, 'processed' | 'ignored'>;
@@ -65,8 +67,10 @@ type Ctx = JobContext<z.infer<typeof webhookJob>, EmailDeps>;
 export async function processNotification(payload: z.infer<typeof webhookJob>, ctx: Ctx): Promise<void> {
   const { start, finish } = ctx.deps.webhooks;
   const started = performance.now();
-  const row = await start.add(payload.notificationId);
-  if (!row) throw new PermanentFailure(`audit row ${payload.notificationId} is gone`);
+  const notificationId = 'notificationId' in payload ? payload.notificationId : await recordRawEnvelope(ctx.services.sql, payload);
+  if (notificationId === undefined) return;
+  const row = await start.add(notificationId);
+  if (!row) throw new PermanentFailure(`audit row ${notificationId} is gone`);
   let outcome: Outcome;
   try {
     outcome = await apply(row.payload, row.received_at, ctx);
@@ -82,7 +86,8 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
 /** A notification job reached the dead letters: its audit row ends in `error`, in that transaction. */
 export async function onNotificationDead(job: Job<unknown>, ctx: DeadContext<EmailDeps>): Promise<void> {
   const parsed = webhookJob.safeParse(job.payload);
-  if (parsed.success) await finishAttempt(ctx.tx, parsed.data.notificationId, 'error', ctx.error.message, 0);
+  // A raw envelope sent by SQL has its audit row made when it first runs (raw-envelope.ts).
+  if (parsed.success && 'notificationId' in parsed.data) await finishAttempt(ctx.tx, parsed.data.notificationId, 'error', ctx.error.message, 0);
 }
 
 async function apply(envelope: wire.WebhookEnvelope, receivedAt: Date, ctx: Ctx): Promise<Outcome> {

@@ -1,5 +1,6 @@
 import type { Domain } from '../runtime/domain.ts';
 import { API_ROLE } from '../runtime/runtime.ts';
+import { healthRoutes } from './health-routes.ts';
 import { managementRoutes } from './management.ts';
 import { scheduleRoutes } from './schedules.ts';
 
@@ -10,6 +11,7 @@ export const apiDomain: Domain = {
   routes: (app, services) => {
     managementRoutes(app, services);
     scheduleRoutes(app, services);
+    healthRoutes(app, services);
   },
 };
 

@@ -288,10 +288,13 @@ export class QueueClient {
     return rows.length > 0;
   }
 
-  /** Hands leases back at once, without counting the attempt. Returns how many were released. */
-  async release(leases: readonly Lease[]): Promise<number> {
+  /**
+   * Hands leases back without counting the attempt, due at once or after `delayMs`. Returns how
+   * many were released.
+   */
+  async release(leases: readonly Lease[], delayMs = 0): Promise<number> {
     if (leases.length === 0) return 0;
-    const rows = await this.sql.query<{ queue: string }>(q.RELEASE, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+    const rows = await this.sql.query<{ queue: string }>(q.RELEASE, [leases.map((l) => l.id), leases.map((l) => l.token), delayMs]);
     for (const queue of new Set(rows.map((r) => r.queue))) await this.sql.notify('nova_wake', queue);
     return rows.length;
   }

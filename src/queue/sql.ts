@@ -281,7 +281,7 @@ export const FINISH_CANCELLED = `
  */
 export const RELEASE = `
   update nova_jobs j
-  set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now(),
+  set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now() + make_interval(secs => $3::float8 / 1000),
       lease_token = null, lease_expires_at = null, locked_by = null
   from unnest($1::bigint[], $2::bigint[]) as a(id, token)
   where j.id = a.id and j.lease_token = a.token

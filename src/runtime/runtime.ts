@@ -14,6 +14,7 @@ import type { ScheduleDefinition } from './schedules.ts';
 import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { PeriodicLoop } from './loops.ts';
+import { queueHealthLoop, type QueueHealth } from './queue-health.ts';
 import { maintenanceLoops } from './maintenance.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -140,7 +141,7 @@ export class Runtime {
 
     const activeQueues = this.active.flatMap(({ domain, deps }) =>
       declared<QueueDefinition>(domain.queues, config).filter((q) => this.roles.has(q.role)).map((def) => ({ def, deps })));
-    for (const { def } of activeQueues) await queue.declare(def.name, retryPolicy(def).maxAttempts);
+    for (const { def } of activeQueues) await queue.declare(def.name, retryPolicy(def, config).maxAttempts);
     this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
     for (const { def, deps } of activeQueues) this.startQueue(def, deps);
     // A cancel of a job running here aborts its handler at once (the heartbeat is the fallback).
@@ -153,6 +154,10 @@ export class Runtime {
       ...this.active.flatMap(({ domain, deps }) =>
         declared<LoopDefinition>(domain.loops, config).filter((l) => this.roles.has(l.role)).map((def) => ({ def, deps }))),
       ...maintenanceLoops(config).map((def) => ({ def, deps: undefined })),
+      {
+        def: queueHealthLoop(config.NOVA_QUEUE_HEALTH_LOG_MS, async () => ((await this.status()) as { queues: QueueHealth[] }).queues),
+        deps: undefined,
+      },
     ];
     for (const { def, deps } of loopDefs) {
       const loop = new PeriodicLoop(def, {
@@ -305,16 +310,27 @@ export class Runtime {
     const { config } = this.options;
     const queue = this.services.queue;
     const log = this.log.child(`Queue:${def.name}`);
-    const policy = retryPolicy(def);
+    const policy = retryPolicy(def, config);
     const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
     const source: ConsumerSource<Job> = {
-      claim: (limit) => queue.claim(def.name, {
-        limit, leaseMs, workerId: this.processId,
-        ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
-      }),
-      complete: (acks) => queue.complete(
-        def.name, acks.map(({ job, result }) => ({ id: job.id, token: job.token, result })), config.NOVA_RETAIN_COMPLETED > 0,
-      ),
+      claim: async (limit) => {
+        const jobs = await queue.claim(def.name, {
+          limit, leaseMs, workerId: this.processId,
+          ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
+        });
+        log.debug(`polled: ${jobs.length} of ${limit} job(s)`);
+        return jobs;
+      },
+      // TESTING_MODE (seed 001): processed jobs are handed back, due again after the visibility
+      // timeout as an unacknowledged PGMQ message would be, instead of acknowledged.
+      complete: config.TESTING_MODE
+        ? async (acks) => {
+          await queue.release(acks.map((a) => a.job), leaseMs);
+          return new Set(acks.map((a) => a.job.id));
+        }
+        : (acks) => queue.complete(
+          def.name, acks.map(({ job, result }) => ({ id: job.id, token: job.token, result })), config.NOVA_RETAIN_COMPLETED > 0,
+        ),
       fail: (job, error) => this.settleFailure(def, deps, job, error, policy, log),
       extend: (jobs) => queue.extend(jobs, leaseMs),
       release: async (jobs) => {
@@ -398,17 +414,28 @@ export class Runtime {
       if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
-    return def.handler(payload, {
-      job: { ...job, payload },
-      attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
-      signal,
-      log: log.child(`Queue:${def.name}`, { jobId: job.id }),
-      progress: async (data) => {
-        await this.services.queue.progress(job, data);
-      },
-      services: this.services,
-      deps,
-    });
+    // The seed's per-job lines, at debug: start, then success or failure with the duration.
+    const jobLog = log.child(`Queue:${def.name}`, { jobId: job.id });
+    const started = performance.now();
+    jobLog.debug('processing', { attempt: job.attempt });
+    try {
+      const result = await def.handler(payload, {
+        job: { ...job, payload },
+        attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
+        signal,
+        log: jobLog,
+        progress: async (data) => {
+          await this.services.queue.progress(job, data);
+        },
+        services: this.services,
+        deps,
+      });
+      jobLog.debug(`processed in ${Math.round(performance.now() - started)}ms`);
+      return result;
+    } catch (err) {
+      jobLog.debug(`failed in ${Math.round(performance.now() - started)}ms`, { error: err });
+      throw err;
+    }
   }
 }
 
@@ -419,6 +446,7 @@ function databaseIdentity(config: Config): string {
   return `${url.hostname}:${url.port || 5432}${url.pathname}`;
 }
 
-function retryPolicy(def: QueueDefinition): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...def.retry };
+function retryPolicy(def: QueueDefinition, config: Config): RetryPolicy {
+  // RETRY_BACKOFF_FACTOR is the default growth; a queue's own policy wins.
+  return { ...DEFAULT_RETRY, factor: config.RETRY_BACKOFF_FACTOR, ...def.retry };
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Sql } from './sql.ts';
+import type { Queryable, Sql } from './sql.ts';
 
 /** The folder of numbered migrations, the same from `src/` and from `dist/`. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -23,7 +23,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 }
 
 // Any constant works; it only has to be the same in every Nova process on this database.
-const MIGRATION_LOCK_KEY = 7_412_306_815;
+export const MIGRATION_LOCK_KEY = 7_412_306_815;
 
 /**
  * Applies the pending migrations in one transaction under a transaction-scoped advisory lock,
@@ -33,21 +33,29 @@ const MIGRATION_LOCK_KEY = 7_412_306_815;
 export async function migrate(sql: Sql, migrations = loadMigrations()): Promise<string[]> {
   return sql.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    await tx.exec(`create table if not exists nova_migrations (
-      id integer primary key,
-      name text not null,
-      applied_at timestamptz not null default now()
-    )`);
-    const done = new Set(
-      (await tx.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id),
-    );
-    const applied: string[] = [];
-    for (const m of migrations) {
-      if (done.has(m.id)) continue;
-      await tx.exec(m.script);
-      await tx.query('insert into nova_migrations (id, name) values ($1, $2)', [m.id, m.name]);
-      applied.push(m.name);
-    }
-    return applied;
+    return applyPending(tx, migrations);
   });
+}
+
+/**
+ * The body of migrate() for a caller that holds the lock in its own transaction (adopting a
+ * seed database records some migrations itself first). Returns the names it applied.
+ */
+export async function applyPending(tx: Queryable, migrations = loadMigrations()): Promise<string[]> {
+  await tx.exec(`create table if not exists nova_migrations (
+    id integer primary key,
+    name text not null,
+    applied_at timestamptz not null default now()
+  )`);
+  const done = new Set(
+    (await tx.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id),
+  );
+  const applied: string[] = [];
+  for (const m of migrations) {
+    if (done.has(m.id)) continue;
+    await tx.exec(m.script);
+    await tx.query('insert into nova_migrations (id, name) values ($1, $2)', [m.id, m.name]);
+    applied.push(m.name);
+  }
+  return applied;
 }

@@ -24,6 +24,8 @@ export function spawnNova(args: string[], env: Record<string, string>, entry = '
       NOVA_LOG_FORMAT: 'json',
       WORKER_HEALTH_PORT: '0',
       NOVA_HEALTH_HOST: '127.0.0.1',
+      // A developer's .env in the repository must not reach the processes tests start.
+      NOVA_ENV_FILE: '/dev/null',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

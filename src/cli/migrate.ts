@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.ts';
+import { adoptSeedDatabase, formatReport, isSeedDatabase } from '../email/adopt.ts';
+import { importPgmq } from '../email/pgmq-import.ts';
+import { createLogger } from '../log.ts';
+import { loadMigrations, migrate, openDatabase, type Sql } from '../storage/index.ts';
+
+/** Exit code when the database cannot be adopted as it is (sysexits EX_DATAERR). */
+export const EXIT_DATA = 65;
+
+/**
+ * `nova migrate [--plan]` and `nova import pgmq`. A database of the seed's email service is
+ * adopted (src/email/adopt.ts) instead of failing on its existing tables; `--plan` prints what
+ * would change and changes nothing.
+ */
+export function registerMigrateCommands(program: Command): void {
+  program
+    .command('migrate')
+    .description("apply pending database migrations and exit (adopts a seed email service database)")
+    .option('--plan', 'print what would change, change nothing')
+    .action(async (opts: { plan?: boolean }) => {
+      await withDatabase(async (sql, log) => {
+        const plan = opts.plan ?? false;
+        if (await isSeedDatabase(sql)) {
+          const report = await adoptSeedDatabase(sql, { plan });
+          process.stdout.write(`${formatReport(report, plan)}\n`);
+          if (report.refusals.length) process.exitCode = EXIT_DATA;
+          return;
+        }
+        if (plan) {
+          const done = await appliedIds(sql);
+          const pending = loadMigrations().filter((m) => !done.has(m.id)).map((m) => m.name);
+          process.stdout.write(`Plan: ${pending.length ? `would apply ${pending.join(', ')}` : 'database is up to date'} (nothing changed)\n`);
+          return;
+        }
+        const applied = await migrate(sql);
+        log.info(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
+      });
+    });
+
+  program
+    .command('import')
+    .description('import from another queue system')
+    .command('pgmq')
+    .description("move the messages waiting in the seed's PGMQ queues (pgmq.q_<queue>) into Nova's, exactly once")
+    .action(async () => {
+      await withDatabase(async (sql) => {
+        const moved = await sql.transaction((tx) => importPgmq(tx));
+        const lines = Object.entries(moved).map(([q, n]) => `  ${q}: ${n} message(s)`);
+        process.stdout.write(lines.length ? `Moved from PGMQ:\n${lines.join('\n')}\n` : 'No PGMQ queues of the seed found (pgmq.q_<queue>)\n');
+      });
+    });
+}
+
+async function appliedIds(sql: Sql): Promise<Set<number>> {
+  const [t] = await sql.query<{ found: boolean }>(`select to_regclass('nova_migrations') is not null as found`);
+  if (!t?.found) return new Set();
+  return new Set((await sql.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id));
+}
+
+async function withDatabase(fn: (sql: Sql, log: ReturnType<typeof createLogger>) => Promise<void>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+  const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
+  const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
+  try {
+    await fn(sql, log);
+  } finally {
+    await sql.close();
+  }
+}
