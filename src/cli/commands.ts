@@ -12,6 +12,7 @@ import { registerEmulatorCommands } from './emulator.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
+import { handleStopSignals } from './shutdown.ts';
 import { registerWorkerCommands } from './worker.ts';
 
 /**
@@ -47,27 +48,7 @@ export function buildCli(domains: readonly Domain[]): Command {
       const demo = await prepareDemo(loaded, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
       const config = demo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) {
-          runtime.log.warn(`second ${signal}: exiting now`);
-          process.exit(1);
-        }
-        stopping = true;
-        runtime.log.info(`received ${signal}`);
-        runtime.stop().then(
-          async () => {
-            await demo?.stop();
-            process.exit(0);
-          },
-          (err: unknown) => {
-            runtime.log.error('shutdown failed', { error: err });
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });
       try {
         await runtime.start();
         holdPidFile(config, runtime);

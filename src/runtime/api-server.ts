@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import type { Logger } from '../log.ts';
@@ -17,6 +18,9 @@ import type { Domain, Services } from './domain.ts';
 export interface ApiServer {
   port: number;
   app: FastifyInstance;
+  /** Open sockets: HTTP keep-alive and WebSocket connections. */
+  connections(): number;
+  /** Stops listening and ends every connection, forcibly after SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
 
@@ -52,13 +56,36 @@ export async function startApiServer(options: {
   for (const domain of options.domains) {
     if (domain.routes) await app.register(async (scope) => domain.routes!(scope, options.services));
   }
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
     app,
-    close: () => app.close(),
+    connections: () => sockets.size,
+    close: () => closeWithin(app, options.services.config.SHUTDOWN_TIMEOUT_MS),
   };
+}
+
+/**
+ * Fastify's close ends idle keep-alive sockets once, when it starts; a socket whose request
+ * finishes afterwards would stay open until the client leaves. So idle sockets are ended every
+ * 100 ms while requests drain, and whatever is still open at the deadline is cut.
+ */
+async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<void> {
+  const server = app.server;
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const cut = setTimeout(() => server.closeAllConnections(), deadlineMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(idle);
+    clearTimeout(cut);
+  }
 }
 
 export { errorBody, HttpError } from './http-error.ts';

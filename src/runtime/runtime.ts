@@ -169,6 +169,9 @@ export class Runtime {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
+    // One deadline for the whole stop, not one per step: the API's drain counts against it.
+    const stopBy = Date.now() + deadline;
+    const left = () => Math.max(0, stopBy - Date.now());
     this.log.info('stopping', { deadlineMs: deadline });
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
@@ -177,8 +180,8 @@ export class Runtime {
     // The API stops first: no new webhooks accepted while the workers drain.
     await this.api?.close();
     await Promise.all([
-      ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
-      ...this.loops.map((l) => l.stop(deadline)),
+      ...[...this.queues.values()].map((q) => q.consumer.stop(left())),
+      ...this.loops.map((l) => l.stop(left())),
     ]);
     await this.health?.close();
     await this.events.disconnect();
@@ -186,6 +189,19 @@ export class Runtime {
     if (!this.options.sql) await this.sql.close();
     this.state = 'stopped';
     this.log.info('stopped');
+  }
+
+  /** What a stop is still waiting for, in words (the shutdown messages print it). */
+  awaiting(): string[] {
+    const waits: string[] = [];
+    for (const [name, q] of this.queues) {
+      const n = q.consumer.stats().running;
+      if (n) waits.push(`${n} running job${n === 1 ? '' : 's'} on ${name}`);
+    }
+    for (const loop of this.loops) if (loop.status().running) waits.push(`loop ${loop.status().name}`);
+    const sockets = this.api?.connections() ?? 0;
+    if (sockets) waits.push(`${sockets} open HTTP/WebSocket connection${sockets === 1 ? '' : 's'}`);
+    return waits;
   }
 
   async status(): Promise<unknown> {
