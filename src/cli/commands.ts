@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../log.ts';
 import type { Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -9,6 +9,7 @@ import { resolveRoles } from '../runtime/roles.ts';
 import { registerBackfillCommands } from './backfill.ts';
 import { prepareDemo } from './demo.ts';
 import { registerEmulatorCommands } from './emulator.ts';
+import { exitOnConfigError } from './exit.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
@@ -26,8 +27,7 @@ function compactHeap(): void {
   setFlagsFromString('--heap-growing-percent=50');
 }
 
-/** Exit code for a bad configuration (sysexits EX_CONFIG). */
-export const EXIT_CONFIG = 78;
+export { EXIT_CONFIG } from './exit.ts';
 
 /**
  * Builds the `nova` command line. Entry points pass the domains to run; signal handlers and
@@ -66,7 +66,11 @@ export function buildCli(domains: readonly Domain[]): Command {
     .action(async () => {
       const config = configOrExit();
       const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
-      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
+      const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 }).catch((err: unknown) => {
+        // A running process on the embedded database applied the migrations at its start.
+        exitOnConfigError(err);
+        throw err;
+      });
       try {
         const applied = await migrate(sql);
         log.info(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
@@ -99,12 +103,5 @@ function configOrExit(): Config {
   } catch (err) {
     exitOnConfigError(err);
     throw err;
-  }
-}
-
-function exitOnConfigError(err: unknown): void {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(EXIT_CONFIG);
   }
 }
