@@ -107,7 +107,7 @@ describe('nova worker and nova queue', () => {
     expect(retried.out).toContain(`job ${ids[0]} (${QUEUE}) is waiting again`);
     const again = await nova(['queue', 'retry', String(ids[0])], api);
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/409 .*only dead, failed or delayed jobs/);
+    expect(again.out).toMatch(/409 .*only dead or scheduled jobs/);
     const redriven = await nova(['queue', 'redrive', QUEUE], api);
     expect(redriven.code, redriven.out).toBe(0);
     expect(redriven.out).toContain(`redrove 2 dead job(s) of ${QUEUE}`);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { retryDelayMs } from '../queue/backoff.ts';
-import { PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { InvalidPayload, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import { EventHub, type EventTransport } from '../queue/events.ts';
 import { QueueClient } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
@@ -324,7 +324,7 @@ export class Runtime {
     let payload = job.payload;
     if (def.schema) {
       const parsed = def.schema.safeParse(job.payload);
-      if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
+      if (!parsed.success) throw new InvalidPayload(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
     await def.handler(payload, {
