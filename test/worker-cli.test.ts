@@ -95,7 +95,8 @@ describe('nova worker and nova queue', () => {
     expect(stats.code, stats.out).toBe(0);
     expect(JSON.parse(stats.out).queues).toContainEqual(expect.objectContaining({ name: QUEUE, dead: 3, waiting: 0 }));
     const table = await nova(['queue', 'stats'], api);
-    expect(table.out).toMatch(new RegExp(`${QUEUE.replace('.', '\\.')}\\s+0\\s+0\\s+0\\s+0\\s+3`));
+    // waiting, scheduled (of which retries), active, dead
+    expect(table.out).toMatch(new RegExp(`${QUEUE.replace('.', '\\.')}\\s+0\\s+0 \\(0\\)\\s+0\\s+3`));
     const dead = await nova(['queue', 'jobs', QUEUE, '--state', 'dead'], api);
     expect(dead.code, dead.out).toBe(0);
     expect(dead.out).toContain('Error: boom');
