@@ -102,6 +102,17 @@ describe('nova worker and nova queue', () => {
     expect(dead.out).toContain('Error: boom');
     const ids = (JSON.parse((await nova(['queue', 'jobs', QUEUE, '--state', 'dead', '--json'], api)).out) as { jobs: { id: number }[] }).jobs.map((j) => j.id);
     expect(ids).toHaveLength(3);
+    const shown = await nova(['job', 'show', String(ids[0])], api);
+    expect(shown.code, shown.out).toBe(0);
+    expect(shown.out).toContain(`job ${ids[0]} on ${QUEUE}: dead`);
+    expect(shown.out).toMatch(/error {5}Error: boom/);
+    expect(shown.out).toContain(`retry     nova queue retry ${ids[0]}`);
+    // With NOVA_API_URL unset, the pid file says where the API listens (PORT=0 here).
+    const found = await nova(['queue', 'jobs', QUEUE, '--state', 'dead', '--where', 'n=2']);
+    expect(found.code, found.out).toBe(0);
+    expect(found.out.split('\n').filter((l) => /^\d+ /.test(l))).toHaveLength(1);
+    const backfills = await nova(['backfill', 'list']);
+    expect(backfills.out).toContain('no backfill has run yet');
 
     const retried = await nova(['queue', 'retry', String(ids[0])], api);
     expect(retried.code, retried.out).toBe(0);
@@ -201,5 +212,14 @@ describe('nova worker and nova queue', () => {
     // Only this start's lines, not the earlier runs appended to the same log.
     expect(failed.out).not.toContain('Nova started');
     expect(existsSync(pidPath)).toBe(false);
+  });
+});
+
+describe('nova --version', () => {
+  it('prints the version of package.json', async () => {
+    const proc = spawnNova(['--version'], {}, 'src/cli/main.ts');
+    expect(await proc.exited).toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(proc.output().trim()).toBe(version);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config.ts';
@@ -12,6 +13,7 @@ import { registerEmulatorCommands } from './emulator.ts';
 import { exitOnConfigError } from './exit.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
+import { registerJobCommands } from './job.ts';
 import { registerQueueCommands } from './queue.ts';
 import { handleStopSignals } from './shutdown.ts';
 import { registerWorkerCommands } from './worker.ts';
@@ -36,6 +38,7 @@ export { EXIT_CONFIG } from './exit.ts';
 export function buildCli(domains: readonly Domain[]): Command {
   const program = new Command('nova')
     .description('Nova: durable background work on PostgreSQL')
+    .version(packageVersion(), '-V, --version', 'print the version of Nova')
     .showHelpAfterError();
 
   program
@@ -84,7 +87,13 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerExtractCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
+  registerJobCommands(program);
   return program;
+}
+
+/** The version in package.json: the same path from src/cli and dist/cli. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** The roles a `start` would run; an unknown name stops here with the same message as the runtime's. */
