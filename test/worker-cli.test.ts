@@ -208,7 +208,7 @@ describe('nova worker and nova queue', () => {
     const failed = await nova(['worker', 'start', '--detach', 'no-such-role']);
     // The child's own exit code comes through: 78 is a bad configuration.
     expect(failed.code).toBe(78);
-    expect(failed.out).toMatch(/nova exited \(78\) before it was ready; the end of .*nova\.log:\nInvalid configuration:\n {2}WORKER_TYPE: unknown role "no-such-role"/);
+    expect(failed.out).toMatch(/nova exited \(78\) before it was ready; the end of .*nova\.log:\nnova start: unknown role argument "no-such-role"/);
     // Only this start's lines, not the earlier runs appended to the same log.
     expect(failed.out).not.toContain('Nova started');
     expect(existsSync(pidPath)).toBe(false);

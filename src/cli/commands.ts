@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
-import { loadConfig, type Config } from '../config.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../log.ts';
 import type { Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -10,7 +10,8 @@ import { resolveRoles } from '../runtime/roles.ts';
 import { registerBackfillCommands } from './backfill.ts';
 import { prepareDemo } from './demo.ts';
 import { registerEmulatorCommands } from './emulator.ts';
-import { exitOnConfigError } from './exit.ts';
+import { EXIT_CONFIG, exitOnConfigError } from './exit.ts';
+import { checkPorts, databaseProblem } from './preflight.ts';
 import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerJobCommands } from './job.ts';
@@ -48,16 +49,29 @@ export function buildCli(domains: readonly Domain[]): Command {
     .action(async (roles: string[]) => {
       const loaded = configOrExit();
       if (loaded.NOVA_COMPACT_HEAP) compactHeap();
-      const demo = await prepareDemo(loaded, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
+      const wanted = rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains, roles.length > 0);
+      await checkPorts(loaded, wanted, domains).catch((err: unknown) => {
+        exitOnConfigError(err);
+        throw err;
+      });
+      const demo = await prepareDemo(loaded, wanted);
       const config = demo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });
+      if (config.NYLAS_API_KEY && !config.NYLAS_WEBHOOK_SECRET) {
+        runtime.log.warn('NYLAS_API_KEY is set without NYLAS_WEBHOOK_SECRET: webhook deliveries will be refused (503) until it is set');
+      }
       try {
         await runtime.start();
         holdPidFile(config, runtime);
         await demo?.begin(runtime);
       } catch (err) {
         exitOnConfigError(err);
+        const database = databaseProblem(err, config);
+        if (database) {
+          runtime.log.error(database);
+          process.exit(1);
+        }
         runtime.log.error('failed to start', { error: err });
         process.exit(1);
       }
@@ -97,10 +111,15 @@ export function packageVersion(): string {
 }
 
 /** The roles a `start` would run; an unknown name stops here with the same message as the runtime's. */
-function rolesOrExit(spec: string, domains: readonly Domain[]): Set<string> {
+function rolesOrExit(spec: string, domains: readonly Domain[], fromArguments = false): Set<string> {
   try {
     return resolveRoles(spec, domains);
   } catch (err) {
+    // `nova start bogus`: the argument is at fault, not WORKER_TYPE.
+    if (fromArguments && err instanceof ConfigError) {
+      process.stderr.write(`nova start: ${err.problems.map((p) => p.message.replace(/^unknown role/, 'unknown role argument')).join('; ')}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     exitOnConfigError(err);
     throw err;
   }
