@@ -33,4 +33,17 @@ describe('loadConfig', () => {
     for (const name of ['BATCH_SIZE', 'WORKER_HEALTH_PORT', 'LOG_LEVEL', 'DATABASE_URL']) expect(message).toContain(name);
     expect((error as ConfigError).problems).toHaveLength(4);
   });
+
+  it('never echoes a secret or a password in its error', () => {
+    let message = '';
+    try {
+      loadConfig({ NOVA_API_TOKEN: 'short-secret', DATABASE_URL: 'mysql://nova:hunter2@db:5432/nova' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('NOVA_API_TOKEN: must be at least 16 characters (got a value of 12 characters, not shown)');
+    expect(message).toContain('mysql://nova:***@db:5432/nova');
+    expect(message).not.toContain('short-secret');
+    expect(message).not.toContain('hunter2');
+  });
 });

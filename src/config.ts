@@ -133,7 +133,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, slices: readonl
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '(environment)');
       const value = present[variable];
-      return { variable, message: `${issue.message}${value === undefined ? '' : ` (got "${value}")`}` };
+      return { variable, message: `${issue.message}${value === undefined ? '' : ` (got ${shown(variable, value)})`}` };
     }),
   );
+}
+
+/**
+ * A bad value as an error message may show it: secrets never (their length only), URLs without
+ * their password; logs and terminals are not where credentials go.
+ */
+export function shown(variable: string, value: string): string {
+  if (/TOKEN|SECRET|KEY|PASSWORD/.test(variable)) return `a value of ${value.length} characters, not shown`;
+  return `"${value.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@')}"`;
 }

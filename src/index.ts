@@ -3,7 +3,7 @@ export { loadConfig, ConfigError, type Config } from './config.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { QueueClient, type ClaimOptions, type JobRecord } from './queue/queue.ts';
 export { EventHub, type NovaEvent } from './queue/events.ts';
-export { RetryLater, PermanentFailure, LeaseLost } from './queue/errors.ts';
+export { RetryLater, PermanentFailure, InvalidPayload, LeaseLost } from './queue/errors.ts';
 export type { Job, SendOptions, SendItem, QueueMetrics, RetryPolicy } from './queue/types.ts';
 export { Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { defineQueue, type Domain, type QueueDefinition, type LoopDefinition, type JobContext, type Services } from './runtime/domain.ts';

@@ -136,6 +136,9 @@ describe.each(backends)('Backfill on $name', (backend) => {
       expect(first.status).toBe(202);
       const second = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(200));
       expect(second.status).toBe(409);
+      // The message names the inbox, not two ids.
+      expect(second.body.error.message).toMatch(/^a backfill of \S+ is already running/);
+      expect(second.body.error.message).not.toContain(inbox.id);
       await completed(first.body.configId);
     } finally {
       emulator.setFaults({});

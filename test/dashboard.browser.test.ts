@@ -191,7 +191,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
     await jobRow.waitFor({ state: 'detached' });
     await page.getByText('No dead jobs.').waitFor();
     await expect.poll(() => page.getByRole('tab', { name: /^dead/ }).textContent()).toBe('dead 0');
-    await expect.poll(() => page.getByRole('tab', { name: /^completed/ }).textContent(), { timeout: 20_000 }).toBe('completed 1');
+    await expect.poll(() => page.getByRole('tab', { name: /^completed/ }).textContent(), { timeout: 20_000 }).toBe('completed (last 100 kept) 1');
 
     const dead = await api<{ jobs: unknown[] }>(`/api/queues/${FLAKY_QUEUE}/jobs?state=dead`);
     expect(dead.jobs).toHaveLength(0);
@@ -223,6 +223,16 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
     await panel.getByText('summary').waitFor();
     await panel.getByText('builtin', { exact: false }).waitFor();
     await shot('inbox');
+
+    // On a phone the panes stack and the thread view is as wide as the screen, not a column.
+    await page.setViewportSize({ width: 390, height: 800 });
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      message: document.querySelector('article[data-message]')!.getBoundingClientRect().width,
+    }));
+    expect(widths.page).toBeLessThanOrEqual(390);
+    expect(widths.message).toBeGreaterThan(300);
+    await shot('inbox-390');
     expect(pageErrors).toEqual([]);
   });
   it('works without a token: same-origin JSON requests pass the origin check and /ws accepts its own origin', async () => {

@@ -46,7 +46,7 @@ describe.each(backends)('seed habits in the runtime on $name', (backend) => {
 
   it('logs per-job start and outcome with durations and each poll at debug, and a queue health line', async () => {
     const lines: string[] = [];
-    const HEALTH = /\[Loop:nova:queue-health\] habits: waiting \d+, delayed \d+, active \d+, retrying \d+, dead \d+, \d+\/min; here 0 running, 1 done, 1 failed/;
+    const HEALTH = /\[Loop:nova:queue-health\] habits: waiting \d+, scheduled \d+, active \d+, dead \d+, \d+\/min; here 0 running, 1 done, 1 failed/;
     const domain: Domain = {
       name: 'h', roles: ['h'],
       queues: [{

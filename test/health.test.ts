@@ -47,8 +47,8 @@ describe.each(backends)('health server on $name', (backend) => {
       status = await (await fetch(`${base}/status`)).json();
       return status.queues[0].depth?.completed === 3;
     }, 5000, 'depth refreshed (cached for a second)');
-    expect(status.queues[0].depth).toMatchObject({ waiting: 0, delayed: 1, active: 0, completed: 3 });
-    expect(status.loops.map((l: { name: string }) => l.name)).toEqual(['web.loop', 'nova:reap-expired-leases', 'nova:analyze', 'nova:retention', 'nova:queue-health']);
+    expect(status.queues[0].depth).toMatchObject({ waiting: 0, scheduled: 1, active: 0, completed: 3, processedLastHour: 3 });
+    expect(status.loops.map((l: { name: string }) => l.name)).toEqual(['web.loop', 'nova:reap-expired-leases', 'nova:analyze', 'nova:retention', 'nova:depth', 'nova:queue-health']);
   });
 
   it('exposes Prometheus metrics on /metrics', async () => {
@@ -57,7 +57,8 @@ describe.each(backends)('health server on $name', (backend) => {
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await res.text();
     expect(text).toMatch(/nova_jobs_total\{queue="web.jobs",outcome="completed"\} 3/);
-    expect(text).toMatch(/nova_queue_jobs\{queue="web.jobs",state="delayed"\} 1/);
+    expect(text).toMatch(/nova_queue_jobs\{queue="web.jobs",state="scheduled"\} 1/);
+    expect(text).toMatch(/nova_queue_processed_last_hour\{queue="web.jobs"\} 3/);
     expect(text).toContain('nova_job_duration_seconds_bucket');
     expect(text).toContain('nova_process_resident_memory_bytes');
   });

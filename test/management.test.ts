@@ -127,7 +127,12 @@ describe.each(backends)('management API and fan-out on $name', (backend) => {
     expect(stats.throughputPerMinute).toBeGreaterThanOrEqual(5);
 
     const later = await queue.send('ops.flaky', { n: 4 }, { delayMs: 60_000 });
+    const scheduled = await api('GET', '/api/queues/ops.flaky/jobs?state=scheduled');
+    expect(scheduled.body.jobs).toMatchObject([{ id: later, state: 'scheduled', scheduledReason: 'delayed', retryable: true }]);
+    // The old name still answers, as the scheduled jobs it meant.
     expect((await api('GET', '/api/queues/ops.flaky/jobs?state=delayed')).body.jobs.map((j: any) => j.id)).toEqual([later]);
+    expect((await api('GET', '/api/queues/ops.flaky/jobs?state=scheduled&reason=retry')).body.jobs).toEqual([]);
+    expect((await api('GET', '/api/queues/ops.flaky')).body).toMatchObject({ scheduled: 1, scheduledReasons: { delayed: 1, retry: 0 } });
     expect((await api('DELETE', `/api/jobs/${later}`)).body).toEqual({ deleted: true });
     expect((await api('GET', `/api/jobs/${later}`)).status).toBe(404);
 

@@ -422,8 +422,10 @@ describe('nova emulator nylas', () => {
     ].join('\n');
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', 'emulator', 'nylas', '--port', '0', '--threads', '2'], {
       cwd: new URL('..', import.meta.url),
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let hint = '';
+    child.stderr.on('data', (chunk: Buffer) => (hint += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const baseUrl = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -435,6 +437,8 @@ describe('nova emulator nylas', () => {
     });
     expect(baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await get(`${baseUrl}/v3/grants/cli/threads`)).body.data).toHaveLength(2);
+    // stdout is the URL alone; stderr tells the person how to point Nova at it.
+    expect(hint).toContain(`NYLAS_API_URI=${baseUrl} NYLAS_API_KEY=any-key NOVA_DEMO=false nova start`);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -120,6 +120,7 @@ describe('nova configuration', () => {
   it('exits non-zero for an unknown role', async () => {
     const proc = spawnNova(['start', 'nosuchrole'], { NOVA_DATA_DIR: '/nonexistent/nova' });
     expect(await proc.exited).toBe(78);
-    expect(proc.output()).toMatch(/WORKER_TYPE: unknown role "nosuchrole" \(known: all, fixtures, sleeper, ticker\)/);
+    expect(proc.output()).toMatch(/nova start: unknown role argument "nosuchrole" \(known: all, fixtures, sleeper, ticker\)/);
+    expect(proc.output()).not.toContain('WORKER_TYPE');
   });
 });

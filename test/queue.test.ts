@@ -54,7 +54,7 @@ describe.each(backends)('queue engine on $name', (backend) => {
     await q.send(name, 'later', { delayMs: 400 });
     expect(await q.claim(name, { ...lease, limit: 1 })).toHaveLength(0);
     const m = await q.metrics(name);
-    expect(m).toMatchObject({ waiting: 0, delayed: 1 });
+    expect(m).toMatchObject({ waiting: 0, scheduled: 1, scheduledRetry: 0 });
     const dueIn = (await q.nextDueAt(name))!.getTime() - Date.now();
     expect(dueIn).toBeGreaterThan(200);
     await sleep(dueIn + 50);
@@ -97,7 +97,7 @@ describe.each(backends)('queue engine on $name', (backend) => {
     const id = await q.send(name, 'flaky', { maxAttempts: 2 });
     const [a1] = await q.claim(name, { ...lease, limit: 1 });
     expect(await q.fail(a1!, new Error('first'), { retryDelayMs: 300 })).toBe('retry');
-    expect(await q.metrics(name)).toMatchObject({ delayed: 1, retrying: 1, active: 0 });
+    expect(await q.metrics(name)).toMatchObject({ waiting: 0, scheduled: 1, scheduledRetry: 1, active: 0 });
     expect(await q.claim(name, { ...lease, limit: 1 })).toHaveLength(0);
     await sleep(350);
     const [a2] = await q.claim(name, { ...lease, limit: 1 });
@@ -107,7 +107,7 @@ describe.each(backends)('queue engine on $name', (backend) => {
     const dead = await q.getJob(id);
     expect(dead).toMatchObject({ state: 'dead', attempts: 2 });
     expect(dead!.last_error).toMatchObject({ name: 'TypeError', message: 'second', attempt: 2 });
-    expect(await q.metrics(name)).toMatchObject({ dead: 1, waiting: 0, delayed: 0 });
+    expect(await q.metrics(name)).toMatchObject({ dead: 1, waiting: 0, scheduled: 0 });
 
     expect(await q.redrive(name)).toEqual([id]);
     const [a3] = await q.claim(name, { ...lease, limit: 1 });
@@ -167,7 +167,8 @@ describe.each(backends)('queue engine on $name', (backend) => {
     await q.complete(name, [job!]);
     await q.claim(name, { ...lease, limit: 1 });
     const m = await q.metrics(name);
-    expect(m).toMatchObject({ queue: name, waiting: 1, delayed: 1, active: 1, completed: 1, dead: 0, retrying: 0 });
+    expect(m).toMatchObject({ queue: name, waiting: 1, scheduled: 1, scheduledRetry: 0, active: 1, completed: 1, dead: 0 });
+    expect(m).toMatchObject({ processedLastHour: 1, processedLastDay: 1 });
     expect(m.oldestWaitingMs).toBeGreaterThanOrEqual(0);
   });
 

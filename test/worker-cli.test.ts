@@ -95,19 +95,31 @@ describe('nova worker and nova queue', () => {
     expect(stats.code, stats.out).toBe(0);
     expect(JSON.parse(stats.out).queues).toContainEqual(expect.objectContaining({ name: QUEUE, dead: 3, waiting: 0 }));
     const table = await nova(['queue', 'stats'], api);
-    expect(table.out).toMatch(new RegExp(`${QUEUE.replace('.', '\\.')}\\s+0\\s+0\\s+0\\s+0\\s+3`));
+    // waiting, scheduled (of which retries), active, dead
+    expect(table.out).toMatch(new RegExp(`${QUEUE.replace('.', '\\.')}\\s+0\\s+0 \\(0\\)\\s+0\\s+3`));
     const dead = await nova(['queue', 'jobs', QUEUE, '--state', 'dead'], api);
     expect(dead.code, dead.out).toBe(0);
     expect(dead.out).toContain('Error: boom');
     const ids = (JSON.parse((await nova(['queue', 'jobs', QUEUE, '--state', 'dead', '--json'], api)).out) as { jobs: { id: number }[] }).jobs.map((j) => j.id);
     expect(ids).toHaveLength(3);
+    const shown = await nova(['job', 'show', String(ids[0])], api);
+    expect(shown.code, shown.out).toBe(0);
+    expect(shown.out).toContain(`job ${ids[0]} on ${QUEUE}: dead`);
+    expect(shown.out).toMatch(/error {5}Error: boom/);
+    expect(shown.out).toContain(`retry     nova queue retry ${ids[0]}`);
+    // With NOVA_API_URL unset, the pid file says where the API listens (PORT=0 here).
+    const found = await nova(['queue', 'jobs', QUEUE, '--state', 'dead', '--where', 'n=2']);
+    expect(found.code, found.out).toBe(0);
+    expect(found.out.split('\n').filter((l) => /^\d+ /.test(l))).toHaveLength(1);
+    const backfills = await nova(['backfill', 'list']);
+    expect(backfills.out).toContain('no backfill has run yet');
 
     const retried = await nova(['queue', 'retry', String(ids[0])], api);
     expect(retried.code, retried.out).toBe(0);
     expect(retried.out).toContain(`job ${ids[0]} (${QUEUE}) is waiting again`);
     const again = await nova(['queue', 'retry', String(ids[0])], api);
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/409 .*only dead, failed or delayed jobs/);
+    expect(again.out).toMatch(/409 .*only dead or scheduled jobs/);
     const redriven = await nova(['queue', 'redrive', QUEUE], api);
     expect(redriven.code, redriven.out).toBe(0);
     expect(redriven.out).toContain(`redrove 2 dead job(s) of ${QUEUE}`);
@@ -196,9 +208,18 @@ describe('nova worker and nova queue', () => {
     const failed = await nova(['worker', 'start', '--detach', 'no-such-role']);
     // The child's own exit code comes through: 78 is a bad configuration.
     expect(failed.code).toBe(78);
-    expect(failed.out).toMatch(/nova exited \(78\) before it was ready; the end of .*nova\.log:\nInvalid configuration:\n {2}WORKER_TYPE: unknown role "no-such-role"/);
+    expect(failed.out).toMatch(/nova exited \(78\) before it was ready; the end of .*nova\.log:\nnova start: unknown role argument "no-such-role"/);
     // Only this start's lines, not the earlier runs appended to the same log.
     expect(failed.out).not.toContain('Nova started');
     expect(existsSync(pidPath)).toBe(false);
+  });
+});
+
+describe('nova --version', () => {
+  it('prints the version of package.json', async () => {
+    const proc = spawnNova(['--version'], {}, 'src/cli/main.ts');
+    expect(await proc.exited).toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(proc.output().trim()).toBe(version);
   });
 });

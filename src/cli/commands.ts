@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { ConfigError, type Config } from '../config.ts';
@@ -10,9 +11,13 @@ import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { registerMigrateCommands } from './migrate.ts';
+import { EXIT_CONFIG, exitOnConfigError } from './exit.ts';
+import { checkPorts, databaseProblem } from './preflight.ts';
 import { holdPidFile } from './pidfile.ts';
+import { registerJobCommands } from './job.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerScheduleCommands } from './schedule.ts';
+import { handleStopSignals } from './shutdown.ts';
 import { registerWorkerCommands } from './worker.ts';
 
 /**
@@ -26,8 +31,7 @@ function compactHeap(): void {
   setFlagsFromString('--heap-growing-percent=50');
 }
 
-/** Exit code for a bad configuration (sysexits EX_CONFIG). */
-export const EXIT_CONFIG = 78;
+export { EXIT_CONFIG } from './exit.ts';
 
 /**
  * Builds the `nova` command line. Entry points pass the domains to run; signal handlers and
@@ -36,6 +40,7 @@ export const EXIT_CONFIG = 78;
 export function buildCli(domains: readonly Domain[]): Command {
   const program = new Command('nova')
     .description('Nova: durable background work on PostgreSQL')
+    .version(packageVersion(), '-V, --version', 'print the version of Nova')
     .showHelpAfterError();
 
   program
@@ -45,37 +50,29 @@ export function buildCli(domains: readonly Domain[]): Command {
     .action(async (roles: string[]) => {
       const loaded = configOrExit(domains);
       if (loaded.NOVA_COMPACT_HEAP) compactHeap();
-      const demo = await prepareDemo(loaded as EmailConfig, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
+      const wanted = rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains, roles.length > 0);
+      await checkPorts(loaded, wanted, domains).catch((err: unknown) => {
+        exitOnConfigError(err);
+        throw err;
+      });
+      const demo = await prepareDemo(loaded as EmailConfig, wanted);
       const config = demo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) {
-          runtime.log.warn(`second ${signal}: handing back running jobs and exiting now`);
-          void runtime.forceStop().finally(() => process.exit(1));
-          return;
-        }
-        stopping = true;
-        runtime.log.info(`received ${signal}`);
-        runtime.stop().then(
-          async () => {
-            await demo?.stop();
-            process.exit(0);
-          },
-          (err: unknown) => {
-            runtime.log.error('shutdown failed', { error: err });
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });
+      if ((config as EmailConfig).NYLAS_API_KEY && !(config as EmailConfig).NYLAS_WEBHOOK_SECRET) {
+        runtime.log.warn('NYLAS_API_KEY is set without NYLAS_WEBHOOK_SECRET: webhook deliveries will be refused (503) until it is set');
+      }
       try {
         await runtime.start();
         holdPidFile(config, runtime);
         await demo?.begin(runtime);
       } catch (err) {
         exitOnConfigError(err);
+        const database = databaseProblem(err, config);
+        if (database) {
+          runtime.log.error(database);
+          process.exit(1);
+        }
         runtime.log.error('failed to start', { error: err });
         process.exit(1);
       }
@@ -89,14 +86,25 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerWorkerCommands(program);
   registerQueueCommands(program);
   registerScheduleCommands(program);
+  registerJobCommands(program);
   return program;
 }
 
+/** The version in package.json: the same path from src/cli and dist/cli. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** The roles a `start` would run; an unknown name stops here with the same message as the runtime's. */
-function rolesOrExit(spec: string, domains: readonly Domain[]): Set<string> {
+function rolesOrExit(spec: string, domains: readonly Domain[], fromArguments = false): Set<string> {
   try {
     return resolveRoles(spec, domains);
   } catch (err) {
+    // `nova start bogus`: the argument is at fault, not WORKER_TYPE.
+    if (fromArguments && err instanceof ConfigError) {
+      process.stderr.write(`nova start: ${err.problems.map((p) => p.message.replace(/^unknown role/, 'unknown role argument')).join('; ')}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     exitOnConfigError(err);
     throw err;
   }
@@ -108,12 +116,5 @@ function configOrExit(domains: readonly Domain[]): Config {
   } catch (err) {
     exitOnConfigError(err);
     throw err;
-  }
-}
-
-function exitOnConfigError(err: unknown): void {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(EXIT_CONFIG);
   }
 }

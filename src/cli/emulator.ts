@@ -52,7 +52,12 @@ export function registerEmulatorCommands(program: Command): void {
         this.error(error instanceof Error ? error.message : String(error), { exitCode: EXIT_CONFIG });
       }
       const url = await nylas.start(flags.port, flags.host);
+      // The URL alone on stdout (scripts read it); how to use it on stderr, for the person.
       process.stdout.write(`${url}\n`);
+      process.stderr.write(
+        `Nylas emulator listening. Point Nova at it:\n  NYLAS_API_URI=${url} NYLAS_API_KEY=${flags.apiKey ?? 'any-key'}` +
+          `${flags.webhookSecret ? ` NYLAS_WEBHOOK_SECRET=${flags.webhookSecret}` : ''} NOVA_DEMO=false nova start\n`,
+      );
       let stopping = false;
       const shutdown = () => {
         if (stopping) return;
@@ -107,7 +112,12 @@ function registerLlmEmulator(emulator: Command): void {
       } catch (error) {
         this.error(error instanceof Error ? error.message : String(error), { exitCode: EXIT_CONFIG });
       }
-      process.stdout.write(`${await llm.start(flags.port, flags.host)}\n`);
+      const url = await llm.start(flags.port, flags.host);
+      process.stdout.write(`${url}\n`);
+      process.stderr.write(
+        `LLM emulator listening. Point Nova at it:\n  LLM_PROVIDER=openai OPENAI_BASE_URL=${url} OPENAI_API_KEY=${flags.apiKey ?? 'any-key'} nova start\n` +
+          `  or LLM_PROVIDER=anthropic ANTHROPIC_BASE_URL=${url.replace(/\/v1$/, '')} ANTHROPIC_API_KEY=${flags.apiKey ?? 'any-key'} nova start\n`,
+      );
       const shutdown = () => void llm.stop().then(() => process.exit(0));
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);

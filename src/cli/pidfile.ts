@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { processAlive, procStat } from '../storage/data-lock.ts';
 
 /**
  * The pid file of a local Nova process (NOVA_PID_FILE, default `nova.pid` in NOVA_DATA_DIR):
@@ -78,15 +79,7 @@ export function removePidFile(path: string, pid: number): void {
  * so a pid the system gave to another program after ours died counts as gone.
  */
 export function isRunning(record: Pick<PidRecord, 'pid' | 'procStart'>): boolean {
-  try {
-    process.kill(record.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const stat = procStat(record.pid);
-  if (!stat) return true; // not Linux, or /proc hidden: the signal check is all we have
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return record.procStart === null || record.procStart === stat.start;
+  return processAlive(record.pid, record.procStart);
 }
 
 /**
@@ -135,19 +128,4 @@ export function holdPidFile(
 export function localUrl(host: string, port: number): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
-
-/** State and start time (field 3 and 22 of /proc/<pid>/stat), or undefined off Linux. */
-function procStat(pid: number): { state: string; start: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const start = fields[19];
-  return state && start ? { state, start } : undefined;
 }

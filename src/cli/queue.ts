@@ -11,11 +11,13 @@ import { ago, clip, duration, table } from './format.ts';
 interface QueueStats {
   name: string;
   waiting: number;
-  delayed: number;
+  scheduled: number;
+  scheduledReasons: { delayed: number; retry: number };
   active: number;
   completed: number;
-  failed: number;
   dead: number;
+  retention: { completed: number };
+  processed: { lastHour: number; lastDay: number };
   throughputPerMinute: number;
   oldestWaitingMs: number | null;
 }
@@ -24,6 +26,7 @@ interface JobView {
   id: number;
   queue: string;
   state: string;
+  scheduledReason: 'delayed' | 'retry' | null;
   attempts: number;
   maxAttempts: number;
   groupKey: string | null;
@@ -33,7 +36,7 @@ interface JobView {
   lastError: { name: string; message: string } | null;
 }
 
-const STATES = ['waiting', 'delayed', 'active', 'failed', 'completed', 'dead'];
+const STATES = ['waiting', 'scheduled', 'active', 'completed', 'dead'];
 const CMD = 'nova queue';
 
 export function registerQueueCommands(program: Command): void {
@@ -52,7 +55,7 @@ Examples:
 
   queue
     .command('stats')
-    .description('job counts per queue: waiting, delayed, active, failed (awaiting retry), dead, completed, throughput')
+    .description('job counts per queue: waiting, scheduled (delayed or awaiting a retry), active, dead, completed (kept), processed')
     .argument('[queue]', 'one queue (default: every queue)')
     .option('--json', 'print the API answer as JSON')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
@@ -63,10 +66,11 @@ Examples:
       if (opts.json) return print(name ? queues[0] : { queues });
       if (!queues.length) return print('no queues yet');
       print(table([
-        ['queue', 'waiting', 'delayed', 'active', 'failed', 'dead', 'completed', 'per min', 'oldest waiting'],
+        ['queue', 'waiting', 'scheduled (retry)', 'active', 'dead', 'completed (kept)', 'processed 1h', 'per min', 'oldest waiting'],
         ...queues.map((q) => [
-          q.name, String(q.waiting), String(q.delayed), String(q.active), String(q.failed), String(q.dead),
-          String(q.completed), String(q.throughputPerMinute), q.oldestWaitingMs === null ? '-' : duration(q.oldestWaitingMs),
+          q.name, String(q.waiting), `${q.scheduled} (${q.scheduledReasons.retry})`, String(q.active), String(q.dead),
+          `${q.completed} (last ${q.retention.completed})`, String(q.processed.lastHour), String(q.throughputPerMinute),
+          q.oldestWaitingMs === null ? '-' : duration(q.oldestWaitingMs),
         ]),
       ]));
     });
@@ -76,13 +80,29 @@ Examples:
     .description("list a queue's jobs in one state, newest first")
     .argument('<queue>', 'queue name')
     .option('--state <state>', STATES.join(' | '), 'waiting')
+    .option('--reason <reason>', 'scheduled jobs only: delayed | retry')
+    .option('--where <field=value...>', 'payload fields to match, e.g. --where threadId=t1 (repeatable)')
+    .option('--error <text>', 'jobs whose last error contains this text')
+    .option('--since <time>', 'created (live) or finished (completed, dead) at or after this ISO time')
     .option('--limit <n>', 'jobs per page (1-500)', '50')
     .option('--before <jobId>', 'the page after this job id (printed at the end of a full page)')
     .option('--json', 'print the API answer as JSON')
-    .action(async (name: string, opts: { state: string; limit: string; before?: string; json?: boolean }) => {
+    .action(async (name: string, opts: {
+      state: string; limit: string; before?: string; json?: boolean; reason?: string; where?: string[]; error?: string; since?: string;
+    }) => {
       if (!STATES.includes(opts.state)) fail(`--state: expected one of ${STATES.join(', ')}, got "${opts.state}"`);
+      if (opts.reason && !['delayed', 'retry'].includes(opts.reason)) fail(`--reason: expected delayed or retry, got "${opts.reason}"`);
+      if (opts.since && Number.isNaN(Date.parse(opts.since))) fail(`--since: expected an ISO time such as 2026-01-31T12:00:00Z, got "${opts.since}"`);
       const api = apiClient(CMD);
-      const query = new URLSearchParams({ state: opts.state, limit: opts.limit, ...(opts.before && { before: opts.before }) });
+      const query = new URLSearchParams({
+        state: opts.state, limit: opts.limit, ...(opts.before && { before: opts.before }), ...(opts.reason && { reason: opts.reason }),
+        ...(opts.error && { error: opts.error }), ...(opts.since && { from: opts.since }),
+      });
+      for (const pair of opts.where ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq < 1) fail(`--where: expected field=value, got "${pair}"`);
+        query.append(`payload.${pair.slice(0, eq)}`, pair.slice(eq + 1));
+      }
       const page = await api.request<{ jobs: JobView[]; next: number | null }>(
         'GET', `/api/queues/${encodeURIComponent(name)}/jobs?${query}`,
       );
@@ -91,7 +111,7 @@ Examples:
       print(table([
         ['id', 'state', 'attempts', 'created', opts.state === 'completed' || opts.state === 'dead' ? 'finished' : 'runs', 'group', 'last error'],
         ...page.jobs.map((j) => [
-          String(j.id), j.state, `${j.attempts}/${j.maxAttempts}`, ago(j.createdAt),
+          String(j.id), j.scheduledReason ? `${j.state} (${j.scheduledReason})` : j.state, `${j.attempts}/${j.maxAttempts}`, ago(j.createdAt),
           j.finishedAt ? ago(j.finishedAt) : runs(j.runAt), j.groupKey ?? '-',
           j.lastError ? clip(`${j.lastError.name}: ${j.lastError.message}`) : '-',
         ]),
@@ -101,7 +121,7 @@ Examples:
 
   queue
     .command('retry')
-    .description('run a dead, failed or delayed job again now, with fresh attempts')
+    .description('run a dead or scheduled job again now, with fresh attempts')
     .argument('<jobId>', 'job id (from `nova queue jobs`)')
     .option('--json', 'print the API answer as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {

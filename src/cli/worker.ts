@@ -28,7 +28,7 @@ interface StatusBody {
   roles?: string[];
   queues?: {
     name: string; concurrency?: number; inFlight?: number; buffered?: number; completed?: number; failed?: number;
-    lastPollAt?: string | null; depth?: { waiting?: number; delayed?: number; dead?: number } | null;
+    lastPollAt?: string | null; depth?: { waiting?: number; scheduled?: number; dead?: number; processedLastHour?: number } | null;
   }[];
   loops?: { name: string; singleton?: boolean; leader?: boolean; runs?: number; failures?: number; lastRunAt?: string | null; lastError?: string | null }[];
   memory?: { rssBytes?: number };
@@ -297,10 +297,12 @@ export function describeStatus(s: StatusBody, target: { healthUrl: string; recor
   const queues = s.queues ?? [];
   if (queues.length) {
     lines.push('', table([
-      ['queue', 'in flight', 'prefetched', 'done', 'failed', 'waiting', 'delayed', 'dead', 'last poll'],
+      // done / failed here: this process's own counts since it started; the rest are the queue's.
+      ['queue', 'in flight', 'prefetched', 'done here', 'failed here', 'waiting', 'scheduled', 'dead', 'processed 1h', 'last poll'],
       ...queues.map((q) => [
         q.name, `${q.inFlight ?? 0}/${q.concurrency ?? '?'}`, String(q.buffered ?? 0), String(q.completed ?? 0), String(q.failed ?? 0),
-        String(q.depth?.waiting ?? '-'), String(q.depth?.delayed ?? '-'), String(q.depth?.dead ?? '-'), ago(q.lastPollAt),
+        String(q.depth?.waiting ?? '-'), String(q.depth?.scheduled ?? '-'), String(q.depth?.dead ?? '-'),
+        String(q.depth?.processedLastHour ?? '-'), ago(q.lastPollAt),
       ]),
     ], '  '));
   }

@@ -72,7 +72,7 @@ export function inboxRoutes(app: FastifyInstance, services: Services): void {
       return { configId, run, jobId };
     });
     if (started.run === undefined) {
-      throw new HttpError(409, 'backfill_running', `a backfill of inbox ${id} is under way (configuration ${started.configId})`);
+      throw new HttpError(409, 'backfill_running', `a backfill of ${inbox.email ?? inbox.grant_id} is already running; wait for it to end`);
     }
     return reply.status(202).send({ ...started, since: range.since.toISOString(), until: range.until.toISOString() });
   });

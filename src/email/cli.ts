@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
 import { apiClient, type ApiClient } from '../cli/api-client.ts';
+import { ago, table } from '../cli/format.ts';
 
 /**
- * `nova backfill start|status`: drives backfills through the API server (NOVA_API_URL, with
+ * `nova backfill start|status|list`: drives backfills through the API server (NOVA_API_URL, with
  * NOVA_API_TOKEN when set), so it works the same against a local `npm start` on the embedded
  * database and a production cluster.
  */
 
 interface Progress {
   config_id: string;
+  grant_id?: string;
+  email?: string | null;
+  backfill_started_at?: string | null;
   backfill_status: string;
   threads_total: number;
   threads_completed: number;
@@ -48,6 +52,23 @@ export function registerBackfillCommands(program: Command): void {
       );
       console.log(`backfill ${started.configId} (run ${started.run}) started for ${opts.grant}: ${started.since} → ${started.until}`);
       if (opts.follow) process.exitCode = await follow(api, started.configId);
+    });
+
+  backfill
+    .command('list')
+    .description('every backfill that ran, newest first, with its outcome')
+    .option('--json', 'print the API answer as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { backfills } = await apiClient('nova backfill').request<{ backfills: Progress[] }>('GET', '/api/backfills');
+      if (opts.json) return console.log(JSON.stringify({ backfills }, null, 2));
+      if (!backfills.length) return console.log('no backfill has run yet: nova backfill start --grant <grantId>');
+      console.log(table([
+        ['config', 'inbox', 'outcome', 'threads', 'failed', 'messages', 'started'],
+        ...backfills.map((p) => [
+          p.config_id, p.email ?? p.grant_id ?? '-', outcome(p), `${Number(p.threads_completed) + Number(p.threads_failed)}/${p.threads_total}`,
+          String(p.threads_failed), String(p.messages_synced), ago(p.backfill_started_at),
+        ]),
+      ]));
     });
 
   backfill
@@ -98,9 +119,15 @@ export function render(p: Progress): string {
   return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threads_total} threads${failed}  ${p.messages_synced} messages  ${p.backfill_status}${listed}`;
 }
 
+/** A finished backfill whose threads partly failed did not simply complete. */
+function outcome(p: Progress): string {
+  if (p.backfill_status === 'completed' && Number(p.threads_failed) > 0) return 'completed with failures';
+  return p.backfill_status;
+}
+
 function describe(p: Progress): string {
   return [
-    `backfill ${p.config_id}: ${p.backfill_status}`,
+    `backfill ${p.config_id}: ${outcome(p)}`,
     `  threads   ${p.threads_completed} completed, ${p.threads_processing} processing, ${p.threads_failed} failed, ${p.threads_total} in all`,
     `  messages  ${p.messages_synced}`,
     `  progress  ${Number(p.percent_complete).toFixed(2)}%`,

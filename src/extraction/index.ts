@@ -82,7 +82,7 @@ export function createExtractionDomain(options: { schemaVersion?: number } = {})
         },
       ];
     },
-    routes: (app, services) => extractionRoutes(app, services, schemaVersion),
+    routes: (app, services, deps) => extractionRoutes(app, services, deps, schemaVersion),
     commands: registerExtractCommands,
   });
 }

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
 import type { Services } from '../runtime/domain.ts';
-import { listExtractions, messageExists, type ExtractionRow } from './store.ts';
+import { findMessage, listExtractions, messageExists, saveOutcome, type ExtractionRow, type StoredOutcome } from './store.ts';
+import { extractMessage, type ExtractionDeps } from './worker.ts';
 
 const params = z.object({ id: z.uuid({ error: 'must be a message id (uuid)' }) });
 
@@ -40,8 +41,29 @@ export function pickExtraction(rows: ExtractionRow[], currentVersion: number) {
   return finished && presentExtraction(finished, currentVersion, current?.status ?? 'not_queued');
 }
 
-/** GET /api/messages/:id/extraction */
-export function extractionRoutes(app: FastifyInstance, services: Services, schemaVersion: number): void {
+const extractParams = z.object({ id: z.string().min(1).max(300) });
+const extractBody = z.object({ save: z.boolean().default(true) }).default({ save: true });
+
+/** What `nova extract` prints, and `POST /api/messages/:id/extract` answers. */
+export function presentOutcome(messageId: string, outcome: StoredOutcome) {
+  return outcome.status === 'succeeded'
+    ? { messageId, status: outcome.status, extraction: outcome.result, durationMs: outcome.durationMs }
+    : { messageId, ...outcome };
+}
+
+/** GET /api/messages/:id/extraction; POST /api/messages/:id/extract (`nova extract` while Nova runs) */
+export function extractionRoutes(app: FastifyInstance, services: Services, deps: ExtractionDeps, schemaVersion: number): void {
+  // `nova extract` on the embedded database goes through here while a process owns it.
+  app.post('/api/messages/:id/extract', async (req) => {
+    const { id } = extractParams.parse(req.params);
+    const { save } = extractBody.parse(req.body ?? undefined);
+    const message = await findMessage(services.sql, id);
+    if (!message) throw new HttpError(404, 'not_found', `no message ${id}`);
+    const outcome = await extractMessage(message, deps.extractor, deps.config, schemaVersion);
+    if (save) await saveOutcome(services.sql, message.id, schemaVersion, outcome);
+    return presentOutcome(message.id, outcome);
+  });
+
   app.get('/api/messages/:id/extraction', async (req) => {
     const { id } = params.parse(req.params);
     const shown = pickExtraction(await listExtractions(services.sql, id), schemaVersion);

@@ -44,6 +44,15 @@ describe('dashboard static serving', () => {
     expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
+  it('answers client routes whose names have dots (queue names) with index.html too', async () => {
+    build();
+    for (const url of ['/queues/ops.flaky', '/queues/ops.flaky/jobs/12', '/queues/a.b?state=dead']) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers['content-type'], url).toBe('text/html; charset=utf-8');
+    }
+  });
+
   it('caches hashed assets for a year and sends them gzipped to clients that accept it', async () => {
     build();
     const plain = await app.inject({ url: '/assets/app-1a2b.js' });

@@ -101,8 +101,10 @@ export function dashboardRoutes(app: FastifyInstance, dir: string = DASHBOARD_DI
     if (!built) {
       return reply.status(503).type('text/plain; charset=utf-8').send('The dashboard is not built: run `npm run build` (or `npx vite build web`).\n');
     }
-    // A path with an extension names a file; any other path is one of the app's own routes.
-    const file = built.get(decodeSafe(path)) ?? (extname(path) ? undefined : built.get('/index.html'));
+    // Built assets (and files at the root, such as /favicon.ico) are files; any other path is
+    // one of the app's own routes, dots and all (queue names such as `ops.flaky` have them).
+    const asFile = path.startsWith('/assets/') || (extname(path) !== '' && path.lastIndexOf('/') === 0);
+    const file = built.get(decodeSafe(path)) ?? (asFile ? undefined : built.get('/index.html'));
     if (!file) return reply.status(404).send(errorBody('not_found', `no file ${path}`));
     reply.header('cache-control', file.cache).header('etag', file.etag).header('x-content-type-options', 'nosniff');
     if (file.type.startsWith('text/html')) reply.header('content-security-policy', CSP).header('referrer-policy', 'same-origin');

@@ -29,6 +29,8 @@ export const fanoutDomain: Domain = {
     const fanout = attachFanout(app.server, services.events, {
       token: services.config.NOVA_API_TOKEN, allowedOrigins: services.config.NOVA_ALLOWED_ORIGINS, log: services.log.child('Fanout'),
     });
-    app.addHook('onClose', async () => fanout.close());
+    // preClose, not onClose: the HTTP server's close waits for every socket, upgraded ones
+    // included, so WebSocket clients must be sent away before it, or a tab open keeps Nova up.
+    app.addHook('preClose', async () => fanout.close());
   },
 };

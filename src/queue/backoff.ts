@@ -17,12 +17,17 @@ export function retryDelayMs(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-/** Any thrown value as data that can be stored with the job. */
-export function toStoredError(err: unknown, attempt?: number): StoredError {
+/** Any thrown value as data that can be stored with the job, with its `cause` chain (5 deep). */
+export function toStoredError(err: unknown, attempt?: number, depth = 0): StoredError {
   if (err instanceof Error) {
-    const stored: StoredError = { name: err.name, message: err.message };
+    // A connection failure is an AggregateError of one error per address, with an empty message.
+    const first = err instanceof AggregateError && !err.message ? (err.errors[0] as Error | undefined) : undefined;
+    const stored: StoredError = { name: err.name, message: err.message || first?.message || '' };
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') stored.code = code;
     if (err.stack) stored.stack = err.stack.split('\n').slice(0, 12).join('\n');
     if (attempt !== undefined) stored.attempt = attempt;
+    if (err.cause !== undefined && depth < 5) stored.cause = toStoredError(err.cause, undefined, depth + 1);
     return stored;
   }
   return { name: 'NonError', message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err), ...(attempt !== undefined && { attempt }) };

@@ -59,6 +59,11 @@ export class JobCancelled extends Error {
   }
 }
 
+/** The payload failed its queue's schema: no attempt can succeed, so a retry is useless. */
+export class InvalidPayload extends PermanentFailure {
+  override name = 'InvalidPayload';
+}
+
 /** An ack, retry or extend presented a lease token that no longer holds the job. */
 export class LeaseLost extends Error {
   override name = 'LeaseLost';

@@ -334,20 +334,29 @@ export class QueueClient {
   }
 
   async metrics(queue: string): Promise<QueueMetrics> {
-    const [r] = await this.sql.query<
-      Omit<QueueMetrics, 'queue' | 'oldestWaitingMs' | 'throughputPerMinute'> & { oldest_waiting_ms: number | null; throughput_per_minute: number }
-    >(q.METRICS, [queue]);
-    const { oldest_waiting_ms, throughput_per_minute, ...counts } = r!;
+    const [r] = await this.sql.query<{
+      waiting: number; scheduled: number; scheduled_retry: number; active: number; completed: number; dead: number;
+      oldest_waiting_ms: number | null; throughput_per_minute: number; processed_last_hour: number; processed_last_day: number;
+    }>(q.METRICS, [queue]);
     return {
-      queue, ...counts,
-      oldestWaitingMs: oldest_waiting_ms === null ? null : Math.round(oldest_waiting_ms),
-      throughputPerMinute: Math.round(throughput_per_minute),
+      queue, waiting: r!.waiting, scheduled: r!.scheduled, scheduledRetry: r!.scheduled_retry, active: r!.active,
+      completed: r!.completed, dead: r!.dead,
+      oldestWaitingMs: r!.oldest_waiting_ms === null ? null : Math.round(r!.oldest_waiting_ms),
+      throughputPerMinute: Math.round(r!.throughput_per_minute),
+      processedLastHour: r!.processed_last_hour, processedLastDay: r!.processed_last_day,
     };
   }
 
-  /** One page of a queue's jobs in a state, newest first (`before`: the last id of the previous page). */
-  async listJobs(queue: string, state: JobListState, limit: number, before?: number): Promise<JobRecord[]> {
-    return this.sql.query<JobRecord>(q.LIST_JOBS, [queue, state, limit, before ?? null]);
+  /**
+   * One page of a queue's jobs in a state, newest first (`before`: the last id of the previous
+   * page), narrowed by the filters (docs/API.md, job search).
+   */
+  async listJobs(queue: string, state: JobListState, limit: number, before?: number, filters: JobFilters = {}): Promise<JobRecord[]> {
+    return this.sql.query<JobRecord>(q.LIST_JOBS, [
+      queue, state, limit, before ?? null,
+      filters.payload === undefined ? null : JSON.stringify(filters.payload), filters.error ?? null,
+      filters.from ?? null, filters.to ?? null, filters.reason ?? null,
+    ]);
   }
 
   /**
@@ -397,7 +406,22 @@ export class QueueClient {
 }
 
 /** The states a job list can show: live jobs split as an operator sees them, and finished ones. */
-export type JobListState = 'waiting' | 'delayed' | 'active' | 'failed' | 'completed' | 'dead';
+export type JobListState = 'waiting' | 'scheduled' | 'active' | 'completed' | 'dead';
+
+/** Why a scheduled job is not due: sent with a delay, or waiting for a retry. */
+export type ScheduledReason = 'delayed' | 'retry';
+
+export interface JobFilters {
+  /** Jobs whose payload contains this JSON (`{"threadId": "t1"}`). */
+  payload?: Record<string, unknown>;
+  /** Substring of the last error's message, case-insensitive. */
+  error?: string;
+  /** Created (live) or finished (completed, dead) at or after / before these times. */
+  from?: Date;
+  to?: Date;
+  /** Scheduled jobs only: one reason. */
+  reason?: ScheduledReason;
+}
 
 /** A job as stored, live or finished (snake_case, as the row comes). */
 export interface JobRecord {
@@ -405,6 +429,8 @@ export interface JobRecord {
   queue: string;
   /** From getJob: queued | active | parked | completed | dead | cancelled; from listJobs: a JobListState. */
   state: 'queued' | 'parked' | 'cancelled' | JobListState;
+  /** From listJobs, for scheduled jobs. */
+  scheduled_reason?: ScheduledReason | null;
   payload: unknown;
   priority: number;
   attempts: number;
@@ -415,7 +441,7 @@ export interface JobRecord {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
-  last_error: { name: string; message: string; stack?: string; attempt?: number } | null;
+  last_error: StoredError | null;
   progress: unknown;
   /** What the handler returned (getJob, once completed). */
   result?: unknown;

@@ -349,16 +349,19 @@ export const PRUNE = `
 export const LIST_QUEUES = `select name from nova_queues order by name`;
 
 /**
- * $1 queue: counts by state. Live counts come from the partial indexes of nova_jobs, finished
- * ones from nova_job_results, which retention keeps bounded.
+ * $1 queue: counts by state, which add up: waiting + scheduled + active are the live jobs (a
+ * retry that is due is waiting again; scheduled_retry is the part of scheduled that waits for a
+ * retry, the rest was sent with a delay). Live counts come from the partial indexes of nova_jobs,
+ * kept finished rows from nova_job_results (bounded by retention), processed totals from the
+ * per-minute counters (kept a day), which retention does not trim.
  */
 export const METRICS = `
   select
     (select count(*) from nova_jobs where queue = $1 and state = 'queued' and run_at <= now())::int as waiting,
-    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and run_at > now())::int as delayed,
+    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and run_at > now())::int as scheduled,
+    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and attempts > 0 and run_at > now())::int as scheduled_retry,
     (select count(*) from nova_jobs where queue = $1 and state = 'active')::int as active,
     (select count(*) from nova_job_results where queue = $1 and state = 'completed')::int as completed,
-    (select count(*) from nova_jobs where queue = $1 and state = 'queued' and attempts > 0)::int as retrying,
     (select count(*) from nova_job_results where queue = $1 and state = 'dead')::int as dead,
     (select extract(epoch from now() - min(run_at)) * 1000 from nova_jobs
       where queue = $1 and state = 'queued' and run_at <= now())::float8 as oldest_waiting_ms,
@@ -366,7 +369,11 @@ export const METRICS = `
     (select coalesce(sum(case when minute = date_trunc('minute', now()) then finished
                               else finished * (1 - extract(second from now()) / 60) end), 0)
      from nova_queue_minutes
-     where queue = $1 and minute >= date_trunc('minute', now()) - interval '1 minute')::float8 as throughput_per_minute`;
+     where queue = $1 and minute >= date_trunc('minute', now()) - interval '1 minute')::float8 as throughput_per_minute,
+    (select coalesce(sum(finished), 0) from nova_queue_minutes
+     where queue = $1 and minute > now() - interval '1 hour')::int as processed_last_hour,
+    (select coalesce(sum(finished), 0) from nova_queue_minutes
+     where queue = $1 and minute > now() - interval '1 day')::int as processed_last_day`;
 
 /**
  * Whether nova_jobs holds a backlog but the planner has never had statistics on it (a fresh
@@ -383,28 +390,45 @@ export const ANALYZE_JOBS = `analyze nova_jobs`;
 export const PRUNE_MINUTES = `
   delete from nova_queue_minutes where minute < now() - make_interval(secs => $1::float8 / 1000)`;
 
+/*
+ * Filters shared by both halves of LIST_JOBS: $5 payload containment (jsonb, `payload @> $5`,
+ * served by the GIN index of migrations/0008_job_search.sql on finished jobs), $6 error text
+ * (case-insensitive substring of the last error: name, message, code, cause chain), $7 / $8 from / to (created_at of live jobs,
+ * finished_at of finished ones). A null leaves its filter out.
+ */
+const LIST_FILTERS = (time: string) => `
+  and ($5::text is null or payload @> $5::text::jsonb)
+  and ($6::text is null or strpos(lower(last_error::text), lower($6::text)) > 0)
+  and ($7::timestamptz is null or ${time} >= $7::timestamptz)
+  and ($8::timestamptz is null or ${time} < $8::timestamptz)`;
+
 /**
- * $1 queue, $2 state (waiting | delayed | active | failed | completed | dead), $3 limit, $4 before
- * id (or null): one page of a queue's jobs in that state, newest first.
+ * $1 queue, $2 state (waiting | scheduled | active | completed | dead), $3 limit, $4 before id (or
+ * null), $5..$8 LIST_FILTERS, $9 scheduled reason (delayed | retry, or null for both): one page
+ * of a queue's jobs in that state, newest first. A scheduled job's reason is `retry` when it
+ * failed before and waits for its next attempt, `delayed` when it was sent to run later.
  */
 export const LIST_JOBS = `
   select * from (
     select id, queue, case when state = 'active' then 'active'
-                           when attempts > 0 then 'failed'
-                           when run_at > now() then 'delayed' else 'waiting' end as state,
+                           when run_at > now() then 'scheduled' else 'waiting' end as state,
+           case when state = 'queued' and run_at > now()
+                then case when attempts > 0 then 'retry' else 'delayed' end end as scheduled_reason,
            payload, priority, attempts, max_attempts, group_key, dedup_key, run_at, created_at,
            started_at, null::timestamptz as finished_at, last_error, progress
     from nova_jobs
-    where queue = $1 and $2 in ('waiting', 'delayed', 'active', 'failed') and ($4::bigint is null or id < $4)
+    where queue = $1 and $2 in ('waiting', 'scheduled', 'active') and ($4::bigint is null or id < $4)
       and case $2 when 'active' then state = 'active'
-                  when 'failed' then state = 'queued' and attempts > 0
-                  when 'delayed' then state = 'queued' and attempts = 0 and run_at > now()
-                  else state = 'queued' and attempts = 0 and run_at <= now() end
+                  when 'scheduled' then state = 'queued' and run_at > now()
+                       and ($9::text is null or ($9::text = 'retry') = (attempts > 0))
+                  else state = 'queued' and run_at <= now() end
+      ${LIST_FILTERS('created_at')}
     union all
-    select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key, null,
+    select id, queue, state, null, payload, priority, attempts, max_attempts, group_key, dedup_key, null,
            created_at, started_at, finished_at, last_error, null
     from nova_job_results
     where queue = $1 and state = $2 and ($4::bigint is null or id < $4)
+      ${LIST_FILTERS('finished_at')}
   ) j order by id desc limit $3`;
 
 /**

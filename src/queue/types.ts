@@ -1,12 +1,14 @@
 /**
  * Glossary
  * - job: one unit of work on a named queue, with a JSON payload.
- * - waiting / delayed: a queued job whose run_at has / has not come.
+ * - waiting: a queued job whose run_at has come (a retry that is due is waiting again).
+ * - scheduled: a queued job whose run_at has not come, for one of two reasons: `delayed` (sent
+ *   to run later) or `retry` (failed before, waiting for its next attempt).
  * - active: a job leased by a consumer; the lease lasts until lease_expires_at and is renewed by
  *   heartbeat while the handler runs.
  * - lease token: a fencing token issued with each lease; ack, retry and extend must present it,
  *   so a holder whose lease expired and was given to someone else cannot touch the job.
- * - retrying: queued again after a failed or expired attempt.
+ * - completed / dead: finished; kept in nova_job_results as far as retention allows.
  * - dead letter: a job that used up its attempts (or failed permanently), kept for redrive.
  * - deferred: handed back by its handler to run later, without spending the attempt.
  * - parked: handed back until a signal (by key) or a deadline; holds no lease and no slot.
@@ -72,18 +74,24 @@ export interface Lease {
   token: number;
 }
 
+/** A queue's jobs by state (they add up: waiting + scheduled + active = the live jobs). */
 export interface QueueMetrics {
   queue: string;
   waiting: number;
-  delayed: number;
+  /** Not due yet: delayed or waiting for a retry. */
+  scheduled: number;
+  /** The part of `scheduled` waiting for a retry after a failed attempt. */
+  scheduledRetry: number;
   active: number;
+  /** Completed rows kept by retention (NOVA_RETAIN_COMPLETED), not every job ever completed. */
   completed: number;
-  /** Queued again after a failed attempt, waiting for the retry. */
-  retrying: number;
   dead: number;
   oldestWaitingMs: number | null;
   /** Jobs finished (completed or dead) in the last 60 s. */
   throughputPerMinute: number;
+  /** Jobs finished (completed or dead) in the last hour / day, from the per-minute counters. */
+  processedLastHour: number;
+  processedLastDay: number;
 }
 
 /** Errors are stored as data on the job, never as thrown objects. */
@@ -92,6 +100,10 @@ export interface StoredError {
   message: string;
   stack?: string;
   attempt?: number;
+  /** A system error's code (ECONNREFUSED, ETIMEDOUT). */
+  code?: string;
+  /** The error's `cause`, stored the same way (what a "fetch failed" hides). */
+  cause?: StoredError;
 }
 
 export interface RetryPolicy {

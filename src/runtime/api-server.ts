@@ -23,6 +23,9 @@ import type { Domain, Services } from './domain.ts';
 export interface ApiServer {
   port: number;
   app: FastifyInstance;
+  /** Open sockets: HTTP keep-alive and WebSocket connections. */
+  connections(): number;
+  /** Stops listening and ends every connection, forcibly after SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
 
@@ -72,12 +75,18 @@ export async function startApiServer(options: {
   for (const { domain, deps } of options.domains) {
     if (domain.routes) await app.register(async (scope) => domain.routes!(scope, options.services, deps));
   }
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
     app,
-    close: () => app.close(),
+    connections: () => sockets.size,
+    close: () => closeWithin(app, options.services.config.SHUTDOWN_TIMEOUT_MS),
   };
 }
 
@@ -93,6 +102,23 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.write(`HTTP/1.1 ${status} ${code.replace(/_/g, ' ')}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
+}
+
+/**
+ * Fastify's close ends idle keep-alive sockets once, when it starts; a socket whose request
+ * finishes afterwards would stay open until the client leaves. So idle sockets are ended every
+ * 100 ms while requests drain, and whatever is still open at the deadline is cut.
+ */
+async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<void> {
+  const server = app.server;
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const cut = setTimeout(() => server.closeAllConnections(), deadlineMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(idle);
+    clearTimeout(cut);
+  }
 }
 
 export { errorBody, HttpError } from './http-error.ts';

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { sampleDepth } from '../queue/history.ts';
 import type { LoopDefinition } from './domain.ts';
 import { pruneWorkers } from './registry.ts';
 
@@ -8,7 +9,8 @@ import { pruneWorkers } from './registry.ts';
  *   statement skips rows another process is reaping), and wakes parked jobs whose timeout passed;
  * - retention trims finished jobs to the newest NOVA_RETAIN_COMPLETED / NOVA_RETAIN_FAILED per
  *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time), with
- *   old throughput counters and processes long gone from the worker registry.
+ *   old throughput counters and processes long gone from the worker registry;
+ * - a sample of every queue's depth each minute (one process at a time), for the charts.
  */
 export function maintenanceLoops(config: Config): LoopDefinition[] {
   const maxAgeMs = config.NOVA_RETAIN_MAX_AGE_HOURS * 3_600_000;
@@ -49,6 +51,17 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
         await services.queue.pruneCounters(86_400_000);
         await pruneWorkers(services.sql);
         if (removed) log.debug('pruned finished jobs', { removed });
+      },
+    },
+    {
+      // Queue depth for the dashboard's charts: one sample a minute is all a chart of an hour
+      // or a day shows, and one process taking it (by lease) keeps it one row per minute.
+      name: 'nova:depth',
+      role: 'nova',
+      intervalMs: 60_000,
+      singleton: true,
+      async run({ services }) {
+        await sampleDepth(services.sql, 86_400_000);
       },
     },
   ];

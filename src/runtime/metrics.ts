@@ -50,10 +50,21 @@ export class RuntimeMetrics {
       async collect() {
         this.reset();
         for (const m of await sources.queueMetrics()) {
-          for (const state of ['waiting', 'delayed', 'active', 'completed', 'retrying', 'dead'] as const) {
+          for (const state of ['waiting', 'scheduled', 'active', 'completed', 'dead'] as const) {
             this.set({ queue: m.queue, state }, m[state]);
           }
         }
+      },
+    });
+    new Gauge({
+      // From the per-minute counters: `completed` above counts only the rows retention keeps.
+      name: 'nova_queue_processed_last_hour',
+      help: 'Jobs finished (completed or dead) in the last hour, by queue',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const m of await sources.queueMetrics()) this.set({ queue: m.queue }, m.processedLastHour);
       },
     });
     new Gauge({

@@ -6,7 +6,7 @@ export interface QueueHealth {
   inFlight: number;
   /** What this process's consumer finished, by outcome, since it started. */
   outcomes: { completed: number; retry: number; dead: number };
-  depth: { waiting: number; delayed: number; active: number; retrying: number; dead: number; throughputPerMinute: number } | null;
+  depth: { waiting: number; scheduled: number; active: number; dead: number; throughputPerMinute: number } | null;
 }
 
 /**
@@ -29,6 +29,6 @@ export function queueHealthLoop(intervalMs: number, snapshot: () => Promise<Queu
 
 function describe(q: QueueHealth): string {
   const d = q.depth;
-  const shared = d ? `waiting ${d.waiting}, delayed ${d.delayed}, active ${d.active}, retrying ${d.retrying}, dead ${d.dead}, ${d.throughputPerMinute}/min` : 'depth unknown';
+  const shared = d ? `waiting ${d.waiting}, scheduled ${d.scheduled}, active ${d.active}, dead ${d.dead}, ${d.throughputPerMinute}/min` : 'depth unknown';
   return `${q.name}: ${shared}; here ${q.inFlight} running, ${q.outcomes.completed} done, ${q.outcomes.retry + q.outcomes.dead} failed`;
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { retryDelayMs, toStoredError } from '../queue/backoff.ts';
-import { Defer, JobCancelled, Park, PermanentFailure, RetryLater } from '../queue/errors.ts';
+import { Defer, InvalidPayload, JobCancelled, Park, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import { EventHub, type EventTransport } from '../queue/events.ts';
 import { QueueClient } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
@@ -207,6 +207,9 @@ export class Runtime {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;
+    // One deadline for the whole stop, not one per step: the API's drain counts against it.
+    const stopBy = Date.now() + deadline;
+    const left = () => Math.max(0, stopBy - Date.now());
     this.log.info('stopping', { deadlineMs: deadline });
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
@@ -216,8 +219,8 @@ export class Runtime {
     await this.api?.close();
     this.unlistenCancel?.();
     await Promise.all([
-      ...[...this.queues.values()].map((q) => q.consumer.stop(deadline)),
-      ...this.loops.map((l) => l.stop(deadline)),
+      ...[...this.queues.values()].map((q) => q.consumer.stop(left())),
+      ...this.loops.map((l) => l.stop(left())),
       this.scheduler?.stop(),
     ]);
     // Domains close what their setup opened once nothing of theirs runs any more.
@@ -240,6 +243,19 @@ export class Runtime {
   async forceStop(): Promise<void> {
     const release = Promise.all([...this.queues.values()].map((q) => q.consumer.abandon()));
     await Promise.race([release, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  /** What a stop is still waiting for, in words (the shutdown messages print it). */
+  awaiting(): string[] {
+    const waits: string[] = [];
+    for (const [name, q] of this.queues) {
+      const n = q.consumer.stats().running;
+      if (n) waits.push(`${n} running job${n === 1 ? '' : 's'} on ${name}`);
+    }
+    for (const loop of this.loops) if (loop.status().running) waits.push(`loop ${loop.status().name}`);
+    const sockets = this.api?.connections() ?? 0;
+    if (sockets) waits.push(`${sockets} open HTTP/WebSocket connection${sockets === 1 ? '' : 's'}`);
+    return waits;
   }
 
   async status(): Promise<unknown> {
@@ -411,7 +427,7 @@ export class Runtime {
     let payload = job.payload;
     if (def.schema) {
       const parsed = def.schema.safeParse(job.payload);
-      if (!parsed.success) throw new PermanentFailure(`invalid payload: ${parsed.error.message}`);
+      if (!parsed.success) throw new InvalidPayload(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
     // The seed's per-job lines, at debug: start, then success or failure with the duration.

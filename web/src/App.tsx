@@ -5,6 +5,7 @@ import { JOB_STATES, type JobState } from './api/types.ts';
 import { TokenDialog } from './auth/TokenDialog.tsx';
 import { BackfillsPage } from './backfills/BackfillsPage.tsx';
 import { InboxPage } from './inbox/InboxPage.tsx';
+import { JobPage } from './jobs/JobPage.tsx';
 import { JobsPage } from './queues/JobsPage.tsx';
 import { QueuesPage } from './queues/QueuesPage.tsx';
 import { Link, useLocation } from './router.tsx';
@@ -49,12 +50,14 @@ function Page() {
     case undefined:
     case 'queues': {
       if (!parts[1]) return <QueuesPage />;
+      if (parts[2] === 'jobs' && parts[3]) return <JobPage key={parts[3]} queue={parts[1]} id={parts[3]} />;
       const asked = query.get('state');
       const state: JobState = (JOB_STATES as readonly string[]).includes(asked ?? '') ? (asked as JobState) : 'waiting';
-      return <JobsPage key={parts[1]} name={parts[1]} state={state} />;
+      const search = { where: query.get('where') ?? '', error: query.get('error') ?? '', since: query.get('since') ?? '' };
+      return <JobsPage key={parts[1]} name={parts[1]} state={state} search={search} />;
     }
     case 'backfills':
-      return <BackfillsPage />;
+      return <BackfillsPage highlight={query.get('config')} />;
     case 'schedules':
       return <SchedulesPage />;
     case 'workers':
@@ -70,6 +73,6 @@ function Page() {
 function LiveIndicator() {
   const status = useLiveStatus();
   useEffect(() => live.ensureOpen(), []);
-  const text = status === 'open' ? 'live' : status === 'connecting' ? 'connecting…' : 'polling';
-  return <span className={`live live-${status}`} title="WebSocket /ws">{text}</span>;
+  const text = status === 'open' ? 'live' : status === 'connecting' ? 'connecting…' : `lost connection to ${location.host}, retrying`;
+  return <span className={`live live-${status}`} title="WebSocket /ws" role="status">{text}</span>;
 }

@@ -7,7 +7,8 @@ export function num(value: number | string | null | undefined): number {
 
 export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '—';
-  return duration(now - Date.parse(iso)) + ' ago';
+  const ms = now - Date.parse(iso);
+  return ms < -1000 ? `in ${duration(-ms)}` : duration(ms) + ' ago';
 }
 
 export function duration(ms: number | null | undefined): string {
@@ -23,6 +24,10 @@ export function dateTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function compactJson(value: unknown, max = 120): string {

@@ -18,8 +18,9 @@ export class ApiError extends Error {
   }
 }
 
-type AuthState = { token: string | null; needed: boolean; version: number };
-let auth: AuthState = { token: readToken(), needed: false, version: 0 };
+/** `rejected`: the server refused the token it was sent (as opposed to none being sent). */
+type AuthState = { token: string | null; needed: boolean; rejected: boolean; version: number };
+let auth: AuthState = { token: readToken(), needed: false, rejected: false, version: 0 };
 const listeners = new Set<() => void>();
 
 function readToken(): string | null {
@@ -48,7 +49,7 @@ export const authStore = {
     } catch {
       // Private modes may refuse storage: the token then lasts for this page only.
     }
-    setAuth({ token, needed: false, version: auth.version + 1 });
+    setAuth({ token, needed: false, rejected: false, version: auth.version + 1 });
   },
 };
 
@@ -56,7 +57,13 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const headers: Record<string, string> = {};
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  } catch {
+    // fetch rejects only when no answer came: the server is down or the network is.
+    throw new ApiError(0, 'unreachable', `lost connection to ${location.host}, retrying`);
+  }
   const text = await res.text();
   const parsed: unknown = text ? safeJson(text) : undefined;
   if (res.ok) return parsed as T;
@@ -67,7 +74,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     } catch {
       // see setToken
     }
-    if (!auth.needed) setAuth({ token: null, needed: true });
+    if (!auth.needed) setAuth({ token: null, needed: true, rejected: auth.token !== null });
   }
   throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? res.statusText);
 }

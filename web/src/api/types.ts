@@ -1,27 +1,53 @@
 /** The shapes of docs/API.md that the dashboard reads. */
 
-export const JOB_STATES = ['waiting', 'delayed', 'active', 'failed', 'completed', 'dead'] as const;
+export const JOB_STATES = ['waiting', 'scheduled', 'active', 'dead', 'completed'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export interface QueueStats {
   name: string;
   waiting: number;
-  delayed: number;
+  /** Not due yet: delayed, or waiting for a retry. */
+  scheduled: number;
+  scheduledReasons: { delayed: number; retry: number };
   active: number;
+  /** Completed jobs kept by retention (the newest `retention.completed`). */
   completed: number;
-  failed: number;
   dead: number;
+  retention: { completed: number; dead: number; maxAgeHours: number };
+  processed: { lastHour: number; lastDay: number };
   throughputPerMinute: number;
   oldestWaitingMs: number | null;
+}
+
+export interface ErrorView {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  cause?: ErrorView;
+}
+
+/** One attempt of a job, once the API records attempt history. */
+export interface Attempt {
+  attempt: number;
+  startedAt: string | null;
+  durationMs: number | null;
+  worker: string | null;
+  error: ErrorView | null;
 }
 
 export interface JobView {
   id: number;
   queue: string;
   state: JobState;
+  scheduledReason: 'delayed' | 'retry' | null;
   payload: unknown;
+  /** What the handler returned, when the engine stores it. */
+  result?: unknown;
   priority: number;
-  attempts: number;
+  /** The attempts made; an array of them once the API returns attempt history. */
+  attempts: number | Attempt[];
+  attemptHistory?: Attempt[];
   maxAttempts: number;
   groupKey: string | null;
   dedupKey: string | null;
@@ -29,8 +55,19 @@ export interface JobView {
   runAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
-  lastError: { name: string; message: string; stack?: string } | null;
+  lastError: ErrorView | null;
+  /** False when running it again cannot help (its payload fails the queue's schema). */
+  retryable?: boolean;
   progress: unknown;
+}
+
+export interface HistoryPoint {
+  at: string;
+  processed: number;
+  failed: number;
+  waiting: number | null;
+  scheduled: number | null;
+  active: number | null;
 }
 
 export interface Worker {

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/client.ts';
 import { useResource } from '../api/hooks.ts';
-import type { Inbox } from '../api/types.ts';
+import type { Inbox, Progress } from '../api/types.ts';
 import { FlashNote, useFlash } from '../ui.tsx';
 
 const DAY_MS = 86_400_000;
@@ -18,18 +18,30 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
   const [flash, setFlash] = useFlash(6000);
   const list = inboxes.data?.inboxes ?? [];
   const chosen = inboxId || list[0]?.id || '';
+  const current = list.find((i) => i.id === chosen);
+  // One backfill per inbox at a time: Start waits until the running one ends (no 409 to read).
+  // `pending` is also the state of an inbox never backfilled: running only once a run started.
+  const started = (backfills as { backfills?: Progress[] } | undefined)?.backfills?.find((b) => b.config_id === current?.config_id)?.backfill_started_at;
+  const status = current?.backfill_status;
+  const running = status === 'discovering' || status === 'thread_sync' || (status === 'pending' && !!started);
+  const [starting, setStarting] = useState(false);
 
   const start = async (e: FormEvent) => {
     e.preventDefault();
     const n = Number(days);
     // A full year is the server's default window; sending it would race the server's clock.
     const body = n > 0 && n < 365 ? { since: new Date(Date.now() - n * DAY_MS).toISOString() } : {};
+    setStarting(true);
     try {
       await api('POST', `/api/inboxes/${chosen}/backfill`, body);
       setFlash({ kind: 'ok', text: 'Backfill started.' });
       onStarted();
+      reload();
     } catch (err) {
-      setFlash({ kind: 'error', text: (err as Error).message });
+      const who = current?.email ?? current?.grant_id ?? 'this inbox';
+      setFlash({ kind: 'error', text: (err as { status?: number }).status === 409 ? `A backfill of ${who} is already running.` : (err as Error).message });
+    } finally {
+      setStarting(false);
     }
   };
   const connect = async (e: FormEvent) => {
@@ -45,6 +57,24 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
     }
   };
 
+  const connectForm = (
+    <form className="inline" onSubmit={connect} aria-label="Connect an inbox">
+      <label>
+        grant id <input value={grant} onChange={(e) => setGrant(e.target.value)} placeholder="Nylas grant id" />
+      </label>
+      <button type="submit" className={list.length === 0 ? 'primary' : undefined} disabled={!grant.trim()}>Connect inbox</button>
+    </form>
+  );
+  // With no inbox yet, connecting is the only thing to do: it comes first.
+  if (inboxes.data && list.length === 0) {
+    return (
+      <div className="forms">
+        <p className="meta">Connect an inbox by its Nylas grant id, then start its backfill.</p>
+        {connectForm}
+        <FlashNote flash={flash} />
+      </div>
+    );
+  }
   return (
     <div className="forms">
       <form className="inline" onSubmit={start} aria-label="Start a backfill">
@@ -59,14 +89,12 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
         <label>
           last <input type="number" min={1} max={365} value={days} onChange={(e) => setDays(e.target.value)} className="short" /> days
         </label>
-        <button type="submit" className="primary" disabled={!chosen}>Start backfill</button>
+        <button type="submit" className="primary" disabled={!chosen || running || starting} title={running ? 'a backfill of this inbox is running' : undefined}>
+          Start backfill
+        </button>
+        {running && <span className="meta">running…</span>}
       </form>
-      <form className="inline" onSubmit={connect} aria-label="Connect an inbox">
-        <label>
-          grant id <input value={grant} onChange={(e) => setGrant(e.target.value)} placeholder="Nylas grant id" />
-        </label>
-        <button type="submit" disabled={!grant.trim()}>Connect inbox</button>
-      </form>
+      {connectForm}
       <FlashNote flash={flash} />
     </div>
   );

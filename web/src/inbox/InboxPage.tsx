@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { get } from '../api/client.ts';
-import { useResource } from '../api/hooks.ts';
+import { useLive, useResource, useThrottled } from '../api/hooks.ts';
 import type { Inbox, Thread } from '../api/types.ts';
 import { dateTime } from '../format.ts';
 import { navigate } from '../router.tsx';
@@ -8,6 +8,7 @@ import { Badge, Empty, ErrorNote } from '../ui.tsx';
 import { ThreadView } from './ThreadView.tsx';
 
 const PAGE = 50;
+const LIVE_TOPICS = ['queue:thread_sync_jobs', 'queue:nylas_webhook_notifications'];
 
 /** Inboxes, the chosen inbox's threads (newest first), and the chosen thread's messages. */
 export function InboxPage({ inboxId, threadId }: { inboxId: string | null; threadId: string | null }) {
@@ -41,7 +42,12 @@ export function InboxPage({ inboxId, threadId }: { inboxId: string | null; threa
 }
 
 function ThreadList({ inboxId, selected, onSelect }: { inboxId: string; selected: string | null; onSelect(id: string): void }) {
-  const first = useResource<{ threads: Thread[] }>(`/api/inboxes/${inboxId}/threads?limit=${PAGE}`);
+  const first = useResource<{ threads: Thread[] }>(`/api/inboxes/${inboxId}/threads?limit=${PAGE}`, { live: 30_000, offline: 5_000 });
+  // Threads change when a thread sync or a webhook finishes: the newest page follows them live.
+  const refresh = useThrottled(first.reload, 1000);
+  useLive(LIVE_TOPICS, (event) => {
+    if (event.type === 'completed') refresh();
+  });
   const [older, setOlder] = useState<{ threads: Thread[]; done: boolean; error?: Error }>({ threads: [], done: false });
   const threads = [...(first.data?.threads ?? []), ...older.threads];
   const last = threads[threads.length - 1]?.latest_message_received_date;

@@ -1,6 +1,6 @@
 import { useResource } from '../api/hooks.ts';
 import type { Worker } from '../api/types.ts';
-import { ago, dateTime } from '../format.ts';
+import { Ago } from '../time.tsx';
 import { Badge, Empty, ErrorNote } from '../ui.tsx';
 
 /** Every registered Nova process with its roles and health (heartbeat within 30 s = alive). */
@@ -15,6 +15,7 @@ export function WorkersPage() {
       {workers.data && <p className="summary">{alive} alive, {rows.length - alive} silent</p>}
       {workers.data && rows.length === 0 && <Empty>No process has registered.</Empty>}
       {rows.length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Workers">
           <thead>
             <tr>
@@ -33,8 +34,8 @@ export function WorkersPage() {
                 <td><Badge kind={w.alive ? 'alive' : 'silent'}>{w.alive ? 'alive' : 'silent'}</Badge></td>
                 <td className="mono" title={w.id}>{w.host}:{w.pid}</td>
                 <td>{w.roles.map((r) => <span key={r} className="chip">{r}</span>)}</td>
-                <td title={dateTime(w.heartbeatAt)}>{ago(w.heartbeatAt)}</td>
-                <td title={dateTime(w.startedAt)}>{ago(w.startedAt)}</td>
+                <td><Ago iso={w.heartbeatAt} /></td>
+                <td><Ago iso={w.startedAt} /></td>
                 <td className="mono">
                   {w.healthPort != null && <span>health {w.healthPort}</span>} {w.apiPort != null && <span>api {w.apiPort}</span>}
                 </td>
@@ -43,6 +44,7 @@ export function WorkersPage() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
