@@ -4,7 +4,7 @@ import type { EmailDeps } from './deps.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { Services } from '../runtime/domain.ts';
-import { recordAndQueue, recordRejected } from './notifications.ts';
+import { recordAndQueue, recordRejected } from './webhook-log.ts';
 import { webhookEnvelope, type WebhookEnvelope } from './nylas/wire.ts';
 import { WEBHOOK_QUEUE } from './queues.ts';
 
