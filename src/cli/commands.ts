@@ -7,6 +7,7 @@ import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
+import { VERSION } from '../version.ts';
 import { prepareDemo } from './demo.ts';
 import { registerEmulatorCommands } from './emulator.ts';
 import { holdPidFile } from './pidfile.ts';
@@ -34,6 +35,7 @@ export const EXIT_CONFIG = 78;
 export function buildCli(domains: readonly Domain[]): Command {
   const program = new Command('nova')
     .description('Nova: durable background work on PostgreSQL')
+    .version(VERSION)
     .showHelpAfterError();
 
   program
