@@ -20,7 +20,7 @@ export function BackfillsPage() {
 
   const rows = list.data?.backfills ?? [];
   useLive(
-    rows.map((r) => `backfill:${r.config_id}`),
+    rows.map((r) => `backfill:${r.configId}`),
     (event) => {
       const data = event.data as BackfillProgressData | undefined;
       if (!data?.configId) return;
@@ -50,7 +50,7 @@ export function BackfillsPage() {
           </thead>
           <tbody>
             {rows.map((row) => {
-              const v = viewOf(row, events[row.config_id]);
+              const v = viewOf(row, events[row.configId]);
               return (
                 <tr key={v.configId} data-config={v.configId}>
                   <td title={v.configId}>{v.who}</td>

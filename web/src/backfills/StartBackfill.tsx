@@ -52,7 +52,7 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
           inbox{' '}
           <select value={chosen} onChange={(e) => setInboxId(e.target.value)} disabled={list.length === 0}>
             {list.map((i) => (
-              <option key={i.id} value={i.id}>{i.email ?? i.grant_id} ({i.backfill_status ?? 'never'})</option>
+              <option key={i.id} value={i.id}>{i.email ?? i.grantId} ({i.backfillStatus ?? 'never'})</option>
             ))}
           </select>
         </label>
