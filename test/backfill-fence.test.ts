@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
 import { discoverThreads, type BackfillJob } from '../src/email/backfill.ts';
+import { setupEmail, type EmailDeps } from '../src/email/deps.ts';
 import { BACKFILL_QUEUE, THREAD_QUEUE } from '../src/email/queues.ts';
 import { ensureInbox } from '../src/email/store.ts';
 import * as state from '../src/email/sync-state.ts';
+import { loadNovaConfig } from '../src/domains.ts';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { EventHub } from '../src/queue/events.ts';
@@ -27,12 +28,13 @@ describe.each(backends)("backfill discovery's lease fence on $name", (backend) =
   let db: TestDb;
   let emulator: NylasEmulator;
   let services: Services;
+  let deps: EmailDeps;
 
   beforeAll(async () => {
     db = await backend.create();
     emulator = new NylasEmulator({ apiKey: 'key-1', threadsPerGrant: 30, messagesPerThread: 1, now: NOW });
     await emulator.start();
-    const config = loadConfig({
+    const config = loadNovaConfig({
       NYLAS_API_KEY: 'key-1', NYLAS_API_URI: emulator.url, NYLAS_MAX_RETRIES: '0', BACKFILL_PAGE_SIZE: '10',
       NYLAS_RATE_LIMIT_PER_SECOND: '1000', NYLAS_RATE_LIMIT_BURST: '1000',
     });
@@ -41,6 +43,7 @@ describe.each(backends)("backfill discovery's lease fence on $name", (backend) =
       config, sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
       processId: 'test-fence', log: silentLogger,
     };
+    deps = setupEmail(services);
   });
   afterAll(async () => {
     await emulator?.stop();
@@ -63,8 +66,10 @@ describe.each(backends)("backfill discovery's lease fence on $name", (backend) =
     return job!;
   };
 
-  const context = (job: Job<BackfillJob>): JobContext =>
-    ({ job, signal: new AbortController().signal, log: silentLogger, progress: async () => {}, services }) as JobContext;
+  const context = (job: Job<BackfillJob>): JobContext<BackfillJob, EmailDeps> => ({
+    job, attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
+    signal: new AbortController().signal, log: silentLogger, progress: async () => {}, services, deps,
+  });
 
   const written = async (configId: string) => {
     const [threads] = await db.sql.query<{ n: number }>('select count(*)::int as n from queued_threads where config_id = $1', [configId]);

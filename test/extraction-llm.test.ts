@@ -8,7 +8,7 @@ import { loadNovaConfig as loadConfig } from '../src/domains.ts';
 import { domains } from '../src/domains.ts';
 import { LlmEmulator } from '../src/emulators/llm/index.ts';
 import { createExtractor, EXTRACTION_SCHEMA_VERSION, extractFromPrompt, extractMessage, findMessage } from '../src/extraction/index.ts';
-import { extractionHandler, type ExtractionJob } from '../src/extraction/worker.ts';
+import { EXTRACTION_QUEUE, extractionDeadHook, extractionHandler, setupExtraction, type ExtractionDeps, type ExtractionJob } from '../src/extraction/worker.ts';
 import { silentLogger } from '../src/log.ts';
 import { RetryLater } from '../src/queue/errors.ts';
 import { EventHub } from '../src/queue/events.ts';
@@ -117,15 +117,16 @@ describe.each(backends)('extraction through the openai provider and the LLM emul
 });
 
 /**
- * The handler's provider-failure path, called directly with the attempt chosen (the queue's own
- * retry delays run to minutes): an error before the last attempt leaves no row and goes back to
- * the queue; on the last one it is stored as `failed`; a 429 past the in-call retries becomes a
- * retry after the provider's Retry-After; a refused key is not stored before the last attempt.
+ * The handler's provider-failure path, called directly (the queue's own retry delays run to
+ * minutes): a provider error leaves no row and goes back to the queue on every attempt; once the
+ * job is dead, its onDead hook stores the error as `failed`; a 429 past the in-call retries
+ * becomes a retry after the provider's Retry-After; a refused key is never stored by the handler.
  */
 describe.each(backends)('extraction when the provider fails, on $name', (backend) => {
   let db: TestDb;
   let llm: LlmEmulator;
   let services: Services;
+  let deps: ExtractionDeps;
   const handle = extractionHandler(EXTRACTION_SCHEMA_VERSION);
 
   const servicesWith = (env: Record<string, string>): Services => {
@@ -141,27 +142,39 @@ describe.each(backends)('extraction when the provider fails, on $name', (backend
     llm = newEmulator();
     await llm.start();
     services = servicesWith({});
+    deps = await setupExtraction(services);
   });
   afterAll(async () => {
     await llm?.stop();
     await db?.drop();
   });
 
+  const jobFor = (messageId: string, attempt: number) =>
+    ({ id: 1, queue: EXTRACTION_QUEUE, token: 1, attempt, maxAttempts: 5, payload: { messageId } }) as unknown as Job<ExtractionJob>;
+
   /** Runs the handler as attempt `attempt` of 5 for the message. */
-  const run = (messageId: string, attempt: number, on: Services = services) => {
-    const job = { id: 1, queue: 'message_extraction_jobs', token: 1, attempt, maxAttempts: 5, payload: { messageId } } as unknown as Job<ExtractionJob>;
-    const ctx = { job, signal: new AbortController().signal, log: silentLogger, progress: async () => {}, services: on } as JobContext<ExtractionJob>;
+  const run = (messageId: string, attempt: number, on: { services: Services; deps: ExtractionDeps } = { services, deps }) => {
+    const ctx: JobContext<ExtractionJob, ExtractionDeps> = {
+      job: jobFor(messageId, attempt), attempt: { number: attempt, max: 5, isLast: attempt === 5 },
+      signal: new AbortController().signal, log: silentLogger, progress: async () => {}, ...on,
+    };
     return handle({ messageId }, ctx);
   };
 
-  it('hands a 5xx back to the queue before the last attempt, and stores it as failed on the last', async () => {
+  it('hands a 5xx back to the queue, even on the last attempt, and stores it as failed once the job is dead', async () => {
     const id = await insertMessage(db.sql, { subject: 'Model down', body: BODY });
     llm.inject('server_error');
     await expect(run(id, 1)).rejects.toMatchObject({ name: 'LlmApiError', status: 500 });
     expect(await extractionRows(db.sql, id)).toEqual([]);
-
     llm.inject('server_error');
-    await expect(run(id, 5)).rejects.toMatchObject({ status: 500 });
+    const last = (await run(id, 5).catch((e: unknown) => e)) as Error;
+    expect(last).toMatchObject({ status: 500 });
+    expect(await extractionRows(db.sql, id)).toEqual([]);
+
+    // The queue dead-letters the job and runs the hook in that transaction.
+    await db.sql.transaction((tx) => extractionDeadHook(EXTRACTION_SCHEMA_VERSION)(jobFor(id, 5), {
+      error: { name: last.name, message: last.message }, tx, services, deps, log: silentLogger,
+    }));
     const [row] = await extractionRows(db.sql, id);
     expect(row).toMatchObject({ status: 'failed', provider: 'openai', result: null, calls: 1 });
     expect(row!.error).toMatch(/500/);
@@ -180,13 +193,13 @@ describe.each(backends)('extraction when the provider fails, on $name', (backend
     expect(await extractionRows(db.sql, id)).toEqual([]);
   });
 
-  it('keeps retrying a refused key rather than failing the message, until the last attempt', async () => {
+  it('keeps retrying a refused key rather than failing the message', async () => {
     const id = await insertMessage(db.sql, { subject: 'Wrong key', body: BODY });
     const badKey = servicesWith({ OPENAI_API_KEY: 'sk-wrong' });
-    await expect(run(id, 4, badKey)).rejects.toMatchObject({ status: 401 });
+    const on = { services: badKey, deps: await setupExtraction(badKey) };
+    await expect(run(id, 1, on)).rejects.toMatchObject({ status: 401 });
+    await expect(run(id, 5, on)).rejects.toMatchObject({ status: 401 });
     expect(await extractionRows(db.sql, id)).toEqual([]);
-    await expect(run(id, 5, badKey)).rejects.toMatchObject({ status: 401 });
-    expect((await extractionRows(db.sql, id))[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/401/) });
   });
 });
 
