@@ -12,16 +12,25 @@ export { VERSION } from './version.ts';
 // The queue: producing, consuming by hand, and the events it publishes.
 export { QueueClient, type ClaimOptions, type JobRecord } from './queue/queue.ts';
 export { EventHub, type NovaEvent } from './queue/events.ts';
-export type { Job, SendOptions, SendItem, QueueMetrics, RetryPolicy } from './queue/types.ts';
+export type {
+  Job, JobCatalog, SendOptions, SendItem, QueueMetrics, RetryPolicy, StoredError, Wake,
+} from './queue/types.ts';
 
 // Job control flow: what a handler throws to say what happens to its job.
-export { RetryLater, Defer, PermanentFailure, JobCancelled, LeaseLost } from './queue/errors.ts';
+export { RetryLater, Defer, Park, PermanentFailure, JobCancelled, LeaseLost } from './queue/errors.ts';
 
 // Declaring domains and running them.
 export { Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export {
+  defineDomain,
   defineQueue,
+  loadDomainConfig,
   type Domain,
+  type DomainDefinition,
+  type Attempt,
+  type DeadContext,
+  type ScheduleDefinition,
+  type CommandContext,
   type QueueDefinition,
   type JobHandler,
   type JobContext,

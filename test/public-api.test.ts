@@ -10,15 +10,16 @@ import * as nova from '../src/index.ts';
  */
 
 const VALUES = [
-  'ConfigError', 'Defer', 'EventHub', 'HttpError', 'JobCancelled', 'Lease', 'LeaseLost', 'PermanentFailure',
-  'QueueClient', 'RateLimiter', 'RetryLater', 'Runtime', 'VERSION', 'createLogger', 'defineQueue', 'loadConfig',
-  'migrate', 'openDatabase', 'openPglite', 'openPostgres', 'silentLogger',
+  'ConfigError', 'Defer', 'EventHub', 'HttpError', 'JobCancelled', 'Lease', 'LeaseLost', 'Park', 'PermanentFailure',
+  'QueueClient', 'RateLimiter', 'RetryLater', 'Runtime', 'VERSION', 'createLogger', 'defineDomain', 'defineQueue',
+  'loadConfig', 'loadDomainConfig', 'migrate', 'openDatabase', 'openPglite', 'openPostgres', 'silentLogger',
 ];
 
 const TYPES = [
-  'ClaimOptions', 'Config', 'DatabaseConfig', 'Domain', 'Job', 'JobContext', 'JobHandler', 'JobRecord', 'LogLevel',
-  'Logger', 'LoopContext', 'LoopDefinition', 'NovaEvent', 'Queryable', 'QueueDefinition', 'QueueMetrics', 'RateLimit',
-  'RetryPolicy', 'RuntimeOptions', 'SendItem', 'SendOptions', 'Services', 'Sql',
+  'Attempt', 'ClaimOptions', 'CommandContext', 'Config', 'DatabaseConfig', 'DeadContext', 'Domain', 'DomainDefinition',
+  'Job', 'JobCatalog', 'JobContext', 'JobHandler', 'JobRecord', 'LogLevel', 'Logger', 'LoopContext', 'LoopDefinition',
+  'NovaEvent', 'Queryable', 'QueueDefinition', 'QueueMetrics', 'RateLimit', 'RetryPolicy', 'RuntimeOptions',
+  'ScheduleDefinition', 'SendItem', 'SendOptions', 'Services', 'Sql', 'StoredError', 'Wake',
 ];
 
 const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
