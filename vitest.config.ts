@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Files run in parallel in separate processes; each makes its own database.
     pool: 'forks',
+    // Finds the PostgreSQL server the suites also run on (test/helpers/test-database.ts).
+    globalSetup: ['test/helpers/test-database.ts'],
   },
 });

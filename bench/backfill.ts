@@ -82,7 +82,7 @@ async function backfill(api: string, grant: string, since: number, until: number
   const { configId } = await post(api, `/api/inboxes/${inbox.id}/backfill`, { since: new Date(since).toISOString(), until: new Date(until).toISOString() });
   for (;;) {
     const p: any = await (await fetch(`${api}/api/backfills/${configId}`)).json();
-    if (p.backfill_status === 'completed' || p.backfill_status === 'failed') break;
+    if (p.backfillStatus === 'completed' || p.backfillStatus === 'failed') break;
     await sleep(50);
   }
   const seen = Date.now();

@@ -82,12 +82,12 @@ describe.runIf(server)('Backfill roles in separate processes', () => {
     emulator.setFaults({ latencyMs: 150 });
     const before = emulator.stats().requests;
     const configId = await backfill('grant-killed', 300);
-    await until(async () => ((await progress(configId)).backfill_progress.discovery?.pages ?? 0) >= 2, 20_000, 'two pages saved');
+    await until(async () => ((await progress(configId)).backfillProgress.discovery?.pages ?? 0) >= 2, 20_000, 'two pages saved');
     await kill(first);
-    const savedPages = (await progress(configId)).backfill_progress.discovery.pages as number;
+    const savedPages = (await progress(configId)).backfillProgress.discovery.pages as number;
     emulator.setFaults({});
     await start('backfill');
-    await until(async () => (await progress(configId)).backfill_status === 'completed', 30_000, 'backfill completed');
+    await until(async () => (await progress(configId)).backfillStatus === 'completed', 30_000, 'backfill completed');
 
     const want = emulator.listThreads('grant-killed').filter((t) => {
       const at = t.latest_message_received_date! * 1000;
@@ -96,8 +96,8 @@ describe.runIf(server)('Backfill roles in separate processes', () => {
     const p = await progress(configId);
     const pages = Math.ceil(want.length / 5);
     expect(savedPages).toBeLessThan(pages);
-    expect(p).toMatchObject({ threads_total: want.length, threads_completed: want.length, messages_synced: want.length * 2 });
-    expect(p.backfill_progress.discovery.pages).toBe(pages);
+    expect(p).toMatchObject({ threadsTotal: want.length, threadsCompleted: want.length, messagesSynced: want.length * 2 });
+    expect(p.backfillProgress.discovery.pages).toBe(pages);
     const [dupes] = await db.sql.query<{ n: number }>(
       `select count(*)::int - count(distinct thread_id)::int as n from queued_threads where config_id = $1`, [configId]);
     expect(dupes?.n).toBe(0);
@@ -126,7 +126,7 @@ describe.runIf(server)('Backfill roles in separate processes', () => {
       }
     }
     await until(async () => {
-      const done = await Promise.all(configs.map(async (c) => (await progress(c)).backfill_status));
+      const done = await Promise.all(configs.map(async (c) => (await progress(c)).backfillStatus));
       return done.every((s) => s === 'completed');
     }, 40_000, 'every backfill completed');
     const marks = await db.sql.query<{ config_id: string; n: number }>(

@@ -65,7 +65,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
   };
   const progress = async (configId: string) => (await call('GET', `/api/backfills/${configId}`)).body;
   const completed = (configId: string, timeoutMs = 30_000) =>
-    until(async () => (await progress(configId)).backfill_status === 'completed', timeoutMs, `backfill ${configId} completed`);
+    until(async () => (await progress(configId)).backfillStatus === 'completed', timeoutMs, `backfill ${configId} completed`);
   const window = (days: number) => ({ since: new Date(NOW - days * DAY).toISOString(), until: new Date(NOW).toISOString() });
 
   it('syncs a generated mailbox to completed with exact thread and message counts', async () => {
@@ -80,8 +80,8 @@ describe.each(backends)('Backfill on $name', (backend) => {
     const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
     expect(want.threads).toBeGreaterThan(20);
     const p = await progress(configId);
-    expect(p).toMatchObject({ threads_total: want.threads, threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
-    expect(Number(p.percent_complete)).toBe(100);
+    expect(p).toMatchObject({ threadsTotal: want.threads, threadsCompleted: want.threads, threadsFailed: 0, messagesSynced: want.messages });
+    expect(p.percentComplete).toBe(100);
     const [stored] = await db.sql.query<{ threads: number; messages: number }>(
       `select (select count(*) from flux_email_threads where grant_id = $1)::int as threads,
               (select count(*) from flux_email_messages where grant_id = $1)::int as messages`, [grant]);
@@ -96,6 +96,38 @@ describe.each(backends)('Backfill on $name', (backend) => {
     await db.sql.query(`SELECT * FROM queued_threads WHERE status = 'failed' ORDER BY processed_at DESC LIMIT 10`);
     await db.sql.query(`SELECT config_id, backfill_status, threads_queued, threads_completed, threads_processing, threads_failed, messages_synced,
       ROUND((threads_completed::NUMERIC / threads_queued) * 100, 2) as percent_complete FROM inbox_sync_stats WHERE sync_completed_at IS NULL`);
+  });
+
+  it('answers inboxes, backfills, threads and messages in camelCase, provider data as stored', async () => {
+    const grant = 'grant-views';
+    const { inbox, configId } = await connect(grant);
+    expect(inbox).toEqual({ id: inbox.id, grantId: grant, email: `${grant}@example.com`, provider: null, status: 'active' });
+    expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100))).status).toBe(202);
+    await completed(configId);
+
+    const listed = (await call('GET', '/api/inboxes')).body.inboxes.find((i: any) => i.id === inbox.id);
+    expect(Object.keys(listed).sort()).toEqual(['backfillCompletedAt', 'backfillStartedAt', 'backfillStatus', 'configId',
+      'createdAt', 'email', 'grantId', 'id', 'provider', 'status']);
+    expect(listed).toMatchObject({ configId, grantId: grant, backfillStatus: 'completed' });
+
+    const backfill = (await call('GET', '/api/backfills')).body.backfills.find((b: any) => b.configId === configId);
+    expect(Object.keys(backfill).sort()).toEqual(['backfillCompletedAt', 'backfillError', 'backfillProgress', 'backfillSince',
+      'backfillStartedAt', 'backfillStatus', 'backfillUntil', 'configId', 'email', 'grantId', 'messagesSynced',
+      'percentComplete', 'threadsCompleted', 'threadsFailed', 'threadsProcessing', 'threadsQueued', 'threadsTotal']);
+    expect(backfill).toMatchObject({ grantId: grant, percentComplete: 100 });
+
+    const [thread] = (await call('GET', `/api/inboxes/${inbox.id}/threads?limit=1`)).body.threads;
+    expect(Object.keys(thread).sort()).toEqual(['hasAttachments', 'id', 'latestMessageReceivedDate', 'messageIds', 'nylasThreadId',
+      'participants', 'snippet', 'starred', 'subject', 'unread']);
+    const wire = emulator.listThreads(grant).find((t) => t.id === thread.nylasThreadId)!;
+    expect(thread.messageIds).toEqual(wire.message_ids);
+
+    const [message] = (await call('GET', `/api/threads/${thread.id}/messages`)).body.messages;
+    expect(Object.keys(message).sort()).toEqual(['attachments', 'body', 'ccParticipants', 'date', 'folders', 'fromParticipants', 'id',
+      'nylasMessageId', 'snippet', 'starred', 'subject', 'toParticipants', 'unread']);
+    // Participants are the provider's objects, passed through as stored.
+    const [wireMessage] = emulator.listMessages(grant, wire.id).filter((m) => m.id === message.nylasMessageId);
+    expect(message.fromParticipants).toEqual(wireMessage!.from);
   });
 
   it('publishes progress events for the backfill: discovered, queued, completed, messages', async () => {
@@ -154,7 +186,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
     expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, range)).status).toBe(202);
     await completed(configId);
     const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
-    expect(await progress(configId)).toMatchObject({ threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
+    expect(await progress(configId)).toMatchObject({ threadsCompleted: want.threads, threadsFailed: 0, messagesSynced: want.messages });
   });
 
   it('marks a thread that fails 5 times failed with its error, and still completes the backfill', async () => {
@@ -172,15 +204,15 @@ describe.each(backends)('Backfill on $name', (backend) => {
     expect(failed).toMatchObject({ thread_id: poison.id, attempts: 5 });
     expect(failed.error).toMatch(/500/);
     expect(await progress(configId)).toMatchObject({
-      threads_total: want.threads, threads_completed: want.threads - 1, threads_failed: 1,
-      messages_synced: want.messages - poison.message_ids.length,
+      threadsTotal: want.threads, threadsCompleted: want.threads - 1, threadsFailed: 1,
+      messagesSynced: want.messages - poison.message_ids.length,
     });
 
     // The provider recovered (the injected failures are used up): retrying the dead job syncs it.
     const dead = (await call('GET', '/api/queues/thread_sync_jobs/jobs?state=dead')).body.jobs.find((j: any) => j.payload.threadId === poison.id);
     expect((await call('POST', `/api/jobs/${dead.id}/retry`)).status).toBe(200);
-    await until(async () => (await progress(configId)).threads_completed === want.threads, 20_000, 'retried thread synced');
-    expect(await progress(configId)).toMatchObject({ threads_failed: 0, messages_synced: want.messages });
+    await until(async () => (await progress(configId)).threadsCompleted === want.threads, 20_000, 'retried thread synced');
+    expect(await progress(configId)).toMatchObject({ threadsFailed: 0, messagesSynced: want.messages });
     const [stats] = await db.sql.query<any>(`select threads_completed, threads_failed, messages_synced from inbox_sync_stats where config_id = $1`, [configId]);
     expect(stats).toEqual({ threads_completed: want.threads, threads_failed: 0, messages_synced: want.messages });
   });
@@ -194,8 +226,8 @@ describe.each(backends)('Backfill on $name', (backend) => {
     await db.sql.query(`insert into nova_jobs (queue, payload, attempts, max_attempts, last_error)
       values ($1, $2, 3, 3, '{"name": "LeaseExpired", "message": "lease expired before the job was acknowledged"}')`,
     [BACKFILL_QUEUE, JSON.stringify({ configId, run: 1 })]);
-    await until(async () => (await progress(configId)).backfill_status === 'failed', 10_000, 'lost run failed');
-    expect((await progress(configId)).backfill_error).toMatch(/attempts used up: lease expired/);
+    await until(async () => (await progress(configId)).backfillStatus === 'failed', 10_000, 'lost run failed');
+    expect((await progress(configId)).backfillError).toMatch(/attempts used up: lease expired/);
     const [deadJob] = await db.sql.query(`select state from nova_job_results where queue = $1 and payload->>'configId' = $2`, [BACKFILL_QUEUE, configId]);
     expect(deadJob).toEqual({ state: 'dead' });
     const again = await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(100));
@@ -233,11 +265,11 @@ describe.each(backends)('Backfill on $name', (backend) => {
     await completed(configId);
     const want = expected(grant, Date.parse(range.since), Date.parse(range.until));
     const p = await progress(configId);
-    expect(p).toMatchObject({ threads_total: want.threads, threads_completed: want.threads, messages_synced: want.messages });
+    expect(p).toMatchObject({ threadsTotal: want.threads, threadsCompleted: want.threads, messagesSynced: want.messages });
     const [stored] = await db.sql.query<{ n: number }>(`select count(*)::int as n from flux_email_messages where grant_id = $1`, [grant]);
     expect(stored?.n).toBe(want.messages);
     const pages = Math.ceil(want.threads / 10);
-    expect(p.backfill_progress.discovery.pages).toBe(pages);
+    expect(p.backfillProgress.discovery.pages).toBe(pages);
     // Every page once, the two failed tries, and one request per thread (its messages; the
     // thread itself comes from the listing): no page was listed again.
     expect(emulator.stats().requests - before).toBe(pages + 2 + want.threads);
@@ -251,7 +283,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
     emulator.setFaults({ latencyMs: 150 });
     try {
       expect((await call('POST', `/api/inboxes/${inbox.id}/backfill`, window(300))).status).toBe(202);
-      await until(async () => (await progress(configId)).backfill_status === 'thread_sync', 20_000, 'thread_sync');
+      await until(async () => (await progress(configId)).backfillStatus === 'thread_sync', 20_000, 'thread_sync');
       // A premature completion, as a bug or a hand-run UPDATE would leave it.
       await db.sql.query(`update flux_inbox_configurations set backfill_status = 'completed', backfill_completed_at = now() where id = $1`, [configId]);
       await until(async () => (await db.sql.query(`select 1 from backfill_history where config_id = $1 and event = 'recovered'`, [configId])).length > 0, 20_000, 'recovery');
@@ -260,7 +292,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
     }
     await completed(configId);
     const p = await progress(configId);
-    expect(p.threads_completed).toBe(p.threads_total);
+    expect(p.threadsCompleted).toBe(p.threadsTotal);
     const events = await db.sql.query<{ event: string }>(`select event from backfill_history where config_id = $1 order by id`, [configId]);
     expect(events.map((e) => e.event)).toEqual(['started', 'discovered', 'recovered', 'completed']);
   });
@@ -286,7 +318,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
 
     const status = spawnNova(['backfill', 'status', configId!, '--json'], { NOVA_API_URL: api }, 'src/cli/main.ts');
     expect(await status.exited).toBe(0);
-    expect(JSON.parse(status.output())).toMatchObject({ config_id: configId, backfill_status: 'completed' });
+    expect(JSON.parse(status.output())).toMatchObject({ configId, backfillStatus: 'completed' });
 
     const refused = spawnNova(['backfill', 'start', '--grant', 'grant-cli', '--since', '500d'], { NOVA_API_URL: api }, 'src/cli/main.ts');
     expect(await refused.exited).toBe(1);

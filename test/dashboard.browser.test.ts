@@ -167,9 +167,9 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
     const row = page.locator('tr', { has: bar });
     await row.getByText('completed', { exact: true }).waitFor();
 
-    const { backfills } = await api<{ backfills: { config_id: string; threads_completed: number | string }[] }>('/api/backfills');
+    const { backfills } = await api<{ backfills: { configId: string; threadsCompleted: number | string }[] }>('/api/backfills');
     expect(backfills).toHaveLength(1);
-    await row.getByText(`${Number(backfills[0]!.threads_completed)}/`).waitFor();
+    await row.getByText(`${Number(backfills[0]!.threadsCompleted)}/`).waitFor();
   });
 
   it('lists a dead job on its queue and retries it from the UI until it leaves the dead letters', async () => {

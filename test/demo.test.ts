@@ -21,11 +21,11 @@ describe('the demo default', () => {
     await nova.waitFor(/demo: Nylas emulator running in-process/, 60_000);
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).json() as Promise<any>;
 
-    await until(async () => (await get('/api/backfills')).backfills[0]?.backfill_status === 'completed', 90_000, 'demo backfill completed');
+    await until(async () => (await get('/api/backfills')).backfills[0]?.backfillStatus === 'completed', 90_000, 'demo backfill completed');
     const [backfill] = (await get('/api/backfills')).backfills;
-    expect(backfill).toMatchObject({ grant_id: 'demo-grant', threads_failed: 0 });
-    expect(backfill.threads_completed).toBeGreaterThan(20);
-    expect(backfill.messages_synced).toBe(backfill.threads_completed * 3);
+    expect(backfill).toMatchObject({ grantId: 'demo-grant', threadsFailed: 0 });
+    expect(backfill.threadsCompleted).toBeGreaterThan(20);
+    expect(backfill.messagesSynced).toBe(backfill.threadsCompleted * 3);
 
     const [inbox] = (await get('/api/inboxes')).inboxes;
     const [thread] = (await get(`/api/inboxes/${inbox.id}/threads?limit=1`)).threads;

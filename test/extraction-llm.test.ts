@@ -8,6 +8,13 @@ import { loadNovaConfig as loadConfig } from '../src/domains.ts';
 import { domains } from '../src/domains.ts';
 import { LlmEmulator } from '../src/emulators/llm/index.ts';
 import { createExtractor, EXTRACTION_SCHEMA_VERSION, extractFromPrompt, extractMessage, findMessage } from '../src/extraction/index.ts';
+import { EXTRACTION_QUEUE, extractionDeadHook, extractionHandler, setupExtraction, type ExtractionDeps, type ExtractionJob } from '../src/extraction/worker.ts';
+import { silentLogger } from '../src/log.ts';
+import { RetryLater } from '../src/queue/errors.ts';
+import { EventHub } from '../src/queue/events.ts';
+import { QueueClient } from '../src/queue/queue.ts';
+import type { Job } from '../src/queue/types.ts';
+import type { JobContext, Services } from '../src/runtime/domain.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite } from '../src/storage/index.ts';
@@ -106,6 +113,93 @@ describe.each(backends)('extraction through the openai provider and the LLM emul
     expect(llm.stats().rateLimited).toBe(limited + 1);
     // Retry-After: 1 — the retry waited for it (the shared bucket was emptied for a second).
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+});
+
+/**
+ * The handler's provider-failure path, called directly (the queue's own retry delays run to
+ * minutes): a provider error leaves no row and goes back to the queue on every attempt; once the
+ * job is dead, its onDead hook stores the error as `failed`; a 429 past the in-call retries
+ * becomes a retry after the provider's Retry-After; a refused key is never stored by the handler.
+ */
+describe.each(backends)('extraction when the provider fails, on $name', (backend) => {
+  let db: TestDb;
+  let llm: LlmEmulator;
+  let services: Services;
+  let deps: ExtractionDeps;
+  const handle = extractionHandler(EXTRACTION_SCHEMA_VERSION);
+
+  const servicesWith = (env: Record<string, string>): Services => {
+    const events = new EventHub();
+    return {
+      config: loadConfig({ LLM_PROVIDER: 'openai', OPENAI_BASE_URL: llm.url, OPENAI_API_KEY: KEY, LLM_MAX_RETRIES: '0', ...env }),
+      sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
+      processId: 'test-extraction', log: silentLogger,
+    };
+  };
+  beforeAll(async () => {
+    db = await backend.create();
+    llm = newEmulator();
+    await llm.start();
+    services = servicesWith({});
+    deps = await setupExtraction(services);
+  });
+  afterAll(async () => {
+    await llm?.stop();
+    await db?.drop();
+  });
+
+  const jobFor = (messageId: string, attempt: number) =>
+    ({ id: 1, queue: EXTRACTION_QUEUE, token: 1, attempt, maxAttempts: 5, payload: { messageId } }) as unknown as Job<ExtractionJob>;
+
+  /** Runs the handler as attempt `attempt` of 5 for the message. */
+  const run = (messageId: string, attempt: number, on: { services: Services; deps: ExtractionDeps } = { services, deps }) => {
+    const ctx: JobContext<ExtractionJob, ExtractionDeps> = {
+      job: jobFor(messageId, attempt), attempt: { number: attempt, max: 5, isLast: attempt === 5 },
+      signal: new AbortController().signal, log: silentLogger, progress: async () => {}, ...on,
+    };
+    return handle({ messageId }, ctx);
+  };
+
+  it('hands a 5xx back to the queue, even on the last attempt, and stores it as failed once the job is dead', async () => {
+    const id = await insertMessage(db.sql, { subject: 'Model down', body: BODY });
+    llm.inject('server_error');
+    await expect(run(id, 1)).rejects.toMatchObject({ name: 'LlmApiError', status: 500 });
+    expect(await extractionRows(db.sql, id)).toEqual([]);
+    llm.inject('server_error');
+    const last = (await run(id, 5).catch((e: unknown) => e)) as Error;
+    expect(last).toMatchObject({ status: 500 });
+    expect(await extractionRows(db.sql, id)).toEqual([]);
+
+    // The queue dead-letters the job and runs the hook in that transaction.
+    await db.sql.transaction((tx) => extractionDeadHook(EXTRACTION_SCHEMA_VERSION)(jobFor(id, 5), {
+      error: { name: last.name, message: last.message }, tx, services, deps, log: silentLogger,
+    }));
+    const [row] = await extractionRows(db.sql, id);
+    expect(row).toMatchObject({ status: 'failed', provider: 'openai', result: null, calls: 1 });
+    expect(row!.error).toMatch(/500/);
+
+    // The next run (a redrive, say) replaces the failure with the result.
+    await run(id, 1);
+    expect((await extractionRows(db.sql, id))[0]).toMatchObject({ status: 'succeeded' });
+  });
+
+  it("turns a 429 past the in-call retries into a retry after the provider's Retry-After", async () => {
+    const id = await insertMessage(db.sql, { subject: 'Rate limited', body: BODY });
+    llm.inject('rate_limit');
+    const err = await run(id, 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryLater);
+    expect((err as RetryLater).retryAfterMs).toBe(1000);
+    expect(await extractionRows(db.sql, id)).toEqual([]);
+  });
+
+  it('keeps retrying a refused key rather than failing the message', async () => {
+    const id = await insertMessage(db.sql, { subject: 'Wrong key', body: BODY });
+    const badKey = servicesWith({ OPENAI_API_KEY: 'sk-wrong' });
+    const on = { services: badKey, deps: await setupExtraction(badKey) };
+    await expect(run(id, 1, on)).rejects.toMatchObject({ status: 401 });
+    await expect(run(id, 5, on)).rejects.toMatchObject({ status: 401 });
+    expect(await extractionRows(db.sql, id)).toEqual([]);
   });
 });
 

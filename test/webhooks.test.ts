@@ -175,6 +175,55 @@ describe.each(backends)('Nylas webhooks on $name', (backend) => {
     expect(await storedMessage(bad.id)).toBeUndefined();
   });
 
+  const storedThread = async (id: string) =>
+    (await db.sql.query<any>('select * from flux_email_threads where grant_id = $1 and nylas_thread_id = $2', [GRANT, id]))[0];
+
+  it('deletes a message on message.deleted, out of its thread, unless newer state is stored', async () => {
+    const { message: kept, delivery: first } = await emulator.createMessage(GRANT, {});
+    const { message, delivery } = await emulator.createMessage(GRANT, { threadId: kept.thread_id });
+    await settled(first!.id);
+    await settled(delivery!.id);
+    expect((await storedThread(message.thread_id)).message_ids).toEqual(expect.arrayContaining([kept.id, message.id]));
+
+    const t = Math.floor(Date.now() / 1000) + 5;
+    const deleted = envelope('message.deleted', { id: message.id, grant_id: GRANT }, t);
+    await post(deleted);
+    await settled(deleted.id);
+    expect(await audit(deleted.id)).toMatchObject({ status: 'processed' });
+    expect((await storedMessage(message.id)).deleted_at).toEqual(new Date(t * 1000));
+    const thread = await storedThread(message.thread_id);
+    expect(thread.message_ids).toContain(kept.id);
+    expect(thread.message_ids).not.toContain(message.id);
+
+    // A deletion older than the state stored for the message changes nothing.
+    const older = envelope('message.deleted', { id: kept.id, grant_id: GRANT }, 1);
+    await post(older);
+    await settled(older.id);
+    expect(await audit(older.id)).toMatchObject({ status: 'ignored', error_message: expect.stringMatching(/newer state stored/) });
+    expect((await storedMessage(kept.id)).deleted_at).toBeNull();
+  });
+
+  it('refreshes the thread from the provider on thread.replied', async () => {
+    const { message: original, delivery } = await emulator.createMessage(GRANT, { subject: 'Lunch?' });
+    await settled(delivery!.id);
+    // The reply reaches the provider, but only thread.replied tells Nova about it.
+    const { message: reply } = await emulator.createMessage(GRANT, { threadId: original.thread_id, subject: 'Re: Lunch?' }, { deliver: false });
+    expect((await storedThread(original.thread_id)).message_ids).not.toContain(reply.id);
+
+    const replied = envelope('thread.replied', { grant_id: GRANT, thread_id: original.thread_id, message_id: reply.id }, Math.floor(Date.now() / 1000));
+    await post(replied);
+    await settled(replied.id);
+    expect(await audit(replied.id)).toMatchObject({ status: 'processed' });
+    const thread = await storedThread(original.thread_id);
+    expect(thread.message_ids).toEqual(emulator.getThread(GRANT, original.thread_id)!.message_ids);
+    expect(thread.message_ids).toContain(reply.id);
+
+    const unknown = envelope('thread.replied', { grant_id: 'grant-unknown', thread_id: original.thread_id }, 1);
+    await post(unknown);
+    await settled(unknown.id);
+    expect(await audit(unknown.id)).toMatchObject({ status: 'ignored', error_message: expect.stringMatching(/no inbox is connected/) });
+  });
+
   it('marks the inbox when its grant expires, and ignores types it does not handle', async () => {
     await ensureInbox(db.sql, 'grant-expiring', null, 'google');
     const expired = envelope('grant.expired', { code: 25009, grant_id: 'grant-expiring', provider: 'google' }, 1);

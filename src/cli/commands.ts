@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { ConfigError, type Config } from '../config.ts';
@@ -7,6 +6,7 @@ import { createLogger } from '../log.ts';
 import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { resolveRoles } from '../runtime/roles.ts';
+import { VERSION } from '../version.ts';
 import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
@@ -40,7 +40,7 @@ export { EXIT_CONFIG } from './exit.ts';
 export function buildCli(domains: readonly Domain[]): Command {
   const program = new Command('nova')
     .description('Nova: durable background work on PostgreSQL')
-    .version(packageVersion(), '-V, --version', 'print the version of Nova')
+    .version(VERSION, '-V, --version', 'print the version of Nova')
     .showHelpAfterError();
 
   program
@@ -90,10 +90,6 @@ export function buildCli(domains: readonly Domain[]): Command {
   return program;
 }
 
-/** The version in package.json: the same path from src/cli and dist/cli. */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 /** The roles a `start` would run; an unknown name stops here with the same message as the runtime's. */
 function rolesOrExit(spec: string, domains: readonly Domain[], fromArguments = false): Set<string> {

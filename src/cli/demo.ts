@@ -48,8 +48,8 @@ export async function prepareDemo(config: Config, roles: Set<string>): Promise<D
       };
       const connected = await post('/api/inboxes', { grantId: GRANT, email: 'demo@nova.example', provider: 'google' });
       const inbox = connected.body.inbox as { id: string };
-      const listed = await fetch(`${base}/api/inboxes`, { headers }).then((r) => r.json() as Promise<{ inboxes: { id: string; backfill_status: string | null }[] }>);
-      const status = listed.inboxes.find((i) => i.id === inbox.id)?.backfill_status;
+      const listed = await fetch(`${base}/api/inboxes`, { headers }).then((r) => r.json() as Promise<{ inboxes: { id: string; backfillStatus: string | null }[] }>);
+      const status = listed.inboxes.find((i) => i.id === inbox.id)?.backfillStatus;
       // A database that already ran the demo keeps its mailbox; only a fresh one starts a backfill.
       if (status === 'pending' || status === null || status === undefined) {
         const started = await post(`/api/inboxes/${inbox.id}/backfill`, {});

@@ -6,6 +6,7 @@ import type { Services } from '../runtime/domain.ts';
 import { BACKFILL_QUEUE, backfillDedupKey } from './queues.ts';
 import { ensureInbox, findInboxById, listInboxes, listThreads, threadMessages } from './store.ts';
 import * as state from './sync-state.ts';
+import { backfillView, inboxListingView, inboxView, messageView, progressView, threadView } from './views.ts';
 
 /**
  * Inbox and backfill routes on the API server:
@@ -50,12 +51,12 @@ export function inboxRoutes(app: FastifyInstance, services: Services): void {
       return { inbox, configId: await state.ensureConfiguration(tx, inbox.id) };
     });
     return reply.status(201).send({
-      inbox: { id: result.inbox.id, grantId: result.inbox.grant_id, email: result.inbox.email, provider: result.inbox.provider, status: result.inbox.status },
+      inbox: inboxView(result.inbox),
       configId: result.configId,
     });
   });
 
-  app.get('/api/inboxes', async () => ({ inboxes: await listInboxes(sql) }));
+  app.get('/api/inboxes', async () => ({ inboxes: (await listInboxes(sql)).map(inboxListingView) }));
 
   app.post('/api/inboxes/:id/backfill', async (req, reply) => {
     const { id } = idParam.parse(req.params);
@@ -77,25 +78,26 @@ export function inboxRoutes(app: FastifyInstance, services: Services): void {
     return reply.status(202).send({ ...started, since: range.since.toISOString(), until: range.until.toISOString() });
   });
 
-  app.get('/api/backfills', async () => ({ backfills: await state.allProgress(sql) }));
+  app.get('/api/backfills', async () => ({ backfills: (await state.allProgress(sql)).map(backfillView) }));
 
   app.get('/api/inboxes/:id/threads', async (req) => {
     const { id } = idParam.parse(req.params);
     const { limit, before } = threadsQuery.parse(req.query);
     if (!(await findInboxById(sql, id))) throw new HttpError(404, 'not_found', `no inbox ${id}`);
-    return { threads: await listThreads(sql, id, limit, before === undefined ? undefined : new Date(before)) };
+    const threads = await listThreads(sql, id, limit, before === undefined ? undefined : new Date(before));
+    return { threads: threads.map(threadView) };
   });
 
   app.get('/api/threads/:id/messages', async (req) => {
     const { id } = idParam.parse(req.params);
-    return { messages: await threadMessages(sql, id) };
+    return { messages: (await threadMessages(sql, id)).map(messageView) };
   });
 
   app.get('/api/backfills/:configId', async (req) => {
     const { configId } = configParam.parse(req.params);
     const progress = await state.syncProgress(sql, configId);
     if (!progress) throw new HttpError(404, 'not_found', `no inbox configuration ${configId}`);
-    return progress;
+    return progressView(progress);
   });
 }
 

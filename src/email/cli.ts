@@ -9,19 +9,19 @@ import { ago, table } from '../cli/format.ts';
  */
 
 interface Progress {
-  config_id: string;
-  grant_id?: string;
+  configId: string;
+  grantId?: string;
   email?: string | null;
-  backfill_started_at?: string | null;
-  backfill_status: string;
-  threads_total: number;
-  threads_completed: number;
-  threads_failed: number;
-  threads_processing: number;
-  messages_synced: number;
-  percent_complete: string;
-  backfill_error: string | null;
-  backfill_progress: { discovery?: { listed?: number; pages?: number } };
+  backfillStartedAt?: string | null;
+  backfillStatus: string;
+  threadsTotal: number;
+  threadsCompleted: number;
+  threadsFailed: number;
+  threadsProcessing: number;
+  messagesSynced: number;
+  percentComplete: number;
+  backfillError: string | null;
+  backfillProgress: { discovery?: { listed?: number; pages?: number } };
 }
 
 const DAY_MS = 86_400_000;
@@ -65,8 +65,8 @@ export function registerBackfillCommands(program: Command): void {
       console.log(table([
         ['config', 'inbox', 'outcome', 'threads', 'failed', 'messages', 'started'],
         ...backfills.map((p) => [
-          p.config_id, p.email ?? p.grant_id ?? '-', outcome(p), `${Number(p.threads_completed) + Number(p.threads_failed)}/${p.threads_total}`,
-          String(p.threads_failed), String(p.messages_synced), ago(p.backfill_started_at),
+          p.configId, p.email ?? p.grantId ?? '-', outcome(p), `${Number(p.threadsCompleted) + Number(p.threadsFailed)}/${p.threadsTotal}`,
+          String(p.threadsFailed), String(p.messagesSynced), ago(p.backfillStartedAt),
         ]),
       ]));
     });
@@ -98,10 +98,10 @@ async function follow(api: ApiClient, configId: string): Promise<number> {
     if (tty) process.stdout.write(`\r${line}\x1b[K`);
     else if (line !== last) console.log(line);
     last = line;
-    if (FINISHED.has(p.backfill_status)) {
+    if (FINISHED.has(p.backfillStatus)) {
       if (tty) process.stdout.write('\n');
-      if (p.backfill_error) console.log(`error: ${p.backfill_error}`);
-      return p.backfill_status === 'completed' ? 0 : 1;
+      if (p.backfillError) console.log(`error: ${p.backfillError}`);
+      return p.backfillStatus === 'completed' ? 0 : 1;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -109,29 +109,29 @@ async function follow(api: ApiClient, configId: string): Promise<number> {
 
 /** `[#########-----------]  45.00%  450/1000 threads  1800 messages  thread_sync` */
 export function render(p: Progress): string {
-  const percent = Number(p.percent_complete);
+  const percent = p.percentComplete;
   const width = 30;
   const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-  const done = p.threads_completed + p.threads_failed;
-  const failed = p.threads_failed ? `, ${p.threads_failed} failed` : '';
-  const listed = p.backfill_status === 'discovering' ? ` (discovering: ${p.backfill_progress.discovery?.listed ?? 0} listed)` : '';
-  return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threads_total} threads${failed}  ${p.messages_synced} messages  ${p.backfill_status}${listed}`;
+  const done = p.threadsCompleted + p.threadsFailed;
+  const failed = p.threadsFailed ? `, ${p.threadsFailed} failed` : '';
+  const listed = p.backfillStatus === 'discovering' ? ` (discovering: ${p.backfillProgress.discovery?.listed ?? 0} listed)` : '';
+  return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threadsTotal} threads${failed}  ${p.messagesSynced} messages  ${p.backfillStatus}${listed}`;
 }
 
 /** A finished backfill whose threads partly failed did not simply complete. */
 function outcome(p: Progress): string {
-  if (p.backfill_status === 'completed' && Number(p.threads_failed) > 0) return 'completed with failures';
-  return p.backfill_status;
+  if (p.backfillStatus === 'completed' && Number(p.threadsFailed) > 0) return 'completed with failures';
+  return p.backfillStatus;
 }
 
 function describe(p: Progress): string {
   return [
-    `backfill ${p.config_id}: ${outcome(p)}`,
-    `  threads   ${p.threads_completed} completed, ${p.threads_processing} processing, ${p.threads_failed} failed, ${p.threads_total} in all`,
-    `  messages  ${p.messages_synced}`,
-    `  progress  ${Number(p.percent_complete).toFixed(2)}%`,
-    ...(p.backfill_error ? [`  error     ${p.backfill_error}`] : []),
+    `backfill ${p.configId}: ${outcome(p)}`,
+    `  threads   ${p.threadsCompleted} completed, ${p.threadsProcessing} processing, ${p.threadsFailed} failed, ${p.threadsTotal} in all`,
+    `  messages  ${p.messagesSynced}`,
+    `  progress  ${p.percentComplete.toFixed(2)}%`,
+    ...(p.backfillError ? [`  error     ${p.backfillError}`] : []),
   ].join('\n');
 }
 

@@ -5,7 +5,7 @@ import { HttpError } from '../runtime/http-error.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import type { Services } from '../runtime/domain.ts';
 import { databaseErrorKind } from '../storage/errors.ts';
-import { recordAndQueue, recordRejected } from './notifications.ts';
+import { recordAndQueue, recordRejected } from './webhook-log.ts';
 import type { WebhookEnvelope } from './nylas/wire.ts';
 import { WEBHOOK_QUEUE } from './queues.ts';
 import { ByteBudget, readSignedBody, type SignedBody } from './webhook-body.ts';

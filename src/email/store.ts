@@ -188,10 +188,41 @@ export async function upsertThread(db: Queryable, inboxId: string, thread: Threa
   return (await db.query(UPSERT_THREADS, [JSON.stringify([{ inbox: inboxId, version, v: thread }])])).length > 0;
 }
 
-export async function listThreads(db: Queryable, inboxId: string, limit: number, before?: Date): Promise<Record<string, unknown>[]> {
-  return db.query(LIST_THREADS, [inboxId, limit, before ?? null]);
+/** A row of LIST_THREADS. Participants and message ids are the provider's, as stored (jsonb). */
+export interface ThreadListing {
+  id: string;
+  nylas_thread_id: string;
+  subject: string | null;
+  snippet: string | null;
+  participants: unknown[];
+  message_ids: string[];
+  unread: boolean;
+  starred: boolean;
+  has_attachments: boolean;
+  latest_message_received_date: Date | null;
 }
 
-export async function threadMessages(db: Queryable, threadRowId: string): Promise<Record<string, unknown>[]> {
-  return db.query(THREAD_MESSAGES, [threadRowId]);
+export async function listThreads(db: Queryable, inboxId: string, limit: number, before?: Date): Promise<ThreadListing[]> {
+  return db.query<ThreadListing>(LIST_THREADS, [inboxId, limit, before ?? null]);
+}
+
+/** A row of THREAD_MESSAGES. Participants, folders and attachments are the provider's, as stored. */
+export interface StoredMessage {
+  id: string;
+  nylas_message_id: string;
+  subject: string | null;
+  from_participants: unknown[];
+  to_participants: unknown[];
+  cc_participants: unknown[];
+  date: Date | null;
+  snippet: string | null;
+  body: string | null;
+  unread: boolean;
+  starred: boolean;
+  folders: string[];
+  attachments: unknown[];
+}
+
+export async function threadMessages(db: Queryable, threadRowId: string): Promise<StoredMessage[]> {
+  return db.query<StoredMessage>(THREAD_MESSAGES, [threadRowId]);
 }

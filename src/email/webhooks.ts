@@ -10,7 +10,7 @@ import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import {
   finishAttempt, finishAttempts, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
-} from './notifications.ts';
+} from './webhook-log.ts';
 import { recordRawEnvelope } from './raw-envelope.ts';
 import { upsertMessages, type BatchUpsertOutcome, type MessageWrite } from './message-batches.ts';
 import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Queryable } from '../storage/index.ts';
+import { VERSION } from '../version.ts';
 
 /**
  * The registry of running Nova processes (nova_workers): each registers at start with its roles
@@ -15,7 +16,8 @@ const GONE_MS = 600_000;
 export interface WorkerInfo {
   id: string;
   pid: number;
-  version: string;
+  /** Defaults to this package's version; kept optional until runtime.ts stops passing its own. */
+  version?: string;
   roles: string[];
   healthPort: number | null;
   apiPort: number | null;
@@ -57,7 +59,7 @@ const LIST = `
 const PRUNE = `delete from nova_workers where heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)`;
 
 export async function registerWorker(db: Queryable, w: WorkerInfo): Promise<void> {
-  await db.query(REGISTER, [w.id, hostname(), w.pid, w.version, w.roles, w.healthPort, w.apiPort]);
+  await db.query(REGISTER, [w.id, hostname(), w.pid, w.version ?? VERSION, w.roles, w.healthPort, w.apiPort]);
 }
 
 export async function heartbeatWorker(db: Queryable, w: WorkerInfo): Promise<void> {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { migrate, openPglite, openPostgres, type Sql } from '../../src/storage/index.ts';
 
 /** A fresh, migrated database of one backend, for one test file. */
@@ -22,7 +23,8 @@ export interface Backend {
   create(options?: { migrate?: boolean }): Promise<TestDb>;
 }
 
-const pgUrl = process.env.NOVA_TEST_DATABASE_URL;
+/** From the globalSetup: NOVA_TEST_DATABASE_URL, or the local server when one answers. */
+const pgUrl = inject('testDatabaseUrl');
 
 const pglite: Backend = {
   name: 'pglite',
@@ -74,5 +76,8 @@ const server: Backend = {
   },
 };
 
-/** PGlite always; the PostgreSQL server too when NOVA_TEST_DATABASE_URL is set (CI sets it). */
+/**
+ * PGlite always; PostgreSQL too when NOVA_TEST_DATABASE_URL is set (CI sets it) or, when it is
+ * unset, a server answers at postgres://postgres@127.0.0.1:5432/test.
+ */
 export const backends: Backend[] = pgUrl ? [pglite, server] : [pglite];

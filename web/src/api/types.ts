@@ -87,32 +87,32 @@ export type BackfillStatus = 'pending' | 'discovering' | 'thread_sync' | 'comple
 
 /** A row of get_sync_progress (numbers may arrive as strings: bigint and numeric columns). */
 export interface Progress {
-  config_id: string;
-  grant_id?: string;
+  configId: string;
+  grantId?: string;
   email?: string | null;
-  backfill_status: BackfillStatus;
-  backfill_since: string | null;
-  backfill_until: string | null;
-  backfill_started_at: string | null;
-  backfill_completed_at: string | null;
-  threads_total: number | string;
-  threads_queued: number | string;
-  threads_processing: number | string;
-  threads_completed: number | string;
-  threads_failed: number | string;
-  messages_synced: number | string;
-  percent_complete: number | string;
-  backfill_error: string | null;
+  backfillStatus: BackfillStatus;
+  backfillSince: string | null;
+  backfillUntil: string | null;
+  backfillStartedAt: string | null;
+  backfillCompletedAt: string | null;
+  threadsTotal: number | string;
+  threadsQueued: number | string;
+  threadsProcessing: number | string;
+  threadsCompleted: number | string;
+  threadsFailed: number | string;
+  messagesSynced: number | string;
+  percentComplete: number | string;
+  backfillError: string | null;
 }
 
 export interface Inbox {
   id: string;
-  grant_id: string;
+  grantId: string;
   email: string | null;
   provider: string | null;
   status: string;
-  config_id: string | null;
-  backfill_status: BackfillStatus | null;
+  configId: string | null;
+  backfillStatus: BackfillStatus | null;
 }
 
 export interface Participant {
@@ -122,22 +122,22 @@ export interface Participant {
 
 export interface Thread {
   id: string;
-  nylas_thread_id: string;
+  nylasThreadId: string;
   subject: string | null;
   snippet: string | null;
   participants: Participant[] | null;
-  message_ids: string[] | null;
+  messageIds: string[] | null;
   unread: boolean;
   starred: boolean;
-  latest_message_received_date: string | null;
+  latestMessageReceivedDate: string | null;
 }
 
 export interface Message {
   id: string;
-  nylas_message_id: string;
+  nylasMessageId: string;
   subject: string | null;
-  from_participants: Participant[] | null;
-  to_participants: Participant[] | null;
+  fromParticipants: Participant[] | null;
+  toParticipants: Participant[] | null;
   date: string | null;
   snippet: string | null;
   body: string | null;

@@ -36,7 +36,7 @@ export function BackfillsPage({ highlight }: { highlight?: string | null }) {
     refresh();
   };
   useLive(
-    rows.map((r) => `backfill:${r.config_id}`),
+    rows.map((r) => `backfill:${r.configId}`),
     (event) => {
       const data = event.data as BackfillProgressData | undefined;
       if (!data?.configId) return;
@@ -68,7 +68,7 @@ export function BackfillsPage({ highlight }: { highlight?: string | null }) {
           </thead>
           <tbody>
             {rows.map((row) => {
-              const v = viewOf(row, events[row.config_id]);
+              const v = viewOf(row, events[row.configId]);
               // Completed with failed threads is not a plain success: amber, with a way to them.
               const partial = v.status === 'completed' && v.failed > 0;
               const shown = partial ? 'partial' : v.status;

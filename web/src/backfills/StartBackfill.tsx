@@ -21,8 +21,8 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
   const current = list.find((i) => i.id === chosen);
   // One backfill per inbox at a time: Start waits until the running one ends (no 409 to read).
   // `pending` is also the state of an inbox never backfilled: running only once a run started.
-  const started = (backfills as { backfills?: Progress[] } | undefined)?.backfills?.find((b) => b.config_id === current?.config_id)?.backfill_started_at;
-  const status = current?.backfill_status;
+  const started = (backfills as { backfills?: Progress[] } | undefined)?.backfills?.find((b) => b.configId === current?.configId)?.backfillStartedAt;
+  const status = current?.backfillStatus;
   const running = status === 'discovering' || status === 'thread_sync' || (status === 'pending' && !!started);
   const [starting, setStarting] = useState(false);
 
@@ -38,7 +38,7 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
       onStarted();
       reload();
     } catch (err) {
-      const who = current?.email ?? current?.grant_id ?? 'this inbox';
+      const who = current?.email ?? current?.grantId ?? 'this inbox';
       setFlash({ kind: 'error', text: (err as { status?: number }).status === 409 ? `A backfill of ${who} is already running.` : (err as Error).message });
     } finally {
       setStarting(false);
@@ -82,7 +82,7 @@ export function StartBackfill({ onStarted, backfills }: { onStarted(): void; bac
           inbox{' '}
           <select value={chosen} onChange={(e) => setInboxId(e.target.value)} disabled={list.length === 0}>
             {list.map((i) => (
-              <option key={i.id} value={i.id}>{i.email ?? i.grant_id} ({i.backfill_status ?? 'never'})</option>
+              <option key={i.id} value={i.id}>{i.email ?? i.grantId} ({i.backfillStatus ?? 'never'})</option>
             ))}
           </select>
         </label>

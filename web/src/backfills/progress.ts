@@ -18,17 +18,17 @@ export interface BackfillView {
 
 export function viewOf(row: Progress, event?: BackfillProgressData): BackfillView {
   const view: BackfillView = {
-    configId: row.config_id,
-    who: row.email ?? row.grant_id ?? row.config_id,
-    status: row.backfill_status,
-    percent: num(row.percent_complete),
-    total: num(row.threads_total),
-    completed: num(row.threads_completed),
-    failed: num(row.threads_failed),
-    messages: num(row.messages_synced),
-    startedAt: row.backfill_started_at,
-    completedAt: row.backfill_completed_at,
-    error: row.backfill_error,
+    configId: row.configId,
+    who: row.email ?? row.grantId ?? row.configId,
+    status: row.backfillStatus,
+    percent: num(row.percentComplete),
+    total: num(row.threadsTotal),
+    completed: num(row.threadsCompleted),
+    failed: num(row.threadsFailed),
+    messages: num(row.messagesSynced),
+    startedAt: row.backfillStartedAt,
+    completedAt: row.backfillCompletedAt,
+    error: row.backfillError,
   };
   if (!event) return view;
   // The same arithmetic as get_sync_progress: finished threads over queued ones, 100 once completed.

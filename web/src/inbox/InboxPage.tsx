@@ -26,7 +26,7 @@ export function InboxPage({ inboxId, threadId }: { inboxId: string | null; threa
         <div className="inbox-picker" role="tablist" aria-label="Inboxes">
           {list.map((i) => (
             <button key={i.id} type="button" role="tab" aria-selected={i.id === current} className={i.id === current ? 'tab current' : 'tab'} onClick={() => open(i.id)}>
-              {i.email ?? i.grant_id} {i.status !== 'active' && <Badge kind="failed">{i.status}</Badge>}
+              {i.email ?? i.grantId} {i.status !== 'active' && <Badge kind="failed">{i.status}</Badge>}
             </button>
           ))}
         </div>
@@ -50,7 +50,7 @@ function ThreadList({ inboxId, selected, onSelect }: { inboxId: string; selected
   });
   const [older, setOlder] = useState<{ threads: Thread[]; done: boolean; error?: Error }>({ threads: [], done: false });
   const threads = [...(first.data?.threads ?? []), ...older.threads];
-  const last = threads[threads.length - 1]?.latest_message_received_date;
+  const last = threads[threads.length - 1]?.latestMessageReceivedDate;
   const more = async () => {
     if (!last) return;
     try {
@@ -79,7 +79,7 @@ function ThreadItem({ thread, selected, onSelect }: { thread: Thread; selected: 
     <li>
       <button type="button" className={selected ? 'thread current' : 'thread'} onClick={() => onSelect(thread.id)} data-thread={thread.id}>
         <span className={thread.unread ? 'subject unread' : 'subject'}>{thread.subject || '(no subject)'}</span>
-        <span className="meta">{who} · {dateTime(thread.latest_message_received_date)} · {thread.message_ids?.length ?? 0} msg</span>
+        <span className="meta">{who} · {dateTime(thread.latestMessageReceivedDate)} · {thread.messageIds?.length ?? 0} msg</span>
         <span className="snippet">{thread.snippet}</span>
       </button>
     </li>

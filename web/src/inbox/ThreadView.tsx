@@ -26,13 +26,13 @@ function MessageCard({ message, initiallyOpen }: { message: Message; initiallyOp
   return (
     <article className="message" data-message={message.id}>
       <button type="button" className="message-head" aria-expanded={open} onClick={() => setOpen(!open)}>
-        <strong>{people(message.from_participants) || '(unknown sender)'}</strong>
+        <strong>{people(message.fromParticipants) || '(unknown sender)'}</strong>
         <span className="meta">{dateTime(message.date)}</span>
         {!open && <span className="snippet">{message.snippet}</span>}
       </button>
       {open && (
         <>
-          <p className="meta">to {people(message.to_participants) || '—'} · {message.subject || '(no subject)'}</p>
+          <p className="meta">to {people(message.toParticipants) || '—'} · {message.subject || '(no subject)'}</p>
           <pre className="body">{htmlToText(message.body ?? message.snippet ?? '')}</pre>
           <MessageExtraction messageId={message.id} />
         </>
