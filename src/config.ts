@@ -136,6 +136,17 @@ export const configSchema = z.object({
   EXTRACTION_QUEUE_BATCH: int(1000, 1, 100_000),
   /** A message queued this long with no result is sent again (dedup keeps a live job single). */
   EXTRACTION_REQUEUE_AFTER_MS: int(3_600_000, 1000),
+
+  // --- Workflows (roles workflow-runner, http-worker)
+  /** Ticks run at once per `workflow-runner` process (a waiting run takes none). */
+  WORKFLOW_RUNNER_CONCURRENCY: int(64, 1, 10_000),
+  /** HTTP steps in flight per `http-worker` process. */
+  HTTP_WORKER_CONCURRENCY: int(32, 1, 10_000),
+  HTTP_STEP_TIMEOUT_MS: int(30_000, 100),
+  /** Response bodies larger than this fail the step (the original read them whole). */
+  HTTP_STEP_MAX_RESPONSE_BYTES: int(1_048_576, 1024),
+  /** Hosts or IPs (comma list) HTTP steps may reach although they are loopback/private/link-local. */
+  HTTP_STEP_ALLOWED_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
 });
 
 export type Config = z.infer<typeof configSchema>;

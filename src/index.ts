@@ -10,3 +10,7 @@ export { defineQueue, type Domain, type QueueDefinition, type LoopDefinition, ty
 export { RateLimiter, type RateLimit } from './runtime/rate-limit.ts';
 export { Lease } from './runtime/lease.ts';
 export { openDatabase, openPglite, openPostgres, migrate, type Sql } from './storage/index.ts';
+export {
+  defineWorkflow, workflowsDomain, startRun, cancelRun, sendEvent, rerunFromFailure, isSuspend, StepFailed, ChildRunFailed,
+  type Workflow, type StepApi, type WorkflowsDomain, type WorkflowEngine,
+} from './workflows/index.ts';

@@ -1,0 +1,73 @@
+/**
+ * Durable workflows (seed 004's orchestrator): workflows as code (defineWorkflow) and as
+ * documents in the original's format, run on the queue by role `workflow-runner`, with HTTP
+ * steps on role `http-worker`. Group `orchestrator` selects both (and the roles to come).
+ *
+ * Per-process state (registry, compiled documents, checkpoint batcher) is built by `setup` once
+ * per runtime and reached through `engine(services)`; nothing lives in module variables.
+ */
+import { defineQueue, type Domain, type Services } from '../runtime/domain.ts';
+import type { Workflow } from './define.ts';
+import { HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { httpJob, runHttpStep } from './http-worker.ts';
+import { runTick, tickJob } from './runner.ts';
+
+export { defineWorkflow, durationMs, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
+export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
+export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
+export { runTopic, workflowTopic } from './events.ts';
+export { HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+export type { RunRow, StepRow, RunStatus } from './store.ts';
+
+export const RUNNER_ROLE = 'workflow-runner';
+export const HTTP_ROLE = 'http-worker';
+
+export interface WorkflowsDomain extends Domain {
+  /** This runtime's workflow engine (built on first use): what startRun and friends take. */
+  engine(services: Services): WorkflowEngine;
+}
+
+/** The workflows domain running the given code workflows (documents need no declaration). */
+export function workflowsDomain(options: { workflows?: readonly Workflow<any, any>[] } = {}): WorkflowsDomain {
+  const workflows = options.workflows ?? [];
+  const engines = new WeakMap<Services, WorkflowEngine>();
+  const engine = (services: Services): WorkflowEngine => {
+    let e = engines.get(services);
+    if (!e) engines.set(services, (e = setup(services, workflows)));
+    return e;
+  };
+  return {
+    name: 'workflows',
+    group: 'orchestrator',
+    roles: [RUNNER_ROLE, HTTP_ROLE],
+    engine,
+    queues: [
+      defineQueue({
+        name: TICK_QUEUE,
+        role: RUNNER_ROLE,
+        schema: tickJob,
+        handler: (payload, ctx) => runTick(engine(ctx.services), payload, ctx),
+        concurrency: (config) => config.WORKFLOW_RUNNER_CONCURRENCY,
+        batchSize: 64,
+        // A tick fails only on infrastructure errors (a step's own failure is the run's data);
+        // contention and a missing version retry with RetryLater.
+        retry: { maxAttempts: 20, baseDelayMs: 200, maxDelayMs: 30_000 },
+      }),
+      defineQueue({
+        name: HTTP_QUEUE,
+        role: HTTP_ROLE,
+        schema: httpJob,
+        handler: (payload, ctx) => runHttpStep(engine(ctx.services), payload, ctx),
+        concurrency: (config) => config.HTTP_WORKER_CONCURRENCY,
+        // Attempts come with each job (the step's maxAttempts); the delay is the handler's RetryLater.
+        retry: { maxAttempts: 3, baseDelayMs: 500 },
+      }),
+    ],
+    routes: async (app, services) => {
+      const { workflowRoutes } = await import('./api.ts');
+      const { v1Routes } = await import('./api-v1.ts');
+      await app.register(async (scope) => workflowRoutes(scope, engine(services)));
+      await app.register(async (scope) => v1Routes(scope, engine(services)));
+    },
+  };
+}
