@@ -28,6 +28,12 @@ export function blockedReason(ip: string): string | null {
   // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
   if (mapped) addr = mapped[1]!;
+  // The same in the hex form URL parsing produces (::ffff:7f00:1).
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(addr);
+  if (hex) {
+    const [hi, lo] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
+    addr = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
   const v4 = isIP(addr) === 4;
   if (!blocked.check(addr, v4 ? 'ipv4' : 'ipv6')) return null;
   if (v4 ? addr.startsWith('127.') : addr === '::1') return 'a loopback address';
