@@ -9,6 +9,7 @@
  *   steps return at once; the tick ends at the first step that has to wait (Suspend).
  * - wait: a sleep, an event, a child run or an http-worker job. A waiting run holds no job.
  */
+import { createHash } from 'node:crypto';
 import type { ZodType } from 'zod';
 import type { HttpRequest, HttpResponse, HttpStepOptions } from './http-types.ts';
 
@@ -130,6 +131,11 @@ export function codeDefinition(w: Workflow<any, any>): Record<string, unknown> {
     timeoutMs: o.timeout === undefined ? null : durationMs(o.timeout),
     concurrency: o.concurrency ? { limit: o.concurrency.limit } : null,
   };
+}
+
+/** The content address of a definition: the original's `sha256:<hex>` cas id. */
+export function hashDefinition(definition: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(definition)).digest('hex')}`;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

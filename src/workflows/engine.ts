@@ -3,16 +3,16 @@
  * workflows this process knows, compiled documents, and the batcher that gathers step
  * checkpoints of every run ticking in this process into one statement.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
-import { codeDefinition, durationMs, WorkflowRegistry, type Workflow } from './define.ts';
+import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
 import type { ChildTarget } from './context.ts';
 import { documentWorkflow } from './document/run.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
-import { currentTagVersion } from './tag-store.ts';
+import { currentTagVersion, runPatches } from './tag-store.ts';
+import { applyOperations } from './document/catalog.ts';
 
 /** The tick queue (role `workflow-runner`) and the HTTP step queue (role `http-worker`). */
 export const TICK_QUEUE = 'workflow.tick';
@@ -27,10 +27,6 @@ export interface WorkflowEngine {
   documents: Map<string, Workflow<any, any>>;
   /** Resolves once this process's code workflow versions are recorded in `workflows`. */
   ready: Promise<void>;
-}
-
-export function hashDefinition(definition: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(definition)).digest('hex')}`;
 }
 
 export function setup(services: Services, workflows: readonly Workflow<any, any>[]): WorkflowEngine {
@@ -70,6 +66,21 @@ export async function definitionOf(engine: WorkflowEngine, name: string, version
   const compiled = documentWorkflow(name, version, row.definition);
   engine.documents.set(key, compiled);
   return compiled;
+}
+
+/**
+ * The workflow one run executes: its pinned version, plus for a document the patches applied to
+ * this run while it runs (POST /api/v1/runs/:id/patches), in order.
+ */
+export async function definitionForRun(engine: WorkflowEngine, run: { id: string; workflow: string; version: number }): Promise<Workflow<any, any> | undefined> {
+  const def = await definitionOf(engine, run.workflow, run.version);
+  const doc = (def as { document?: unknown } | undefined)?.document;
+  if (!doc) return def;
+  const patches = await runPatches(engine.services.sql, run.id);
+  if (patches.length === 0) return def;
+  let patched: unknown = doc;
+  for (const p of patches) patched = applyOperations(patched, p.operations);
+  return documentWorkflow(run.workflow, run.version, patched);
 }
 
 /**

@@ -9,7 +9,7 @@ import { RetryLater } from '../queue/errors.ts';
 import type { JobContext } from '../runtime/domain.ts';
 import type { Queryable } from '../storage/index.ts';
 import { Execution } from './context.ts';
-import { definitionOf, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { TickLost, toStoredError } from './errors.ts';
 import { publishRun, publishStep } from './events.ts';
 import * as store from './store.ts';
@@ -53,7 +53,7 @@ async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<Ti
 async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<TickJob>): Promise<Outcome> {
   const { services } = engine;
   const token = ctx.job.token;
-  const def = await definitionOf(engine, run.workflow, run.version);
+  const def = await definitionForRun(engine, run);
   if (!def) {
     // Another runner (a newer or older deployment) may declare this version; hand the run back.
     await store.releaseRun(services.sql, run.id, token, run.was === 'running' ? 'waiting' : run.was);
