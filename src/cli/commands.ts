@@ -13,6 +13,7 @@ import { registerExtractCommands } from './extract.ts';
 import { holdPidFile } from './pidfile.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerWorkerCommands } from './worker.ts';
+import { registerWorkflowCommands } from '../workflows/cli.ts';
 
 /**
  * V8 flags that keep the heap near its live data: process-wide, so set in the entry point only.
@@ -99,6 +100,7 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerExtractCommands(program);
   registerWorkerCommands(program);
   registerQueueCommands(program);
+  registerWorkflowCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Nova's own workflow routes (docs/API.md):
  * - `GET /api/workflows`: workflows with their newest version and run counts;
+ * - `PUT /api/workflows/:name/document` {workflow}: stores a document as the next version (201);
  * - `POST /api/workflows/:name/runs` {input, idempotencyKey?, version?}: starts a run (201), or
  *   returns the run an idempotency key already started (200);
  * - `GET /api/runs?workflow&status&limit&before`: runs, newest first, paged;
@@ -12,6 +13,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
+import { createDocument } from './document/catalog.ts';
+import { DocumentError } from './document/validate.ts';
 import type { WorkflowEngine } from './engine.ts';
 import { cancelRun, rerunFromFailure, sendEvent, startRun } from './service.ts';
 import * as store from './store.ts';
@@ -35,6 +38,18 @@ export function workflowRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
   const { sql } = engine.services;
 
   app.get('/api/workflows', async () => ({ workflows: await store.listWorkflows(sql) }));
+
+  app.put('/api/workflows/:name/document', async (req, reply) => {
+    const { name } = nameParam.parse(req.params);
+    const { workflow } = z.object({ workflow: z.unknown() }).parse(req.body ?? {});
+    try {
+      const row = await sql.transaction((tx) => createDocument(tx, name, userOf(req.headers), workflow));
+      return reply.status(201).send({ name: row.name, version: row.version, hash: row.definition_hash });
+    } catch (err) {
+      if (err instanceof DocumentError) throw new HttpError(400, 'invalid_workflow', err.message);
+      throw err;
+    }
+  });
 
   app.post('/api/workflows/:name/runs', async (req, reply) => {
     const { name } = nameParam.parse(req.params);

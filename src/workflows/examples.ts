@@ -16,4 +16,29 @@ export const onboarding = defineWorkflow(
   },
 );
 
-export const exampleWorkflows = [onboarding];
+/** The smallest durable workflow: three memoized steps (and what bench:workflows measures). */
+export const threeSteps = defineWorkflow({ name: 'demo.three-steps', version: 1 }, async ({ step }) => {
+  const a = await step.run('one', () => 1);
+  const b = await step.run('two', () => a + 1);
+  return step.run('three', () => b + 1);
+});
+
+/** One HTTP step executed by the `http-worker` role (SSRF rules apply to `url`). */
+export const fetchUrl = defineWorkflow(
+  { name: 'demo.fetch', version: 1, input: z.object({ url: z.url() }) },
+  async ({ input, step }) => {
+    const res = await step.http('get', { url: input.url });
+    return { status: res.status, durationMs: res.durationMs };
+  },
+);
+
+/** Sleeps until `until`: a sleeping run holds no worker slot and no active job. */
+export const napUntil = defineWorkflow(
+  { name: 'demo.nap', version: 1, input: z.object({ until: z.iso.datetime({ offset: true }) }) },
+  async ({ input, step }) => {
+    await step.sleepUntil('nap', input.until);
+    return step.run('wake', () => 'rested');
+  },
+);
+
+export const exampleWorkflows = [onboarding, threeSteps, fetchUrl, napUntil];
