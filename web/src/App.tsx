@@ -10,10 +10,13 @@ import { QueuesPage } from './queues/QueuesPage.tsx';
 import { Link, useLocation } from './router.tsx';
 import { Empty } from './ui.tsx';
 import { WorkersPage } from './workers/WorkersPage.tsx';
+import { RunPage } from './workflows/RunPage.tsx';
+import { RunsPage } from './workflows/RunsPage.tsx';
 
 const NAV = [
   ['/queues', 'Queues'],
   ['/backfills', 'Backfills'],
+  ['/workflows', 'Workflows'],
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
 ] as const;
@@ -55,6 +58,8 @@ function Page() {
       return <BackfillsPage />;
     case 'workers':
       return <WorkersPage />;
+    case 'workflows':
+      return parts[1] === 'runs' && parts[2] ? <RunPage key={parts[2]} id={parts[2]} /> : <RunsPage workflow={query.get('workflow')} />;
     case 'inbox':
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
     default:
