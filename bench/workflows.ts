@@ -29,7 +29,7 @@ const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) 
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 500);
 const RUNS = int('BENCH_RUNS', 20_000);
 const SLEEPERS = int('BENCH_SLEEPERS', 10_000);
-const SPREAD_MS = int('BENCH_SPREAD_MS', 10_000);
+const SPREAD_MS = int('BENCH_SPREAD_MS', 30_000);
 
 if (!env.DATABASE_URL) {
   console.error('bench:workflows needs DATABASE_URL (runner processes share the database; PGlite is single-process)');
@@ -100,7 +100,8 @@ try {
   await Promise.all(Array.from({ length: 32 }, async () => {
     while (next++ < RUNS) await startRun(engine, 'demo.three-steps', {});
   }));
-  console.log(`queued ${RUNS} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s (${Math.round(RUNS / ((performance.now() - t0) / 1000))}/s through startRun)`);
+  const startRate = RUNS / ((performance.now() - t0) / 1000);
+  console.log(`queued ${RUNS} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s (${Math.round(startRate)}/s through startRun, one bench process)`);
   runners = await Promise.all([startNova('workflow-runner', procEnv), startNova('workflow-runner', procEnv)]);
   const rss = peakRss(() => runners.map((r) => r.child.pid));
   const marks: { at: number; done: number }[] = [];
@@ -115,7 +116,8 @@ try {
   console.log(`throughput, 2 workflow-runner processes: ${Math.round((b.done - a.done) / ((b.at - a.at) / 1000))} runs/s (10 %–90 %), peak runner RSS ${mb(rss.stop())}`);
 
   // Sleeping runs: all asleep at once, due over SPREAD_MS from a common start.
-  const due0 = Date.now() + 20_000 + SLEEPERS / 2;
+  // Due only once all are asleep: starting them takes SLEEPERS / startRate seconds (and some).
+  const due0 = Date.now() + 15_000 + Math.ceil((2000 * SLEEPERS) / startRate);
   next = 0;
   await Promise.all(Array.from({ length: 32 }, async () => {
     for (let i = next++; i < SLEEPERS; i = next++) {

@@ -23,6 +23,9 @@ export interface WorkflowEngine {
   registry: WorkflowRegistry;
   log: Logger;
   checkpoints: Batcher<store.StepWrite, boolean>;
+  /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
+  acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
+  finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
   /** Compiled document versions by `<name>@<version>` (a version never changes once stored). */
   documents: Map<string, Workflow<any, any>>;
   /** Resolves once this process's code workflow versions are recorded in `workflows`. */
@@ -47,6 +50,22 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       async (items) => {
         const saved = await store.saveSteps(services.sql, items);
         return items.map((i) => saved.has(`${i.runId}/${i.stepId}`));
+      },
+      500,
+      2,
+    ),
+    acquires: new Batcher(
+      async (items): Promise<(store.LeasedRun | undefined)[]> => {
+        const rows = await store.acquireRuns(services.sql, items);
+        return items.map((i) => rows.find((r) => r.id === i.runId && Number(r.job) === i.job));
+      },
+      500,
+      2,
+    ),
+    finishes: new Batcher(
+      async (items): Promise<({ wake: boolean } | undefined)[]> => {
+        const rows = await store.finishRuns(services.sql, items);
+        return items.map((i) => rows.find((r) => r.id === i.runId));
       },
       500,
       2,

@@ -33,7 +33,7 @@ async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<Ti
   const { sql, queue } = engine.services;
   const { id, token } = ctx.job;
   for (let i = 0; i < 10; i++) {
-    const run = await store.acquireRun(sql, runId, id, token);
+    const run = await engine.acquires.add({ runId, job: id, token });
     if (run) return run;
     const holder = await store.runHolder(sql, runId);
     if (!holder || store.TERMINAL.includes(holder.status)) return undefined;
@@ -134,9 +134,10 @@ async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: numbe
   const { services } = engine;
   const { sql } = services;
   const release = (db: Queryable) => store.releaseRun(db, run.id, token, status, output, error);
-  // The common case, a top-level run with no concurrency key, is one statement.
+  // The common case, a top-level run with no concurrency key, shares one statement with the
+  // other runs ending in this process now.
   const released = run.parent_run_id === null && run.concurrency_key === null
-    ? await release(sql)
+    ? await engine.finishes.add({ runId: run.id, token, status, output, error })
     : await sql.transaction(async (tx) => {
       const r = await release(tx);
       if (r) await afterEnd(engine, tx, { id: run.id, workflow: run.workflow, parent_run_id: r.parent_run_id, parent_step_id: r.parent_step_id, concurrency_key: r.concurrency_key }, status, output, error);

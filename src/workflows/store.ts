@@ -157,6 +157,46 @@ export async function acquireRun(db: Queryable, runId: string, jobId: number, to
   return row;
 }
 
+/**
+ * acquireRun for many ticks in one statement ($1 jsonb array of {runId, job, token}). Returns the
+ * runs taken, each with `job` naming the tick it went to; a run asked for twice goes to one.
+ */
+export async function acquireRuns(db: Queryable, items: readonly { runId: string; job: number; token: number }[]): Promise<(LeasedRun & { job: number })[]> {
+  return db.query<LeasedRun & { job: number }>(
+    `with x as (
+       select distinct on ((e->>'runId')::uuid) (e->>'runId')::uuid as id, (e->>'job')::bigint as job, (e->>'token')::bigint as token
+       from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.status as was from runs r join x on x.id = r.id order by r.id for update of r),
+     r as (
+       update runs r set status = 'running', lease_job = x.job, lease_token = x.token, wake_pending = false,
+         started_at = coalesce(r.started_at, now()), updated_at = now()
+       from x, o where r.id = x.id and o.id = r.id and r.status in ('queued', 'running', 'waiting')
+         and (r.lease_job is null or r.lease_job = x.job)
+       returning r.*, o.was, x.job
+     )
+     select ${RUN_COLUMNS}, was, job, ${STEPS_OF('r')} from r`,
+    [JSON.stringify(items)],
+  );
+}
+
+/**
+ * releaseRun to a terminal status for many top-level runs in one statement ($1 jsonb array of
+ * {runId, token, status, output, error}). Returns the runs released with their wake flag.
+ */
+export async function finishRuns(db: Queryable, items: readonly { runId: string; token: number; status: RunStatus; output: unknown; error: StoredError | null }[]): Promise<{ id: string; wake: boolean }[]> {
+  return db.query<{ id: string; wake: boolean }>(
+    `with x as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token, e->>'status' as status, e->'output' as output, e->'error' as error
+       from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
+     update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
+       output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
+     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
+     returning r.id, o.wake_pending as wake`,
+    [JSON.stringify(items.map((i) => ({ ...i, output: i.output ?? null, error: i.error ?? null })))],
+  );
+}
+
 /** Who holds a run, for a tick that could not take it. */
 export async function runHolder(db: Queryable, runId: string): Promise<{ status: RunStatus; lease_job: number | null; lease_token: number | null } | undefined> {
   const [row] = await db.query<{ status: RunStatus; lease_job: number | null; lease_token: number | null }>(
