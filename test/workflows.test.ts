@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Runtime } from '../src/runtime/runtime.ts';
-import { defineWorkflow, workflowsDomain, startRun, sendEvent, cancelRun, type WorkflowEngine } from '../src/workflows/index.ts';
+import { defineWorkflow, workflowsDomain, startRun, sendEvent, cancelRun, rerunFromFailure, type WorkflowEngine } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
@@ -61,11 +61,32 @@ const fanOut = defineWorkflow({ name: 't.map' }, async ({ step }) => {
   return { squares, children };
 });
 
+const fragile = defineWorkflow({ name: 't.fragile', retry: { maxAttempts: 1 } }, async ({ step, run }) => {
+  await step.run('prepare', () => bump(`prepare:${run.id}`));
+  return step.run('deliver', () => {
+    bump(`deliver:${run.id}`);
+    if (effects.get(`deliver:${run.id}`) === 1) throw new Error('carrier down');
+    return 'delivered';
+  });
+});
+
+const slow = defineWorkflow({ name: 't.slow', timeout: 300 }, async ({ step }) => {
+  await step.sleep('forever', '1h');
+});
+
+const serial = defineWorkflow(
+  { name: 't.serial', concurrency: { key: (input: { account: string }) => input.account, limit: 1 } },
+  async ({ input, step }) => {
+    await step.waitForEvent('release', { event: 'serial.release', match: { account: input.account } });
+    return step.run('done', () => Date.now());
+  },
+);
+
 describe.each(backends)('workflows on $name', (backend) => {
   let db: TestDb;
   let runtime: Runtime;
   let engine: WorkflowEngine;
-  const domain = workflowsDomain({ workflows: [threeSteps, sleeper, waiter, flaky, doomed, parent, longChild, tree, fanOut] });
+  const domain = workflowsDomain({ workflows: [threeSteps, sleeper, waiter, flaky, doomed, parent, longChild, tree, fanOut, fragile, slow, serial] });
 
   beforeAll(async () => {
     db = await backend.create();
@@ -192,5 +213,37 @@ describe.each(backends)('workflows on $name', (backend) => {
     expect(done.status, JSON.stringify(done.error)).toBe('completed');
     expect(done.output).toEqual({ squares: [1, 4, 9, 16, 25], children: [{ total: 5 }, { total: 7 }, { total: 9 }] });
     expect(await store.childRuns(db.sql, run.id)).toHaveLength(3);
+  });
+
+  it('re-runs a failed run from its failed step, replaying the completed one from storage', async () => {
+    const { run } = await startRun(engine, 't.fragile', {});
+    expect((await finished(run.id)).status).toBe('failed');
+    expect(await rerunFromFailure(engine, run.id)).toMatchObject({ status: 'queued' });
+    expect(await finished(run.id)).toMatchObject({ status: 'completed', output: 'delivered' });
+    expect([effects.get(`prepare:${run.id}`), effects.get(`deliver:${run.id}`)]).toEqual([1, 2]);
+    expect(await rerunFromFailure(engine, run.id)).toBeUndefined();
+  });
+
+  it('ends a run that outlives its timeout as timed_out, waits included', async () => {
+    const { run } = await startRun(engine, 't.slow', {});
+    const done = await finished(run.id, 5000);
+    expect(done).toMatchObject({ status: 'timed_out', error: { name: 'RunTimedOut' } });
+    expect((await store.getSteps(db.sql, run.id))[0]!.status).toBe('cancelled');
+  });
+
+  it('runs at most `limit` runs of one concurrency key at once; the next starts when one ends', async () => {
+    const first = (await startRun(engine, 't.serial', { account: 'acme' })).run;
+    await until(async () => (await store.getRun(db.sql, first.id))?.status === 'waiting', 5000, 'the first run to wait');
+    const second = (await startRun(engine, 't.serial', { account: 'acme' })).run;
+    const other = (await startRun(engine, 't.serial', { account: 'globex' })).run;
+    await until(async () => (await store.getRun(db.sql, other.id))?.status === 'waiting', 5000, 'another key to run');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await store.getRun(db.sql, second.id))!.status).toBe('queued');
+    await sendEvent(engine, 'serial.release', { account: 'acme' });
+    await until(async () => (await store.getRun(db.sql, first.id))?.status === 'completed', 5000, 'the first run to end');
+    await until(async () => (await store.getRun(db.sql, second.id))?.status === 'waiting', 5000, 'the second run to start');
+    await sendEvent(engine, 'serial.release', { account: 'acme' });
+    await sendEvent(engine, 'serial.release', { account: 'globex' });
+    expect((await finished(second.id)).status).toBe('completed');
   });
 });

@@ -177,9 +177,11 @@ export async function endTree(engine: WorkflowEngine, runId: string, status: 'ca
   const ended = await services.sql.transaction(async (tx) => {
     const rows = await store.cancelTree(tx, runId, status, error);
     for (const r of rows) {
-      // Descendants' parents are in the tree and ended too; only the root's parent is live.
-      const s = r.id === runId ? status : 'cancelled';
-      if (r.id === runId) await afterEnd(engine, tx, { ...r, concurrency_key: null }, s, null, error);
+      // Descendants' parents are in the tree and ended too: only the root's parent is told. Each
+      // ended run frees its concurrency slot.
+      const root = r.id === runId;
+      if (!root && !r.concurrency_key) continue;
+      await afterEnd(engine, tx, root ? r : { ...r, parent_run_id: null }, root ? status : 'cancelled', null, error);
     }
     return rows;
   });

@@ -313,8 +313,8 @@ export async function deliverEvent(db: Queryable, name: string, data: unknown): 
  * Cancels a run and, through parent_run_id, every live descendant; their waiting steps are
  * cancelled too. Returns the runs cancelled (the root first when it was live).
  */
-export async function cancelTree(db: Queryable, runId: string, status: 'cancelled' | 'timed_out' = 'cancelled', error?: StoredError): Promise<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null }[]> {
-  const rows = await db.query<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; depth: number }>(
+export async function cancelTree(db: Queryable, runId: string, status: 'cancelled' | 'timed_out' = 'cancelled', error?: StoredError): Promise<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; concurrency_key: string | null }[]> {
+  const rows = await db.query<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; concurrency_key: string | null; depth: number }>(
     `with recursive tree as (
        select id, 0 as depth from runs where id = $1
        union all
@@ -324,12 +324,12 @@ export async function cancelTree(db: Queryable, runId: string, status: 'cancelle
          error = case when r.id = $1 then $3::text::jsonb else r.error end,
          finished_at = now(), updated_at = now(), lease_job = null, lease_token = null
        from tree where r.id = tree.id and r.status in ('queued', 'running', 'waiting')
-       returning r.id, r.workflow, r.parent_run_id, r.parent_step_id, tree.depth
+       returning r.id, r.workflow, r.parent_run_id, r.parent_step_id, r.concurrency_key, tree.depth
      ), steps as (
        update run_steps s set status = 'cancelled', finished_at = clock_timestamp()
        from done where s.run_id = done.id and s.status in ('waiting', 'retrying')
      )
-     select id, workflow, parent_run_id, parent_step_id, depth from done order by depth`,
+     select id, workflow, parent_run_id, parent_step_id, concurrency_key, depth from done order by depth`,
     [runId, status, json(error ?? null)],
   );
   return rows;
