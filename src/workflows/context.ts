@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_STEP_RETRY, durationMs, stepRetryDelayMs,
-  type ChildOutcome, type Duration, type InvokeOptions, type StepApi, type StepRetry, type StepRunOptions, type WaitForEvent, type Workflow,
+  type ChildOutcome, type InvokeOptions, type StepApi, type StepRetry, type StepRunOptions, type WaitForEvent, type Workflow,
 } from './define.ts';
 import { ChildRunFailed, StepFailed, Suspend, toStoredError } from './errors.ts';
 import { httpOptionsSchema, httpRequestSchema, type HttpRequest, type HttpResponse, type HttpStepOptions } from './http-types.ts';
