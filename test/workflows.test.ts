@@ -86,7 +86,7 @@ describe.each(backends)('workflows on $name', (backend) => {
   let db: TestDb;
   let runtime: Runtime;
   let engine: WorkflowEngine;
-  const domain = workflowsDomain({ workflows: [threeSteps, sleeper, waiter, flaky, doomed, parent, longChild, tree, fanOut, fragile, slow, serial] });
+  const domain = workflowsDomain({ workflows: [threeSteps, sleeper, waiter, flaky, doomed, parent, longChild, tree, fanOut, fragile, slow, serial], recoveryIntervalMs: 300 });
 
   beforeAll(async () => {
     db = await backend.create();
@@ -245,5 +245,15 @@ describe.each(backends)('workflows on $name', (backend) => {
     await sendEvent(engine, 'serial.release', { account: 'acme' });
     await sendEvent(engine, 'serial.release', { account: 'globex' });
     expect((await finished(second.id)).status).toBe('completed');
+  });
+
+  it('gives a fresh tick to a run left running by a tick job that is gone', async () => {
+    const { run } = await startRun(engine, 't.wait', { orderId: 'Z9' });
+    await until(async () => (await store.getRun(db.sql, run.id))?.status === 'waiting', 5000, 'the run to wait');
+    // As if the event's tick had taken the run and then been dead-lettered: the step is done,
+    // the run is held by a job that no longer exists, and nothing else will wake it.
+    await db.sql.query(`update run_steps set status = 'completed', output = '{"amount": 9}' where run_id = $1`, [run.id]);
+    await db.sql.query(`update runs set status = 'running', lease_job = 999999999, lease_token = 1, updated_at = now() - interval '1 minute' where id = $1`, [run.id]);
+    expect((await finished(run.id)).output).toEqual({ amount: 9 });
   });
 });

@@ -10,7 +10,7 @@ import { defineQueue, type Domain, type Services } from '../runtime/domain.ts';
 import type { Workflow } from './define.ts';
 import { HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
-import { runTick, tickJob } from './runner.ts';
+import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
 
 export { defineWorkflow, durationMs, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
 export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
@@ -28,8 +28,13 @@ export interface WorkflowsDomain extends Domain {
 }
 
 /** The workflows domain running the given code workflows (documents need no declaration). */
-export function workflowsDomain(options: { workflows?: readonly Workflow<any, any>[] } = {}): WorkflowsDomain {
+export function workflowsDomain(options: {
+  workflows?: readonly Workflow<any, any>[];
+  /** How often `workflow-recovery` looks for runs no tick holds, and how idle they must be; default 30 s. */
+  recoveryIntervalMs?: number;
+} = {}): WorkflowsDomain {
   const workflows = options.workflows ?? [];
+  const recoveryMs = options.recoveryIntervalMs ?? 30_000;
   const engines = new WeakMap<Services, WorkflowEngine>();
   const engine = (services: Services): WorkflowEngine => {
     let e = engines.get(services);
@@ -62,6 +67,14 @@ export function workflowsDomain(options: { workflows?: readonly Workflow<any, an
         // Attempts come with each job (the step's maxAttempts); the delay is the handler's RetryLater.
         retry: { maxAttempts: 3, baseDelayMs: 500 },
       }),
+    ],
+    loops: [
+      {
+        name: 'workflow-recovery', role: RUNNER_ROLE, singleton: true, intervalMs: recoveryMs,
+        run: async ({ services }) => {
+          await recoverStrandedRuns(engine(services), recoveryMs);
+        },
+      },
     ],
     routes: async (app, services) => {
       const { workflowRoutes } = await import('./api.ts');

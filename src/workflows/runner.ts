@@ -207,3 +207,24 @@ export function childTicks(runId: string, timeoutMs: number | null): { payload: 
   if (timeoutMs !== null) ticks.push({ payload: { runId }, delayMs: timeoutMs + 10 });
   return ticks;
 }
+
+/**
+ * Loop `workflow-recovery` (singleton, role workflow-runner): a run left `running` by a tick job
+ * that no longer holds it (its job was dead-lettered after repeated infrastructure failures, or
+ * deleted) gets a fresh tick, so neither it nor a parent waiting on it stays stuck. A live holder
+ * is left alone; until the engine has onDead hooks this sweep is how such runs come back.
+ */
+export async function recoverStrandedRuns(engine: WorkflowEngine, idleMs: number): Promise<number> {
+  const { sql, queue } = engine.services;
+  const candidates = await store.idleRunningRuns(sql, idleMs, 500);
+  const stranded: string[] = [];
+  for (const r of candidates) {
+    if (r.lease_job !== null && r.lease_token !== null && (await queue.holdsLease({ id: r.lease_job, token: r.lease_token }))) continue;
+    stranded.push(r.id);
+  }
+  if (stranded.length) {
+    await queue.sendBatch(TICK_QUEUE, stranded.map((runId) => ({ payload: { runId } })));
+    engine.log.warn('ticked runs no job was holding', { runs: stranded.length });
+  }
+  return stranded.length;
+}

@@ -398,6 +398,19 @@ export async function lockConcurrencyKey(db: Queryable, workflow: string, key: s
   await db.query('select pg_advisory_xact_lock(hashtext($1))', [`nova.workflow:${workflow}:${key}`]);
 }
 
+/**
+ * Runs marked running that no tick has touched for `idleMs`: candidates for recovery when the
+ * job holding them is gone (dead-lettered, or deleted by hand). The caller checks each lease.
+ */
+export async function idleRunningRuns(db: Queryable, idleMs: number, limit: number): Promise<{ id: string; lease_job: number | null; lease_token: number | null }[]> {
+  return db.query(
+    `select id, lease_job, lease_token from runs
+     where status = 'running' and updated_at < now() - make_interval(secs => $1::float8 / 1000)
+     order by updated_at limit $2`,
+    [idleMs, limit],
+  );
+}
+
 /** Puts a run that may not start yet (its concurrency key is full) back to queued. */
 export async function deferRun(db: Queryable, runId: string, token: number): Promise<boolean> {
   return (await db.query(
