@@ -143,7 +143,8 @@ describe.each(backends)('workflows on $name', (backend) => {
     expect(done.output).toBe('awake');
     expect(effects.get(`sleep-before:${run.id}`)).toBe(1);
     const nap = (await store.getSteps(db.sql, run.id)).find((s) => s.step_id === 'nap')!;
-    expect(new Date(nap.finished_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(550);
+    expect(new Date(nap.wake_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(595);
+    expect(new Date(nap.finished_at!).getTime()).toBeGreaterThanOrEqual(new Date(nap.wake_at!).getTime());
   });
 
   it('waits for a matching event holding no job, and ignores events that do not match', async () => {

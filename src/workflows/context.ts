@@ -92,6 +92,8 @@ export class Execution {
   }
 
   private wait(w: PendingWait): never {
+    // The step began when it was called, not when the tick commits its wait.
+    w.step.startedAt ??= new Date();
     this.waits.push(w);
     return this.suspend();
   }
@@ -180,7 +182,7 @@ export class Execution {
     const childId = randomUUID();
     return {
       step: {
-        stepId: sid, kind: 'invoke', status: 'waiting', attempt: 1, childRunId: childId,
+        stepId: sid, kind: 'invoke', status: 'waiting', attempt: 1, childRunId: childId, startedAt: new Date(),
         input: { workflow: target.name, version: target.version, onChildFailure: policy },
       },
       child: {
