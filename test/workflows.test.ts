@@ -134,7 +134,7 @@ describe.each(backends)('workflows on $name', (backend) => {
     const { run } = await startRun(engine, 't.sleep', {});
     await until(async () => (await store.getRun(db.sql, run.id))?.status === 'waiting', 5000, 'the run to wait');
     // Once the tick that began the sleep is acknowledged, only a delayed job (the timer) is left.
-    await until(async () => (await runtime.service.queue.metrics('workflow.tick')).active === 0, 2000, 'the tick to be acknowledged');
+    await until(async () => (await runtime.service.queue.metrics('workflow.tick')).active === 0, 5000, 'the tick to be acknowledged');
     expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
     const timers = await db.sql.query<{ run_at: Date }>(`select run_at from nova_jobs where queue = 'workflow.tick' and payload->>'runId' = $1`, [run.id]);
     expect(timers).toHaveLength(1);
@@ -152,7 +152,7 @@ describe.each(backends)('workflows on $name', (backend) => {
     await until(async () => (await store.getRun(db.sql, run.id))?.status === 'waiting', 5000, 'the run to wait');
     // The tick that registered the wait is acknowledged just after the commit; then nothing is left.
     const jobsOf = () => db.sql.query(`select id from nova_jobs where queue = 'workflow.tick' and payload->>'runId' = $1`, [run.id]);
-    await until(async () => (await jobsOf()).length === 0, 2000, 'the tick job to be acknowledged');
+    await until(async () => (await jobsOf()).length === 0, 5000, 'the tick job to be acknowledged');
     await new Promise((r) => setTimeout(r, 200));
     expect(await jobsOf()).toHaveLength(0);
     expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
