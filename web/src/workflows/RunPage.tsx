@@ -61,7 +61,7 @@ export function RunPage({ id }: { id: string }) {
             const end = new Date(s.finishedAt ?? Date.now()).getTime() - t0;
             return (
               <tr key={s.stepId} data-step={s.stepId}>
-                <td>{s.stepId}</td>
+                <td title={`input: ${compactJson(s.input, 500)}`}>{s.stepId}{s.input !== null && <div className="small"><code>{compactJson(s.input, 60)}</code></div>}</td>
                 <td>{s.kind}</td>
                 <td><Badge kind={s.status}>{s.status}</Badge>{s.wakeAt && s.status === 'waiting' && <div className="small">until {dateTime(s.wakeAt)}</div>}</td>
                 <td className="n">{s.attempt}</td>
