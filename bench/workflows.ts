@@ -116,15 +116,18 @@ try {
   console.log(`throughput, 2 workflow-runner processes: ${Math.round((b.done - a.done) / ((b.at - a.at) / 1000))} runs/s (10 %–90 %), peak runner RSS ${mb(rss.stop())}`);
 
   // Sleeping runs: all asleep at once, due over SPREAD_MS from a common start.
-  // Due only once all are asleep: starting them takes SLEEPERS / startRate seconds, slower than
-  // the backlog above since the runners now take each new run's first tick meanwhile.
-  const due0 = Date.now() + 20_000 + Math.ceil((4000 * SLEEPERS) / startRate);
+  // Due only once all are asleep. Starting them is much slower than the backlog above (the
+  // runners take each new run's first tick meanwhile, on the same cores): 9 ms each is the
+  // margin measured at load 11; a run started after its due time is left out of the lags below.
+  const due0 = Date.now() + 30_000 + 9 * SLEEPERS;
+  const s0 = performance.now();
   next = 0;
   await Promise.all(Array.from({ length: 32 }, async () => {
     for (let i = next++; i < SLEEPERS; i = next++) {
       await startRun(engine, 'demo.nap', { until: new Date(due0 + Math.floor((i * SPREAD_MS) / SLEEPERS)).toISOString() });
     }
   }));
+  console.log(`started ${SLEEPERS} sleeping runs in ${((performance.now() - s0) / 1000).toFixed(1)} s; first due in ${((due0 - Date.now()) / 1000).toFixed(1)} s`);
   await sleep(Math.max(0, due0 - Date.now() - 8000));
   const [asleep] = await db.sql.query<{ n: number }>(`select count(*)::int as n from runs where status = 'waiting' and workflow = 'demo.nap'`);
   const cpu0 = runners.map((r) => cpuMs(r.child.pid));
