@@ -5,15 +5,20 @@ import { apiDomain, fanoutDomain } from './http/index.ts';
 import { loadDomainConfig, type Domain } from './runtime/domain.ts';
 import type { EmailConfig } from './email/config.ts';
 import type { ExtractionConfig } from './extraction/config.ts';
+import { workflowsDomain } from './workflows/index.ts';
+import { exampleWorkflows } from './workflows/examples.ts';
+import type { WorkflowsConfig } from './workflows/config.ts';
 
 /**
  * Every domain Nova ships, in one list the runtime reads. Each domain declares its own queues,
  * loops, routes and roles in its folder; nothing is wired by hand in main.
  */
-export const domains: Domain[] = [apiDomain, fanoutDomain, emailDomain, extractionDomain, dashboardDomain()];
+export const domains: Domain[] = [
+  apiDomain, fanoutDomain, emailDomain, extractionDomain, workflowsDomain({ workflows: exampleWorkflows }), dashboardDomain(),
+];
 
 /** The boot configuration of every shipped domain: the engine's variables and each slice. */
-export type NovaConfig = EmailConfig & ExtractionConfig;
+export type NovaConfig = EmailConfig & ExtractionConfig & WorkflowsConfig;
 
 /** Parses the environment with every shipped domain's slice and checks (ConfigError on a bad one). */
 export function loadNovaConfig(env: NodeJS.ProcessEnv = process.env): NovaConfig {

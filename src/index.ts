@@ -59,3 +59,7 @@ export {
   type Queryable,
 } from './storage/index.ts';
 export type { ScheduleDefinition, MissedPolicy } from './runtime/schedules.ts';
+export {
+  defineWorkflow, workflowsDomain, startRun, cancelRun, sendEvent, rerunFromFailure, isSuspend, StepFailed, ChildRunFailed,
+  type Workflow, type StepApi, type WorkflowsDomain, type WorkflowEngine,
+} from './workflows/index.ts';

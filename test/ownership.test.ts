@@ -25,7 +25,7 @@ interface Owner {
 const OWNERS: Record<string, Owner> = {
   email: {
     dirs: ['src/email'],
-    migrations: ['0003_email.sql', '0004_backfill.sql'],
+    migrations: ['0003_email.sql', '0004_backfill.sql', '0009_email_compat.sql'],
     owns: [
       'flux_inboxes', 'flux_inbox_configurations', 'flux_email_threads', 'flux_email_messages', 'flux_webhook_notifications',
       'queued_threads', 'inbox_sync_stats', 'backfill_history',
@@ -39,11 +39,16 @@ const OWNERS: Record<string, Owner> = {
   // The queue, the runtime and storage are one engine under every domain.
   engine: {
     dirs: ['src/queue', 'src/runtime', 'src/storage'],
-    migrations: ['0001_queue.sql', '0002_pgmq_compat.sql', '0006_ops.sql', '0007_engine.sql'],
+    migrations: ['0001_queue.sql', '0002_pgmq_compat.sql', '0006_ops.sql', '0007_engine.sql', '0008_job_search.sql', '0011_schedules.sql'],
     owns: [
       'nova_jobs', 'nova_job_results', 'nova_job_groups', 'nova_queues', 'nova_queue_minutes', 'nova_leases',
-      'nova_rate_buckets', 'nova_workers', 'nova_migrations',
+      'nova_rate_buckets', 'nova_workers', 'nova_migrations', 'nova_queue_depth', 'nova_schedules',
     ],
+  },
+  workflows: {
+    dirs: ['src/workflows'],
+    migrations: ['0010_workflows.sql'],
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches'],
   },
   // Surfaces reach data through the domains and the engine: they own nothing and write nothing.
   surfaces: { dirs: ['src/cli', 'src/http', 'src/emulators'], migrations: [], owns: [] },
@@ -52,6 +57,26 @@ const OWNERS: Record<string, Owner> = {
 /** Reads of another domain's tables that are allowed, each with its reason. */
 const READ_EXCEPTIONS: { domain: string; table: string; why: string }[] = [
   { domain: 'extraction', table: 'flux_email_messages', why: 'extraction reads the messages it extracts (store.ts); it writes only email_extractions' },
+];
+
+/** Writes to another domain's tables that are allowed, each confined to one file, with its reason. */
+const WRITE_EXCEPTIONS: { domain: string; table: string; file: string; why: string }[] = [
+  {
+    domain: 'email', table: 'nova_jobs', file: 'migrations/0009_email_compat.sql',
+    why: "the seed's SQL functions queue a job in the statement that records its row, as the seed did with PGMQ; they insert as flux_pgmq_send does",
+  },
+  {
+    domain: 'email', table: 'nova_queues', file: 'migrations/0009_email_compat.sql',
+    why: "the seed's three queues exist right after `nova migrate` (flux_pgmq_list_queues lists them)",
+  },
+];
+
+/**
+ * Files whose SQL names its tables at run time (`${table}` in a template, seen here as `_`),
+ * each with its reason; anywhere else a table must be named in the text.
+ */
+const DYNAMIC_SQL: { file: string; why: string }[] = [
+  { file: 'src/storage/reconcile.ts', why: 'adoption alters whatever tables of a seed database differ from the migrations (nova migrate)' },
 ];
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -86,7 +111,8 @@ function accesses(sql: string): Access[] {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
     if ((t === 'insert' || t === 'merge') && next === 'into') push('write', name(i + 2));
-    else if (t === 'update' && prev !== 'for' && prev !== 'do' && prev !== 'key' && prev !== 'on' && next !== 'set') {
+    // `for update` and `do update` lock or upsert; `or update on …`/`update of …` name trigger events.
+    else if (t === 'update' && prev !== 'for' && prev !== 'do' && prev !== 'key' && prev !== 'on' && next !== 'set' && next !== 'on' && next !== 'of') {
       push('write', name(i + 1));
     } else if (t === 'delete' && next === 'from') push('write', name(i + 2));
     else if (t === 'truncate') {
@@ -115,7 +141,10 @@ function violations(domain: string, sql: string, where: string): string[] {
   const owner = OWNERS[domain]!;
   const out: string[] = [];
   for (const a of accesses(sql)) {
+    if (a.table === '_' && DYNAMIC_SQL.some((d) => d.file === where)) continue;
     const tableOwner = TABLES.get(a.table);
+    const excepted = WRITE_EXCEPTIONS.some((e) => e.domain === domain && e.table === a.table && e.file === where);
+    if (excepted) continue;
     if (a.kind === 'write') {
       if (!owner.owns.includes(a.table)) {
         out.push(`${where}: ${domain} writes ${a.table}, owned by ${tableOwner ?? 'no domain (declare its owner in OWNERS)'}`);

@@ -19,6 +19,7 @@ import { registerQueueCommands } from './queue.ts';
 import { registerScheduleCommands } from './schedule.ts';
 import { handleStopSignals } from './shutdown.ts';
 import { registerWorkerCommands } from './worker.ts';
+import { registerWorkflowCommands } from '../workflows/cli.ts';
 
 /**
  * V8 flags that keep the heap near its live data: process-wide, so set in the entry point only.
@@ -87,6 +88,7 @@ export function buildCli(domains: readonly Domain[]): Command {
   registerQueueCommands(program);
   registerScheduleCommands(program);
   registerJobCommands(program);
+  registerWorkflowCommands(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { adoptSeedDatabase, formatReport, isSeedDatabase } from '../email/adopt.
 import { importPgmq } from '../email/pgmq-import.ts';
 import { createLogger } from '../log.ts';
 import { loadMigrations, migrate, openDatabase, type Sql } from '../storage/index.ts';
+import { appliedMigrations } from '../storage/migrate.ts';
 
 /** Exit code when the database cannot be adopted as it is (sysexits EX_DATAERR). */
 export const EXIT_DATA = 65;
@@ -52,10 +53,8 @@ export function registerMigrateCommands(program: Command): void {
     });
 }
 
-async function appliedIds(sql: Sql): Promise<Set<number>> {
-  const [t] = await sql.query<{ found: boolean }>(`select to_regclass('nova_migrations') is not null as found`);
-  if (!t?.found) return new Set();
-  return new Set((await sql.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id));
+function appliedIds(sql: Sql): Promise<Set<number>> {
+  return appliedMigrations(sql);
 }
 
 async function withDatabase(fn: (sql: Sql, log: ReturnType<typeof createLogger>) => Promise<void>): Promise<void> {

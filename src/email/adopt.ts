@@ -1,4 +1,4 @@
-import { applyPending, loadMigrations, MIGRATION_LOCK_KEY, type Migration } from '../storage/migrate.ts';
+import { applyPending, appliedMigrations, loadMigrations, MIGRATION_LOCK_KEY, recordAdopted, type Migration } from '../storage/migrate.ts';
 import { reconcileTables, StepRunner } from '../storage/reconcile.ts';
 import type { Queryable, Sql } from '../storage/index.ts';
 import { importPgmq } from './pgmq-import.ts';
@@ -33,11 +33,9 @@ const DERIVE: Record<string, string> = {
 
 /** Whether `db` holds the seed's tables without Nova's record of creating them. */
 export async function isSeedDatabase(db: Queryable): Promise<boolean> {
-  const [found] = await db.query<{ seed: boolean; nova: boolean }>(
-    `select to_regclass('flux_inboxes') is not null as seed, to_regclass('nova_migrations') is not null as nova`);
+  const [found] = await db.query<{ seed: boolean }>(`select to_regclass('flux_inboxes') is not null as seed`);
   if (!found?.seed) return false;
-  if (!found.nova) return true;
-  return (await db.query('select 1 from nova_migrations where id = 3')).length === 0;
+  return !(await appliedMigrations(db)).has(3);
 }
 
 export interface AdoptionReport {
@@ -73,10 +71,7 @@ export async function adoptSeedDatabase(sql: Sql, options: { plan: boolean; migr
       report = r;
       if (run.refused.length) throw new Rollback();
       await convertBackfills(run);
-      await tx.exec(`create table if not exists nova_migrations (id integer primary key, name text not null, applied_at timestamptz not null default now())`);
-      for (const m of migrations.filter((m) => SEED_MIGRATIONS.includes(m.id))) {
-        await tx.query('insert into nova_migrations (id, name) values ($1, $2)', [m.id, `${m.name} (adopted)`]);
-      }
+      await recordAdopted(tx, migrations.filter((m) => SEED_MIGRATIONS.includes(m.id)));
       r.migrations = await applyPending(tx, migrations);
       r.queued = await resumeWork(tx);
       r.imported = await importPgmq(tx);

@@ -37,19 +37,39 @@ export async function migrate(sql: Sql, migrations = loadMigrations()): Promise<
   });
 }
 
+async function ensureMigrationsTable(db: Queryable): Promise<void> {
+  await db.exec(`create table if not exists nova_migrations (
+    id integer primary key,
+    name text not null,
+    applied_at timestamptz not null default now()
+  )`);
+}
+
+/** The ids of the migrations applied to `db` (none when Nova never migrated it). */
+export async function appliedMigrations(db: Queryable): Promise<Set<number>> {
+  const [t] = await db.query<{ found: boolean }>(`select to_regclass('nova_migrations') is not null as found`);
+  if (!t?.found) return new Set();
+  return new Set((await db.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id));
+}
+
+/**
+ * Records migrations as applied without running them: a seed database adopted by the email
+ * domain already has what they create (src/email/adopt.ts). Inside the migration transaction.
+ */
+export async function recordAdopted(tx: Queryable, migrations: readonly { id: number; name: string }[]): Promise<void> {
+  await ensureMigrationsTable(tx);
+  for (const m of migrations) {
+    await tx.query('insert into nova_migrations (id, name) values ($1, $2)', [m.id, `${m.name} (adopted)`]);
+  }
+}
+
 /**
  * The body of migrate() for a caller that holds the lock in its own transaction (adopting a
  * seed database records some migrations itself first). Returns the names it applied.
  */
 export async function applyPending(tx: Queryable, migrations = loadMigrations()): Promise<string[]> {
-  await tx.exec(`create table if not exists nova_migrations (
-    id integer primary key,
-    name text not null,
-    applied_at timestamptz not null default now()
-  )`);
-  const done = new Set(
-    (await tx.query<{ id: number }>('select id from nova_migrations')).map((r) => r.id),
-  );
+  await ensureMigrationsTable(tx);
+  const done = await appliedMigrations(tx);
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.id)) continue;

@@ -12,11 +12,14 @@ import { Link, useLocation } from './router.tsx';
 import { SchedulesPage } from './schedules/SchedulesPage.tsx';
 import { Empty } from './ui.tsx';
 import { WorkersPage } from './workers/WorkersPage.tsx';
+import { RunPage } from './workflows/RunPage.tsx';
+import { RunsPage } from './workflows/RunsPage.tsx';
 
 const NAV = [
   ['/queues', 'Queues'],
   ['/backfills', 'Backfills'],
   ['/schedules', 'Schedules'],
+  ['/workflows', 'Workflows'],
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
 ] as const;
@@ -62,6 +65,8 @@ function Page() {
       return <SchedulesPage />;
     case 'workers':
       return <WorkersPage />;
+    case 'workflows':
+      return parts[1] === 'runs' && parts[2] ? <RunPage key={parts[2]} id={parts[2]} /> : <RunsPage workflow={query.get('workflow')} />;
     case 'inbox':
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
     default:

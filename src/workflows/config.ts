@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { int, type Config } from '../config.ts';
+
+/** The workflows domain's variables (roles workflow-runner, http-worker), part of the boot schema. */
+export const workflowsConfig = z.object({
+  /** Ticks run at once per `workflow-runner` process (a waiting run takes none). */
+  WORKFLOW_RUNNER_CONCURRENCY: int(64, 1, 10_000),
+  /** HTTP steps in flight per `http-worker` process. */
+  HTTP_WORKER_CONCURRENCY: int(32, 1, 10_000),
+  HTTP_STEP_TIMEOUT_MS: int(30_000, 100),
+  /** Response bodies larger than this fail the step (the original read them whole). */
+  HTTP_STEP_MAX_RESPONSE_BYTES: int(1_048_576, 1024),
+  /** Hosts or IPs (comma list) HTTP steps may reach although they are loopback/private/link-local. */
+  HTTP_STEP_ALLOWED_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+});
+
+export type WorkflowsConfig = Config & z.infer<typeof workflowsConfig>;

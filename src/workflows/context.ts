@@ -1,0 +1,281 @@
+/**
+ * One execution of a run's function in a tick: the step API, replaying stored steps and
+ * suspending at the first step that has to wait. It writes only completed inline steps (through
+ * the engine's batched, lease-fenced checkpoint); the waits it registers are written by the
+ * runner when the tick ends, with the jobs that will end them, in one transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DEFAULT_STEP_RETRY, durationMs, stepRetryDelayMs,
+  type ChildOutcome, type InvokeOptions, type StepApi, type StepRetry, type StepRunOptions, type WaitForEvent, type Workflow,
+} from './define.ts';
+import { ChildRunFailed, StepFailed, Suspend, toStoredError } from './errors.ts';
+import { httpOptionsSchema, httpRequestSchema, type HttpRequest, type HttpResponse, type HttpStepOptions } from './http-types.ts';
+import type { NewRun, StepRow, StepWrite } from './store.ts';
+
+/** A wait registered in this tick, and what the runner must create for it to end. */
+export interface PendingWait {
+  step: Omit<StepWrite, 'runId' | 'token'>;
+  /** A tick of this run due then (sleep, timeout, retry backoff). */
+  tickAt?: Date;
+  child?: NewRun;
+  http?: { request: HttpRequest; options: HttpStepOptions };
+}
+
+/** A child workflow resolved to the version it will run on. */
+export interface ChildTarget {
+  name: string;
+  version: number;
+  timeoutMs: number | null;
+  concurrencyKey: string | null;
+  input: unknown;
+}
+
+/** What an execution needs from the engine. */
+export interface ExecutionDeps {
+  /** Stores a finished inline step; throws TickLost when the tick lost its run. */
+  checkpoint(write: StepWrite): Promise<void>;
+  /** Marks a timed-out wait done unless something completed it first; returns the step's row. */
+  expireWait(runId: string, stepId: string): Promise<StepRow>;
+  resolveChild(workflow: Workflow<any, any> | string, input: unknown): Promise<ChildTarget>;
+}
+
+export class Execution {
+  readonly waits: PendingWait[] = [];
+  suspended = false;
+  private readonly seen = new Map<string, number>();
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: ExecutionDeps,
+    readonly runId: string,
+    private readonly token: number,
+    private readonly steps: Map<string, StepRow>,
+    private readonly retry: Partial<StepRetry> | undefined,
+  ) {}
+
+  /** Resolves once every step started in this tick has settled (and stored its outcome). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  api(): StepApi {
+    return {
+      run: (id, fn, options) => this.track(this.runStep(this.uniqueId(id), 'run', fn, options)),
+      sleep: (id, d) => this.track(this.sleepUntil(this.uniqueId(id), new Date(Date.now() + durationMs(d)))),
+      sleepUntil: (id, at) => this.track(this.sleepUntil(this.uniqueId(id), new Date(at))),
+      waitForEvent: (id, wait) => this.track(this.waitForEvent(this.uniqueId(id), wait)),
+      invoke: (id, wf, input, options) => this.track(this.invoke(this.uniqueId(id), wf, input, options)) as Promise<any>,
+      map: (id, items, fn, options) => this.track(this.map(this.uniqueId(id), items, fn, options?.concurrency)) as Promise<any>,
+      http: (id, request, options) => this.track(this.http(this.uniqueId(id), request, options)),
+    };
+  }
+
+  /** A repeated id in one execution (a loop) gets `#2`, `#3`, ...: stable as long as the code is. */
+  private uniqueId(id: string): string {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new Error('a step id must be a non-empty string of at most 200 characters');
+    const n = (this.seen.get(id) ?? 0) + 1;
+    this.seen.set(id, n);
+    return n === 1 ? id : `${id}#${n}`;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private suspend(): never {
+    this.suspended = true;
+    throw new Suspend();
+  }
+
+  private wait(w: PendingWait): never {
+    // The step began when it was called, not when the tick commits its wait.
+    w.step.startedAt ??= new Date();
+    this.waits.push(w);
+    return this.suspend();
+  }
+
+  private write(step: Omit<StepWrite, 'runId' | 'token'>): Promise<void> {
+    return this.deps.checkpoint({ ...step, runId: this.runId, token: this.token });
+  }
+
+  private async runStep<T>(sid: string, kind: 'run' | 'map', fn: (signal: AbortSignal) => Promise<T> | T, options?: StepRunOptions): Promise<T> {
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as T;
+    if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
+    if (stored?.status === 'retrying' && due(stored.wake_at) > Date.now()) return this.suspend();
+    // Once a sibling step suspended, start no new side effect: the next tick does it.
+    if (this.suspended || stored?.status === 'cancelled') return this.suspend();
+    const policy: StepRetry = { ...DEFAULT_STEP_RETRY, ...this.retry, ...options?.retry };
+    const attempt = (stored?.attempt ?? 0) + 1;
+    const startedAt = new Date();
+    let value: T;
+    try {
+      value = await attemptWithTimeout(fn, options?.timeoutMs);
+    } catch (err) {
+      if (err instanceof Suspend) throw new Error(`step ${sid}: steps cannot be called inside step.run`);
+      const error = toStoredError(err);
+      if (attempt < policy.maxAttempts) {
+        const wakeAt = new Date(Date.now() + stepRetryDelayMs(policy, attempt));
+        return this.wait({ step: { stepId: sid, kind, status: 'retrying', attempt, error, wakeAt, startedAt }, tickAt: wakeAt });
+      }
+      await this.write({ stepId: sid, kind, status: 'failed', attempt, error, startedAt, finished: true });
+      throw new StepFailed(sid, error);
+    }
+    const output = (value === undefined ? null : value) as T;
+    await this.write({ stepId: sid, kind, status: 'completed', attempt, output, startedAt, finished: true });
+    return output;
+  }
+
+  private async sleepUntil(sid: string, at: Date): Promise<void> {
+    if (Number.isNaN(at.getTime())) throw new Error(`step ${sid}: invalid time`);
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return;
+    if (stored?.status === 'waiting') {
+      if (due(stored.wake_at) > Date.now()) return this.suspend();
+      await this.write({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: new Date(due(stored.wake_at)), finished: true });
+      return;
+    }
+    if (this.suspended) return this.suspend();
+    if (at.getTime() <= Date.now()) {
+      await this.write({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: at, finished: true });
+      return;
+    }
+    return this.wait({ step: { stepId: sid, kind: 'sleep', status: 'waiting', attempt: 1, wakeAt: at, input: { until: at.toISOString() } }, tickAt: at });
+  }
+
+  private async waitForEvent<T>(sid: string, w: WaitForEvent): Promise<T | null> {
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as T | null;
+    if (stored?.status === 'waiting') {
+      if (stored.wake_at === null || due(stored.wake_at) > Date.now()) return this.suspend();
+      // Timed out, unless the event completed the step in the meantime (first one wins).
+      const row = await this.deps.expireWait(this.runId, sid);
+      return row.output as T | null;
+    }
+    if (this.suspended) return this.suspend();
+    if (!w || typeof w.event !== 'string' || !w.event) throw new Error(`step ${sid}: waitForEvent needs an event name`);
+    const wakeAt = w.timeout === undefined ? null : new Date(Date.now() + durationMs(w.timeout));
+    return this.wait({
+      step: {
+        stepId: sid, kind: 'waitForEvent', status: 'waiting', attempt: 1, wakeAt, eventName: w.event, eventMatch: w.match ?? {},
+        input: { event: w.event, match: w.match ?? {}, timeoutAt: wakeAt?.toISOString() ?? null },
+      },
+      ...(wakeAt && { tickAt: wakeAt }),
+    });
+  }
+
+  private async invoke(sid: string, wf: Workflow<any, any> | string, input: unknown, options: InvokeOptions = {}): Promise<unknown> {
+    const policy = options.onChildFailure ?? 'fail';
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return childResult(sid, stored.output as ChildOutcome, policy);
+    if (stored?.status === 'waiting') return this.suspend();
+    if (this.suspended) return this.suspend();
+    return this.wait(await this.childWait(sid, wf, input, policy));
+  }
+
+  private async childWait(sid: string, wf: Workflow<any, any> | string, input: unknown, policy: string): Promise<PendingWait> {
+    const target = await this.deps.resolveChild(wf, input);
+    const childId = randomUUID();
+    return {
+      step: {
+        stepId: sid, kind: 'invoke', status: 'waiting', attempt: 1, childRunId: childId, startedAt: new Date(),
+        input: { workflow: target.name, version: target.version, onChildFailure: policy },
+      },
+      child: {
+        id: childId, workflow: target.name, version: target.version, input: target.input, parentRunId: this.runId, parentStepId: sid,
+        // A retried tick of the parent finds the child it already made instead of a second one.
+        idempotencyKey: `${this.runId}:${sid}`, concurrencyKey: target.concurrencyKey, timeoutMs: target.timeoutMs,
+      },
+    };
+  }
+
+  private async map(sid: string, items: readonly unknown[], fn: ((item: any, i: number) => unknown) | Workflow<any, any> | string, concurrency = 10): Promise<unknown[]> {
+    const limit = Math.max(1, Math.floor(concurrency));
+    if (typeof fn !== 'function') return this.mapChildren(sid, items, fn, limit);
+    const results: unknown[] = new Array(items.length);
+    let next = 0;
+    let suspended = false;
+    // A pool of `limit` lanes; each item is a memoized step of its own.
+    const lane = async () => {
+      while (next < items.length) {
+        const i = next++;
+        try {
+          results[i] = await this.runStep(`${sid}[${i}]`, 'map', () => fn(items[i], i));
+        } catch (err) {
+          if (!(err instanceof Suspend)) throw err;
+          suspended = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    if (suspended) return this.suspend();
+    return results;
+  }
+
+  private async mapChildren(sid: string, items: readonly unknown[], wf: Workflow<any, any> | string, limit: number): Promise<unknown[]> {
+    const results: unknown[] = [];
+    let outstanding = 0;
+    const start: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const stored = this.steps.get(`${sid}[${i}]`);
+      if (stored?.status === 'completed') results[i] = childResult(`${sid}[${i}]`, stored.output as ChildOutcome, 'fail');
+      else if (stored?.status === 'waiting') outstanding++;
+      else start.push(i);
+    }
+    if (start.length === 0 && outstanding === 0) return results;
+    if (this.suspended) return this.suspend();
+    // Fan out up to the concurrency; each child's end wakes this run, which starts the next.
+    for (const i of start.slice(0, Math.max(0, limit - outstanding))) {
+      this.waits.push(await this.childWait(`${sid}[${i}]`, wf, items[i], 'fail'));
+    }
+    return this.suspend();
+  }
+
+  private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as HttpResponse;
+    if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
+    if (stored?.status === 'waiting') return this.suspend();
+    if (this.suspended) return this.suspend();
+    const req = httpRequestSchema.parse(request);
+    const opts = httpOptionsSchema.parse(options);
+    return this.wait({
+      step: { stepId: sid, kind: 'http', status: 'waiting', attempt: 0, input: { request: req, options: opts } },
+      http: { request: req, options: opts },
+    });
+  }
+}
+
+function due(at: string | Date | null): number {
+  return at === null ? 0 : new Date(at).getTime();
+}
+
+function childResult(sid: string, outcome: ChildOutcome, policy: string): unknown {
+  if (policy === 'continue') return outcome;
+  if (outcome.status === 'completed') return outcome.output;
+  if (policy === 'ignore') return null;
+  throw new ChildRunFailed(sid, outcome.runId, outcome.status, outcome.error);
+}
+
+async function attemptWithTimeout<T>(fn: (signal: AbortSignal) => Promise<T> | T, timeoutMs: number | undefined): Promise<T> {
+  const abort = new AbortController();
+  if (!timeoutMs) return fn(abort.signal);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(`step attempt timed out after ${timeoutMs} ms`);
+      err.name = 'StepTimeout';
+      abort.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(() => fn(abort.signal)), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

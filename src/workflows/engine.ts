@@ -1,0 +1,135 @@
+/**
+ * The per-process state of the workflows domain, built once by `setup(services)`: the code
+ * workflows this process knows, compiled documents, and the batcher that gathers step
+ * checkpoints of every run ticking in this process into one statement.
+ */
+import type { Logger } from '../log.ts';
+import type { Services } from '../runtime/domain.ts';
+import { Batcher } from '../runtime/batcher.ts';
+import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
+import type { ChildTarget } from './context.ts';
+import { documentWorkflow } from './document/run.ts';
+import { HttpError } from '../runtime/http-error.ts';
+import * as store from './store.ts';
+import { currentTagVersion, runPatches } from './tag-store.ts';
+import { applyOperations } from './document/catalog.ts';
+
+/** The tick queue (role `workflow-runner`) and the HTTP step queue (role `http-worker`). */
+export const TICK_QUEUE = 'workflow.tick';
+export const HTTP_QUEUE = 'workflow.http';
+
+export interface WorkflowEngine {
+  services: Services;
+  registry: WorkflowRegistry;
+  log: Logger;
+  checkpoints: Batcher<store.StepWrite, boolean>;
+  /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
+  acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
+  finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
+  /** Compiled document versions by `<name>@<version>` (a version never changes once stored). */
+  documents: Map<string, Workflow<any, any>>;
+  /** Resolves once this process's code workflow versions are recorded in `workflows`. */
+  ready: Promise<void>;
+}
+
+export function setup(services: Services, workflows: readonly Workflow<any, any>[]): WorkflowEngine {
+  const registry = new WorkflowRegistry(workflows);
+  const ready = store.registerVersions(services.sql, registry.all().map((w) => {
+    const definition = codeDefinition(w);
+    return { name: w.name, version: w.version, kind: 'code', definition, hash: hashDefinition(definition) };
+  }));
+  // A failure here surfaces on first use (start or tick), with its cause.
+  ready.catch(() => {});
+  return {
+    services,
+    registry,
+    log: services.log.child('Workflows'),
+    documents: new Map(),
+    ready,
+    checkpoints: new Batcher(
+      async (items) => {
+        const saved = await store.saveSteps(services.sql, items);
+        return items.map((i) => saved.has(`${i.runId}/${i.stepId}`));
+      },
+      500,
+      2,
+    ),
+    acquires: new Batcher(
+      async (items): Promise<(store.LeasedRun | undefined)[]> => {
+        const rows = await store.acquireRuns(services.sql, items);
+        return items.map((i) => rows.find((r) => r.id === i.runId && Number(r.job) === i.job));
+      },
+      500,
+      2,
+    ),
+    finishes: new Batcher(
+      async (items): Promise<({ wake: boolean } | undefined)[]> => {
+        const rows = await store.finishRuns(services.sql, items);
+        return items.map((i) => rows.find((r) => r.id === i.runId));
+      },
+      500,
+      2,
+    ),
+  };
+}
+
+/** The workflow a run executes: code from this process's registry, or a stored document version. */
+export async function definitionOf(engine: WorkflowEngine, name: string, version: number): Promise<Workflow<any, any> | undefined> {
+  const code = engine.registry.get(name, version);
+  if (code) return code;
+  const key = `${name}@${version}`;
+  const cached = engine.documents.get(key);
+  if (cached) return cached;
+  const row = await store.getVersion(engine.services.sql, name, version);
+  if (!row || row.kind !== 'document') return undefined;
+  const compiled = documentWorkflow(name, version, row.definition);
+  engine.documents.set(key, compiled);
+  return compiled;
+}
+
+/**
+ * The workflow one run executes: its pinned version, plus for a document the patches applied to
+ * this run while it runs (POST /api/v1/runs/:id/patches), in order.
+ */
+export async function definitionForRun(engine: WorkflowEngine, run: { id: string; workflow: string; version: number }): Promise<Workflow<any, any> | undefined> {
+  const def = await definitionOf(engine, run.workflow, run.version);
+  const doc = (def as { document?: unknown } | undefined)?.document;
+  if (!doc) return def;
+  const patches = await runPatches(engine.services.sql, run.id);
+  if (patches.length === 0) return def;
+  let patched: unknown = doc;
+  for (const p of patches) patched = applyOperations(patched, p.operations);
+  return documentWorkflow(run.workflow, run.version, patched);
+}
+
+/**
+ * What a new run of `name` starts on: the newest code version this process declares, else the
+ * document version its tag points at. Throws a 404 HttpError when neither exists.
+ */
+export async function resolveStart(engine: WorkflowEngine, workflow: Workflow<any, any> | string, input: unknown, version?: number): Promise<ChildTarget> {
+  await engine.ready;
+  let wf: Workflow<any, any> | undefined;
+  if (typeof workflow !== 'string') wf = workflow;
+  else wf = version === undefined ? engine.registry.latest(workflow) : engine.registry.get(workflow, version);
+  if (!wf && typeof workflow === 'string') {
+    const v = version ?? (await currentTagVersion(engine.services.sql, workflow));
+    if (v !== undefined) wf = await definitionOf(engine, workflow, v);
+  }
+  if (!wf) throw new HttpError(404, 'workflow_not_found', `no workflow ${typeof workflow === 'string' ? workflow : workflow.name}${version ? ` version ${version}` : ''}`);
+  let parsed = input ?? null;
+  if (wf.options.input) {
+    const result = wf.options.input.safeParse(input);
+    if (!result.success) {
+      const issues = result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+      throw new HttpError(400, 'invalid_input', `input of ${wf.name}: ${issues}`);
+    }
+    parsed = result.data;
+  }
+  return {
+    name: wf.name,
+    version: wf.version,
+    input: parsed,
+    timeoutMs: wf.options.timeout === undefined ? null : durationMs(wf.options.timeout),
+    concurrencyKey: wf.options.concurrency ? String(wf.options.concurrency.key(parsed)) : null,
+  };
+}

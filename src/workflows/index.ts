@@ -1,0 +1,92 @@
+/**
+ * Durable workflows (seed 004's orchestrator): workflows as code (defineWorkflow) and as
+ * documents in the original's format, run on the queue by role `workflow-runner`, with HTTP
+ * steps on role `http-worker`. Group `orchestrator` selects both (and the roles to come).
+ *
+ * Per-process state (registry, compiled documents, checkpoint batcher) is built by `setup` once
+ * per runtime and reached through `engine(services)`; nothing lives in module variables.
+ */
+import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
+import { workflowsConfig, type WorkflowsConfig } from './config.ts';
+import type { Workflow } from './define.ts';
+import { HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { httpJob, runHttpStep } from './http-worker.ts';
+import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
+
+export { defineWorkflow, durationMs, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
+export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
+export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
+export { runTopic, workflowTopic } from './events.ts';
+export { HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+export type { RunRow, StepRow, RunStatus } from './store.ts';
+
+export const RUNNER_ROLE = 'workflow-runner';
+export const HTTP_ROLE = 'http-worker';
+
+export interface WorkflowsDomain extends Domain {
+  /** This runtime's workflow engine (built on first use): what startRun and friends take. */
+  engine(services: Services): WorkflowEngine;
+}
+
+/** The workflows domain running the given code workflows (documents need no declaration). */
+export function workflowsDomain(options: {
+  workflows?: readonly Workflow<any, any>[];
+  /** How often `workflow-recovery` looks for runs no tick holds, and how idle they must be; default 30 s. */
+  recoveryIntervalMs?: number;
+} = {}): WorkflowsDomain {
+  const workflows = options.workflows ?? [];
+  const recoveryMs = options.recoveryIntervalMs ?? 30_000;
+  // Built by setup once per runtime; the accessor serves code outside handlers (tests, embedders)
+  // that holds the runtime's services rather than the deps.
+  const engines = new WeakMap<Services, WorkflowEngine>();
+  const engine = (services: Services): WorkflowEngine => {
+    let e = engines.get(services);
+    if (!e) engines.set(services, (e = setup(services, workflows)));
+    return e;
+  };
+  const domain = defineDomain<WorkflowEngine, typeof workflowsConfig.shape>({
+    name: 'workflows',
+    group: 'orchestrator',
+    roles: [RUNNER_ROLE, HTTP_ROLE],
+    config: workflowsConfig,
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches'],
+    setup: (services) => engine(services),
+    queues: (c) => [
+      defineQueue({
+        name: TICK_QUEUE,
+        role: RUNNER_ROLE,
+        schema: tickJob,
+        handler: (payload, ctx) => runTick(ctx.deps, payload, ctx),
+        concurrency: (c as WorkflowsConfig).WORKFLOW_RUNNER_CONCURRENCY,
+        batchSize: 64,
+        // A tick fails only on infrastructure errors (a step's own failure is the run's data);
+        // contention and a missing version retry with RetryLater.
+        retry: { maxAttempts: 20, baseDelayMs: 200, maxDelayMs: 30_000 },
+      }),
+      defineQueue({
+        name: HTTP_QUEUE,
+        role: HTTP_ROLE,
+        schema: httpJob,
+        handler: (payload, ctx) => runHttpStep(ctx.deps, payload, ctx),
+        concurrency: (c as WorkflowsConfig).HTTP_WORKER_CONCURRENCY,
+        // Attempts come with each job (the step's maxAttempts); the delay is the handler's RetryLater.
+        retry: { maxAttempts: 3, baseDelayMs: 500 },
+      }),
+    ],
+    loops: [
+      {
+        name: 'workflow-recovery', role: RUNNER_ROLE, singleton: true, intervalMs: recoveryMs,
+        run: async ({ deps }) => {
+          await recoverStrandedRuns(deps, recoveryMs);
+        },
+      },
+    ],
+    routes: async (app, _services, deps) => {
+      const { workflowRoutes } = await import('./api.ts');
+      const { v1Routes } = await import('./api-v1.ts');
+      await app.register(async (scope) => workflowRoutes(scope, deps));
+      await app.register(async (scope) => v1Routes(scope, deps));
+    },
+  });
+  return Object.assign(domain, { engine });
+}

@@ -1,0 +1,230 @@
+/**
+ * Role `workflow-runner`: one `workflow.tick` job runs one tick of a run. The tick takes the run
+ * (a lease fenced by the job's own lease token), executes the workflow function from the start
+ * with stored steps replayed, and ends at completion, failure, or the first step that waits; the
+ * waits, the jobs that will end them and the run's new status commit together.
+ */
+import { z } from 'zod';
+import { RetryLater } from '../queue/errors.ts';
+import type { JobContext } from '../runtime/domain.ts';
+import type { Queryable } from '../storage/index.ts';
+import { Execution } from './context.ts';
+import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { TickLost, toStoredError } from './errors.ts';
+import { publishRun, publishStep } from './events.ts';
+import * as store from './store.ts';
+
+export const tickJob = z.object({ runId: z.uuid() });
+export type TickJob = z.infer<typeof tickJob>;
+
+type Outcome = { wake: boolean };
+
+export async function runTick(engine: WorkflowEngine, payload: TickJob, ctx: JobContext<TickJob>): Promise<void> {
+  await engine.ready;
+  let run = await acquire(engine, payload.runId, ctx);
+  while (run) {
+    const { wake } = await execute(engine, run, ctx);
+    // Something woke the run while this tick held it (an event, a child's end): go again here.
+    run = wake ? await acquire(engine, payload.runId, ctx) : undefined;
+  }
+}
+
+async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<TickJob>): Promise<store.LeasedRun | undefined> {
+  const { sql, queue } = engine.services;
+  const { id, token } = ctx.job;
+  for (let i = 0; i < 10; i++) {
+    const run = await engine.acquires.add({ runId, job: id, token });
+    if (run) return run;
+    const holder = await store.runHolder(sql, runId);
+    if (!holder || store.TERMINAL.includes(holder.status)) return undefined;
+    if (holder.lease_token === null || holder.lease_job === null) continue; // let go meanwhile
+    if (await queue.holdsLease({ id: holder.lease_job, token: holder.lease_token })) {
+      // The holder is alive: it runs one more tick when it lets go, which sees our news.
+      if (await store.requestWake(sql, runId, holder.lease_token)) return undefined;
+      continue;
+    }
+    // The holder's job lease lapsed (its process died): take the run over.
+    const taken = await store.acquireRun(sql, runId, id, token, holder.lease_token);
+    if (taken) return taken;
+  }
+  throw new RetryLater(100, `run ${runId} stayed contended`);
+}
+
+async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<TickJob>): Promise<Outcome> {
+  const { services } = engine;
+  const token = ctx.job.token;
+  const def = await definitionForRun(engine, run);
+  if (!def) {
+    // Another runner (a newer or older deployment) may declare this version; hand the run back.
+    await store.releaseRun(services.sql, run.id, token, run.was === 'running' ? 'waiting' : run.was);
+    throw new RetryLater(5000, `workflow ${run.workflow} version ${run.version} is not declared in this process`);
+  }
+  if (run.deadline_at && run.deadline_at.getTime() <= Date.now()) {
+    await endTree(engine, run.id, 'timed_out', { name: 'RunTimedOut', message: `run did not finish by ${run.deadline_at.toISOString()}` });
+    return { wake: false };
+  }
+  if (run.was === 'queued') {
+    if (run.concurrency_key && def.options.concurrency && !(await admit(engine, run, token, def.options.concurrency.limit))) return { wake: false };
+    publishRun(services, 'run.started', run, { version: run.version });
+  }
+
+  const steps = new Map(run.steps.map((s) => [s.step_id, s]));
+  const exec = new Execution(
+    {
+      checkpoint: async (write) => {
+        if (!(await engine.checkpoints.add(write))) throw new TickLost(`run ${run.id} was lost or cancelled`);
+        publishStep(services, write.status === 'completed' ? 'step.completed' : 'step.failed', run.id, write, write.error?.message);
+      },
+      expireWait: async (runId, stepId) => {
+        await store.completeWaitingStep(services.sql, runId, stepId, 'completed', null, null);
+        const row = (await store.getSteps(services.sql, runId)).find((s) => s.step_id === stepId);
+        return row!;
+      },
+      resolveChild: (wf, input) => resolveStart(engine, wf, input),
+    },
+    run.id, token, steps, def.options.retry,
+  );
+
+  let result: { ok: true; output: unknown } | { ok: false; error: unknown };
+  try {
+    const output = await def.fn({
+      input: run.input, step: exec.api(),
+      run: { id: run.id, workflow: run.workflow, version: run.version, parentRunId: run.parent_run_id, attempt: ctx.job.attempt },
+    });
+    result = { ok: true, output };
+  } catch (error) {
+    result = { ok: false, error };
+  }
+  await exec.settle();
+  if (!result.ok && result.error instanceof TickLost) return { wake: false };
+  if (exec.suspended) return suspend(engine, run, token, exec);
+  if (result.ok) return finish(engine, run, token, 'completed', result.output ?? null, null);
+  return finish(engine, run, token, 'failed', null, toStoredError(result.error));
+}
+
+/** Writes this tick's waits with the jobs that end them, and lets the run go, in one transaction. */
+async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution): Promise<Outcome> {
+  const { services } = engine;
+  const { sql, queue } = services;
+  const released = await sql.transaction(async (tx) => {
+    const writes = exec.waits.map((w) => ({ ...w.step, runId: run.id, token }));
+    const saved = await store.saveSteps(tx, writes);
+    if (saved.size !== writes.length) return undefined;
+    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = exec.waits.filter((w) => w.tickAt).map((w) => ({ payload: { runId: run.id }, runAt: w.tickAt! }));
+    for (const w of exec.waits) {
+      if (!w.child) continue;
+      const { created } = await store.insertRun(tx, w.child);
+      if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
+    }
+    const http = exec.waits.filter((w) => w.http).map((w) => ({
+      payload: { runId: run.id, stepId: w.step.stepId, request: w.http!.request, options: w.http!.options },
+      maxAttempts: w.http!.options.maxAttempts ?? 3,
+    }));
+    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
+    if (http.length) await queue.sendBatch(HTTP_QUEUE, http, tx);
+    return store.releaseRun(tx, run.id, token, 'waiting');
+  });
+  if (!released) return { wake: false };
+  for (const w of exec.waits) publishStep(services, w.step.status === 'retrying' ? 'step.retrying' : 'step.waiting', run.id, w.step, w.step.error?.message);
+  publishRun(services, 'run.waiting', run);
+  return { wake: released.wake };
+}
+
+async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {
+  const { services } = engine;
+  const { sql } = services;
+  const release = (db: Queryable) => store.releaseRun(db, run.id, token, status, output, error);
+  // The common case, a top-level run with no concurrency key, shares one statement with the
+  // other runs ending in this process now.
+  const released = run.parent_run_id === null && run.concurrency_key === null
+    ? await engine.finishes.add({ runId: run.id, token, status, output, error })
+    : await sql.transaction(async (tx) => {
+      const r = await release(tx);
+      if (r) await afterEnd(engine, tx, { id: run.id, workflow: run.workflow, parent_run_id: r.parent_run_id, parent_step_id: r.parent_step_id, concurrency_key: r.concurrency_key }, status, output, error);
+      return r;
+    });
+  if (!released) return { wake: false };
+  publishRun(services, status === 'completed' ? 'run.completed' : 'run.failed', run, { ...(error && { error: error.message }) });
+  return { wake: false };
+}
+
+/**
+ * What a run's end owes others, in the ending transaction: its parent's waiting step gets the
+ * child's outcome and a tick; the oldest queued run of its concurrency key gets a tick.
+ */
+export async function afterEnd(
+  engine: WorkflowEngine, tx: Queryable,
+  run: { id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; concurrency_key: string | null },
+  status: store.RunStatus, output: unknown, error: store.StoredError | null,
+): Promise<void> {
+  const ticks: { payload: TickJob }[] = [];
+  if (run.parent_run_id && run.parent_step_id) {
+    const outcome = { runId: run.id, status, output: output ?? null, error: error ? { name: error.name, message: error.message } : null };
+    if (await store.completeWaitingStep(tx, run.parent_run_id, run.parent_step_id, 'completed', outcome, null)) {
+      ticks.push({ payload: { runId: run.parent_run_id } });
+    }
+  }
+  if (run.concurrency_key) {
+    const { next } = await store.concurrencySlots(tx, run.workflow, run.concurrency_key);
+    if (next) ticks.push({ payload: { runId: next } });
+  }
+  if (ticks.length) await engine.services.queue.sendBatch(TICK_QUEUE, ticks, tx);
+}
+
+/** Cancels or times out a run and its descendants, telling each one's parent. */
+export async function endTree(engine: WorkflowEngine, runId: string, status: 'cancelled' | 'timed_out', error: store.StoredError): Promise<number> {
+  const { services } = engine;
+  const ended = await services.sql.transaction(async (tx) => {
+    const rows = await store.cancelTree(tx, runId, status, error);
+    for (const r of rows) {
+      // Descendants' parents are in the tree and ended too: only the root's parent is told. Each
+      // ended run frees its concurrency slot.
+      const root = r.id === runId;
+      if (!root && !r.concurrency_key) continue;
+      await afterEnd(engine, tx, root ? r : { ...r, parent_run_id: null }, root ? status : 'cancelled', null, error);
+    }
+    return rows;
+  });
+  for (const r of ended) publishRun(services, r.id === runId && status === 'timed_out' ? 'run.timed_out' : 'run.cancelled', r);
+  return ended.length;
+}
+
+/** Admission of a run with a concurrency key; false puts it back to queued until a slot frees. */
+async function admit(engine: WorkflowEngine, run: store.LeasedRun, token: number, limit: number): Promise<boolean> {
+  return engine.services.sql.transaction(async (tx) => {
+    await store.lockConcurrencyKey(tx, run.workflow, run.concurrency_key!);
+    const { active } = await store.concurrencySlots(tx, run.workflow, run.concurrency_key!);
+    // `active` counts this run too: it is running since acquireRun.
+    if (active <= limit) return true;
+    await store.deferRun(tx, run.id, token);
+    return false;
+  });
+}
+
+/** The jobs a new run needs: its first tick, and one at its deadline when it has a timeout. */
+export function childTicks(runId: string, timeoutMs: number | null): { payload: TickJob; delayMs?: number }[] {
+  const ticks: { payload: TickJob; delayMs?: number }[] = [{ payload: { runId } }];
+  if (timeoutMs !== null) ticks.push({ payload: { runId }, delayMs: timeoutMs + 10 });
+  return ticks;
+}
+
+/**
+ * Loop `workflow-recovery` (singleton, role workflow-runner): a run left `running` by a tick job
+ * that no longer holds it (its job was dead-lettered after repeated infrastructure failures, or
+ * deleted) gets a fresh tick, so neither it nor a parent waiting on it stays stuck. A live holder
+ * is left alone; until the engine has onDead hooks this sweep is how such runs come back.
+ */
+export async function recoverStrandedRuns(engine: WorkflowEngine, idleMs: number): Promise<number> {
+  const { sql, queue } = engine.services;
+  const candidates = await store.idleRunningRuns(sql, idleMs, 500);
+  const stranded: string[] = [];
+  for (const r of candidates) {
+    if (r.lease_job !== null && r.lease_token !== null && (await queue.holdsLease({ id: r.lease_job, token: r.lease_token }))) continue;
+    stranded.push(r.id);
+  }
+  if (stranded.length) {
+    await queue.sendBatch(TICK_QUEUE, stranded.map((runId) => ({ payload: { runId } })));
+    engine.log.warn('ticked runs no job was holding', { runs: stranded.length });
+  }
+  return stranded.length;
+}

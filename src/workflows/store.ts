@@ -1,0 +1,419 @@
+/**
+ * Every statement on the workflow tables (workflows, runs, run_steps; tags and patches live in
+ * tag-store.ts). Values are always bound; jsonb goes in as text.
+ */
+import type { Queryable } from '../storage/index.ts';
+
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'timed_out';
+export const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timed_out'];
+
+export type StepKind = 'run' | 'sleep' | 'waitForEvent' | 'invoke' | 'http' | 'map';
+export type StepStatus = 'waiting' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+
+export interface StoredError {
+  name: string;
+  message: string;
+  stack?: string;
+  [k: string]: unknown;
+}
+
+export interface RunRow {
+  id: string;
+  workflow: string;
+  version: number;
+  status: RunStatus;
+  input: unknown;
+  output: unknown;
+  error: StoredError | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  parent_step_id: string | null;
+  concurrency_key: string | null;
+  submitted_by: string;
+  deadline_at: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+export interface StepRow {
+  step_id: string;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  input: unknown;
+  output: unknown;
+  error: StoredError | null;
+  wake_at: string | Date | null;
+  child_run_id: string | null;
+  started_at: string | Date;
+  finished_at: string | Date | null;
+}
+
+export interface WorkflowRow {
+  name: string;
+  version: number;
+  kind: 'code' | 'document';
+  definition: unknown;
+  definition_hash: string;
+  artifact_id: string;
+  patch: unknown;
+  created_by: string;
+  created_at: Date;
+}
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+
+const RUN_COLUMNS = `id, workflow, version, status, input, output, error, idempotency_key, parent_run_id,
+  parent_step_id, concurrency_key, submitted_by, deadline_at, created_at, started_at, finished_at, updated_at`;
+
+/** $1 jsonb array of {name, version, kind, definition, hash, created_by}: declares versions once. */
+export async function registerVersions(db: Queryable, rows: { name: string; version: number; kind: string; definition: unknown; hash: string; createdBy?: string }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into workflows (name, version, kind, definition, definition_hash, created_by)
+     select x->>'name', (x->>'version')::int, x->>'kind', x->'definition', x->>'hash', coalesce(x->>'createdBy', 'system')
+     from jsonb_array_elements($1::text::jsonb) x
+     on conflict (name, version) do nothing`,
+    [JSON.stringify(rows)],
+  );
+}
+
+export async function getVersion(db: Queryable, name: string, version: number): Promise<WorkflowRow | undefined> {
+  const [row] = await db.query<WorkflowRow>('select * from workflows where name = $1 and version = $2', [name, version]);
+  return row;
+}
+
+/** Every workflow name with its newest version and run counts by status. */
+export async function listWorkflows(db: Queryable): Promise<{ name: string; kind: string; version: number; runs: number; active: number }[]> {
+  return db.query(
+    `select w.name, w.kind, w.version,
+            (select count(*)::int from runs r where r.workflow = w.name) as runs,
+            (select count(*)::int from runs r where r.workflow = w.name and r.status in ('queued', 'running', 'waiting')) as active
+     from (select distinct on (name) name, kind, version from workflows order by name, version desc) w
+     order by w.name`,
+  );
+}
+
+export interface NewRun {
+  id: string;
+  workflow: string;
+  version: number;
+  input: unknown;
+  idempotencyKey?: string | null;
+  parentRunId?: string | null;
+  parentStepId?: string | null;
+  concurrencyKey?: string | null;
+  submittedBy?: string;
+  timeoutMs?: number | null;
+}
+
+/**
+ * Inserts a run; with an idempotency key already used for the workflow, returns that run
+ * instead (`created` false).
+ */
+export async function insertRun(db: Queryable, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
+  const [row] = await db.query<RunRow>(
+    `insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
+     values ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9,
+             case when $10::float8 is null then null else now() + make_interval(secs => $10::float8 / 1000) end)
+     on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
+     returning ${RUN_COLUMNS}`,
+    [run.id, run.workflow, run.version, json(run.input ?? null), run.idempotencyKey ?? null, run.parentRunId ?? null,
+      run.parentStepId ?? null, run.concurrencyKey ?? null, run.submittedBy ?? 'system', run.timeoutMs ?? null],
+  );
+  if (row) return { run: row, created: true };
+  const [existing] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where workflow = $1 and idempotency_key = $2`, [run.workflow, run.idempotencyKey]);
+  return { run: existing!, created: false };
+}
+
+const STEPS_OF = (alias: string) => `coalesce((select jsonb_agg(jsonb_build_object(
+    'step_id', s.step_id, 'kind', s.kind, 'status', s.status, 'attempt', s.attempt, 'input', s.input,
+    'output', s.output, 'error', s.error, 'wake_at', s.wake_at, 'child_run_id', s.child_run_id,
+    'started_at', s.started_at, 'finished_at', s.finished_at))
+  from run_steps s where s.run_id = ${alias}.id), '[]'::jsonb) as steps`;
+
+export type LeasedRun = RunRow & { steps: StepRow[]; was: RunStatus };
+
+/**
+ * $1 run, $2 job id, $3 lease token (the tick's job): takes the run for this tick when nobody
+ * holds it (or this same job did, before its lease was renewed). Returns the run with its steps.
+ * `$4` is the token of a holder whose job lease lapsed, to take the run over from it.
+ */
+export async function acquireRun(db: Queryable, runId: string, jobId: number, token: number, staleToken: number | null = null): Promise<LeasedRun | undefined> {
+  const [row] = await db.query<LeasedRun>(
+    `with o as (select id, status as was from runs where id = $1 for update),
+     r as (
+       update runs r set status = 'running', lease_job = $2, lease_token = $3, wake_pending = false,
+         started_at = coalesce(r.started_at, now()), updated_at = now()
+       from o where r.id = o.id and r.status in ('queued', 'running', 'waiting')
+         and (r.lease_job is null or r.lease_job = $2 or r.lease_token = $4)
+       returning r.*, o.was
+     )
+     select ${RUN_COLUMNS}, was, ${STEPS_OF('r')} from r`,
+    [runId, jobId, token, staleToken],
+  );
+  return row;
+}
+
+/**
+ * acquireRun for many ticks in one statement ($1 jsonb array of {runId, job, token}). Returns the
+ * runs taken, each with `job` naming the tick it went to; a run asked for twice goes to one.
+ */
+export async function acquireRuns(db: Queryable, items: readonly { runId: string; job: number; token: number }[]): Promise<(LeasedRun & { job: number })[]> {
+  return db.query<LeasedRun & { job: number }>(
+    `with x as (
+       select distinct on ((e->>'runId')::uuid) (e->>'runId')::uuid as id, (e->>'job')::bigint as job, (e->>'token')::bigint as token
+       from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.status as was from runs r join x on x.id = r.id order by r.id for update of r),
+     r as (
+       update runs r set status = 'running', lease_job = x.job, lease_token = x.token, wake_pending = false,
+         started_at = coalesce(r.started_at, now()), updated_at = now()
+       from x, o where r.id = x.id and o.id = r.id and r.status in ('queued', 'running', 'waiting')
+         and (r.lease_job is null or r.lease_job = x.job)
+       returning r.*, o.was, x.job
+     )
+     select ${RUN_COLUMNS}, was, job, ${STEPS_OF('r')} from r`,
+    [JSON.stringify(items)],
+  );
+}
+
+/**
+ * releaseRun to a terminal status for many top-level runs in one statement ($1 jsonb array of
+ * {runId, token, status, output, error}). Returns the runs released with their wake flag.
+ */
+export async function finishRuns(db: Queryable, items: readonly { runId: string; token: number; status: RunStatus; output: unknown; error: StoredError | null }[]): Promise<{ id: string; wake: boolean }[]> {
+  return db.query<{ id: string; wake: boolean }>(
+    `with x as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token, e->>'status' as status, e->'output' as output, e->'error' as error
+       from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
+     update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
+       output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
+     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
+     returning r.id, o.wake_pending as wake`,
+    [JSON.stringify(items.map((i) => ({ ...i, output: i.output ?? null, error: i.error ?? null })))],
+  );
+}
+
+/** Who holds a run, for a tick that could not take it. */
+export async function runHolder(db: Queryable, runId: string): Promise<{ status: RunStatus; lease_job: number | null; lease_token: number | null } | undefined> {
+  const [row] = await db.query<{ status: RunStatus; lease_job: number | null; lease_token: number | null }>(
+    'select status, lease_job, lease_token from runs where id = $1', [runId]);
+  return row;
+}
+
+/** Asks the holder (still holding `token`) to run one more tick when it lets go. */
+export async function requestWake(db: Queryable, runId: string, token: number): Promise<boolean> {
+  return (await db.query('update runs set wake_pending = true where id = $1 and lease_token = $2 returning id', [runId, token])).length > 0;
+}
+
+export interface StepWrite {
+  runId: string;
+  token: number;
+  stepId: string;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  input?: unknown;
+  output?: unknown;
+  error?: StoredError | null;
+  wakeAt?: Date | null;
+  eventName?: string | null;
+  eventMatch?: unknown;
+  childRunId?: string | null;
+  startedAt?: Date;
+  finished?: boolean;
+}
+
+/**
+ * Writes step outcomes of many runs in one statement, each only while its tick still holds the
+ * run (lease token) and the run is running (not cancelled meanwhile). Returns the written keys
+ * as `<run>/<step>`.
+ */
+export async function saveSteps(db: Queryable, steps: readonly StepWrite[]): Promise<Set<string>> {
+  if (steps.length === 0) return new Set();
+  const rows = await db.query<{ run_id: string; step_id: string }>(
+    `insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
+     select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
+            x->'error', (x->>'wakeAt')::timestamptz, x->>'eventName', x->'eventMatch', (x->>'childRunId')::uuid,
+            coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
+            case when (x->>'finished')::boolean then clock_timestamp() end
+     from jsonb_array_elements($1::text::jsonb) x
+     join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'
+     on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
+       input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
+       wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
+       child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at
+     returning run_id, step_id`,
+    [JSON.stringify(steps)],
+  );
+  return new Set(rows.map((r) => `${r.run_id}/${r.step_id}`));
+}
+
+/**
+ * Ends a tick: the run becomes `status` and the lease is let go. Returns the run's parent link
+ * and whether a wake-up was requested meanwhile, or undefined when the tick lost the run.
+ */
+export async function releaseRun(
+  db: Queryable, runId: string, token: number, status: RunStatus, output?: unknown, error?: StoredError | null,
+): Promise<{ wake: boolean; parent_run_id: string | null; parent_step_id: string | null; workflow: string; concurrency_key: string | null } | undefined> {
+  const terminal = TERMINAL.includes(status);
+  const [row] = await db.query<{ wake: boolean; parent_run_id: string | null; parent_step_id: string | null; workflow: string; concurrency_key: string | null }>(
+    `with o as (select id, wake_pending from runs where id = $1 for update)
+     update runs r set status = $3, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
+       output = case when $6 then $4::text::jsonb else r.output end,
+       error = case when $6 then $5::text::jsonb else r.error end,
+       finished_at = case when $6 then now() end
+     from o where r.id = o.id and r.lease_token = $2 and r.status = 'running'
+     returning o.wake_pending as wake, r.parent_run_id, r.parent_step_id, r.workflow, r.concurrency_key`,
+    [runId, token, status, json(output ?? null), json(error ?? null), terminal],
+  );
+  return row;
+}
+
+/**
+ * Completes a waiting step (a timer fired, an http-worker job ended, a child finished). Only a
+ * step still waiting changes: the first of two racing completions wins. Returns whether it did.
+ */
+export async function completeWaitingStep(
+  db: Queryable, runId: string, stepId: string, status: 'completed' | 'failed', output: unknown, error: StoredError | null, attempt?: number,
+): Promise<boolean> {
+  const rows = await db.query(
+    `update run_steps set status = $3, output = $4::text::jsonb, error = $5::text::jsonb, finished_at = clock_timestamp(),
+       attempt = coalesce($6, attempt)
+     where run_id = $1 and step_id = $2 and status = 'waiting' returning run_id`,
+    [runId, stepId, status, json(output ?? null), json(error), attempt ?? null],
+  );
+  return rows.length > 0;
+}
+
+/** The status of one step, for a worker deciding whether its job still matters. */
+export async function stepStatus(db: Queryable, runId: string, stepId: string): Promise<StepStatus | undefined> {
+  const [row] = await db.query<{ status: StepStatus }>('select status from run_steps where run_id = $1 and step_id = $2', [runId, stepId]);
+  return row?.status;
+}
+
+/**
+ * Completes every step waiting for event `name` whose match the data contains. Returns the runs
+ * to wake. A run that registers its wait after this commits does not see the event.
+ */
+export async function deliverEvent(db: Queryable, name: string, data: unknown): Promise<{ run_id: string; step_id: string }[]> {
+  return db.query(
+    `update run_steps set status = 'completed', output = $2::text::jsonb, finished_at = clock_timestamp()
+     where event_name = $1 and status = 'waiting' and kind = 'waitForEvent'
+       and $2::text::jsonb @> coalesce(event_match, '{}'::jsonb)
+     returning run_id, step_id`,
+    [name, json(data ?? {})],
+  );
+}
+
+/**
+ * Cancels a run and, through parent_run_id, every live descendant; their waiting steps are
+ * cancelled too. Returns the runs cancelled (the root first when it was live).
+ */
+export async function cancelTree(db: Queryable, runId: string, status: 'cancelled' | 'timed_out' = 'cancelled', error?: StoredError): Promise<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; concurrency_key: string | null }[]> {
+  const rows = await db.query<{ id: string; workflow: string; parent_run_id: string | null; parent_step_id: string | null; concurrency_key: string | null; depth: number }>(
+    `with recursive tree as (
+       select id, 0 as depth from runs where id = $1
+       union all
+       select c.id, t.depth + 1 from runs c join tree t on c.parent_run_id = t.id
+     ), done as (
+       update runs r set status = case when r.id = $1 then $2 else 'cancelled' end,
+         error = case when r.id = $1 then $3::text::jsonb else r.error end,
+         finished_at = now(), updated_at = now(), lease_job = null, lease_token = null
+       from tree where r.id = tree.id and r.status in ('queued', 'running', 'waiting')
+       returning r.id, r.workflow, r.parent_run_id, r.parent_step_id, r.concurrency_key, tree.depth
+     ), steps as (
+       update run_steps s set status = 'cancelled', finished_at = clock_timestamp()
+       from done where s.run_id = done.id and s.status in ('waiting', 'retrying')
+     )
+     select id, workflow, parent_run_id, parent_step_id, concurrency_key, depth from done order by depth`,
+    [runId, status, json(error ?? null)],
+  );
+  return rows;
+}
+
+/**
+ * Puts a failed run back to queued with its failed steps forgotten, so the next tick replays
+ * the completed steps from storage and runs the failed one again.
+ */
+export async function resetFailedRun(db: Queryable, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.query<RunRow>(
+    `with r as (
+       update runs set status = 'queued', error = null, output = null, finished_at = null, updated_at = now(),
+         deadline_at = null
+       where id = $1 and status in ('failed', 'timed_out') returning ${RUN_COLUMNS}
+     ), gone as (
+       delete from run_steps s using r where s.run_id = r.id and s.status in ('failed', 'cancelled')
+     )
+     select * from r`,
+    [runId],
+  );
+  return row;
+}
+
+export async function getRun(db: Queryable, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where id = $1`, [runId]);
+  return row;
+}
+
+export async function getSteps(db: Queryable, runId: string): Promise<StepRow[]> {
+  return db.query<StepRow>(
+    `select step_id, kind, status, attempt, input, output, error, wake_at, child_run_id, started_at, finished_at
+     from run_steps where run_id = $1 order by started_at, step_id`,
+    [runId],
+  );
+}
+
+export async function childRuns(db: Queryable, runId: string): Promise<Pick<RunRow, 'id' | 'workflow' | 'status' | 'parent_step_id'>[]> {
+  return db.query('select id, workflow, status, parent_step_id from runs where parent_run_id = $1 order by created_at', [runId]);
+}
+
+/** One page of runs, newest first; `before` is the created_at of the previous page's last run. */
+export async function listRuns(db: Queryable, filter: { workflow?: string; status?: string; limit: number; before?: Date }): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `select ${RUN_COLUMNS} from runs
+     where ($1::text is null or workflow = $1) and ($2::text is null or status = $2)
+       and ($3::timestamptz is null or created_at < $3)
+     order by created_at desc, id limit $4`,
+    [filter.workflow ?? null, filter.status ?? null, filter.before ?? null, filter.limit],
+  );
+}
+
+/** Live runs of a concurrency key, and the oldest queued one of them (admission). */
+export async function concurrencySlots(db: Queryable, workflow: string, key: string): Promise<{ active: number; next: string | null }> {
+  const [row] = await db.query<{ active: number; next: string | null }>(
+    `select count(*) filter (where status in ('running', 'waiting'))::int as active,
+            (array_agg(id order by created_at) filter (where status = 'queued'))[1]::text as next
+     from runs where workflow = $1 and concurrency_key = $2 and status in ('queued', 'running', 'waiting')`,
+    [workflow, key],
+  );
+  return row ?? { active: 0, next: null };
+}
+
+/** Serializes admission decisions of one concurrency key inside a transaction. */
+export async function lockConcurrencyKey(db: Queryable, workflow: string, key: string): Promise<void> {
+  await db.query('select pg_advisory_xact_lock(hashtext($1))', [`nova.workflow:${workflow}:${key}`]);
+}
+
+/**
+ * Runs marked running that no tick has touched for `idleMs`: candidates for recovery when the
+ * job holding them is gone (dead-lettered, or deleted by hand). The caller checks each lease.
+ */
+export async function idleRunningRuns(db: Queryable, idleMs: number, limit: number): Promise<{ id: string; lease_job: number | null; lease_token: number | null }[]> {
+  return db.query(
+    `select id, lease_job, lease_token from runs
+     where status = 'running' and updated_at < now() - make_interval(secs => $1::float8 / 1000)
+     order by updated_at limit $2`,
+    [idleMs, limit],
+  );
+}
+
+/** Puts a run that may not start yet (its concurrency key is full) back to queued. */
+export async function deferRun(db: Queryable, runId: string, token: number): Promise<boolean> {
+  return (await db.query(
+    `update runs set status = 'queued', started_at = null, lease_job = null, lease_token = null, wake_pending = false
+     where id = $1 and lease_token = $2 returning id`, [runId, token])).length > 0;
+}
