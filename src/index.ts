@@ -60,6 +60,6 @@ export {
 } from './storage/index.ts';
 export type { ScheduleDefinition, MissedPolicy } from './runtime/schedules.ts';
 export {
-  defineWorkflow, workflowsDomain, startRun, cancelRun, sendEvent, rerunFromFailure, isSuspend, StepFailed, ChildRunFailed,
+  defineWorkflow, workflowsDomain, startRun, cancelRun, sendEvent, rerunFromFailure, StepFailed, ChildRunFailed,
   type Workflow, type StepApi, type WorkflowsDomain, type WorkflowEngine,
 } from './workflows/index.ts';

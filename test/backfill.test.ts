@@ -224,7 +224,7 @@ describe.each(backends)('Backfill on $name', (backend) => {
     await db.sql.query(`update flux_inbox_configurations set backfill_status = 'discovering', backfill_run = 1,
       backfill_since = now() - interval '10 days', backfill_until = now() where id = $1`, [configId]);
     await db.sql.query(`insert into nova_jobs (queue, payload, attempts, max_attempts, last_error)
-      values ($1, $2, 3, 3, '{"name": "LeaseExpired", "message": "lease expired before the job was acknowledged"}')`,
+      values ($1, $2::text::jsonb, 3, 3, '{"name": "LeaseExpired", "message": "lease expired before the job was acknowledged"}')`,
     [BACKFILL_QUEUE, JSON.stringify({ configId, run: 1 })]);
     await until(async () => (await progress(configId)).backfillStatus === 'failed', 10_000, 'lost run failed');
     expect((await progress(configId)).backfillError).toMatch(/attempts used up: lease expired/);

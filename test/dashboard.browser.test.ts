@@ -256,13 +256,13 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
       try {
         await tokenless.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
         // Starting a backfill needs no body, so only the origin check stands between the page and it.
-        const inboxes = async () => ((await (await fetch(`http://127.0.0.1:${port}/api/inboxes`)).json()) as { inboxes: { id: string; grant_id: string; backfill_status: unknown }[] }).inboxes;
-        const inbox = (await inboxes()).find((i) => i.grant_id === 'grant-tokenless')!;
+        const inboxes = async () => ((await (await fetch(`http://127.0.0.1:${port}/api/inboxes`)).json()) as { inboxes: { id: string; grantId: string; backfillStatus: unknown }[] }).inboxes;
+        const inbox = (await inboxes()).find((i) => i.grantId === 'grant-tokenless')!;
         const crossSite = await tokenless.evaluate(async (url) => (await fetch(url, { method: 'POST', mode: 'no-cors' })).type, `http://127.0.0.1:${port}/api/inboxes/${inbox.id}/backfill`);
         expect(crossSite).toBe('opaque');
         const history = await db.sql.query<{ n: number }>('select count(*)::int as n from backfill_history h join flux_inbox_configurations c on c.id = h.config_id where c.inbox_id = $1', [inbox.id]);
         expect(history[0]!.n).toBe(0);
-        expect((await inboxes()).find((i) => i.grant_id === 'grant-tokenless')!.backfill_status).toEqual(inbox.backfill_status);
+        expect((await inboxes()).find((i) => i.grantId === 'grant-tokenless')!.backfillStatus).toEqual(inbox.backfillStatus);
       } finally {
         elsewhere.close();
       }

@@ -10,7 +10,7 @@ import { LlmEmulator } from '../src/emulators/llm/index.ts';
 import { createExtractor, EXTRACTION_SCHEMA_VERSION, extractFromPrompt, extractMessage, findMessage } from '../src/extraction/index.ts';
 import { EXTRACTION_QUEUE, extractionDeadHook, extractionHandler, setupExtraction, type ExtractionDeps, type ExtractionJob } from '../src/extraction/worker.ts';
 import { silentLogger } from '../src/log.ts';
-import { RetryLater } from '../src/queue/errors.ts';
+import { Defer } from '../src/queue/errors.ts';
 import { EventHub } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import type { Job } from '../src/queue/types.ts';
@@ -164,7 +164,7 @@ describe.each(backends)('extraction when the provider fails, on $name', (backend
   it('hands a 5xx back to the queue, even on the last attempt, and stores it as failed once the job is dead', async () => {
     const id = await insertMessage(db.sql, { subject: 'Model down', body: BODY });
     llm.inject('server_error');
-    await expect(run(id, 1)).rejects.toMatchObject({ name: 'LlmApiError', status: 500 });
+    await expect(run(id, 1)).rejects.toMatchObject({ name: 'ProviderError', status: 500 });
     expect(await extractionRows(db.sql, id)).toEqual([]);
     llm.inject('server_error');
     const last = (await run(id, 5).catch((e: unknown) => e)) as Error;
@@ -184,12 +184,12 @@ describe.each(backends)('extraction when the provider fails, on $name', (backend
     expect((await extractionRows(db.sql, id))[0]).toMatchObject({ status: 'succeeded' });
   });
 
-  it("turns a 429 past the in-call retries into a retry after the provider's Retry-After", async () => {
+  it("defers a 429 past the in-call retries until the provider's Retry-After, spending no attempt", async () => {
     const id = await insertMessage(db.sql, { subject: 'Rate limited', body: BODY });
     llm.inject('rate_limit');
     const err = await run(id, 1).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RetryLater);
-    expect((err as RetryLater).retryAfterMs).toBe(1000);
+    expect(err).toBeInstanceOf(Defer);
+    expect((err as Defer).delayMs).toBe(1000);
     expect(await extractionRows(db.sql, id)).toEqual([]);
   });
 

@@ -10,17 +10,20 @@ import * as nova from '../src/index.ts';
  */
 
 const VALUES = [
-  'ConfigError', 'Defer', 'EventHub', 'HttpError', 'InvalidPayload', 'JobCancelled', 'Lease', 'LeaseLost', 'Outbound',
-  'Park', 'PermanentFailure', 'ProviderError', 'QueueClient', 'RateLimiter', 'RetryLater', 'Runtime', 'VERSION',
-  'createLogger', 'defineDomain', 'defineQueue', 'fetchAnswer', 'loadConfig', 'loadDomainConfig', 'migrate',
-  'openDatabase', 'openPglite', 'openPostgres', 'parseAnswer', 'parseRetryAfter', 'silentLogger', 'toJobControl',
+  'ChildRunFailed', 'ConfigError', 'Defer', 'EventHub', 'HttpError', 'InvalidPayload', 'JobCancelled', 'Lease',
+  'LeaseLost', 'Outbound', 'Park', 'PermanentFailure', 'ProviderError', 'QueueClient', 'RateLimiter', 'RetryLater',
+  'Runtime', 'StepFailed', 'VERSION', 'cancelRun', 'createLogger', 'defineDomain', 'defineQueue', 'defineWorkflow',
+  'fetchAnswer', 'loadConfig', 'loadDomainConfig', 'migrate', 'openDatabase', 'openPglite', 'openPostgres',
+  'parseAnswer', 'parseRetryAfter', 'rerunFromFailure', 'sendEvent', 'silentLogger', 'startRun', 'toJobControl',
+  'workflowsDomain',
 ];
 
 const TYPES = [
   'Attempt', 'Budget', 'CallOptions', 'ClaimOptions', 'CommandContext', 'Config', 'DatabaseConfig', 'DeadContext', 'Domain', 'DomainDefinition',
   'Job', 'JobCatalog', 'JobContext', 'JobHandler', 'JobRecord', 'LogLevel', 'Logger', 'LoopContext', 'LoopDefinition',
   'MissedPolicy', 'NovaEvent', 'OutboundOptions', 'Queryable', 'QueueDefinition', 'QueueMetrics', 'RateLimit', 'RetryPolicy', 'RuntimeOptions',
-  'ScheduleDefinition', 'SendItem', 'SendOptions', 'Services', 'Sql', 'StoredError', 'Wake',
+  'ScheduleDefinition', 'SendItem', 'SendOptions', 'Services', 'Sql', 'StepApi', 'StoredError', 'Wake', 'Workflow',
+  'WorkflowEngine', 'WorkflowsDomain',
 ];
 
 const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
+import { loadNovaConfig as loadConfig } from '../src/domains.ts';
 import { domains } from '../src/domains.ts';
 import { ensureInbox } from '../src/email/store.ts';
 import { createLogger } from '../src/log.ts';

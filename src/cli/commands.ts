@@ -60,7 +60,9 @@ export function buildCli(domains: readonly Domain[]): Command {
       const config = demo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });
-      if ((config as EmailConfig).NYLAS_API_KEY && !(config as EmailConfig).NYLAS_WEBHOOK_SECRET) {
+      // Read from the environment, not the parsed config: the slice that holds them is the email
+      // domain's, and a process may run without it; the operator's mistake is the same.
+      if (process.env.NYLAS_API_KEY && !process.env.NYLAS_WEBHOOK_SECRET) {
         runtime.log.warn('NYLAS_API_KEY is set without NYLAS_WEBHOOK_SECRET: webhook deliveries will be refused (503) until it is set');
       }
       try {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
+import { exitOnConfigError } from './exit.ts';
 import { adoptSeedDatabase, formatReport, isSeedDatabase } from '../email/adopt.ts';
 import { importPgmq } from '../email/pgmq-import.ts';
 import { createLogger } from '../log.ts';
@@ -62,12 +63,15 @@ async function withDatabase(fn: (sql: Sql, log: ReturnType<typeof createLogger>)
   try {
     config = loadConfig();
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
+    exitOnConfigError(err);
+    throw err;
   }
   const log = createLogger({ level: config.LOG_LEVEL, format: config.NOVA_LOG_FORMAT, component: 'Storage' });
-  const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 });
+  // A running process on the embedded database holds it (and applied the migrations at its start).
+  const sql = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.NOVA_DATA_DIR, poolSize: 2 }).catch((err: unknown) => {
+    exitOnConfigError(err);
+    throw err;
+  });
   try {
     await fn(sql, log);
   } finally {
