@@ -55,6 +55,7 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
     const reason = d.reason?.trim() || null;
     if (!reason && (d.decision === 'reject' || a.require_reason)) throw new HttpError(400, 'reason_required', `a ${d.decision === 'reject' ? 'rejection' : 'decision on this approval'} needs a reason`);
     if (d.decision === 'approve' && a.form) {
+      if (d.data === undefined) throw new HttpError(400, 'form_required', `approval ${a.id} has a form: approve it with its data (POST /api/approvals/${a.id}/decision or the dashboard)`);
       const problems = formProblems(a.form, d.data ?? null);
       if (problems.length) throw new HttpError(400, 'invalid_form', `the decision's data does not fit the form: ${problems.join('; ')}`);
     }
@@ -142,7 +143,8 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
     services.events.emit({
       type: 'approval.requested', topic: approvalsTopic(user), at: Date.now(),
-      data: { ...approvalJson(a), links: { approve: link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } },
+      // An approval with a form needs its data, which a one-click link cannot carry.
+      data: { ...approvalJson(a), links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } },
     });
   }
   return recipients.length;
