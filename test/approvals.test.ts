@@ -218,11 +218,19 @@ describe.each(backends)('approvals on $name', (backend) => {
       const runId = res.body.run.id as string;
       const a = await pending(runId);
       expect(a.message).toBe('Ship it?');
-      expect((await decide(a.id, 'bob', { decision, ...(decision === 'reject' && { reason: 'not today' }) })).status).toBe(200);
+      if (type === 'hitl') {
+        // The original's route: run and node ids, `approved`, `comment`, the user from X-User-ID.
+        const compat = await call('POST', '/api/approval', { run_id: runId, node_id: 'ask', approved: false, comment: 'not today' }, 'bob');
+        expect(compat).toMatchObject({ status: 200, body: { success: true, run_id: runId, node_id: 'ask', status: 'rejected' } });
+      } else {
+        expect((await decide(a.id, 'bob', { decision })).status).toBe(200);
+      }
       const run = await finished(runId);
       expect(run.status).toBe('completed');
       expect(run.output).toEqual(expected);
     }
+    const hitlRun = (await call('GET', '/api/approvals?approver=bob&status=rejected')).body.approvals.find((x: any) => x.stepId === 'ask');
+    expect(hitlRun.decisions[0]).toMatchObject({ by: 'bob', decision: 'reject', reason: 'not today' });
     const noApprovers = await call('PUT', '/api/workflows/d.bad/document', { workflow: { nodes: [{ id: 'ask', type: 'hitl', config: { message: 'x' } }], edges: [] } });
     expect(noApprovers.status).toBe(400);
     expect(noApprovers.body.error.message).toMatch(/node ask: config.approvers/);

@@ -6,7 +6,9 @@
  *   that may not be made as sent (no reason, data not fitting the form), 403 for a caller who may
  *   not decide (not an approver, or the run's starter), 409 once resolved or already decided;
  * - `GET /api/approvals/:id/approve?token=…` and `/reject?token=…[&reason=…]`: a signed one-time
- *   link; 400 malformed, 403 tampered, 410 expired or used.
+ *   link; 400 malformed, 403 tampered, 410 expired or used;
+ * - `POST /api/approval` {run_id, node_id, approved, comment?, data?} with `X-User-ID`: the
+ *   original fanout's route, deciding as that user with the same checks.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -31,6 +33,10 @@ const decisionBody = z.strictObject({
   data: z.unknown().optional(),
 });
 const linkQuery = z.object({ token: z.string().min(1).max(4096), reason: z.string().max(2000).optional() });
+
+const compatBody = z.object({
+  run_id: z.string().min(1), node_id: z.string().min(1), approved: z.boolean(), comment: z.string().max(2000).optional(), data: z.unknown().optional(),
+});
 
 const LINK_STATUS = { malformed: 400, mismatch: 400, signature: 403, expired: 410 } as const;
 
@@ -58,6 +64,20 @@ export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
       approvalId: id, by: body.by ?? userOf(req.headers), decision: body.decision, reason: body.reason, data: body.data, channel: 'api', ip: ipOf(req),
     });
     return { approval: approvalJson({ ...r.approval, status: r.status }), decision: r.decision.decision, status: r.status };
+  });
+
+  app.post('/api/approval', async (req) => {
+    const user = req.headers['x-user-id'];
+    // The original wrote its 401 and went on with an empty user; here no user, no decision.
+    if (typeof user !== 'string' || !user) throw new HttpError(400, 'user_required', 'X-User-ID header is required');
+    const body = compatBody.parse(req.body ?? {});
+    const uuid = z.uuid().safeParse(body.run_id);
+    const a = uuid.success ? await astore.approvalOfStep(sql, uuid.data, body.node_id) : undefined;
+    if (!a) throw new HttpError(404, 'not_found', `no approval for run ${body.run_id} node ${body.node_id}`);
+    const r = await decide(engine, {
+      approvalId: a.id, by: user, decision: body.approved ? 'approve' : 'reject', reason: body.comment, data: body.data, channel: 'api', ip: ipOf(req),
+    });
+    return { success: true, message: `decision recorded: ${r.decision.decision}`, run_id: a.run_id, node_id: a.step_id, status: r.status };
   });
 
   for (const decision of ['approve', 'reject'] as const) {

@@ -75,6 +75,12 @@ export async function getApproval(db: Queryable, id: string): Promise<ApprovalRo
   return row;
 }
 
+/** The approval a run's step (a document's node id) asked for. */
+export async function approvalOfStep(db: Queryable, runId: string, stepId: string): Promise<ApprovalRow | undefined> {
+  const [row] = await db.query<ApprovalRow>('select * from approvals where run_id = $1 and step_id = $2', [runId, stepId]);
+  return row;
+}
+
 /** The approval, locked until the transaction ends (a decision or a timeout applies to it). */
 export async function lockApproval(db: Queryable, id: string): Promise<ApprovalRow | undefined> {
   const [row] = await db.query<ApprovalRow>('select * from approvals where id = $1 for update', [id]);
