@@ -5,6 +5,7 @@ import type { Runtime } from '../src/runtime/runtime.ts';
 import { defineWorkflow, signLink, StepFailed, workflowsDomain } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { spawnNova } from './helpers/process.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
 
 const SECRET = 'test-approval-link-secret-0123456789abcdef';
@@ -234,5 +235,28 @@ describe.each(backends)('approvals on $name', (backend) => {
     const noApprovers = await call('PUT', '/api/workflows/d.bad/document', { workflow: { nodes: [{ id: 'ask', type: 'hitl', config: { message: 'x' } }], edges: [] } });
     expect(noApprovers.status).toBe(400);
     expect(noApprovers.body.error.message).toMatch(/node ask: config.approvers/);
+  });
+
+  it('lists, approves and rejects from the command line (nova approvals)', async () => {
+    const cli = async (...args: string[]) => {
+      const proc = spawnNova(['approvals', ...args], { NOVA_API_URL: api, NOVA_USER: 'bob' }, 'src/cli/main.ts');
+      const code = await proc.exited;
+      return { code, out: proc.output() };
+    };
+    const runId = await start({ approvers: ['bob', 'carol'], required: 2 });
+    const a = await pending(runId);
+    const listed = await cli('list');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain(a.id);
+    expect(listed.out).toContain('0/2');
+    const refused = await cli('approve', a.id, '--data', '{"amount": 99999}');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/amount: must be <= 1000/);
+    const approved = await cli('approve', a.id, '--data', '{"amount": 40}');
+    expect(approved.out).toMatch(/approved as bob: approval .* is now pending/);
+    const rejected = await cli('reject', a.id, '--as', 'carol', '--reason', 'duplicate');
+    expect(rejected.code).toBe(0);
+    expect(rejected.out).toMatch(/rejected as carol: approval .* is now rejected/);
+    expect((await finished(runId)).output).toMatchObject({ approved: false });
   });
 });
