@@ -26,10 +26,12 @@ create table approvals (
   -- The run's submitter, copied so self-approval is refused without a join.
   started_by text not null,
   created_at timestamptz not null default now(),
-  resolved_at timestamptz,
-  unique (run_id, step_id)
+  resolved_at timestamptz
 );
 
+-- One pending approval per step: a retried tick finds it instead of asking twice. A step run
+-- again (rerun from a failure) asks anew; the old, resolved row stays as the audit trail.
+create unique index approvals_step on approvals (run_id, step_id) where status = 'pending';
 -- The inbox: GET /api/approvals?status=pending&approver=…
 create index approvals_pending on approvals using gin (approvers) where status = 'pending';
 create index approvals_by_status on approvals (status, created_at desc);

@@ -12,7 +12,7 @@ const SECRET = 'test-approval-link-secret-0123456789abcdef';
 
 /** An expense needing `required` of `approvers`, with a form; the outcome is the run's output. */
 const expense = defineWorkflow({ name: 't.expense' }, async ({ input, step }) => {
-  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail'; noForm?: boolean };
+  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail'; noForm?: boolean; strict?: boolean };
   try {
     return await step.approval('manager', {
       approvers: o.approvers, message: 'Approve the expense?',
@@ -20,7 +20,7 @@ const expense = defineWorkflow({ name: 't.expense' }, async ({ input, step }) =>
       ...(!o.noForm && { form: { type: 'object', properties: { amount: { type: 'number', maximum: 1000 }, note: { type: 'string' } }, required: ['amount'], additionalProperties: false } }),
     });
   } catch (err) {
-    if (!(err instanceof StepFailed)) throw err;
+    if (!(err instanceof StepFailed) || o.strict) throw err;
     return { failed: err.message };
   }
 });
@@ -163,6 +163,31 @@ describe.each(backends)('approvals on $name', (backend) => {
     expect(run.output).toMatchObject(expected);
     expect((await call('GET', `/api/approvals/${a.id}`)).body.approval.status).toBe('timed_out');
     // Too late: a decision after the timeout changes nothing.
+    expect((await decide(a.id, 'bob', { decision: 'approve', data: { amount: 1 } })).status).toBe(409);
+  });
+
+  it('re-asks after a rerun of a step that failed by timeout, and cancels the approval of a cancelled run', async () => {
+    // Long enough that the rerun's new approval cannot time out before the decision below.
+    const runId = await start({ approvers: ['bob'], timeoutMs: 1500, onTimeout: 'fail', strict: true, noForm: true });
+    const first = await pending(runId);
+    const failed = await finished(runId);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ message: expect.stringMatching(/not decided by/) });
+    expect((await call('POST', `/api/runs/${runId}/rerun`)).status).toBe(202);
+    let again: any;
+    await until(async () => {
+      again = (await call('GET', `/api/approvals?runId=${runId}&status=pending`)).body.approvals[0];
+      return !!again;
+    }, 10_000, 'the step to ask again');
+    expect(again.id).not.toBe(first.id);
+    expect((await decide(again.id, 'bob', { decision: 'approve' })).body.status).toBe('approved');
+    expect(await finished(runId)).toMatchObject({ status: 'completed', output: { approved: true } });
+    expect((await call('GET', `/api/approvals/${first.id}`)).body.approval.status).toBe('timed_out');
+
+    const cancelled = await start({ approvers: ['bob'] });
+    const a = await pending(cancelled);
+    expect((await call('POST', `/api/runs/${cancelled}/cancel`)).status).toBe(200);
+    expect((await call('GET', `/api/approvals/${a.id}`)).body.approval.status).toBe('cancelled');
     expect((await decide(a.id, 'bob', { decision: 'approve', data: { amount: 1 } })).status).toBe(409);
   });
 

@@ -54,19 +54,19 @@ export interface NewApproval {
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
 /**
- * Creates an approval for a run's step, copying the run's submitter. A retried tick finds the
- * row it made before (same run and step) and gets it back with `created` false.
+ * Creates an approval for a run's step, copying the run's submitter. While one is pending for
+ * the same run and step, that one comes back instead, with `created` false.
  */
 export async function insertApproval(db: Queryable, a: NewApproval): Promise<{ approval: ApprovalRow; created: boolean }> {
   const [row] = await db.query<ApprovalRow>(
     `insert into approvals (id, run_id, step_id, message, approvers, required, form, require_reason, on_timeout, timeout_at, started_by)
      select $1, $2, $3, $4, $5::text[], $6, $7::text::jsonb, $8, $9, $10, r.submitted_by from runs r where r.id = $2
-     on conflict (run_id, step_id) do nothing
+     on conflict (run_id, step_id) where status = 'pending' do nothing
      returning *`,
     [a.id, a.runId, a.stepId, a.message, a.approvers, a.required, json(a.form ?? null), a.requireReason, a.onTimeout, a.timeoutAt],
   );
   if (row) return { approval: row, created: true };
-  const [existing] = await db.query<ApprovalRow>('select * from approvals where run_id = $1 and step_id = $2', [a.runId, a.stepId]);
+  const [existing] = await db.query<ApprovalRow>(`select * from approvals where run_id = $1 and step_id = $2 and status = 'pending'`, [a.runId, a.stepId]);
   return { approval: existing!, created: false };
 }
 
@@ -75,9 +75,9 @@ export async function getApproval(db: Queryable, id: string): Promise<ApprovalRo
   return row;
 }
 
-/** The approval a run's step (a document's node id) asked for. */
+/** The newest approval a run's step (a document's node id) asked for. */
 export async function approvalOfStep(db: Queryable, runId: string, stepId: string): Promise<ApprovalRow | undefined> {
-  const [row] = await db.query<ApprovalRow>('select * from approvals where run_id = $1 and step_id = $2', [runId, stepId]);
+  const [row] = await db.query<ApprovalRow>('select * from approvals where run_id = $1 and step_id = $2 order by created_at desc limit 1', [runId, stepId]);
   return row;
 }
 
