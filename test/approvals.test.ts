@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiDomain } from '../src/http/index.ts';
 import type { NovaEvent } from '../src/queue/events.ts';
@@ -257,6 +258,15 @@ describe.each(backends)('approvals on $name', (backend) => {
     }
     const hitlRun = (await call('GET', '/api/approvals?approver=bob&status=rejected')).body.approvals.find((x: any) => x.stepId === 'ask');
     expect(hitlRun.decisions[0]).toMatchObject({ by: 'bob', decision: 'reject', reason: 'not today' });
+    // The example document: a rejection's comment reaches the next node through $nodes.ask.comment.
+    const example = JSON.parse(readFileSync(new URL('../examples/workflows/approval-gate.json', import.meta.url), 'utf8'));
+    expect((await call('PUT', '/api/workflows/approval-gate/document', { workflow: example })).status).toBe(201);
+    const gate = (await call('POST', '/api/workflows/approval-gate/runs', { input: {} })).body.run.id as string;
+    const asked = await pending(gate);
+    expect(asked.approvers).toEqual(['manager']);
+    expect((await decide(asked.id, 'manager', { decision: 'reject', reason: 'not this week' })).status).toBe(200);
+    expect((await finished(gate)).output).toEqual({ hold: 'held: not this week' });
+
     const noApprovers = await call('PUT', '/api/workflows/d.bad/document', { workflow: { nodes: [{ id: 'ask', type: 'hitl', config: { message: 'x' } }], edges: [] } });
     expect(noApprovers.status).toBe(400);
     expect(noApprovers.body.error.message).toMatch(/node ask: config.approvers/);
