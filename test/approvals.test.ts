@@ -167,6 +167,26 @@ describe.each(backends)('approvals on $name', (backend) => {
     expect((await decide(a.id, 'bob', { decision: 'approve', data: { amount: 1 } })).status).toBe(409);
   });
 
+  it('applies due timeouts once with two hitl-worker processes taking the jobs', async () => {
+    const second = await startRuntime(db, [workflowsDomain({ workflows: [expense] })], { WORKER_TYPE: 'hitl-worker', POLL_INTERVAL_MS: '50', APPROVAL_LINK_SECRET: SECRET });
+    try {
+      const runs = await Promise.all(Array.from({ length: 8 }, () => start({ approvers: ['bob'], timeoutMs: 400, onTimeout: 'approve', noForm: true })));
+      for (const id of runs) expect(await finished(id)).toMatchObject({ status: 'completed', output: { approved: true, status: 'timed_out' } });
+      const steps = await db.sql.query<{ status: string; n: number }>(
+        `select a.status, count(*)::int as n from approvals a where a.run_id = any($1::uuid[]) group by a.status`, [runs]);
+      expect(steps).toEqual([{ status: 'timed_out', n: 8 }]);
+      // Every timeout job completed: none is left retrying or dead after a lost race.
+      const ids = (await db.sql.query<{ id: string }>('select id::text as id from approvals where run_id = any($1::uuid[])', [runs])).map((r) => r.id);
+      await until(async () => (await db.sql.query(`select 1 from nova_jobs where queue = 'workflow.approval' and payload->>'approvalId' = any($1::text[])`, [ids])).length === 0, 5000, 'the approval jobs to finish');
+      const results = await db.sql.query<{ kind: string; state: string; n: number }>(
+        `select payload->>'kind' as kind, state, count(*)::int as n from nova_job_results
+         where queue = 'workflow.approval' and payload->>'approvalId' = any($1::text[]) group by 1, 2 order by 1`, [ids]);
+      expect(results).toEqual([{ kind: 'deliver', state: 'completed', n: 8 }, { kind: 'timeout', state: 'completed', n: 8 }]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('re-asks after a rerun of a step that failed by timeout, and cancels the approval of a cancelled run', async () => {
     // Long enough that the rerun's new approval cannot time out before the decision below.
     const runId = await start({ approvers: ['bob'], timeoutMs: 1500, onTimeout: 'fail', strict: true, noForm: true });
