@@ -36,6 +36,7 @@ describe.each(backends)('approvals on $name', (backend) => {
     db = await backend.create();
     runtime = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense] })], {
       WORKER_TYPE: 'api,orchestrator', PORT: '0', API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '100', APPROVAL_LINK_SECRET: SECRET,
+      APPROVAL_LINK_BASE_URL: 'https://approve.example/',
     });
     runtime.service.events.on((e) => {
       if (e.type === 'approval.requested') delivered.push(e);
@@ -222,6 +223,7 @@ describe.each(backends)('approvals on $name', (backend) => {
     const a = await pending(runId);
     await until(() => delivered.some((e) => e.topic === 'approvals:bob' && (e.data as any).id === a.id), 5000, 'delivery to bob');
     const links = (delivered.find((e) => e.topic === 'approvals:bob' && (e.data as any).id === a.id)!.data as any).links;
+    expect(links.approve).toMatch(/^https:\/\/approve\.example\/api\/approvals\//);
     const path = (url: string) => url.slice(url.indexOf('/api/'));
 
     const token = new URL(links.approve).searchParams.get('token')!;

@@ -136,7 +136,7 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
   const config = services.config as Partial<WorkflowsConfig>;
   const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
   const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
-  const base = (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
+  const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
   const recipients = a.approvers.filter((u) => u !== a.started_by);
   for (const user of recipients) {
     const link = (decision: 'approve' | 'reject') =>

@@ -20,6 +20,8 @@ export const workflowsConfig = z.object({
    * that made them and die with it, so that is for development only.
    */
   APPROVAL_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Where approvers reach the API from (the links' origin); default NOVA_API_URL. */
+  APPROVAL_LINK_BASE_URL: z.url({ error: 'must be a URL' }).optional().transform((u) => u?.replace(/\/+$/, '')),
   /** How long a signed approval link stays valid (never past the approval's own timeout). */
   APPROVAL_LINK_TTL_MS: int(7 * 86_400_000, 1000),
 });
