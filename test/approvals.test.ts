@@ -294,6 +294,26 @@ describe.each(backends)('approvals on $name', (backend) => {
     expect(noApprovers.body.error.message).toMatch(/node ask: config.approvers/);
   });
 
+  it('serves signed links without the API token the rest of /api requires', async () => {
+    const guarded = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense] })], {
+      WORKER_TYPE: 'api', PORT: '0', API_HOST: '127.0.0.1', NOVA_API_TOKEN: 'tok-approvals-0123456789', APPROVAL_LINK_SECRET: SECRET,
+    });
+    try {
+      const url = `http://127.0.0.1:${guarded.apiPort}`;
+      const runId = await start({ approvers: ['bob'], noForm: true });
+      const a = await pending(runId);
+      expect((await fetch(`${url}/api/approvals/${a.id}`)).status).toBe(401);
+      const link = signLink(SECRET, { approvalId: a.id, approver: 'bob', decision: 'approve', exp: Date.now() + 60_000 });
+      const res = await fetch(`${url}/api/approvals/${a.id}/approve?token=${link}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ by: 'bob', status: 'approved' });
+      // A forged token is still refused by the route itself.
+      expect((await fetch(`${url}/api/approvals/${a.id}/reject?token=x.y&reason=r`)).status).toBe(403);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('lists, approves and rejects from the command line (nova approvals)', async () => {
     const cli = async (...args: string[]) => {
       const proc = spawnNova(['approvals', ...args], { NOVA_API_URL: api, NOVA_USER: 'bob' }, 'src/cli/main.ts');

@@ -81,7 +81,8 @@ export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
   });
 
   for (const decision of ['approve', 'reject'] as const) {
-    app.get(`/api/approvals/:id/${decision}`, async (req) => {
+    // The signed token is the credential: the link works without NOVA_API_TOKEN (runtime/auth.ts).
+    app.get(`/api/approvals/:id/${decision}`, { config: { ownCredential: true } }, async (req) => {
       const { id } = idParam.parse(req.params);
       const q = linkQuery.parse(req.query);
       let claims;
