@@ -150,6 +150,13 @@ describe.each(backends)('approvals on $name', (backend) => {
     // The starter is not counted as a possible approver: bob's rejection settles it.
     expect((await decide(a.id, 'bob', { decision: 'reject', reason: 'no' })).body.status).toBe('rejected');
     expect((await finished(runId)).output).toMatchObject({ approved: false });
+
+    // When only the starter could approve, the step fails at once rather than waiting forever.
+    const alone = await start({ approvers: ['ana'], strict: true }, 'ana');
+    const run = await finished(alone);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ message: expect.stringMatching(/ana started the run and may not approve it/) });
+    expect((await call('GET', `/api/approvals?runId=${alone}`)).body.approvals[0].status).toBe('cancelled');
   });
 
   it.each([

@@ -157,14 +157,31 @@ export function approvalJobs(a: { id: string; timeoutAt: Date | null }): { paylo
   return jobs;
 }
 
-/** Creates the approvals of this tick's waits with their hitl-worker jobs (in the tick's transaction). */
+/**
+ * Creates the approvals of this tick's waits with their hitl-worker jobs (in the tick's
+ * transaction). One that cannot be approved at all (the run's starter is needed to reach N) fails
+ * its step at once instead of leaving the run waiting for a decision nobody may make.
+ */
 export async function createApprovals(engine: WorkflowEngine, tx: Queryable, items: astore.NewApproval[]): Promise<void> {
   const jobs: { payload: ApprovalJob; runAt?: Date }[] = [];
+  const ticks: { payload: { runId: string } }[] = [];
   for (const item of items) {
-    const { created } = await astore.insertApproval(tx, item);
-    if (created) jobs.push(...approvalJobs(item));
+    const { approval, created } = await astore.insertApproval(tx, item);
+    if (!created) continue;
+    const eligible = approval.approvers.filter((u) => u !== approval.started_by).length;
+    if (eligible < approval.required) {
+      await astore.resolveApproval(tx, approval.id, 'cancelled');
+      await store.completeWaitingStep(tx, approval.run_id, approval.step_id, 'failed', null, {
+        name: 'ApprovalImpossible',
+        message: `approval needs ${approval.required} of ${approval.approvers.join(', ')}, but ${approval.started_by} started the run and may not approve it`,
+      });
+      ticks.push({ payload: { runId: approval.run_id } });
+      continue;
+    }
+    jobs.push(...approvalJobs(item));
   }
   if (jobs.length) await engine.services.queue.sendBatch(APPROVAL_QUEUE, jobs, tx);
+  if (ticks.length) await engine.services.queue.sendBatch(TICK_QUEUE, ticks, tx);
 }
 
 function publishDecision(engine: WorkflowEngine, r: DecisionResult): void {
