@@ -47,8 +47,8 @@ const OWNERS: Record<string, Owner> = {
   },
   workflows: {
     dirs: ['src/workflows'],
-    migrations: ['0010_workflows.sql'],
-    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches'],
+    migrations: ['0010_workflows.sql', '0013_approvals.sql'],
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions'],
   },
   // Surfaces reach data through the domains and the engine: they own nothing and write nothing.
   surfaces: { dirs: ['src/cli', 'src/http', 'src/emulators'], migrations: [], owns: [] },

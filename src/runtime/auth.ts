@@ -16,6 +16,8 @@ import { HttpError } from './http-error.ts';
  *   the request is cross-site (403), or when they carry a body that is not JSON (415).
  *   `/ws` refuses a handshake whose `Origin` is another origin the same way, token or not.
  * Tokens are compared in constant time.
+ * A route declared with `config: { ownCredential: true }` (a signed one-time approval link, opened
+ * from an email by someone who has no API token) checks its own credential instead of the token.
  */
 
 export function tokenMatches(authorization: string | undefined, queryToken: string | null, token: string): boolean {
@@ -45,6 +47,8 @@ export function guardApi(app: FastifyInstance, options: ApiGuardOptions): void {
     const path = req.routeOptions.url ?? decoded(url.pathname);
     if (!isApi(path)) return;
     if (options.token) {
+      // Matched routes only: an unmatched path has no config, so it cannot claim this.
+      if ((req.routeOptions.config as { ownCredential?: unknown } | undefined)?.ownCredential === true) return;
       if (!tokenMatches(req.headers.authorization, null, options.token)) {
         throw new HttpError(401, 'unauthorized', 'a valid API token is required (Authorization: Bearer <NOVA_API_TOKEN>)');
       }

@@ -1,5 +1,6 @@
 /**
- * `nova workflow list|start|runs|show|cancel` and `nova run <file.json>`, through the API server
+ * `nova workflow list|start|runs|show|cancel`, `nova run <file.json>` and `nova approvals …`
+ * (approval-cli.ts), through the API server
  * (NOVA_API_URL, with NOVA_API_TOKEN when set), so they work the same against a local
  * `npm start` and a production cluster.
  */
@@ -9,6 +10,7 @@ import type { Command } from 'commander';
 import { apiClient, type ApiClient } from '../cli/api-client.ts';
 import { ago, duration, table } from '../cli/format.ts';
 import { DocumentError, validateDocument } from './document/validate.ts';
+import { registerApprovalCommands } from './approval-cli.ts';
 
 interface RunJson {
   id: string;
@@ -32,6 +34,7 @@ interface StepJson {
 const FINISHED = new Set(['completed', 'failed', 'cancelled', 'timed_out']);
 
 export function registerWorkflowCommands(program: Command): void {
+  registerApprovalCommands(program);
   const wf = program.command('workflow').description('durable workflows: list, start, watch and cancel runs (through NOVA_API_URL)');
 
   wf.command('list').description('workflows with their newest version and runs').action(async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { int, type Config } from '../config.ts';
 
-/** The workflows domain's variables (roles workflow-runner, http-worker), part of the boot schema. */
+/** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker), part of the boot schema. */
 export const workflowsConfig = z.object({
   /** Ticks run at once per `workflow-runner` process (a waiting run takes none). */
   WORKFLOW_RUNNER_CONCURRENCY: int(64, 1, 10_000),
@@ -12,6 +12,18 @@ export const workflowsConfig = z.object({
   HTTP_STEP_MAX_RESPONSE_BYTES: int(1_048_576, 1024),
   /** Hosts or IPs (comma list) HTTP steps may reach although they are loopback/private/link-local. */
   HTTP_STEP_ALLOWED_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+  /** Approval requests delivered at once per `hitl-worker` process. */
+  HITL_WORKER_CONCURRENCY: int(16, 1, 10_000),
+  /**
+   * HMAC key of signed approval links; every process that makes or checks links needs the same
+   * one. Unset, each process makes up its own at start: links then work only on the process
+   * that made them and die with it, so that is for development only.
+   */
+  APPROVAL_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Where approvers reach the API from (the links' origin); default NOVA_API_URL. */
+  APPROVAL_LINK_BASE_URL: z.url({ error: 'must be a URL' }).optional().transform((u) => u?.replace(/\/+$/, '')),
+  /** How long a signed approval link stays valid (never past the approval's own timeout). */
+  APPROVAL_LINK_TTL_MS: int(7 * 86_400_000, 1000),
 });
 
 export type WorkflowsConfig = Config & z.infer<typeof workflowsConfig>;

@@ -7,11 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_STEP_RETRY, durationMs, stepRetryDelayMs,
-  type ChildOutcome, type InvokeOptions, type StepApi, type StepRetry, type StepRunOptions, type WaitForEvent, type Workflow,
+  type ApprovalOptions, type ApprovalOutcome, type ChildOutcome, type InvokeOptions, type StepApi, type StepRetry, type StepRunOptions, type WaitForEvent, type Workflow,
 } from './define.ts';
 import { ChildRunFailed, StepFailed, Suspend, toStoredError } from './errors.ts';
 import { httpOptionsSchema, httpRequestSchema, type HttpRequest, type HttpResponse, type HttpStepOptions } from './http-types.ts';
 import type { NewRun, StepRow, StepWrite } from './store.ts';
+import type { NewApproval } from './approval-store.ts';
+import { checkForm } from './approval-form.ts';
 
 /** A wait registered in this tick, and what the runner must create for it to end. */
 export interface PendingWait {
@@ -20,6 +22,7 @@ export interface PendingWait {
   tickAt?: Date;
   child?: NewRun;
   http?: { request: HttpRequest; options: HttpStepOptions };
+  approval?: NewApproval;
 }
 
 /** A child workflow resolved to the version it will run on. */
@@ -68,6 +71,7 @@ export class Execution {
       invoke: (id, wf, input, options) => this.track(this.invoke(this.uniqueId(id), wf, input, options)) as Promise<any>,
       map: (id, items, fn, options) => this.track(this.map(this.uniqueId(id), items, fn, options?.concurrency)) as Promise<any>,
       http: (id, request, options) => this.track(this.http(this.uniqueId(id), request, options)),
+      approval: (id, options) => this.track(this.approval(this.uniqueId(id), options)) as Promise<any>,
     };
   }
 
@@ -235,6 +239,24 @@ export class Execution {
     return this.suspend();
   }
 
+  private async approval(sid: string, options: ApprovalOptions): Promise<ApprovalOutcome> {
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as ApprovalOutcome;
+    if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
+    // Waiting: a decision or the hitl-worker's timeout job completes the step and ticks the run.
+    if (stored?.status === 'waiting' || stored?.status === 'cancelled') return this.suspend();
+    if (this.suspended) return this.suspend();
+    const spec = approvalSpec(sid, options);
+    const id = randomUUID();
+    return this.wait({
+      step: {
+        stepId: sid, kind: 'approval', status: 'waiting', attempt: 1,
+        input: { approvalId: id, approvers: spec.approvers, required: spec.required, message: spec.message, timeoutAt: spec.timeoutAt?.toISOString() ?? null, onTimeout: spec.onTimeout },
+      },
+      approval: { ...spec, id, runId: this.runId, stepId: sid },
+    });
+  }
+
   private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as HttpResponse;
@@ -248,6 +270,32 @@ export class Execution {
       http: { request: req, options: opts },
     });
   }
+}
+
+/** A step.approval's options, checked when the step first asks (a bad one fails the step's run). */
+function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' | 'runId' | 'stepId'> {
+  if (!o || !Array.isArray(o.approvers) || o.approvers.length === 0 || !o.approvers.every((u) => typeof u === 'string' && u.length > 0)) {
+    throw new Error(`step ${sid}: approval needs approvers, a non-empty list of user names`);
+  }
+  const approvers = [...new Set(o.approvers)];
+  const required = o.required ?? 1;
+  if (!Number.isInteger(required) || required < 1 || required > approvers.length) {
+    throw new Error(`step ${sid}: required must be an integer from 1 to the number of approvers (${approvers.length})`);
+  }
+  const onTimeout = o.onTimeout ?? 'reject';
+  if (!['reject', 'approve', 'fail'].includes(onTimeout)) throw new Error(`step ${sid}: onTimeout must be reject, approve or fail`);
+  if (o.form !== undefined) {
+    try {
+      checkForm(o.form);
+    } catch (err) {
+      throw new Error(`step ${sid}: the approval form is not a valid JSON Schema: ${(err as Error).message}`);
+    }
+  }
+  const timeoutMs = o.timeoutMs === undefined ? null : durationMs(o.timeoutMs);
+  return {
+    approvers, required, onTimeout, message: o.message ?? null, form: o.form ?? null, requireReason: o.requireReason === true,
+    timeoutAt: timeoutMs === null ? null : new Date(Date.now() + timeoutMs),
+  };
 }
 
 function due(at: string | Date | null): number {

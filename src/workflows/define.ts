@@ -7,7 +7,8 @@
  *   run returns the stored outcome instead of doing the step again (memoization).
  * - tick: one execution of the run's function, from the start, by a `workflow.tick` job. Stored
  *   steps return at once; the tick ends at the first step that has to wait (Suspend).
- * - wait: a sleep, an event, a child run or an http-worker job. A waiting run holds no job.
+ * - wait: a sleep, an event, a child run, an http-worker job or a human approval. A waiting run
+ *   holds no job.
  */
 import { createHash } from 'node:crypto';
 import type { ZodType } from 'zod';
@@ -59,6 +60,34 @@ export interface StepRunOptions {
   timeoutMs?: number;
 }
 
+/** What `step.approval` waits for: N of the listed approvers approving (see docs/API.md). */
+export interface ApprovalOptions {
+  /** User names who may decide. */
+  approvers: string[];
+  /** How many approvals resolve it (N of M); default 1. It is rejected once N is out of reach. */
+  required?: number;
+  /** Shown to approvers (the original's hitl `message`). */
+  message?: string;
+  /** A JSON Schema the data of an approving decision must satisfy; that data is the step's output `data`. */
+  form?: Record<string, unknown>;
+  /** Undecided this long after the request, the onTimeout policy applies. */
+  timeoutMs?: Duration;
+  /** reject (default) and approve resolve the step so; fail makes the step throw ApprovalTimedOut. */
+  onTimeout?: 'reject' | 'approve' | 'fail';
+  /** A reason is then required on approvals too (rejections always need one). */
+  requireReason?: boolean;
+}
+
+/** What `step.approval` returns once the approval is resolved. */
+export interface ApprovalOutcome<D = unknown> {
+  approvalId: string;
+  approved: boolean;
+  status: 'approved' | 'rejected' | 'timed_out';
+  /** The form data of the approving decisions, merged in decision order (null without any). */
+  data: D | null;
+  decisions: { by: string; decision: 'approve' | 'reject'; reason: string | null; at: string }[];
+}
+
 /** The step API a workflow function receives. Every id must be stable across executions. */
 export interface StepApi {
   /** Runs `fn` inline in the runner; retried by the retry policy; its result is stored as JSON. */
@@ -76,6 +105,8 @@ export interface StepApi {
   map<I, O>(id: string, items: readonly I[], fn: ((item: I, index: number) => Promise<O> | O) | Workflow<I, O> | string, options?: { concurrency?: number }): Promise<O[]>;
   /** An HTTP request executed by the `http-worker` role. */
   http(id: string, request: HttpRequest, options?: HttpStepOptions): Promise<HttpResponse>;
+  /** Waits, holding no job, until people decide (role `hitl-worker` delivers and times it out). */
+  approval<D = unknown>(id: string, options: ApprovalOptions): Promise<ApprovalOutcome<D>>;
 }
 
 /** The run a workflow function is executing. */

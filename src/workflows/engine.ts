@@ -3,7 +3,9 @@
  * workflows this process knows, compiled documents, and the batcher that gathers step
  * checkpoints of every run ticking in this process into one statement.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
+import type { WorkflowsConfig } from './config.ts';
 import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
@@ -14,9 +16,10 @@ import * as store from './store.ts';
 import { currentTagVersion, runPatches } from './tag-store.ts';
 import { applyOperations } from './document/catalog.ts';
 
-/** The tick queue (role `workflow-runner`) and the HTTP step queue (role `http-worker`). */
+/** The tick queue (role `workflow-runner`), the HTTP step queue (role `http-worker`) and the approval queue (role `hitl-worker`). */
 export const TICK_QUEUE = 'workflow.tick';
 export const HTTP_QUEUE = 'workflow.http';
+export const APPROVAL_QUEUE = 'workflow.approval';
 
 export interface WorkflowEngine {
   services: Services;
@@ -30,6 +33,8 @@ export interface WorkflowEngine {
   documents: Map<string, Workflow<any, any>>;
   /** Resolves once this process's code workflow versions are recorded in `workflows`. */
   ready: Promise<void>;
+  /** The HMAC key of signed approval links (APPROVAL_LINK_SECRET, else made up for this process). */
+  linkSecret: string;
 }
 
 export function setup(services: Services, workflows: readonly Workflow<any, any>[]): WorkflowEngine {
@@ -40,10 +45,14 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
   }));
   // A failure here surfaces on first use (start or tick), with its cause.
   ready.catch(() => {});
+  const log = services.log.child('Workflows');
+  const configured = (services.config as Partial<WorkflowsConfig>).APPROVAL_LINK_SECRET;
+  if (!configured) log.warn('APPROVAL_LINK_SECRET is not set: signed approval links work only on the process that made them (development only)');
   return {
     services,
+    linkSecret: configured ?? randomBytes(32).toString('hex'),
     registry,
-    log: services.log.child('Workflows'),
+    log,
     documents: new Map(),
     ready,
     checkpoints: new Batcher(

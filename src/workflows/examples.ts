@@ -41,4 +41,27 @@ export const napUntil = defineWorkflow(
   },
 );
 
-export const exampleWorkflows = [onboarding, threeSteps, fetchUrl, napUntil];
+/**
+ * An expense approval: one of `approvers` approves with a form (amount, cost centre), within a
+ * day, else it is rejected. Decide in the dashboard's Approvals page or with `nova approvals`.
+ */
+export const expenseApproval = defineWorkflow(
+  {
+    name: 'demo.expense', version: 1,
+    input: z.object({ amount: z.number().positive().default(120), approvers: z.array(z.string().min(1)).min(1).default(['manager', 'finance']) })
+      .default({ amount: 120, approvers: ['manager', 'finance'] }),
+  },
+  async ({ input, step }) => {
+    const decision = await step.approval('manager-approval', {
+      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`, timeoutMs: '1d', onTimeout: 'reject',
+      form: {
+        type: 'object', required: ['amount', 'costCentre'], additionalProperties: false,
+        properties: { amount: { type: 'number', maximum: input.amount }, costCentre: { type: 'string', enum: ['ops', 'sales', 'rnd'] } },
+      },
+    });
+    if (!decision.approved) return { paid: false, status: decision.status };
+    return step.run('pay', () => ({ paid: true, ...(decision.data as object) }));
+  },
+);
+
+export const exampleWorkflows = [onboarding, threeSteps, fetchUrl, napUntil, expenseApproval];

@@ -1,7 +1,8 @@
 /**
  * Durable workflows (seed 004's orchestrator): workflows as code (defineWorkflow) and as
  * documents in the original's format, run on the queue by role `workflow-runner`, with HTTP
- * steps on role `http-worker`. Group `orchestrator` selects both (and the roles to come).
+ * steps on role `http-worker` and human approvals on role `hitl-worker`. Group `orchestrator`
+ * selects all three (and the roles to come).
  *
  * Per-process state (registry, compiled documents, checkpoint batcher) is built by `setup` once
  * per runtime and reached through `engine(services)`; nothing lives in module variables.
@@ -9,19 +10,25 @@
 import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
 import { workflowsConfig, type WorkflowsConfig } from './config.ts';
 import type { Workflow } from './define.ts';
-import { HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { APPROVAL_QUEUE, HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { RetryLater } from '../queue/errors.ts';
+import { applyTimeout, approvalJob, deliver } from './approvals.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
 import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
 
-export { defineWorkflow, durationMs, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
+export { defineWorkflow, durationMs, type ApprovalOptions, type ApprovalOutcome, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
 export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
 export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
 export { runTopic, workflowTopic } from './events.ts';
-export { HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+export { APPROVAL_QUEUE, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+export { decide, approvalsTopic, type DecisionInput } from './approvals.ts';
+export { signLink } from './approval-links.ts';
+export type { ApprovalRow, DecisionRow } from './approval-store.ts';
 export type { RunRow, StepRow, RunStatus } from './store.ts';
 
 export const RUNNER_ROLE = 'workflow-runner';
 export const HTTP_ROLE = 'http-worker';
+export const HITL_ROLE = 'hitl-worker';
 
 export interface WorkflowsDomain extends Domain {
   /** This runtime's workflow engine (built on first use): what startRun and friends take. */
@@ -47,9 +54,9 @@ export function workflowsDomain(options: {
   const domain = defineDomain<WorkflowEngine, typeof workflowsConfig.shape>({
     name: 'workflows',
     group: 'orchestrator',
-    roles: [RUNNER_ROLE, HTTP_ROLE],
+    roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE],
     config: workflowsConfig,
-    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches'],
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions'],
     setup: (services) => engine(services),
     queues: (c) => [
       defineQueue({
@@ -72,6 +79,23 @@ export function workflowsDomain(options: {
         // Attempts come with each job (the step's maxAttempts); the delay is the handler's RetryLater.
         retry: { maxAttempts: 3, baseDelayMs: 500 },
       }),
+      defineQueue({
+        name: APPROVAL_QUEUE,
+        role: HITL_ROLE,
+        schema: approvalJob,
+        // Both jobs are safe on any number of replicas: a delivery only publishes, and a timeout
+        // applies under the approval's row lock only while the approval is still pending.
+        handler: async (payload, ctx) => {
+          if (payload.kind === 'deliver') {
+            await deliver(ctx.deps, payload.approvalId);
+            return;
+          }
+          const result = await applyTimeout(ctx.deps, payload.approvalId);
+          if (typeof result === 'number') throw new RetryLater(result, `approval ${payload.approvalId} is not due yet`);
+        },
+        concurrency: (c as WorkflowsConfig).HITL_WORKER_CONCURRENCY,
+        retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 },
+      }),
     ],
     loops: [
       {
@@ -86,6 +110,8 @@ export function workflowsDomain(options: {
       const { v1Routes } = await import('./api-v1.ts');
       await app.register(async (scope) => workflowRoutes(scope, deps));
       await app.register(async (scope) => v1Routes(scope, deps));
+      const { approvalRoutes } = await import('./approval-api.ts');
+      await app.register(async (scope) => approvalRoutes(scope, deps));
     },
   });
   return Object.assign(domain, { engine });

@@ -12,6 +12,8 @@ import { Execution } from './context.ts';
 import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { TickLost, toStoredError } from './errors.ts';
 import { publishRun, publishStep } from './events.ts';
+import { createApprovals } from './approvals.ts';
+import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
 
 export const tickJob = z.object({ runId: z.uuid() });
@@ -122,6 +124,8 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
     }));
     if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
     if (http.length) await queue.sendBatch(HTTP_QUEUE, http, tx);
+    const approvals = exec.waits.flatMap((w) => (w.approval ? [w.approval] : []));
+    if (approvals.length) await createApprovals(engine, tx, approvals);
     return store.releaseRun(tx, run.id, token, 'waiting');
   });
   if (!released) return { wake: false };
@@ -176,6 +180,7 @@ export async function endTree(engine: WorkflowEngine, runId: string, status: 'ca
   const { services } = engine;
   const ended = await services.sql.transaction(async (tx) => {
     const rows = await store.cancelTree(tx, runId, status, error);
+    await cancelApprovalsOfEndedRuns(tx, rows.map((r) => r.id));
     for (const r of rows) {
       // Descendants' parents are in the tree and ended too: only the root's parent is told. Each
       // ended run frees its concurrency slot.

@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { useLiveStatus } from './api/hooks.ts';
+import { ApprovalsPage } from './approvals/ApprovalsPage.tsx';
 import { live } from './api/live.ts';
 import { JOB_STATES, type JobState } from './api/types.ts';
 import { TokenDialog } from './auth/TokenDialog.tsx';
@@ -20,6 +21,7 @@ const NAV = [
   ['/backfills', 'Backfills'],
   ['/schedules', 'Schedules'],
   ['/workflows', 'Workflows'],
+  ['/approvals', 'Approvals'],
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
 ] as const;
@@ -67,6 +69,8 @@ function Page() {
       return <WorkersPage />;
     case 'workflows':
       return parts[1] === 'runs' && parts[2] ? <RunPage key={parts[2]} id={parts[2]} /> : <RunsPage workflow={query.get('workflow')} />;
+    case 'approvals':
+      return <ApprovalsPage view={query.get('view')} />;
     case 'inbox':
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
     default:

@@ -218,6 +218,19 @@ async function runNode(
       if (typeof config.workflow === 'string') return step.map(node.id, items, config.workflow as any, concurrency);
       return step.map(node.id, items, (item, index) => evaluateCel(config.expression, { ...vars(trigger), item, index }, cache), concurrency);
     }
+    case 'approval':
+    case 'hitl': {
+      const timeout = config.timeout_ms ?? timeoutMs;
+      const outcome = await step.approval(node.id, {
+        approvers: config.approvers, ...(config.required !== undefined && { required: config.required }),
+        ...(typeof config.message === 'string' && { message: config.message }), ...(config.form && { form: config.form }),
+        ...(timeout && { timeoutMs: timeout }), ...(config.on_timeout && { onTimeout: config.on_timeout }),
+        ...(config.require_reason === true && { requireReason: true }),
+      });
+      // The original's result fields too (`approved`, `comment`), so its conditions keep working.
+      const last = outcome.decisions[outcome.decisions.length - 1];
+      return { ...outcome, comment: last?.reason ?? null };
+    }
     default:
       throw new Error(`node ${node.id}: type ${node.type} cannot run`);
   }

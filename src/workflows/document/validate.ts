@@ -39,8 +39,25 @@ const REQUIRED: Record<string, (c: Record<string, unknown>) => string | null> = 
   sleep: (c) => (typeof c.duration_ms === 'number' || typeof c.until === 'string' ? null : 'config.duration_ms or config.until is required'),
   wait_event: (c) => (typeof c.event === 'string' && c.event ? null : 'config.event is required'),
   workflow: (c) => (typeof c.workflow === 'string' && c.workflow ? null : 'config.workflow (a workflow name) is required'),
+  // `hitl` is the original's name for `approval`. It had no approvers (anyone could approve any
+  // run); Nova needs them named.
+  approval: approvalConfigProblem,
+  hitl: approvalConfigProblem,
   map: (c) => (c.items !== undefined && (typeof c.workflow === 'string' || typeof c.expression === 'string') ? null : 'config.items and config.workflow or config.expression are required'),
 };
+
+function approvalConfigProblem(c: Record<string, unknown>): string | null {
+  const approvers = c.approvers;
+  if (!Array.isArray(approvers) || approvers.length === 0 || !approvers.every((u) => typeof u === 'string' && u)) {
+    return 'config.approvers (a non-empty list of user names) is required';
+  }
+  if (c.required !== undefined && !(Number.isInteger(c.required) && (c.required as number) >= 1 && (c.required as number) <= approvers.length)) {
+    return `config.required must be an integer from 1 to ${approvers.length}`;
+  }
+  if (c.on_timeout !== undefined && !['reject', 'approve', 'fail'].includes(c.on_timeout as string)) return 'config.on_timeout must be reject, approve or fail';
+  if (c.form !== undefined && (typeof c.form !== 'object' || c.form === null || Array.isArray(c.form))) return 'config.form must be a JSON Schema object';
+  return null;
+}
 
 /** Parses and checks a document; throws DocumentError naming the node at fault. */
 export function validateDocument(raw: unknown): Graph {

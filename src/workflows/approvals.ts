@@ -1,0 +1,206 @@
+/**
+ * Human approvals: what a decision, a timeout and a delivery do. A decision is checked and
+ * counted with its approval row locked, and when it resolves the approval the run's waiting step
+ * gets the outcome and the run a tick in the same transaction: a refused decision changes
+ * nothing, and two approvers deciding at once cannot both be the N-th.
+ */
+import { z } from 'zod';
+import { HttpError } from '../runtime/http-error.ts';
+import type { Queryable } from '../storage/index.ts';
+import type { ApprovalOutcome } from './define.ts';
+import { APPROVAL_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { formProblems } from './approval-form.ts';
+import { signLink } from './approval-links.ts';
+import * as astore from './approval-store.ts';
+import type { WorkflowsConfig } from './config.ts';
+import * as store from './store.ts';
+
+/** The hitl-worker's jobs: deliver a new request to its approvers; apply the timeout policy. */
+export const approvalJob = z.object({ kind: z.enum(['deliver', 'timeout']), approvalId: z.uuid() });
+export type ApprovalJob = z.infer<typeof approvalJob>;
+
+/** The topic an approver's requests are published on (`/ws`). */
+export const approvalsTopic = (user: string) => `approvals:${user}`;
+
+export interface DecisionInput {
+  approvalId: string;
+  by: string;
+  decision: 'approve' | 'reject';
+  reason?: string | undefined;
+  data?: unknown;
+  /** api, link or cli: kept in the audit trail with the ip. */
+  channel: string;
+  ip: string | null;
+  linkId?: string;
+}
+
+export interface DecisionResult {
+  approval: astore.ApprovalRow;
+  decision: astore.DecisionRow;
+  /** The approval's status after this decision (still `pending` when more are needed). */
+  status: astore.ApprovalStatus;
+}
+
+/** Records a decision; throws an HttpError (and changes nothing) when it may not be made. */
+export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<DecisionResult> {
+  const { sql } = engine.services;
+  const result = await sql.transaction(async (tx) => {
+    const a = await astore.lockApproval(tx, d.approvalId);
+    if (!a) throw new HttpError(404, 'not_found', `no approval ${d.approvalId}`);
+    if (d.linkId && (await astore.linkUsed(tx, d.linkId))) throw new HttpError(410, 'link_used', 'this approval link was already used');
+    if (a.status !== 'pending') throw new HttpError(409, 'approval_resolved', `approval ${a.id} is already ${a.status}`);
+    if (!a.approvers.includes(d.by)) throw new HttpError(403, 'not_an_approver', `${d.by} is not an approver of ${a.id}`);
+    // The original let anyone approve anything; the one who started the run may not approve it.
+    if (a.started_by === d.by) throw new HttpError(403, 'self_approval', `${d.by} started this run and may not decide its approval`);
+    const reason = d.reason?.trim() || null;
+    if (!reason && (d.decision === 'reject' || a.require_reason)) throw new HttpError(400, 'reason_required', `a ${d.decision === 'reject' ? 'rejection' : 'decision on this approval'} needs a reason`);
+    if (d.decision === 'approve' && a.form) {
+      if (d.data === undefined) throw new HttpError(400, 'form_required', `approval ${a.id} has a form: approve it with its data (POST /api/approvals/${a.id}/decision or the dashboard)`);
+      const problems = formProblems(a.form, d.data ?? null);
+      if (problems.length) throw new HttpError(400, 'invalid_form', `the decision's data does not fit the form: ${problems.join('; ')}`);
+    }
+    const row = await astore.insertDecision(tx, {
+      approvalId: a.id, by: d.by, decision: d.decision, reason, data: d.data ?? null, channel: d.channel, ip: d.ip, linkId: d.linkId ?? null,
+    });
+    if (!row) throw new HttpError(409, 'already_decided', `${d.by} already decided on approval ${a.id}`);
+    const decisions = await astore.decisionsOf(tx, a.id);
+    const approvals = decisions.filter((x) => x.decision === 'approve').length;
+    const rejections = decisions.length - approvals;
+    let status: astore.ApprovalStatus = 'pending';
+    if (approvals >= a.required) status = 'approved';
+    // N of M: once too few approvers are left to reach N, waiting longer cannot approve it.
+    else if (a.approvers.filter((u) => u !== a.started_by).length - rejections < a.required) status = 'rejected';
+    if (status !== 'pending') await resolve(engine, tx, a, status, decisions);
+    return { approval: a, decision: row, status };
+  });
+  publishDecision(engine, result);
+  return result;
+}
+
+/**
+ * Job `timeout` (role hitl-worker): applies the approval's timeout policy if it is still pending.
+ * Returns `applied`, `moot` (decided, cancelled or gone) or the ms until it is due (a job that
+ * ran early by this host's clock).
+ */
+export async function applyTimeout(engine: WorkflowEngine, approvalId: string): Promise<'applied' | 'moot' | number> {
+  const result = await engine.services.sql.transaction(async (tx) => {
+    const a = await astore.lockApproval(tx, approvalId);
+    if (!a || a.status !== 'pending' || !a.timeout_at) return 'moot' as const;
+    const early = a.timeout_at.getTime() - Date.now();
+    if (early > 0) return early;
+    await resolve(engine, tx, a, 'timed_out', await astore.decisionsOf(tx, a.id));
+    return a;
+  });
+  if (typeof result !== 'object') return result;
+  engine.services.events.emit({
+    type: 'approval.timed_out', topic: `run:${result.run_id}`, at: Date.now(),
+    data: { approvalId: result.id, runId: result.run_id, stepId: result.step_id, onTimeout: result.on_timeout },
+  });
+  return 'applied';
+}
+
+/** Marks the approval resolved, gives its step the outcome and ticks the run (in `tx`). */
+async function resolve(engine: WorkflowEngine, tx: Queryable, a: astore.ApprovalRow, status: 'approved' | 'rejected' | 'timed_out', decisions: astore.DecisionRow[]): Promise<void> {
+  await astore.resolveApproval(tx, a.id, status);
+  let done: boolean;
+  if (status === 'timed_out' && a.on_timeout === 'fail') {
+    done = await store.completeWaitingStep(tx, a.run_id, a.step_id, 'failed', null, {
+      name: 'ApprovalTimedOut', message: `approval ${a.id} was not decided by ${a.timeout_at!.toISOString()}`,
+    });
+  } else {
+    done = await store.completeWaitingStep(tx, a.run_id, a.step_id, 'completed', outcome(a, status, decisions), null);
+  }
+  if (done) await engine.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId: a.run_id } }], tx);
+}
+
+/** The step's output: approved or not, why, and the approving decisions' form data. */
+export function outcome(a: astore.ApprovalRow, status: 'approved' | 'rejected' | 'timed_out', decisions: astore.DecisionRow[]): ApprovalOutcome {
+  const approved = status === 'approved' || (status === 'timed_out' && a.on_timeout === 'approve');
+  const datas = decisions.filter((d) => d.decision === 'approve' && d.data !== null && typeof d.data === 'object');
+  return {
+    approvalId: a.id, approved, status,
+    data: datas.length ? Object.assign({}, ...datas.map((d) => d.data)) : null,
+    decisions: decisions.map((d) => ({ by: d.decided_by, decision: d.decision, reason: d.reason, at: new Date(d.decided_at).toISOString() })),
+  };
+}
+
+/**
+ * Job `deliver` (role hitl-worker): publishes the request on `approvals:<user>` for each approver
+ * who may decide, with signed approve/reject links for email and chat. At least once: a retried
+ * job publishes again, which an inbox shows as the same approval id.
+ */
+export async function deliver(engine: WorkflowEngine, approvalId: string): Promise<number> {
+  const { services } = engine;
+  const a = await astore.getApproval(services.sql, approvalId);
+  if (!a || a.status !== 'pending') return 0;
+  const config = services.config as Partial<WorkflowsConfig>;
+  const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
+  const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
+  const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
+  const recipients = a.approvers.filter((u) => u !== a.started_by);
+  for (const user of recipients) {
+    const link = (decision: 'approve' | 'reject') =>
+      `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
+    services.events.emit({
+      type: 'approval.requested', topic: approvalsTopic(user), at: Date.now(),
+      // An approval with a form needs its data, which a one-click link cannot carry.
+      data: { ...approvalJson(a), links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } },
+    });
+  }
+  return recipients.length;
+}
+
+/** The jobs a new approval needs: its delivery now, and its timeout when it has one. */
+export function approvalJobs(a: { id: string; timeoutAt: Date | null }): { payload: ApprovalJob; runAt?: Date }[] {
+  const jobs: { payload: ApprovalJob; runAt?: Date }[] = [{ payload: { kind: 'deliver', approvalId: a.id } }];
+  if (a.timeoutAt) jobs.push({ payload: { kind: 'timeout', approvalId: a.id }, runAt: a.timeoutAt });
+  return jobs;
+}
+
+/**
+ * Creates the approvals of this tick's waits with their hitl-worker jobs (in the tick's
+ * transaction). One that cannot be approved at all (the run's starter is needed to reach N) fails
+ * its step at once instead of leaving the run waiting for a decision nobody may make.
+ */
+export async function createApprovals(engine: WorkflowEngine, tx: Queryable, items: astore.NewApproval[]): Promise<void> {
+  const jobs: { payload: ApprovalJob; runAt?: Date }[] = [];
+  const ticks: { payload: { runId: string } }[] = [];
+  for (const item of items) {
+    const { approval, created } = await astore.insertApproval(tx, item);
+    if (!created) continue;
+    const eligible = approval.approvers.filter((u) => u !== approval.started_by).length;
+    if (eligible < approval.required) {
+      await astore.resolveApproval(tx, approval.id, 'cancelled');
+      await store.completeWaitingStep(tx, approval.run_id, approval.step_id, 'failed', null, {
+        name: 'ApprovalImpossible',
+        message: `approval needs ${approval.required} of ${approval.approvers.join(', ')}, but ${approval.started_by} started the run and may not approve it`,
+      });
+      ticks.push({ payload: { runId: approval.run_id } });
+      continue;
+    }
+    jobs.push(...approvalJobs(item));
+  }
+  if (jobs.length) await engine.services.queue.sendBatch(APPROVAL_QUEUE, jobs, tx);
+  if (ticks.length) await engine.services.queue.sendBatch(TICK_QUEUE, ticks, tx);
+}
+
+function publishDecision(engine: WorkflowEngine, r: DecisionResult): void {
+  engine.services.events.emit({
+    type: r.status === 'pending' ? 'approval.decided' : `approval.${r.status}`, topic: `run:${r.approval.run_id}`, at: Date.now(),
+    data: { approvalId: r.approval.id, runId: r.approval.run_id, stepId: r.approval.step_id, by: r.decision.decided_by, decision: r.decision.decision, status: r.status },
+  });
+}
+
+export function approvalJson(a: astore.ApprovalRow, decisions?: astore.DecisionRow[]) {
+  const iso = (d: Date | null) => (d === null ? null : new Date(d).toISOString());
+  return {
+    id: a.id, runId: a.run_id, stepId: a.step_id, message: a.message, approvers: a.approvers, required: a.required, form: a.form,
+    requireReason: a.require_reason, onTimeout: a.on_timeout, timeoutAt: iso(a.timeout_at), status: a.status, startedBy: a.started_by,
+    createdAt: iso(a.created_at), resolvedAt: iso(a.resolved_at),
+    ...(decisions && {
+      decisions: decisions.map((d) => ({
+        by: d.decided_by, decision: d.decision, reason: d.reason, data: d.data, channel: d.channel, ip: d.ip, at: iso(d.decided_at),
+      })),
+    }),
+  };
+}
