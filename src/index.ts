@@ -15,3 +15,8 @@ export { parseRetryAfter } from './runtime/retry-after.ts';
 export { Lease } from './runtime/lease.ts';
 export { openDatabase, openPglite, openPostgres, migrate, type Sql } from './storage/index.ts';
 export type { ScheduleDefinition, MissedPolicy } from './runtime/schedules.ts';
+export {
+  dealsDomain, createDealsDomain, queueDailyBrief, queueDocumentProcessing, queueEmailProcessing, queueSourceSync, queueAllDailyBriefs,
+  DAILY_BRIEF_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, SOURCE_SYNC_QUEUE, type DealsConfig,
+} from './deals/index.ts';
+export { GdriveEmulator } from './emulators/gdrive/index.ts';
