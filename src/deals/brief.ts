@@ -2,7 +2,7 @@ import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
 import type { DealsDeps } from './deps.ts';
 import { isUuid } from './ids.ts';
-import type { DailyBriefJob } from './queues.ts';
+import { isDay, type DailyBriefJob } from './queues.ts';
 import * as store from './store.ts';
 
 const DAY_MS = 86_400_000;
@@ -144,7 +144,7 @@ export async function generateBrief(job: DailyBriefJob, ctx: JobContext<DailyBri
 /** Every attempt failed: the day's brief row says so (a published one keeps its content). */
 export async function onBriefDead(job: Job<unknown>, ctx: DeadContext<DealsDeps>): Promise<void> {
   const p = job.payload as Partial<DailyBriefJob>;
-  if (!isUuid(p?.dealId) || typeof p.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(p.date)) return;
+  if (!isUuid(p?.dealId) || !isDay(p.date)) return;
   // The deal may be gone (cascade): write only when it still exists.
   if (!(await store.getDeal(ctx.tx, p.dealId))) return;
   await store.markBriefFailed(ctx.tx, p.dealId, p.date, ctx.error.message.slice(0, 2000));

@@ -21,7 +21,7 @@ export {
 } from './queues.ts';
 export { queueAllDailyBriefs } from './fanout.ts';
 export { buildBrief } from './brief.ts';
-export { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
+export { BuiltinAnalyzer, type DealAnalyzer, type DocumentInput, type EmailInput } from './analysis.ts';
 export { dealsConfig, type DealsConfig } from './config.ts';
 export { setupDeals, type DealsDeps, type DealsSetupOptions } from './deps.ts';
 
@@ -85,7 +85,7 @@ export function createDealsDomain(options: Parameters<typeof setupDeals>[1] = {}
           nonRetryable: (err) => err instanceof DriveNotConfigured, onDead: onSyncDead,
         }),
         defineQueue({
-          name: BRIEF_FANOUT_QUEUE, role: 'scheduler', schema: briefFanoutJob, handler: fanOutBriefs,
+          name: BRIEF_FANOUT_QUEUE, role: 'scheduler', schema: briefFanoutJob, handler: fanOutBriefs, concurrency: 1,
           retry: retry(ATTEMPTS[BRIEF_FANOUT_QUEUE]), timeoutMs: 300_000,
         }),
       ];

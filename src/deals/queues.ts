@@ -25,7 +25,11 @@ export type SourceType = (typeof SOURCE_TYPES)[number];
 export type SyncType = 'full' | 'incremental';
 
 const uuid = z.uuid({ error: 'must be a UUID' });
-const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
+/** Whether `s` is a real calendar day written YYYY-MM-DD (not 2026-02-30). */
+export function isDay(s: unknown): s is string {
+  return typeof s === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s);
+}
+const isoDay = z.string().refine(isDay, 'must be a date, YYYY-MM-DD');
 
 /** DailyBriefJobData of the original. */
 export const dailyBriefJob = z.object({ dealId: uuid, date: isoDay });

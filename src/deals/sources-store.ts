@@ -5,7 +5,7 @@ import type { SourceRow } from './store.ts';
 
 /** $1 deal, $2 type, $3 folder, $4 configuration json, $5 channel id, $6 channel token. */
 const UPSERT_SOURCE = `insert into source_connections (deal_id, source_type, folder_id, configuration, channel_id, channel_token)
-  values ($1, $2, $3, $4::jsonb, $5, $6)
+  values ($1, $2, $3, $4::text::jsonb, $5, $6)
   on conflict (deal_id, source_type) do update set folder_id = excluded.folder_id, configuration = excluded.configuration,
     is_active = true, page_token = case when source_connections.folder_id is distinct from excluded.folder_id then null else source_connections.page_token end,
     updated_at = now()

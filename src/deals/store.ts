@@ -198,7 +198,7 @@ const SAVE_SUMMARY = `update documents set summary = $2, error = null, failed_at
 export const saveSummary = (db: Queryable, id: string, summary: string) => db.query(SAVE_SUMMARY, [id, summary]);
 
 /** $1 id, $2 risks json. */
-const SAVE_RISKS = `update documents set risks = $2::jsonb, error = null, failed_at = null, updated_at = now() where id = $1`;
+const SAVE_RISKS = `update documents set risks = $2::text::jsonb, error = null, failed_at = null, updated_at = now() where id = $1`;
 export const saveRisks = (db: Queryable, id: string, risks: unknown) => db.query(SAVE_RISKS, [id, JSON.stringify(risks)]);
 
 /**
@@ -208,7 +208,7 @@ export const saveRisks = (db: Queryable, id: string, risks: unknown) => db.query
 const SAVE_CLASSIFICATION = `with ws as (
     insert into workstreams (deal_id, name) select deal_id, $3 from documents where id = $1
     on conflict (deal_id, name) do update set name = excluded.name returning id)
-  update documents set classification = $2::jsonb, workstream_id = (select id from ws), error = null, failed_at = null, updated_at = now()
+  update documents set classification = $2::text::jsonb, workstream_id = (select id from ws), error = null, failed_at = null, updated_at = now()
   where id = $1`;
 export const saveClassification = (db: Queryable, id: string, classification: unknown, workstream: string) =>
   db.query(SAVE_CLASSIFICATION, [id, JSON.stringify(classification), workstream]);
@@ -252,7 +252,7 @@ const THREAD = `select * from communications where deal_id = $1 and thread_id = 
 export const threadOf = (db: Queryable, dealId: string, threadId: string) => db.query<CommunicationRow>(THREAD, [dealId, threadId]);
 
 /** $1 id, $2 sentiment, $3 is blocker, $4 analysis json. */
-const SAVE_ANALYSIS = `update communications set sentiment = $2, is_blocker = $3, analysis = $4::jsonb, error = null, updated_at = now() where id = $1`;
+const SAVE_ANALYSIS = `update communications set sentiment = $2, is_blocker = $3, analysis = $4::text::jsonb, error = null, updated_at = now() where id = $1`;
 export const saveEmailAnalysis = (db: Queryable, id: string, sentiment: string, isBlocker: boolean, analysis: unknown) =>
   db.query(SAVE_ANALYSIS, [id, sentiment, isBlocker, JSON.stringify(analysis)]);
 
@@ -283,7 +283,7 @@ export interface BriefSections {
 
 /** Regenerating a day replaces that day's brief. $1 deal, $2 date, $3..$7 sections, $8 markdown. */
 const UPSERT_BRIEF = `insert into briefs (deal_id, brief_date, progress_snapshot, changes, blockers, risks, communications, markdown, status, published_at)
-  values ($1, $2::date, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, $7::jsonb, $8, 'published', now())
+  values ($1, $2::date, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8, 'published', now())
   on conflict (deal_id, brief_date) do update set progress_snapshot = excluded.progress_snapshot, changes = excluded.changes,
     blockers = excluded.blockers, risks = excluded.risks, communications = excluded.communications, markdown = excluded.markdown,
     status = 'published', error = null, published_at = now()
