@@ -45,6 +45,15 @@ export class GdriveEmulator {
   /** Channels registered by changes/watch: id → { token, address }. */
   readonly channels = new Map<string, { token: string | undefined; address: string }>();
   url = '';
+  /** Requests of the changes feed still answered before the outage of `failChanges` begins. */
+  private passChanges = 0;
+  private failChanges = 0;
+
+  /** After `passes` more good answers, the changes feed answers 503 `failures` times (an outage, for tests). */
+  outageAfter(passes: number, failures: number): void {
+    this.passChanges = passes;
+    this.failChanges = failures;
+  }
 
   constructor(private readonly options: GdriveEmulatorOptions = {}) {}
 
@@ -82,6 +91,26 @@ export class GdriveEmulator {
     this.changes.push({ fileId: id, removed: true, time: this.tick() });
   }
 
+  /** Tells a registered channel that something changed, as Drive's push notifications do. */
+  async notify(channelId: string, state = 'change'): Promise<number> {
+    const channel = this.channels.get(channelId);
+    if (!channel) throw new Error(`no channel ${channelId}`);
+    const res = await fetch(channel.address, {
+      method: 'POST',
+      headers: {
+        'x-goog-channel-id': channelId, 'x-goog-resource-state': state, 'x-goog-message-number': String(this.changes.length),
+        ...(channel.token ? { 'x-goog-channel-token': channel.token } : {}),
+      },
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  /** Registers a push channel directly (what changes/watch does), for tests and the demo. */
+  watch(channelId: string, address: string, token?: string): void {
+    this.channels.set(channelId, { token, address });
+  }
+
   get startPageToken(): string {
     return String(this.changes.length);
   }
@@ -113,6 +142,11 @@ export class GdriveEmulator {
     if (req.method === 'GET' && path === '/drive/v3/changes/startPageToken') return send(200, { startPageToken: this.startPageToken });
     if (req.method === 'GET' && path === '/drive/v3/changes') {
       this.requests.changes++;
+      if (this.passChanges > 0) this.passChanges--;
+      else if (this.failChanges > 0) {
+        this.failChanges--;
+        return send(503, { error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } });
+      }
       const from = Number(url.searchParams.get('pageToken'));
       if (!Number.isInteger(from) || from < 0 || from > this.changes.length) return send(400, { error: { code: 400, message: 'Invalid pageToken' } });
       const slice = this.changes.slice(from, from + pageSize);
