@@ -7,6 +7,7 @@ import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { migrate, openDatabase } from '../storage/index.ts';
 import { resolveRoles } from '../runtime/roles.ts';
+import { prepareDealsDemo } from '../deals/demo.ts';
 import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
@@ -45,8 +46,11 @@ export function buildCli(domains: readonly Domain[]): Command {
     .action(async (roles: string[]) => {
       const loaded = configOrExit(domains);
       if (loaded.NOVA_COMPACT_HEAP) compactHeap();
-      const demo = await prepareDemo(loaded as EmailConfig, rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains));
-      const config = demo?.config ?? loaded;
+      const roleSet = rolesOrExit(roles.length ? roles.join(',') : loaded.WORKER_TYPE, domains);
+      const emailDemo = await prepareDemo(loaded as EmailConfig, roleSet);
+      const dealsDemo = await prepareDealsDemo(emailDemo?.config ?? loaded, roleSet);
+      const demo = { begin: async (r: Runtime) => { await emailDemo?.begin(r); await dealsDemo?.begin(r); }, stop: async () => { await emailDemo?.stop(); await dealsDemo?.stop(); } };
+      const config = dealsDemo?.config ?? emailDemo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       let stopping = false;
       const shutdown = (signal: string) => {

@@ -141,7 +141,7 @@ export function dealsRoutes(app: FastifyInstance, services: Services, deps: Deal
       channelId: randomUUID(), channelToken: randomBytes(24).toString('base64url'),
     });
     const jobId = await queueSourceSync(queue, id, body.sourceType, 'full');
-    return reply.status(201).send({ source: { ...present.source(source), channelToken: source.channel_token }, jobId });
+    return reply.status(201).send({ source: { ...present.source(source), channelId: source.channel_id, channelToken: source.channel_token }, jobId });
   });
   app.post('/api/deals/:id/sync', async (req, reply) => {
     const { id } = idParam.parse(req.params);
