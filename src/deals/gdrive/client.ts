@@ -49,7 +49,7 @@ export class DriveClient {
     return [{ key: `gdrive:${key}`, limit: { capacity: this.options.perSecond, perSecond: this.options.perSecond } }];
   }
 
-  private async get(path: string, budgetKey: string, signal: AbortSignal | undefined): Promise<{ text: string; bytes?: Uint8Array }> {
+  private async get(path: string, budgetKey: string, signal: AbortSignal | undefined): Promise<{ text: string }> {
     return this.outbound.call(async (trySignal) => {
       const headers: Record<string, string> = this.options.accessToken ? { authorization: `Bearer ${this.options.accessToken}` } : {};
       const answer = await fetchAnswer({ provider: 'gdrive', fetch: this.options.fetch, describeError }, `${this.options.baseUrl}${path}`, { headers, signal: trySignal });
