@@ -89,7 +89,12 @@ export class DriveClient {
   }
 }
 
+/** Drive's error envelope `{error: {message, status}}`; anything else (a proxy's page) says nothing. */
 function describeError(text: string): { message?: string; code?: string } {
-  const body = JSON.parse(text) as { error?: { message?: string; status?: string } };
-  return { message: body.error?.message, code: body.error?.status };
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string; status?: string } };
+    return { message: body.error?.message, code: body.error?.status };
+  } catch {
+    return {};
+  }
 }
