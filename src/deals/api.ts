@@ -92,7 +92,7 @@ export function dealsRoutes(app: FastifyInstance, services: Services, deps: Deal
         dealId: id, name: body.name, sourceType: 'upload', sourceUrl: body.sourceUrl ?? null, mimeType: body.mimeType ?? (body.content ? 'text/plain' : null),
         content: body.content ?? null, fileData: body.contentBase64 ? Buffer.from(body.contentBase64, 'base64') : null,
       });
-      await queueDocumentProcessing(queue, docId, id, 'summarize', tx);
+      for (const op of DOCUMENT_OPERATIONS) await queueDocumentProcessing(queue, docId, id, op, tx);
       return docId;
     });
     return reply.status(201).send({ documentId });

@@ -5,7 +5,7 @@ import type { Queryable } from '../storage/index.ts';
 import type { DealsDeps } from './deps.ts';
 import type { DriveFile } from './gdrive/client.ts';
 import { isUuid } from './ids.ts';
-import { queueDocumentProcessing, type SourceSyncJob } from './queues.ts';
+import { DOCUMENT_OPERATIONS, queueDocumentProcessing, type SourceSyncJob } from './queues.ts';
 import * as sources from './sources-store.ts';
 import * as store from './store.ts';
 import type { SourceRow } from './store.ts';
@@ -47,7 +47,7 @@ export async function syncSource(job: SourceSyncJob, ctx: JobContext<SourceSyncJ
   }
 }
 
-/** Upserts one file; queues its summary when it is new or changed (in the same transaction). */
+/** Upserts one file; queues its analyses when it is new or changed (in the same transaction). */
 async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, ctx: JobContext<SourceSyncJob, DealsDeps>, r: SyncResult): Promise<void> {
   const row = await store.upsertSyncedDocument(tx, {
     dealId: source.deal_id, name: file.name, sourceType: 'gdrive', sourceId: file.id, sourceUrl: file.webViewLink ?? null,
@@ -57,7 +57,8 @@ async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, ctx:
   if (row.inserted) r.newDocuments++;
   else r.updatedDocuments++;
   r.synced++;
-  await queueDocumentProcessing(ctx.services.queue, row.id, source.deal_id, 'summarize', tx);
+  // All three analyses (the original queued only summarize, so risks and workstreams never came).
+  for (const op of DOCUMENT_OPERATIONS) await queueDocumentProcessing(ctx.services.queue, row.id, source.deal_id, op, tx);
 }
 
 async function fullSync(source: SourceRow, ctx: JobContext<SourceSyncJob, DealsDeps>): Promise<SyncResult> {

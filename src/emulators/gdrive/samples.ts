@@ -4,8 +4,10 @@ import JSZip from 'jszip';
 
 /** A one-page PDF showing `text` in Helvetica, with a correct cross-reference table. */
 export function pdfBytes(text: string): Uint8Array {
-  const escaped = text.replace(/[\\()]/g, (c) => `\\${c}`);
-  const stream = `BT /F1 12 Tf 72 720 Td (${escaped}) Tj ET`;
+  // Lines of at most 80 characters: text past the page's edge is not extracted by PDF readers.
+  const lines = text.match(/.{1,80}(\s|$)/g) ?? [text];
+  const shown = lines.map((l) => `(${l.replace(/[\\()]/g, (c) => `\\${c}`)}) Tj 0 -16 Td`).join(' ');
+  const stream = `BT /F1 12 Tf 72 720 Td ${shown} ET`;
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
