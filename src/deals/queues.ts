@@ -69,6 +69,13 @@ export function queueDocumentProcessing(queue: QueueClient, documentId: string, 
   return queue.send(DOCUMENT_QUEUE, { documentId, dealId, operation }, { dedupKey: `doc-${documentId}-${operation}`, maxAttempts: ATTEMPTS[DOCUMENT_QUEUE] }, db);
 }
 
+/** Many document jobs in one statement (a sync page's), each with its dedup key. */
+export function queueDocumentBatch(queue: QueueClient, jobs: DocumentJob[], db?: Queryable): Promise<number[]> {
+  return queue.sendBatch(DOCUMENT_QUEUE, jobs.map((payload) => ({
+    payload, dedupKey: `doc-${payload.documentId}-${payload.operation}`, maxAttempts: ATTEMPTS[DOCUMENT_QUEUE],
+  })), db);
+}
+
 export function queueEmailProcessing(queue: QueueClient, emailId: string, dealId: string, operation: EmailOperation, db?: Queryable): Promise<number> {
   return queue.send(EMAIL_QUEUE, { emailId, dealId, operation }, { dedupKey: `email-${emailId}-${operation}`, maxAttempts: ATTEMPTS[EMAIL_QUEUE] }, db);
 }

@@ -5,7 +5,7 @@ import type { Queryable } from '../storage/index.ts';
 import type { DealsDeps } from './deps.ts';
 import type { DriveFile } from './gdrive/client.ts';
 import { isUuid } from './ids.ts';
-import { DOCUMENT_OPERATIONS, queueDocumentProcessing, type SourceSyncJob } from './queues.ts';
+import { DOCUMENT_OPERATIONS, queueDocumentBatch, type SourceSyncJob } from './queues.ts';
 import * as sources from './sources-store.ts';
 import * as store from './store.ts';
 import type { SourceRow } from './store.ts';
@@ -47,8 +47,8 @@ export async function syncSource(job: SourceSyncJob, ctx: JobContext<SourceSyncJ
   }
 }
 
-/** Upserts one file; queues its analyses when it is new or changed (in the same transaction). */
-async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, ctx: JobContext<SourceSyncJob, DealsDeps>, r: SyncResult): Promise<void> {
+/** Upserts one file; a new or changed one joins `changed`, whose analyses the page queues. */
+async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, changed: string[], r: SyncResult): Promise<void> {
   const row = await store.upsertSyncedDocument(tx, {
     dealId: source.deal_id, name: file.name, sourceType: 'gdrive', sourceId: file.id, sourceUrl: file.webViewLink ?? null,
     mimeType: file.mimeType, sourceModifiedAt: new Date(file.modifiedTime),
@@ -57,8 +57,16 @@ async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, ctx:
   if (row.inserted) r.newDocuments++;
   else r.updatedDocuments++;
   r.synced++;
-  // All three analyses (the original queued only summarize, so risks and workstreams never came).
-  for (const op of DOCUMENT_OPERATIONS) await queueDocumentProcessing(ctx.services.queue, row.id, source.deal_id, op, tx);
+  changed.push(row.id);
+}
+
+/**
+ * Queues the analyses of a page's new and changed documents in one statement, in the page's
+ * transaction: all three (the original queued only summarize, so risks and workstreams never came).
+ */
+async function queueAnalyses(tx: Queryable, source: SourceRow, changed: string[], ctx: JobContext<SourceSyncJob, DealsDeps>): Promise<void> {
+  // A file changed twice within one page is analysed once.
+  await queueDocumentBatch(ctx.services.queue, [...new Set(changed)].flatMap((documentId) => DOCUMENT_OPERATIONS.map((operation) => ({ documentId, dealId: source.deal_id, operation }))), tx);
 }
 
 async function fullSync(source: SourceRow, ctx: JobContext<SourceSyncJob, DealsDeps>): Promise<SyncResult> {
@@ -73,7 +81,9 @@ async function fullSync(source: SourceRow, ctx: JobContext<SourceSyncJob, DealsD
   do {
     const page = await drive.listFolder(source.id, source.folder_id ?? 'root', pageToken, PAGE_SIZE, ctx.signal);
     await sql.transaction(async (tx) => {
-      for (const file of page.files) await applyFile(tx, source, file, ctx, r);
+      const changed: string[] = [];
+      for (const file of page.files) await applyFile(tx, source, file, changed, r);
+      await queueAnalyses(tx, source, changed, ctx);
     });
     listed.push(...page.files.map((f) => f.id));
     r.filesScanned += page.files.length;
@@ -98,6 +108,7 @@ async function incrementalSync(source: SourceRow, from: string, ctx: JobContext<
     const next = page.nextPageToken ?? page.newStartPageToken;
     if (!next) throw new Error('gdrive changes page carried neither nextPageToken nor newStartPageToken');
     await sql.transaction(async (tx) => {
+      const changed: string[] = [];
       for (const change of page.changes) {
         const file = change.file;
         // Removed, trashed, or moved out of the folder: the document is gone for this deal.
@@ -105,8 +116,9 @@ async function incrementalSync(source: SourceRow, from: string, ctx: JobContext<
           if (await store.markDocumentDeleted(tx, source.deal_id, 'gdrive', change.fileId)) r.deletedDocuments++;
           continue;
         }
-        await applyFile(tx, source, file, ctx, r);
+        await applyFile(tx, source, file, changed, r);
       }
+      await queueAnalyses(tx, source, changed, ctx);
       await sources.savePageToken(tx, source.id, next);
     });
     r.filesScanned += page.changes.length;
