@@ -100,8 +100,14 @@ describe.each(backends)('deals Drive sync on $name', (backend) => {
     expect(await drive.notify('chan-1', 'sync')).toBe(200);
     expect(await drive.notify('forged')).toBe(404);
     expect(await drive.notify('chan-1')).toBe(200);
-    await until(async () => (await docsBySource()).has('c1'), 20_000, 'pushed file synced');
-    const syncs = await db.sql.query<{ n: number }>(`select count(*)::int as n from nova_job_results where queue = $1`, [SOURCE_SYNC_QUEUE]);
-    expect(syncs[0]!.n).toBe(3);
+    // The third sync job (after the two above) is the one the push queued; the `sync` handshake
+    // and the forged channel queued none.
+    const finishedSyncs = async () => (await db.sql.query<{ n: number }>(
+      `select count(*)::int as n from nova_job_results where queue = $1`, [SOURCE_SYNC_QUEUE]))[0]!.n;
+    await until(async () => (await finishedSyncs()) === 3, 20_000, 'pushed sync finished');
+    expect((await docsBySource()).has('c1')).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await finishedSyncs()).toBe(3);
+    expect((await db.sql.query(`select 1 from nova_jobs where queue = $1`, [SOURCE_SYNC_QUEUE])).length).toBe(0);
   });
 });
