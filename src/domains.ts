@@ -1,8 +1,10 @@
+import { dealsDomain } from './deals/index.ts';
 import { emailDomain } from './email/index.ts';
 import { extractionDomain } from './extraction/index.ts';
 import { dashboardDomain } from './http/dashboard.ts';
 import { apiDomain, fanoutDomain } from './http/index.ts';
 import { loadDomainConfig, type Domain } from './runtime/domain.ts';
+import type { DealsConfig } from './deals/config.ts';
 import type { EmailConfig } from './email/config.ts';
 import type { ExtractionConfig } from './extraction/config.ts';
 import { workflowsDomain } from './workflows/index.ts';
@@ -14,11 +16,12 @@ import type { WorkflowsConfig } from './workflows/config.ts';
  * loops, routes and roles in its folder; nothing is wired by hand in main.
  */
 export const domains: Domain[] = [
-  apiDomain, fanoutDomain, emailDomain, extractionDomain, workflowsDomain({ workflows: exampleWorkflows }), dashboardDomain(),
+  apiDomain, fanoutDomain, emailDomain, extractionDomain, workflowsDomain({ workflows: exampleWorkflows }), dealsDomain,
+  dashboardDomain(),
 ];
 
 /** The boot configuration of every shipped domain: the engine's variables and each slice. */
-export type NovaConfig = EmailConfig & ExtractionConfig & WorkflowsConfig;
+export type NovaConfig = EmailConfig & ExtractionConfig & WorkflowsConfig & DealsConfig;
 
 /** Parses the environment with every shipped domain's slice and checks (ConfigError on a bad one). */
 export function loadNovaConfig(env: NodeJS.ProcessEnv = process.env): NovaConfig {

@@ -63,3 +63,8 @@ export {
   defineWorkflow, workflowsDomain, startRun, cancelRun, sendEvent, rerunFromFailure, StepFailed, ChildRunFailed,
   type Workflow, type StepApi, type WorkflowsDomain, type WorkflowEngine,
 } from './workflows/index.ts';
+export {
+  dealsDomain, createDealsDomain, queueDailyBrief, queueDocumentProcessing, queueEmailProcessing, queueSourceSync, queueAllDailyBriefs,
+  DAILY_BRIEF_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, SOURCE_SYNC_QUEUE, type DealsConfig,
+} from './deals/index.ts';
+export { GdriveEmulator } from './emulators/gdrive/index.ts';

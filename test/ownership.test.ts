@@ -45,6 +45,11 @@ const OWNERS: Record<string, Owner> = {
       'nova_rate_buckets', 'nova_workers', 'nova_migrations', 'nova_queue_depth', 'nova_schedules',
     ],
   },
+  deals: {
+    dirs: ['src/deals'],
+    migrations: ['0012_deals.sql'],
+    owns: ['deals', 'workstreams', 'documents', 'communications', 'briefs', 'source_connections'],
+  },
   workflows: {
     dirs: ['src/workflows'],
     migrations: ['0010_workflows.sql', '0013_approvals.sql'],

@@ -10,7 +10,9 @@ import * as nova from '../src/index.ts';
  */
 
 const VALUES = [
-  'ChildRunFailed', 'ConfigError', 'Defer', 'EventHub', 'HttpError', 'InvalidPayload', 'JobCancelled', 'Lease',
+  'ChildRunFailed', 'ConfigError', 'DAILY_BRIEF_QUEUE', 'DOCUMENT_QUEUE', 'Defer', 'EMAIL_QUEUE', 'GdriveEmulator',
+  'SOURCE_SYNC_QUEUE', 'createDealsDomain', 'dealsDomain', 'queueAllDailyBriefs', 'queueDailyBrief',
+  'queueDocumentProcessing', 'queueEmailProcessing', 'queueSourceSync', 'EventHub', 'HttpError', 'InvalidPayload', 'JobCancelled', 'Lease',
   'LeaseLost', 'Outbound', 'Park', 'PermanentFailure', 'ProviderError', 'QueueClient', 'RateLimiter', 'RetryLater',
   'Runtime', 'StepFailed', 'VERSION', 'cancelRun', 'createLogger', 'defineDomain', 'defineQueue', 'defineWorkflow',
   'fetchAnswer', 'loadConfig', 'loadDomainConfig', 'migrate', 'openDatabase', 'openPglite', 'openPostgres',
@@ -19,7 +21,7 @@ const VALUES = [
 ];
 
 const TYPES = [
-  'Attempt', 'Budget', 'CallOptions', 'ClaimOptions', 'CommandContext', 'Config', 'DatabaseConfig', 'DeadContext', 'Domain', 'DomainDefinition',
+  'Attempt', 'Budget', 'CallOptions', 'ClaimOptions', 'CommandContext', 'Config', 'DealsConfig', 'DatabaseConfig', 'DeadContext', 'Domain', 'DomainDefinition',
   'Job', 'JobCatalog', 'JobContext', 'JobHandler', 'JobRecord', 'LogLevel', 'Logger', 'LoopContext', 'LoopDefinition',
   'MissedPolicy', 'NovaEvent', 'OutboundOptions', 'Queryable', 'QueueDefinition', 'QueueMetrics', 'RateLimit', 'RetryPolicy', 'RuntimeOptions',
   'ScheduleDefinition', 'SendItem', 'SendOptions', 'Services', 'Sql', 'StepApi', 'StoredError', 'Wake', 'Workflow',

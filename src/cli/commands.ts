@@ -7,6 +7,7 @@ import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { VERSION } from '../version.ts';
+import { prepareDealsDemo } from '../deals/demo.ts';
 import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
@@ -56,8 +57,10 @@ export function buildCli(domains: readonly Domain[]): Command {
         exitOnConfigError(err);
         throw err;
       });
-      const demo = await prepareDemo(loaded as EmailConfig, wanted);
-      const config = demo?.config ?? loaded;
+            const emailDemo = await prepareDemo(loaded as EmailConfig, wanted);
+      const dealsDemo = await prepareDealsDemo(emailDemo?.config ?? loaded, wanted);
+      const demo = { begin: async (r: Runtime) => { await emailDemo?.begin(r); await dealsDemo?.begin(r); }, stop: async () => { await emailDemo?.stop(); await dealsDemo?.stop(); } };
+      const config = dealsDemo?.config ?? emailDemo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });
       // Read from the environment, not the parsed config: the slice that holds them is the email

@@ -111,14 +111,17 @@ export function managementRoutes(app: FastifyInstance, services: Services): void
 
   registerHistoryRoutes(app, services, known);
 
-  // Seed 003's shape, for the tools written against it: its own words, kept as they were.
+  // Seed 003's shape, for the tools written against it: its four queues under the seed's keys
+  // (present even before their first job), every other queue under its own name.
   app.get('/api/queue/stats', async () => {
-    const all = await Promise.all((await queue.queues()).map((name) => queue.metrics(name)));
+    const names = new Set([...(await queue.queues()), ...Object.keys(SEED_003_KEYS)]);
+    const all = await Promise.all([...names].map((name) => queue.metrics(name)));
     return {
       success: true,
-      stats: Object.fromEntries(all.map((m) => [m.queue, {
-        waiting: m.waiting + m.scheduled - m.scheduledRetry, active: m.active, completed: m.completed, failed: m.scheduledRetry + m.dead,
-      }])),
+      stats: Object.fromEntries(all.map((m) => [
+        SEED_003_KEYS[m.queue] ?? m.queue,
+        { waiting: m.waiting + m.scheduled - m.scheduledRetry, active: m.active, completed: m.completed, failed: m.scheduledRetry + m.dead },
+      ])),
     };
   });
 }
@@ -150,6 +153,10 @@ function jsonOrString(value: string): unknown {
     return value;
   }
 }
+/** Seed 003's getQueueStats() keys of its queues. */
+const SEED_003_KEYS: Record<string, string> = {
+  'daily-brief': 'dailyBrief', 'document-processing': 'documentProcessing', 'email-processing': 'emailProcessing', 'source-sync': 'sourceSync',
+};
 
 async function job(services: Services, id: number): Promise<JobRecord> {
   const found = await services.queue.getJob(id);

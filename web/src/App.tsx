@@ -5,6 +5,7 @@ import { live } from './api/live.ts';
 import { JOB_STATES, type JobState } from './api/types.ts';
 import { TokenDialog } from './auth/TokenDialog.tsx';
 import { BackfillsPage } from './backfills/BackfillsPage.tsx';
+import { DealPage, DealsPage } from './deals/DealsPage.tsx';
 import { InboxPage } from './inbox/InboxPage.tsx';
 import { JobPage } from './jobs/JobPage.tsx';
 import { JobsPage } from './queues/JobsPage.tsx';
@@ -24,6 +25,7 @@ const NAV = [
   ['/approvals', 'Approvals'],
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
+  ['/deals', 'Deals'],
 ] as const;
 
 export function App() {
@@ -73,6 +75,8 @@ function Page() {
       return <ApprovalsPage view={query.get('view')} />;
     case 'inbox':
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
+    case 'deals':
+      return parts[1] ? <DealPage key={parts[1]} id={parts[1]} /> : <DealsPage />;
     default:
       return <Empty>No page at {path}. <Link to="/queues">Queues</Link></Empty>;
   }

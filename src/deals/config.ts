@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { int, type Config } from '../config.ts';
+
+/** The deals domain's variables (seed 003), part of the boot schema. */
+export const dealsConfig = z.object({
+  /** Cron of the daily-brief fan-out (the seed's name and default). */
+  DAILY_BRIEF_TIME: z.string().min(1).default('0 8 * * *'),
+  /** IANA zone the cron is read in (the seed's name and default). */
+  TIMEZONE: z.string().min(1).default('America/New_York'),
+  /**
+   * First retry delay of every deals queue; each next one is 5 times longer (the seed's 5, 25,
+   * 125 s). Tests shorten it.
+   */
+  DEALS_RETRY_BASE_MS: int(5000, 0),
+  /** Google Drive API base; unset with no token, `nova start` runs the local Drive emulator. */
+  GDRIVE_API_URL: z.url({ error: 'must be a URL' }).optional(),
+  GDRIVE_ACCESS_TOKEN: z.string().min(1).optional(),
+  /** Drive requests per second per source connection, shared by every process. */
+  GDRIVE_RATE_LIMIT_PER_SECOND: int(10, 1),
+  /** Largest document text kept for processing, in characters. */
+  DEALS_MAX_DOCUMENT_CHARS: int(200_000, 1000),
+});
+
+export type DealsConfig = Config & z.infer<typeof dealsConfig>;

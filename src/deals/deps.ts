@@ -1,0 +1,51 @@
+import type { Services } from '../runtime/domain.ts';
+import { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
+import type { DealsConfig } from './config.ts';
+import { DriveClient } from './gdrive/client.ts';
+import * as sources from './sources-store.ts';
+
+/** A Drive job ran in a process with no Drive configured: retrying cannot help. */
+export class DriveNotConfigured extends Error {
+  override name = 'DriveNotConfigured';
+}
+
+/** Google Drive as the deals domain reaches it: one client per process. */
+export interface DriveAccess {
+  /** The client; throws when no Drive is configured. */
+  client(): DriveClient;
+  /** A file's bytes, drawn from the deal's Drive connection budget. */
+  download(dealId: string, fileId: string, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/** What the deals domain keeps per process, built once by its setup. */
+export interface DealsDeps {
+  services: Services;
+  config: DealsConfig;
+  analyzer: DealAnalyzer;
+  drive: DriveAccess;
+}
+
+export interface DealsSetupOptions {
+  /** Replaces the builtin analyzer (tests inject failing or LLM-backed ones). */
+  analyzer?: DealAnalyzer;
+}
+
+export function setupDeals(services: Services, options: DealsSetupOptions = {}): DealsDeps {
+  const config = services.config as DealsConfig;
+  let client: DriveClient | undefined;
+  const drive: DriveAccess = {
+    client() {
+      if (!config.GDRIVE_API_URL) throw new DriveNotConfigured('no Google Drive is configured (set GDRIVE_API_URL and GDRIVE_ACCESS_TOKEN)');
+      client ??= new DriveClient({
+        baseUrl: config.GDRIVE_API_URL.replace(/\/+$/, ''), accessToken: config.GDRIVE_ACCESS_TOKEN,
+        rateLimiter: services.rateLimiter, perSecond: config.GDRIVE_RATE_LIMIT_PER_SECOND,
+      });
+      return client;
+    },
+    async download(dealId, fileId, signal) {
+      const source = await sources.activeSource(services.sql, dealId, 'gdrive');
+      return drive.client().download(source?.id ?? dealId, fileId, signal);
+    },
+  };
+  return { services, config, analyzer: options.analyzer ?? new BuiltinAnalyzer(), drive };
+}

@@ -1,0 +1,1 @@
+export { docxBytes, pdfBytes } from '../../src/emulators/gdrive/samples.ts';

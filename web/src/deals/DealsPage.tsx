@@ -1,0 +1,101 @@
+import { useState } from 'react';
+import { api } from '../api/client.ts';
+import { useResource } from '../api/hooks.ts';
+import { ago } from '../format.ts';
+import { Link } from '../router.tsx';
+import { Badge, Empty, ErrorNote } from '../ui.tsx';
+
+/** The deals routes' shapes (docs/API.md, Deals), as far as these pages read them. */
+interface Deal { id: string; name: string; status: string; timezone: string | null; createdAt: string }
+interface DealDocument { id: string; name: string; sourceType: string; status: string; workstream: string | null; summary: string | null; error: string | null; updatedAt: string }
+interface Communication { id: string; subject: string; sender: string; sentiment: string | null; isBlocker: boolean; error: string | null; receivedAt: string }
+interface Brief { id: string; briefDate: string; status: string; error: string | null; markdown: string | null; publishedAt: string | null }
+interface Source { id: string; sourceType: string; folderId: string | null; hasCursor: boolean; lastSyncedAt: string | null; lastError: string | null }
+interface DealDetail { deal: Deal; documents: DealDocument[]; communications: Communication[]; briefs: Brief[]; sources: Source[] }
+
+/** Every deal, with a button that queues today's briefs (the 8:00 job, now). */
+export function DealsPage() {
+  const list = useResource<{ deals: Deal[] }>('/api/deals', { live: 10_000, offline: 5_000 });
+  const [note, setNote] = useState<string>();
+  const trigger = async () => {
+    const r = await api<{ message: string }>('POST', '/api/queue/trigger-daily-briefs');
+    setNote(r.message);
+  };
+  const deals = list.data?.deals ?? [];
+  return (
+    <section>
+      <h1>Deals</h1>
+      <p><button type="button" onClick={() => void trigger()}>Queue today's briefs</button> {note && <span className="small">{note}</span>}</p>
+      <ErrorNote error={list.error} />
+      {list.data && deals.length === 0 && <Empty>No deal yet.</Empty>}
+      {deals.length > 0 && (
+        <table className="grid" aria-label="Deals">
+          <thead><tr><th>deal</th><th>status</th><th>time zone</th><th>created</th></tr></thead>
+          <tbody>
+            {deals.map((d) => (
+              <tr key={d.id}>
+                <td><Link to={`/deals/${d.id}`}>{d.name}</Link></td>
+                <td><Badge kind={d.status}>{d.status}</Badge></td>
+                <td>{d.timezone ?? 'default'}</td>
+                <td>{ago(d.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** One deal: its latest brief (Markdown as text), briefs, documents, emails and sources. */
+export function DealPage({ id }: { id: string }) {
+  const detail = useResource<DealDetail>(`/api/deals/${id}`, { live: 5_000, offline: 5_000 });
+  const d = detail.data;
+  const latest = d?.briefs[0];
+  return (
+    <section>
+      <p><Link to="/deals">Deals</Link></p>
+      <h1>{d?.deal.name ?? 'Deal'}</h1>
+      <ErrorNote error={detail.error} />
+      {d && (
+        <>
+          <h2>Latest brief {latest && <small>{latest.briefDate}</small>}</h2>
+          {latest ? <pre className="brief" aria-label="Latest brief">{latest.markdown ?? latest.error}</pre> : <Empty>No brief yet.</Empty>}
+          <h2>Briefs</h2>
+          <table className="grid" aria-label="Briefs">
+            <thead><tr><th>day</th><th>status</th><th>published</th></tr></thead>
+            <tbody>{d.briefs.map((b) => (
+              <tr key={b.id}><td>{b.briefDate}</td><td><Badge kind={b.status}>{b.status}</Badge>{b.error && <div className="error-text small">{b.error}</div>}</td><td>{b.publishedAt ? ago(b.publishedAt) : '—'}</td></tr>
+            ))}</tbody>
+          </table>
+          <h2>Documents</h2>
+          <table className="grid" aria-label="Documents">
+            <thead><tr><th>name</th><th>source</th><th>status</th><th>workstream</th><th className="wide">summary</th></tr></thead>
+            <tbody>{d.documents.map((doc) => (
+              <tr key={doc.id}>
+                <td>{doc.name}</td><td>{doc.sourceType}</td><td><Badge kind={doc.status}>{doc.status}</Badge></td><td>{doc.workstream ?? '—'}</td>
+                <td>{doc.summary ?? '—'}{doc.error && <div className="error-text small">{doc.error}</div>}</td>
+              </tr>
+            ))}</tbody>
+          </table>
+          <h2>Emails</h2>
+          <table className="grid" aria-label="Emails">
+            <thead><tr><th>subject</th><th>from</th><th>sentiment</th><th>received</th></tr></thead>
+            <tbody>{d.communications.map((c) => (
+              <tr key={c.id}><td>{c.subject}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
+            ))}</tbody>
+          </table>
+          <h2>Sources</h2>
+          {d.sources.length === 0 ? <Empty>No source connected.</Empty> : (
+            <table className="grid" aria-label="Sources">
+              <thead><tr><th>type</th><th>folder</th><th>cursor</th><th>last sync</th></tr></thead>
+              <tbody>{d.sources.map((s) => (
+                <tr key={s.id}><td>{s.sourceType}</td><td>{s.folderId}</td><td>{s.hasCursor ? 'saved' : '—'}</td><td>{s.lastSyncedAt ? ago(s.lastSyncedAt) : '—'}{s.lastError && <div className="error-text small">{s.lastError}</div>}</td></tr>
+              ))}</tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
