@@ -49,6 +49,8 @@ export interface DealsDemo {
 export async function prepareDealsDemo(config: Config, roles: Set<string>): Promise<DealsDemo | undefined> {
   const c = config as DealsConfig & { NOVA_DEMO?: boolean };
   if (c.GDRIVE_API_URL || c.NOVA_DEMO === false || !NEEDS.every((r) => roles.has(r))) return undefined;
+  // As the email demo: never demo data in a server database unless asked for (NOVA_DEMO=true).
+  if (c.DATABASE_URL && c.NOVA_DEMO !== true) return undefined;
   const token = `demo-${Math.random().toString(36).slice(2)}`;
   const drive = new GdriveEmulator({ token });
   await drive.start();
