@@ -1,8 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardDomain } from '../src/http/dashboard.ts';
 import { apiDomain, fanoutDomain } from '../src/http/index.ts';
@@ -11,6 +8,7 @@ import { exampleWorkflows } from '../src/workflows/examples.ts';
 import { startRun, workflowsDomain } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 /**
@@ -18,7 +16,6 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
  * demo.expense approval with its form rendered, is told when the data does not fit the form,
  * and approves; the run then pays.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
 
 describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', () => {
@@ -32,15 +29,14 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    webDir = mkdtempSync(join(tmpdir(), 'nova-web-'));
-    await build({ configFile: join(import.meta.dirname, '../web/vite.config.ts'), build: { outDir: webDir, emptyOutDir: true }, logLevel: 'warn' });
+    webDir = await dashboardBuild();
     db = await backends[0]!.create();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, domain, dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,orchestrator', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
   }, 180_000);
@@ -49,7 +45,6 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await browser?.close();
     await runtime?.stop();
     await db?.drop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   it('shows a pending approval with its form to its approver, refuses data off the form, and approves', async () => {

@@ -1,9 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { domains } from '../src/domains.ts';
@@ -12,6 +9,7 @@ import { PermanentFailure } from '../src/queue/errors.ts';
 import { defineQueue, type Domain } from '../src/runtime/domain.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 /**
@@ -20,7 +18,6 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
  * injected into the page), no console error. And the job page and job search end to end.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const QUEUE = 'pages.jobs';
 const STRICT = 'pages.strict';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -58,8 +55,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    webDir = mkdtempSync(join(tmpdir(), 'nova-web-'));
-    await build({ configFile: join(import.meta.dirname, '../web/vite.config.ts'), build: { outDir: webDir, emptyOutDir: true }, logLevel: 'warn' });
+    webDir = await dashboardBuild();
     db = await backends[0]!.create();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -74,17 +70,13 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
     invalidId = await q.send(STRICT, { threadId: 42 });
     await q.send(QUEUE, { configId: config, threadId: 't5', n: 5 }, { delayMs: 3_600_000 });
     await until(async () => (await q.metrics(QUEUE)).completed === 3 && (await q.metrics(QUEUE)).dead === 1 && (await q.metrics(STRICT)).dead === 1, 20_000, 'jobs finished');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await runtime?.stop();
     await db?.drop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   const open = async (width: number, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> => {

@@ -1,10 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domains } from '../src/domains.ts';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
@@ -13,6 +11,7 @@ import { PermanentFailure } from '../src/queue/errors.ts';
 import { defineQueue, type Domain } from '../src/runtime/domain.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 /**
@@ -24,7 +23,6 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
  * (never in the repository).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token-0123456789';
 const GRANT = 'grant-dashboard';
 const THREADS = 24;
@@ -62,12 +60,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    webDir = mkdtempSync(join(tmpdir(), 'nova-web-'));
-    await build({
-      configFile: join(import.meta.dirname, '../web/vite.config.ts'),
-      build: { outDir: webDir, emptyOutDir: true },
-      logLevel: 'warn',
-    });
+    webDir = await dashboardBuild();
     db = await backends[0]!.create();
     // Latency spreads the backfill over a few seconds, so the bar is seen moving, not only full.
     emulator = new NylasEmulator({ apiKey: 'key-dash', threadsPerGrant: THREADS, messagesPerThread: 2, faults: { latencyMs: 80 } });
@@ -91,10 +84,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
       LLM_PROVIDER: 'builtin',
       POLL_INTERVAL_MS: '200',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     if (shots) mkdirSync(shots, { recursive: true });
@@ -105,7 +95,6 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard in headless Chromium', () => {
     await runtime?.stop();
     await emulator?.stop();
     await db?.drop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   const shot = async (name: string) => {

@@ -1,14 +1,12 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domains } from '../src/domains.ts';
 import { dashboardDomain } from '../src/http/dashboard.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { createSchedule, getSchedule } from '../src/runtime/schedules.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime } from './helpers/runtime.ts';
 
 /**
@@ -16,7 +14,6 @@ import { freePort, startRuntime } from './helpers/runtime.ts';
  * list with next and last runs, Run now, disable, and the server's reason for a bad cron.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe.skipIf(!existsSync(CHROMIUM))('Schedules page in headless Chromium', () => {
   let db: TestDb;
@@ -28,14 +25,13 @@ describe.skipIf(!existsSync(CHROMIUM))('Schedules page in headless Chromium', ()
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    webDir = mkdtempSync(join(tmpdir(), 'nova-web-'));
-    await build({ configFile: join(import.meta.dirname, '../web/vite.config.ts'), build: { outDir: webDir, emptyOutDir: true }, logLevel: 'warn' });
+    webDir = await dashboardBuild();
     db = await backends[0]!.create();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const served = domains.map((d) => (d.name === 'dashboard' ? dashboardDomain(webDir) : d));
     runtime = await startRuntime(db, served, { WORKER_TYPE: 'api', PORT: String(port), API_HOST: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
   }, 120_000);
@@ -44,7 +40,6 @@ describe.skipIf(!existsSync(CHROMIUM))('Schedules page in headless Chromium', ()
     await browser?.close();
     await runtime?.stop();
     await db?.drop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   it('lists a schedule with its next run, fires it now, disables it, and shows why a cron is refused', async () => {

@@ -1,8 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardDomain } from '../src/http/dashboard.ts';
 import { apiDomain, fanoutDomain } from '../src/http/index.ts';
@@ -10,13 +7,13 @@ import type { Runtime } from '../src/runtime/runtime.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
 import { workflowsDomain } from '../src/workflows/index.ts';
 import { backends, type TestDb } from './helpers/db.ts';
+import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime } from './helpers/runtime.ts';
 
 /**
  * The workflow pages in headless Chromium: the example workflows are listed, one is started from
  * the page, its run page shows the steps completing live, and a waiting run is cancelled there.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
 
 describe.skipIf(!existsSync(CHROMIUM))('workflow pages in headless Chromium', () => {
@@ -29,15 +26,14 @@ describe.skipIf(!existsSync(CHROMIUM))('workflow pages in headless Chromium', ()
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    webDir = mkdtempSync(join(tmpdir(), 'nova-web-'));
-    await build({ configFile: join(import.meta.dirname, '../web/vite.config.ts'), build: { outDir: webDir, emptyOutDir: true }, logLevel: 'warn' });
+    webDir = await dashboardBuild();
     db = await backends[0]!.create();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, workflowsDomain({ workflows: exampleWorkflows }), dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,orchestrator', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
   }, 180_000);
@@ -46,7 +42,6 @@ describe.skipIf(!existsSync(CHROMIUM))('workflow pages in headless Chromium', ()
     await browser?.close();
     await runtime?.stop();
     await db?.drop();
-    if (webDir) rmSync(webDir, { recursive: true, force: true });
   });
 
   it('starts an example workflow from the list and shows its step timeline as it completes', async () => {
