@@ -15,6 +15,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger for a sub-component (`[Queue:emails]`) or with fields added to every line. */
   child(component: string, fields?: LogFields): Logger;
+  /** Whether lines at this level are written: hot paths skip building lines nobody reads. */
+  enabled(level: LogLevel): boolean;
 }
 
 export interface LoggerOptions {
@@ -42,16 +44,21 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         write(`${tag}[${component}] ${msg}${extra ? ` ${extra}` : ''}`);
       }
     };
+    // A level below the threshold gets a shared no-op, so a disabled line costs one call.
+    const at = (level: LogLevel) => (RANK[level] < min ? noop : (m: string, f?: LogFields) => log(level, m, f));
     return {
-      debug: (m, f) => log('debug', m, f),
-      info: (m, f) => log('info', m, f),
-      warn: (m, f) => log('warn', m, f),
-      error: (m, f) => log('error', m, f),
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
       child: (sub, fields) => make(sub, fields ? { ...base, ...fields } : base),
+      enabled: (level) => RANK[level] >= min,
     };
   };
   return make(options.component ?? 'Nova', {});
 }
+
+const noop = (): void => {};
 
 function serialize(fields: LogFields): LogFields {
   const out: LogFields = {};

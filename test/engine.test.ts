@@ -42,6 +42,13 @@ describe.each(backends)('engine primitives on $name', (backend) => {
         },
       }),
       defineQueue({
+        name: 'e-flaky', role: 'engine-test', retry: { maxAttempts: 3, baseDelayMs: 10, jitter: false },
+        handler: async (_p: unknown, ctx) => {
+          if (ctx.attempt.number < 3) throw new Error(`flaky on attempt ${ctx.attempt.number}`, { cause: new Error('connect ECONNREFUSED 10.0.0.5:443') });
+          return { ok: ctx.attempt.number };
+        },
+      }),
+      defineQueue({
         name: 'e-result', role: 'engine-test', handler: async (payload: { x: number }, ctx) => ({ doubled: payload.x * 2, deps: typeof ctx.deps }),
       }),
       defineQueue({
@@ -110,6 +117,39 @@ describe.each(backends)('engine primitives on $name', (backend) => {
     expect(dead.filter((d) => d.id === id)).toHaveLength(1);
     expect(dead.find((d) => d.id === id)!.message).toMatch(/attempts used up: lease expired/);
     expect(attempts.filter((a) => a.id === id)).toHaveLength(0);
+  });
+
+  it('records every attempt with its start, worker and error, then the completed one', async () => {
+    const id = await q.send('e-flaky', {});
+    await until(async () => (await q.getJob(id))?.state === 'completed', 10_000, 'completed on the third attempt');
+    const job = (await q.getJob(id))!;
+    expect(job.attempts).toBe(3);
+    expect(job.worker).toBe(runtime.processId);
+    const history = await q.attemptsOf(job);
+    expect(history.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'retry'], [2, 'retry'], [3, 'completed']]);
+    expect(history[0]!.error).toMatchObject({ message: 'flaky on attempt 1', cause: { message: 'connect ECONNREFUSED 10.0.0.5:443' } });
+    for (const a of history) {
+      expect(a.worker).toBe(runtime.processId);
+      expect(a.startedAt!.getTime()).toBeLessThanOrEqual(a.finishedAt!.getTime());
+    }
+  });
+
+  it('charges no attempt to claimed jobs that never started when their holder dies', async () => {
+    // A "process" claims 3 jobs with one free slot: one starts, two wait in its buffer. It dies.
+    const ids = await Promise.all([1, 2, 3].map((n) => q.send('e-prefetch', { n })));
+    const claimed = await q.claim('e-prefetch', { limit: 3, startNow: 1, leaseMs: 50, workerId: 'doomed' });
+    expect(claimed.map((j) => [j.id, j.charged, j.attempt])).toEqual([[ids[0], true, 1], [ids[1], false, 1], [ids[2], false, 1]]);
+    // The second one had started too before the crash: its charge went in (with some ack).
+    await q.complete('e-prefetch', [], true, [claimed[1]!]);
+    await new Promise((r) => setTimeout(r, 80));
+    await q.reapExpired();
+    const rows = await db.sql.query<{ id: number; attempts: number; has_error: boolean }>(
+      `select id, attempts, last_error is not null as has_error from nova_jobs where id = any($1::bigint[]) order by id`, [ids],
+    );
+    expect(rows.map((r) => [r.attempts, r.has_error])).toEqual([[1, true], [1, true], [0, false]]);
+    const history = await q.attemptsOf((await q.getJob(ids[0]!))!);
+    expect(history.map((a) => [a.attempt, a.outcome, a.worker])).toEqual([[1, 'lease-expired', 'doomed']]);
+    expect(await q.attemptsOf((await q.getJob(ids[2]!))!)).toEqual([]);
   });
 
   it('stores what a handler returns as the job result', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { JobFilters, JobRecord } from '../queue/queue.ts';
+import type { AttemptRecord, JobFilters, JobRecord } from '../queue/queue.ts';
 import type { QueueMetrics, StoredError } from '../queue/types.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import { plainString } from '../runtime/http-input.ts';
@@ -65,10 +65,13 @@ export function managementRoutes(app: FastifyInstance, services: Services): void
     await known(name);
     const rows = await queue.listJobs(name, state, limit + 1, before, filters);
     const page = rows.slice(0, limit);
-    return { jobs: page.map(toView), next: rows.length > limit ? page[page.length - 1]!.id : null };
+    return { jobs: page.map((j) => toView(j)), next: rows.length > limit ? page[page.length - 1]!.id : null };
   });
 
-  app.get('/api/jobs/:id', async (req) => toView(await job(services, jobParam.parse(req.params).id)));
+  app.get('/api/jobs/:id', async (req) => {
+    const found = await job(services, jobParam.parse(req.params).id);
+    return toView(found, await services.queue.attemptsOf(found));
+  });
 
   app.post('/api/jobs/:id/retry', async (req) => {
     const { id } = jobParam.parse(req.params);
@@ -188,9 +191,8 @@ function errorView(e: StoredError, depth = 0): Record<string, unknown> {
   };
 }
 
-function toView(j: JobRecord) {
-  // An attempt history passes through once the engine records one.
-  const extra = j as JobRecord & { attempt_history?: unknown };
+/** A job as the API shows it; `history` (its attempts) on the single-job route. */
+function toView(j: JobRecord, history?: AttemptRecord[]) {
   const state = stateOf(j);
   return {
     id: j.id,
@@ -202,7 +204,17 @@ function toView(j: JobRecord) {
     priority: j.priority,
     attempts: j.attempts,
     maxAttempts: j.max_attempts,
-    ...(Array.isArray(extra.attempt_history) && { attemptHistory: extra.attempt_history }),
+    ...(history && {
+      attemptHistory: history.map((a) => ({
+        attempt: a.attempt,
+        startedAt: a.startedAt,
+        finishedAt: a.finishedAt,
+        durationMs: a.startedAt && a.finishedAt ? a.finishedAt.getTime() - a.startedAt.getTime() : null,
+        worker: a.worker,
+        outcome: a.outcome,
+        error: a.error ? errorView(a.error) : null,
+      })),
+    }),
     groupKey: j.group_key,
     dedupKey: j.dedup_key,
     createdAt: j.created_at,

@@ -18,26 +18,44 @@ interface JobRow {
   run_at: Date;
   last_error: StoredError | null;
   wake: Wake | null;
+  charged: boolean;
 }
 
 export interface ClaimOptions {
   limit: number;
   leaseMs: number;
   workerId: string;
+  /**
+   * How many of the claimed jobs start at once (default: all). Only those are charged an attempt
+   * now; the rest are prefetched, and charged by `markStarted` when they start.
+   */
+  startNow?: number;
   /** Cap on active jobs per group key; jobs of one group beyond it wait, groups take turns. */
   groupConcurrency?: number;
+}
+
+/** A claimed job; `charged` is false for a prefetched one whose attempt is not counted yet. */
+export interface ClaimedJob<P = unknown> extends Job<P> {
+  charged: boolean;
+}
+
+/** A lease with the number of the attempt it runs (or will run, for a prefetched job). */
+export interface AttemptLease extends Lease {
+  attempt: number;
 }
 
 export interface FailOptions {
   retryDelayMs: number;
   /** Dead-letter now whatever attempts remain. */
   dead?: boolean;
+  /** Who ran the attempt, for its record in the attempt history. */
+  workerId?: string;
 }
 
 export type FailOutcome = 'retry' | 'dead' | 'lease-lost';
 
 /** An ack: the lease, and what the handler returned (stored with the finished job). */
-export interface Ack extends Lease {
+export interface Ack extends AttemptLease {
   result?: unknown;
 }
 
@@ -154,23 +172,28 @@ export class QueueClient {
   }
 
   /** Leases up to `limit` due jobs, in priority then due-time order, fairly across groups when capped. */
-  async claim<P = unknown>(queue: string, options: ClaimOptions): Promise<Job<P>[]> {
+  async claim<P = unknown>(queue: string, options: ClaimOptions): Promise<ClaimedJob<P>[]> {
     const { limit, leaseMs, workerId, groupConcurrency } = options;
+    const startNow = options.startNow ?? limit;
     let rows: JobRow[];
     if (groupConcurrency === undefined) {
-      rows = await this.sql.query<JobRow>(q.CLAIM, [queue, limit, leaseMs, workerId]);
+      rows = await this.sql.query<JobRow>(q.CLAIM, [queue, limit, leaseMs, workerId, startNow]);
     } else {
       rows = await this.sql.transaction(async (tx) => {
         const groups = await tx.query<{ group_key: string }>(q.LOCK_GROUPS, [queue, limit, groupConcurrency]);
-        const plain = (n: number) => (n > 0 ? tx.query<JobRow>(q.CLAIM_UNGROUPED, [queue, n, leaseMs, workerId]) : []);
+        // Each statement charges what is left of `startNow` after the ones before it.
+        const charge = (claimed: number) => Math.max(0, startNow - claimed);
+        const plain = (n: number, claimed: number) =>
+          n > 0 ? tx.query<JobRow>(q.CLAIM_UNGROUPED, [queue, n, leaseMs, workerId, charge(claimed)]) : [];
         // Jobs without a group key take turns as if they were one more group.
-        const first = await plain(Math.ceil(limit / (groups.length + 1)));
+        const first = await plain(Math.ceil(limit / (groups.length + 1)), 0);
         const grouped = groups.length
           ? await tx.query<JobRow>(q.CLAIM_GROUPED, [
-              queue, limit - first.length, leaseMs, workerId, groups.map((g) => g.group_key), groupConcurrency,
+              queue, limit - first.length, leaseMs, workerId, charge(first.length), groups.map((g) => g.group_key),
+              groupConcurrency,
             ])
           : [];
-        const rest = await plain(limit - first.length - grouped.length);
+        const rest = await plain(limit - first.length - grouped.length, first.length + grouped.length);
         return [...first, ...grouped, ...rest];
       });
     }
@@ -182,13 +205,19 @@ export class QueueClient {
    * Acknowledges finished jobs. Returns the ids accepted; a lease whose token no longer holds
    * its job (it expired and went to another consumer) is refused and left out.
    */
-  async complete(queue: string, leases: readonly Ack[], keepResults = true): Promise<Set<number>> {
-    if (leases.length === 0) return new Set();
+  async complete(
+    queue: string, leases: readonly Ack[], keepResults = true, started: readonly AttemptLease[] = [],
+  ): Promise<Set<number>> {
+    if (leases.length === 0 && started.length === 0) return new Set();
     const rows = await this.sql.query<{ id: number }>(q.COMPLETE, [
       leases.map((l) => l.id),
       leases.map((l) => l.token),
       keepResults,
       leases.map((l) => (l.result === undefined ? null : JSON.stringify(l.result))),
+      leases.map((l) => l.attempt),
+      started.map((l) => l.id),
+      started.map((l) => l.token),
+      started.map((l) => l.attempt),
     ]);
     const done = new Set(rows.map((r) => r.id));
     if (done.size) this.events?.emit({ type: 'completed', queue, ids: [...done], at: Date.now() });
@@ -207,7 +236,8 @@ export class QueueClient {
   ): Promise<FailOutcome> {
     const stored = toStoredError(error, job.attempt);
     const [row] = await db.query<{ outcome: 'retry' | 'dead' }>(q.FAIL, [
-      job.id, job.token, JSON.stringify(stored), options.retryDelayMs, options.dead ?? false,
+      job.id, job.token, JSON.stringify(stored), options.retryDelayMs, options.dead ?? false, job.attempt,
+      options.workerId ?? null,
     ]);
     if (!row) return 'lease-lost';
     this.publish(db, { type: row.outcome === 'retry' ? 'failed' : 'dead', queue: job.queue, ids: [job.id], error: stored.message });
@@ -227,8 +257,8 @@ export class QueueClient {
   }
 
   /** Hands a job back to run after `delayMs` without spending its attempt. False when the lease was lost. */
-  async defer(job: Lease & { queue: string }, delayMs: number): Promise<boolean> {
-    const [row] = await this.sql.query<{ queue: string }>(q.DEFER, [job.id, job.token, delayMs]);
+  async defer(job: AttemptLease & { queue: string }, delayMs: number): Promise<boolean> {
+    const [row] = await this.sql.query<{ queue: string }>(q.DEFER, [job.id, job.token, delayMs, job.attempt - 1]);
     // A consumer asleep until its next due job must learn of this one.
     if (row) await this.sql.notify('nova_wake', row.queue);
     return !!row;
@@ -239,8 +269,8 @@ export class QueueClient {
    * spending its attempt; a parked job holds no lease and no worker slot. Its next run sees
    * what woke it in `job.wake`. False when the lease was lost.
    */
-  async park(job: Lease & { queue: string }, key: string, timeoutMs: number | null): Promise<boolean> {
-    const rows = await this.sql.query(q.PARK, [job.id, job.token, key, timeoutMs]);
+  async park(job: AttemptLease & { queue: string }, key: string, timeoutMs: number | null): Promise<boolean> {
+    const rows = await this.sql.query(q.PARK, [job.id, job.token, key, timeoutMs, job.attempt - 1]);
     if (rows.length) this.events?.emit({ type: 'parked', queue: job.queue, ids: [job.id], topic: key, at: Date.now() });
     return rows.length > 0;
   }
@@ -292,9 +322,11 @@ export class QueueClient {
    * Hands leases back without counting the attempt, due at once or after `delayMs`. Returns how
    * many were released.
    */
-  async release(leases: readonly Lease[], delayMs = 0): Promise<number> {
+  async release(leases: readonly AttemptLease[], delayMs = 0): Promise<number> {
     if (leases.length === 0) return 0;
-    const rows = await this.sql.query<{ queue: string }>(q.RELEASE, [leases.map((l) => l.id), leases.map((l) => l.token), delayMs]);
+    const rows = await this.sql.query<{ queue: string }>(q.RELEASE, [
+      leases.map((l) => l.id), leases.map((l) => l.token), delayMs, leases.map((l) => l.attempt - 1),
+    ]);
     for (const queue of new Set(rows.map((r) => r.queue))) await this.sql.notify('nova_wake', queue);
     return rows.length;
   }
@@ -403,6 +435,45 @@ export class QueueClient {
     const [row] = await this.sql.query<JobRecord>(q.GET_JOB, [id]);
     return row;
   }
+
+  /**
+   * A job's attempts, oldest first: the recorded ones that did not complete (failed, dead-lettered,
+   * lease expired), then the one running or completed now, if any.
+   */
+  async attemptsOf(job: JobRecord): Promise<AttemptRecord[]> {
+    const rows = await this.sql.query<{
+      attempt: number; started_at: Date | null; finished_at: Date; worker: string | null; outcome: AttemptRecord['outcome'];
+      error: StoredError | null;
+    }>(q.ATTEMPTS_OF, [[job.id]]);
+    const attempts: AttemptRecord[] = rows.map((r) => ({
+      attempt: r.attempt, startedAt: r.started_at, finishedAt: r.finished_at, worker: r.worker, outcome: r.outcome, error: r.error,
+    }));
+    const last = attempts.at(-1);
+    const current = job.state === 'active' || job.state === 'completed';
+    if (current && job.started_at && (!last || last.attempt < job.attempts)) {
+      attempts.push({
+        attempt: job.attempts, startedAt: job.started_at, finishedAt: job.finished_at, worker: job.worker ?? null,
+        outcome: job.state === 'active' ? 'running' : 'completed', error: null,
+      });
+    }
+    return attempts;
+  }
+
+  /** Drops attempt records older than `maxAgeMs` (the retention of finished jobs). */
+  async pruneAttempts(maxAgeMs: number): Promise<void> {
+    await this.sql.query(q.PRUNE_ATTEMPTS, [maxAgeMs]);
+  }
+}
+
+/** One attempt of a job, as the job page shows it. */
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: Date | null;
+  /** Null while it runs. */
+  finishedAt: Date | null;
+  worker: string | null;
+  outcome: 'retry' | 'dead' | 'lease-expired' | 'running' | 'completed';
+  error: StoredError | null;
 }
 
 /** The states a job list can show: live jobs split as an operator sees them, and finished ones. */
@@ -449,6 +520,8 @@ export interface JobRecord {
   signal_key?: string | null;
   /** A cancel was asked of this running job (getJob). */
   cancel_requested?: boolean;
+  /** Who holds (live) or ran (finished) it (getJob). */
+  worker?: string | null;
 }
 
 function toInputRow(item: SendItem): Record<string, unknown> {
@@ -463,13 +536,15 @@ function toInputRow(item: SendItem): Record<string, unknown> {
   };
 }
 
-function toJob<P>(r: JobRow): Job<P> {
+function toJob<P>(r: JobRow): ClaimedJob<P> {
   return {
     id: r.id,
     queue: r.queue,
     payload: r.payload as P,
     priority: r.priority,
-    attempt: r.attempts,
+    // A prefetched job's attempt is charged when it starts: it will be the next one.
+    attempt: r.charged ? r.attempts : r.attempts + 1,
+    charged: r.charged,
     maxAttempts: r.max_attempts,
     groupKey: r.group_key,
     dedupKey: r.dedup_key,

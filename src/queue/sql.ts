@@ -10,11 +10,13 @@ const JOB_COLUMNS = `j.id, j.queue, j.payload, j.priority, j.attempts, j.max_att
  * Copies finished rows (a CTE named `done`) into nova_job_results with the given state; `result`
  * is an SQL expression over `done` (its column of the same name, where the CTE has one).
  */
-const keepAs = (state: 'completed' | 'dead' | 'cancelled', where = 'true', result = 'null::jsonb') => `
+const keepAs = (
+  state: 'completed' | 'dead' | 'cancelled', where = 'true', result = 'null::jsonb', attempts = 'attempts',
+) => `
   insert into nova_job_results (id, queue, state, payload, priority, attempts, max_attempts,
-                                group_key, dedup_key, created_at, started_at, last_error, result)
-  select id, queue, '${state}', payload, priority, attempts, max_attempts, group_key, dedup_key,
-         created_at, started_at, last_error, ${result} from done where ${where}`;
+                                group_key, dedup_key, created_at, started_at, last_error, result, worker)
+  select id, queue, '${state}', payload, priority, ${attempts}, max_attempts, group_key, dedup_key,
+         created_at, started_at, last_error, ${result}, locked_by from done where ${where}`;
 
 /** Adds the jobs of a CTE named `done` to their queue's finished count for this minute. */
 const countFinished = `
@@ -76,36 +78,51 @@ export const FIND_BY_DEDUP = `
 export const HOLDS_LEASE = `
   select 1 from nova_jobs where id = $1 and lease_token = $2 and state = 'active' for share`;
 
-const LEASE = `state = 'active', attempts = j.attempts + 1,
+/*
+ * A claim leases jobs, and charges an attempt only to the first `$5` of them in claim order: those
+ * the claimer starts at once. The rest wait in its prefetch buffer uncharged (started_at null)
+ * until COMPLETE charges them as they start, so a crash charges no attempt to a job that never ran.
+ * `charged` tells the claimer which is which.
+ */
+const LEASE = `state = 'active', attempts = j.attempts + (next.n <= $5)::int,
   lease_token = (select nextval('nova_lease_seq')),
   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),
-  locked_by = $4, started_at = now()`;
+  locked_by = $4, started_at = case when next.n <= $5 then now() end`;
 
-/** $1 queue, $2 limit, $3 lease ms, $4 worker id: leases the next due jobs of any group. */
+const CLAIMED = `${JOB_COLUMNS}, next.n <= $5 as charged`;
+
+/** Numbers the rows of a locking select (of id, priority, run_at) in claim order. */
+const numbered = (select: string) => `
+    select id, row_number() over (order by priority desc, run_at, id) as n from (${select}) c`;
+
+/**
+ * $1 queue, $2 limit, $3 lease ms, $4 worker id, $5 how many start at once: leases the next due
+ * jobs of any group.
+ */
 export const CLAIM = `
-  with next as (
-    select id from nova_jobs
+  with next as (${numbered(`
+    select id, priority, run_at from nova_jobs
     where queue = $1 and state = 'queued' and run_at <= now()
     order by priority desc, run_at, id
     limit $2
-    for update skip locked
+    for update skip locked`)}
   )
   update nova_jobs j set ${LEASE}
   from next where j.id = next.id
-  returning ${JOB_COLUMNS}`;
+  returning ${CLAIMED}`;
 
 /** Same as CLAIM, for jobs without a group key in a queue whose groups are capped. */
 export const CLAIM_UNGROUPED = `
-  with next as (
-    select id from nova_jobs
+  with next as (${numbered(`
+    select id, priority, run_at from nova_jobs
     where queue = $1 and state = 'queued' and run_at <= now() and group_key is null
     order by priority desc, run_at, id
     limit $2
-    for update skip locked
+    for update skip locked`)}
   )
   update nova_jobs j set ${LEASE}
   from next where j.id = next.id
-  returning ${JOB_COLUMNS}`;
+  returning ${CLAIMED}`;
 
 /**
  * $1 queue, $2 max groups, $3 group cap: locks the least recently served groups that have a due
@@ -124,17 +141,18 @@ export const LOCK_GROUPS = `
   for update of g skip locked`;
 
 /**
- * $1 queue, $2 limit, $3 lease ms, $4 worker id, $5 text[] locked groups (in rotation order),
- * $6 group cap: leases up to the free room of each group, then marks the groups served.
+ * $1 queue, $2 limit, $3 lease ms, $4 worker id, $5 how many start at once, $6 text[] locked
+ * groups (in rotation order), $7 group cap: leases up to the free room of each group, then marks
+ * the groups served.
  */
 export const CLAIM_GROUPED = `
   with groups as (
     select k.group_key, k.ord,
-           $6 - (select count(*) from nova_jobs a where a.queue = $1 and a.group_key = k.group_key
+           $7 - (select count(*) from nova_jobs a where a.queue = $1 and a.group_key = k.group_key
                  and a.state = 'active') as free
-    from unnest($5::text[]) with ordinality as k(group_key, ord)
-  ), next as (
-    select p.id from groups cross join lateral (
+    from unnest($6::text[]) with ordinality as k(group_key, ord)
+  ), picked as (
+    select p.id, groups.ord from groups cross join lateral (
       select id from nova_jobs j
       where j.queue = $1 and j.group_key = groups.group_key and j.state = 'queued' and j.run_at <= now()
       order by j.priority desc, j.run_at, j.id
@@ -143,10 +161,12 @@ export const CLAIM_GROUPED = `
     ) p
     order by groups.ord
     limit $2
+  ), next as (
+    select id, row_number() over (order by ord, id) as n from picked
   ), claimed as (
     update nova_jobs j set ${LEASE}
     from next where j.id = next.id
-    returning ${JOB_COLUMNS}
+    returning ${CLAIMED}
   ), served as (
     update nova_job_groups g set served_at = clock_timestamp()
     where g.queue = $1 and g.group_key in (select group_key from claimed)
@@ -161,39 +181,53 @@ export const CLAIM_GROUPED = `
  */
 
 /**
- * $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows, $4 text[] results (JSON or null):
- * acks jobs still leased by those tokens, keeping each one's result.
+ * $1 bigint[] ids, $2 bigint[] tokens, $3 keep completed rows, $4 text[] results (JSON or null),
+ * $5 int[] attempt numbers: acks jobs still leased by those tokens, keeping each one's result.
+ * $6 bigint[] ids, $7 bigint[] tokens, $8 int[] attempt numbers: in the same round trip, charges
+ * the attempts of prefetched jobs whose handlers started (idempotent: it sets the number; a lost
+ * lease matches nothing). No job is in both lists.
  */
 export const COMPLETE = `
-  with done as (
-    delete from nova_jobs j using unnest($1::bigint[], $2::bigint[], $4::text[]) as a(id, token, result)
+  with started as (
+    update nova_jobs j set attempts = s.attempt, started_at = now()
+    from unnest($6::bigint[], $7::bigint[], $8::int[]) as s(id, token, attempt)
+    where j.id = s.id and j.lease_token = s.token
+  ), done as (
+    delete from nova_jobs j
+    using unnest($1::bigint[], $2::bigint[], $4::text[], $5::int[]) as a(id, token, result, attempt)
     where j.id = a.id and j.lease_token = a.token
-    returning j.*, a.result::jsonb as result
-  ), kept as (${keepAs('completed', '$3::boolean', 'result')} returning id),
+    returning j.*, a.result::jsonb as result, a.attempt
+  ), kept as (${keepAs('completed', '$3::boolean', 'result', 'attempt')} returning id),
   counted as (${countFinished})
   select id from done`;
 
 /**
- * $1 id, $2 token, $3 error jsonb, $4 retry delay ms, $5 dead now: puts a failed job back with a
- * delay while attempts remain, otherwise moves it to the dead letters. Returns its new state, or
- * no row when the token no longer holds the lease.
+ * $1 id, $2 token, $3 error jsonb, $4 retry delay ms, $5 dead now, $6 this attempt's number, $7
+ * worker id: puts a failed job back with a delay while attempts remain, otherwise moves it to the
+ * dead letters, and records the attempt in nova_job_attempts. Returns its new state, or no row
+ * when the token no longer holds the lease.
  */
 export const FAIL = `
   with retry as (
     update nova_jobs j
-    set state = 'queued', run_at = now() + make_interval(secs => $4::float8 / 1000), last_error = $3::text::jsonb,
-        lease_token = null, lease_expires_at = null, locked_by = null, wake = null
+    set state = 'queued', attempts = $6, run_at = now() + make_interval(secs => $4::float8 / 1000),
+        last_error = $3::text::jsonb, lease_token = null, lease_expires_at = null, locked_by = null, wake = null
     where j.id = $1 and j.lease_token = $2 and j.state = 'active'
-      and j.attempts < j.max_attempts and not $5::boolean
-    returning j.id, j.queue
+      and $6 < j.max_attempts and not $5::boolean
+    returning j.id, j.queue, j.started_at
   ), done as (
     delete from nova_jobs j
     where j.id = $1 and j.lease_token = $2 and j.state = 'active'
-      and (j.attempts >= j.max_attempts or $5::boolean)
-    returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
-              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error
+      and ($6 >= j.max_attempts or $5::boolean)
+    returning j.id, j.queue, j.payload, j.priority, $6::int as attempts, j.max_attempts, j.group_key,
+              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error, j.locked_by
   ), kept as (${keepAs('dead')} returning id),
-  counted as (${countFinished})
+  counted as (${countFinished}),
+  history as (
+    insert into nova_job_attempts (job_id, queue, attempt, started_at, worker, outcome, error)
+    select id, queue, $6, started_at, $7, 'retry', $3::text::jsonb from retry
+    union all select id, queue, $6, started_at, $7, 'dead', $3::text::jsonb from done
+  )
   select 'retry' as outcome, queue from retry union all select 'dead', queue from done`;
 
 /**
@@ -207,24 +241,25 @@ export const EXTEND = `
   returning j.id, j.cancel_requested`;
 
 /**
- * $1 id, $2 token, $3 delay ms: hands a job back to run after the delay without spending the
- * attempt (Defer). Returns its queue, or no row when the lease was lost.
+ * $1 id, $2 token, $3 delay ms, $4 attempts before this one: hands a job back to run after the
+ * delay without spending the attempt (Defer). Returns its queue, or no row when the lease was lost.
  */
 export const DEFER = `
   update nova_jobs j
-  set state = 'queued', attempts = greatest(j.attempts - 1, 0),
+  set state = 'queued', attempts = $4,
       run_at = now() + make_interval(secs => $3::float8 / 1000),
       lease_token = null, lease_expires_at = null, locked_by = null
   where j.id = $1 and j.lease_token = $2
   returning j.queue`;
 
 /**
- * $1 id, $2 token, $3 signal key, $4 timeout ms (null: none): parks a job until its key is
- * signalled or the timeout passes, holding no lease and without spending the attempt.
+ * $1 id, $2 token, $3 signal key, $4 timeout ms (null: none), $5 attempts before this one: parks a
+ * job until its key is signalled or the timeout passes, holding no lease and without spending the
+ * attempt.
  */
 export const PARK = `
   update nova_jobs j
-  set state = 'parked', attempts = greatest(j.attempts - 1, 0), signal_key = $3, wake = null,
+  set state = 'parked', attempts = $5, signal_key = $3, wake = null,
       run_at = case when $4::float8 is null then 'infinity'::timestamptz
                     else now() + make_interval(secs => $4::float8 / 1000) end,
       lease_token = null, lease_expires_at = null, locked_by = null
@@ -257,7 +292,7 @@ export const CANCEL = `
   with done as (
     delete from nova_jobs j where j.id = $1 and j.state in ('queued', 'parked')
     returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
-              j.dedup_key, j.created_at, j.started_at, $2::text::jsonb as last_error
+              j.dedup_key, j.created_at, j.started_at, $2::text::jsonb as last_error, j.locked_by
   ), kept as (${keepAs('cancelled')} returning id),
   flagged as (
     update nova_jobs j set cancel_requested = true where j.id = $1 and j.state = 'active'
@@ -270,20 +305,21 @@ export const FINISH_CANCELLED = `
   with done as (
     delete from nova_jobs j where j.id = $1 and j.lease_token = $2
     returning j.id, j.queue, j.payload, j.priority, j.attempts, j.max_attempts, j.group_key,
-              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error
+              j.dedup_key, j.created_at, j.started_at, $3::text::jsonb as last_error, j.locked_by
   ), kept as (${keepAs('cancelled')} returning id),
   counted as (${countFinished})
   select queue from done`;
 
 /**
- * $1 bigint[] ids, $2 bigint[] tokens: hands leases back at once without counting the attempt
- * (shutdown, or prefetched jobs that never started). Returns the queues released.
+ * $1 bigint[] ids, $2 bigint[] tokens, $3 delay ms, $4 int[] attempts before this one: hands
+ * leases back at once without counting the attempt (shutdown, or prefetched jobs that never
+ * started). Returns the queues released.
  */
 export const RELEASE = `
   update nova_jobs j
-  set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now() + make_interval(secs => $3::float8 / 1000),
+  set state = 'queued', attempts = a.base, run_at = now() + make_interval(secs => $3::float8 / 1000),
       lease_token = null, lease_expires_at = null, locked_by = null
-  from unnest($1::bigint[], $2::bigint[]) as a(id, token)
+  from unnest($1::bigint[], $2::bigint[], $4::int[]) as a(id, token, base)
   where j.id = a.id and j.lease_token = a.token
   returning j.queue`;
 
@@ -295,19 +331,36 @@ export const RELEASE = `
  */
 export const REAP_EXPIRED = `
   with expired as (
-    select id from nova_jobs
+    select id, locked_by from nova_jobs
     where state = 'active' and lease_expires_at < now()
     order by lease_expires_at
     limit $1
     for update skip locked
+  ), returned as (
+    update nova_jobs j
+    set state = 'queued', run_at = now(),
+        -- a prefetched job that never started (started_at null) keeps its last error
+        last_error = case when j.started_at is null then j.last_error
+                          else jsonb_build_object('message', 'lease expired before the job was acknowledged',
+                                                  'name', 'LeaseExpired', 'attempt', j.attempts) end,
+        lease_token = null, lease_expires_at = null, locked_by = null
+    from expired where j.id = expired.id
+    returning j.id, j.queue, j.attempts, j.max_attempts, j.started_at, j.last_error, expired.locked_by
+  ), history as (
+    insert into nova_job_attempts (job_id, queue, attempt, started_at, worker, outcome, error)
+    select id, queue, attempts, started_at, locked_by, 'lease-expired', last_error from returned
+    where started_at is not null
   )
-  update nova_jobs j
-  set state = 'queued', run_at = now(),
-      last_error = jsonb_build_object('message', 'lease expired before the job was acknowledged',
-                                      'name', 'LeaseExpired', 'attempt', j.attempts),
-      lease_token = null, lease_expires_at = null, locked_by = null
-  from expired where j.id = expired.id
-  returning j.queue, j.attempts >= j.max_attempts as spent`;
+  select queue, attempts >= max_attempts as spent from returned`;
+
+/** $1 bigint[] job ids: the recorded attempts of those jobs, oldest first. */
+export const ATTEMPTS_OF = `
+  select job_id, attempt, started_at, finished_at, worker, outcome, error from nova_job_attempts
+  where job_id = any($1::bigint[]) order by job_id, finished_at`;
+
+/** $1 max age ms: drops attempt records older than that (retention of finished jobs). */
+export const PRUNE_ATTEMPTS = `
+  delete from nova_job_attempts where finished_at < now() - make_interval(secs => $1::float8 / 1000)`;
 
 /** $1 id, $2 token, $3 progress jsonb: records progress while the lease holds. */
 export const PROGRESS = `
@@ -467,9 +520,9 @@ export const NEXT_DUE = `
 export const GET_JOB = `
   select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
          run_at, created_at, started_at, null::timestamptz as finished_at, last_error, progress,
-         null::jsonb as result, signal_key, cancel_requested
+         null::jsonb as result, signal_key, cancel_requested, locked_by as worker
   from nova_jobs where id = $1
   union all
   select id, queue, state, payload, priority, attempts, max_attempts, group_key, dedup_key,
-         null, created_at, started_at, finished_at, last_error, null, result, null, false
+         null, created_at, started_at, finished_at, last_error, null, result, null, false, worker
   from nova_job_results where id = $1`;

@@ -1,17 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { Consumer, type ConsumerSource, type LeasedJob } from './consumer.ts';
 
+const job = (id: number): LeasedJob => ({ id, token: 1, attempt: 1, charged: false });
+
 /** An in-memory source that records every call, so the loop is tested without a database. */
 function memorySource(total: number) {
-  const waiting: LeasedJob[] = Array.from({ length: total }, (_, i) => ({ id: i + 1, token: 1 }));
-  const calls = { claims: [] as number[], completes: [] as number[][], fails: [] as number[], releases: [] as number[][], extends: 0 };
+  const waiting: LeasedJob[] = Array.from({ length: total }, (_, i) => job(i + 1));
+  const calls = {
+    claims: [] as number[], completes: [] as number[][], fails: [] as number[], releases: [] as number[][], extends: 0,
+    chargedAtClaim: [] as number[], started: [] as number[],
+  };
   const lost = new Set<number>();
   const source: ConsumerSource<LeasedJob> = {
-    async claim(limit) {
+    async claim(limit, startNow) {
       calls.claims.push(limit);
-      return waiting.splice(0, limit);
+      const jobs = waiting.splice(0, limit);
+      jobs.slice(0, startNow).forEach((j) => ((j.charged = true), calls.chargedAtClaim.push(j.id)));
+      return jobs;
     },
-    async complete(acks) {
+    async complete(acks, started) {
+      calls.started.push(...started.map((j) => j.id));
+      if (acks.length === 0) return new Set<number>();
       calls.completes.push(acks.map((a) => a.job.id));
       return new Set(acks.map((a) => a.job.id).filter((id) => !lost.has(id)));
     },
@@ -49,7 +58,7 @@ describe('Consumer', () => {
     const pendingAcks: (() => void)[] = [];
     const complete = source.complete.bind(source);
     // The database is slow to acknowledge: acks resolve only when the test lets them.
-    source.complete = (jobs) => new Promise((resolve) => pendingAcks.push(() => resolve(complete(jobs))));
+    source.complete = (jobs, started) => new Promise((resolve) => pendingAcks.push(() => resolve(complete(jobs, started))));
     let started = 0;
     const consumer = new Consumer(source, async () => {
       started++;
@@ -100,7 +109,7 @@ describe('Consumer', () => {
     await until(() => calls.claims.length === 1);
     await new Promise((r) => setTimeout(r, 50));
     expect(calls.claims.length).toBe(1);
-    waiting.push({ id: 7, token: 1 });
+    waiting.push(job(7));
     consumer.wake();
     await until(() => consumer.stats().outcomes.completed === 1);
     await consumer.stop(1000);
@@ -121,8 +130,8 @@ describe('Consumer', () => {
   it('aborts a handler that outlives its timeout', async () => {
     const { source, calls } = memorySource(1);
     let reason: unknown;
-    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
-      signal.addEventListener('abort', () => reject((reason = signal.reason)));
+    const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {
+      abort.signal.addEventListener('abort', () => reject((reason = abort.signal.reason)));
     }), { ...options, timeoutMs: 30 });
     consumer.start();
     await until(() => calls.fails.length === 1);
@@ -134,8 +143,8 @@ describe('Consumer', () => {
     const { source, lost } = memorySource(1);
     lost.add(1);
     let aborted = false;
-    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
-      signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason)));
+    const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {
+      abort.signal.addEventListener('abort', () => ((aborted = true), reject(abort.signal.reason)));
     }), { ...options, heartbeatMs: 20 });
     consumer.start();
     await until(() => aborted);
@@ -160,8 +169,8 @@ describe('Consumer', () => {
   it('on stop past the deadline, aborts running handlers and hands their leases back', async () => {
     const { source, calls } = memorySource(1);
     let signalReason: unknown;
-    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
-      signal.addEventListener('abort', () => reject((signalReason = signal.reason)));
+    const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {
+      abort.signal.addEventListener('abort', () => reject((signalReason = abort.signal.reason)));
     }), options);
     consumer.start();
     await until(() => consumer.stats().running === 1);
@@ -200,9 +209,9 @@ describe('Consumer', () => {
     const { source, calls } = memorySource(1);
     const complete = source.complete.bind(source);
     let outage = 2;
-    source.complete = async (acks) => {
+    source.complete = async (acks, started) => {
       if (outage-- > 0) throw new Error('connection refused');
-      return complete(acks);
+      return complete(acks, started);
     };
     const consumer = new Consumer(source, async () => {}, { ...options, heartbeatMs: 10 });
     consumer.start();
@@ -216,13 +225,41 @@ describe('Consumer', () => {
 
   it('on a forced stop, aborts running handlers and hands every lease back at once', async () => {
     const { source, calls } = memorySource(5);
-    const consumer = new Consumer(source, (_job, signal) => new Promise((_, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason));
+    const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {
+      abort.signal.addEventListener('abort', () => reject(abort.signal.reason));
     }), { ...options, concurrency: 2 });
     consumer.start();
     await until(() => consumer.stats().running === 2);
     await consumer.abandon();
     expect(calls.releases.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
     expect(calls.fails).toEqual([]);
+  });
+
+  it('charges an attempt only to jobs that start: the claim charges those with a free slot, the rest as they start', async () => {
+    const { source, calls } = memorySource(10);
+    const gates: (() => void)[] = [];
+    const ran: number[] = [];
+    const consumer = new Consumer(source, (j) => new Promise<void>((resolve) => {
+      ran.push(j.id);
+      gates.push(resolve);
+    }), { ...options, concurrency: 2, batchSize: 5 });
+    consumer.start();
+    await until(() => ran.length === 2);
+    // One claim of 5 with 2 free slots: 2 charged by the claim, 3 wait in the buffer uncharged.
+    expect(calls.chargedAtClaim).toEqual([1, 2]);
+    expect(calls.started).toEqual([]);
+    gates.shift()!();
+    await until(() => ran.length === 3);
+    await until(() => calls.started.length === 1);
+    expect(calls.started).toEqual([3]);
+    // Stopping hands back the buffered jobs that never started (a refill claim took 6-8 with no
+    // free slot); none of them was charged.
+    const stopping = consumer.stop(1000);
+    await until(() => calls.releases.length > 0);
+    expect(calls.releases[0]).toEqual([4, 5, 6, 7, 8]);
+    for (const release of gates) release();
+    await stopping;
+    expect(calls.chargedAtClaim).toEqual([1, 2]);
+    expect(calls.started).toEqual([3]);
   });
 });

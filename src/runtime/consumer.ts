@@ -18,6 +18,10 @@ import { Batcher } from './batcher.ts';
 export interface LeasedJob {
   id: number;
   token: number;
+  /** The attempt this run is (or will be, for a prefetched job). */
+  attempt: number;
+  /** Whether the attempt is counted in the database yet: false while a claimed job waits in the buffer. */
+  charged: boolean;
 }
 
 /** How a job's run ended, as counted and labelled in metrics. */
@@ -36,9 +40,17 @@ export type Outcome =
   | 'lease-lost';
 
 export interface ConsumerSource<J extends LeasedJob> {
-  claim(limit: number): Promise<J[]>;
+  /**
+   * Claims up to `limit` jobs; the first `startNow` start at once and are charged an attempt by
+   * the claim, the rest wait in the buffer uncharged (a crash then costs them nothing).
+   */
+  claim(limit: number, startNow: number): Promise<J[]>;
   /** Acks with each job's result; returns the ids accepted (the rest had lost their lease). */
-  complete(acks: { job: J; result: unknown }[]): Promise<Set<number>>;
+  /**
+   * Acks with each job's result, and charges the attempts of buffered jobs that started (one
+   * round trip for both); returns the ids acked (the rest had lost their lease).
+   */
+  complete(acks: { job: J; result: unknown }[], started: J[]): Promise<Set<number>>;
   /** Settles a handler that threw (retry, dead letter, defer, park, cancel): returns what happened. */
   fail(job: J, error: unknown): Promise<Outcome>;
   /** Renews leases; returns the ids still held and those whose cancel was requested. */
@@ -48,6 +60,9 @@ export interface ConsumerSource<J extends LeasedJob> {
   /** Milliseconds until the next queued job is due, or null when none is queued. */
   nextDueInMs(): Promise<number | null>;
 }
+
+/** What the settle statement carries: an ack with its result, or the start of a buffered job. */
+type Settle<J> = { job: J; result: unknown } | { job: J; started: true };
 
 export interface ConsumerOptions {
   concurrency: number;
@@ -61,7 +76,41 @@ export interface ConsumerOptions {
 }
 
 /** Runs one job's handler; resolves with its result. */
-export type RunJob<J> = (job: J, signal: AbortSignal) => Promise<unknown>;
+export type RunJob<J> = (job: J, abort: JobAbort) => Promise<unknown>;
+
+/**
+ * A job's abort switch. The AbortController behind its signal is made only when the handler
+ * asks for the signal: most handlers never do, and a controller per job was a measurable share
+ * of a short job's cost.
+ */
+export class JobAbort {
+  private controller: AbortController | undefined;
+  private why: unknown;
+  private done = false;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.done) this.controller.abort(this.why);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.done;
+  }
+
+  get reason(): unknown {
+    return this.why;
+  }
+
+  abort(reason: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.why = reason;
+    this.controller?.abort(reason);
+  }
+}
 
 export interface ConsumerHooks<J> {
   onError?: (err: unknown, where: string) => void;
@@ -93,9 +142,12 @@ function zeroOutcomes(): Record<Outcome, number> {
 
 export class Consumer<J extends LeasedJob> {
   private buffer: J[] = [];
-  private readonly running = new Map<number, { job: J; abort: AbortController }>();
-  // Bounded, so one statement never holds row locks for long however far acks fell behind.
-  private readonly acks = new Batcher<{ job: J; result: unknown }, boolean>((acks) => this.completeBatch(acks), 1000);
+  private readonly running = new Map<number, { job: J; abort: JobAbort }>();
+  // Acks, and the attempt charges of buffered jobs that started, share one statement per round
+  // trip. Bounded, so one statement never holds row locks for long however far acks fell behind.
+  // Handlers do not wait for their charge: a crash in that round trip leaves one attempt
+  // uncounted, which is the side to err on.
+  private readonly acks = new Batcher<Settle<J>, boolean>((items) => this.completeBatch(items), 1000);
   private claiming = false;
   /** Jobs whose ack or failure is being recorded: still ours, so the heartbeat keeps their leases. */
   private readonly settling = new Map<number, J>();
@@ -224,7 +276,9 @@ export class Consumer<J extends LeasedJob> {
     this.wakeRequested = false;
     let jobs: J[] = [];
     try {
-      jobs = await this.source.claim(limit);
+      // Jobs that will find a free slot when the claim returns (the buffer goes first).
+      const startNow = Math.max(0, this.options.concurrency - this.running.size - this.buffer.length);
+      jobs = await this.source.claim(limit, startNow);
       this.lastPollAt = Date.now();
     } catch (err) {
       this.hooks.onError?.(err, 'claim');
@@ -238,7 +292,9 @@ export class Consumer<J extends LeasedJob> {
       return;
     }
     this.adapt(jobs.length, limit);
-    this.buffer.push(...jobs);
+    // Charged jobs first: they are the ones counted as starting now.
+    for (const job of jobs) if (job.charged) this.buffer.push(job);
+    for (const job of jobs) if (!job.charged) this.buffer.push(job);
     if (jobs.length < limit && !this.wakeRequested) {
       this.idle = true;
       void this.sleepUntilDue();
@@ -281,7 +337,11 @@ export class Consumer<J extends LeasedJob> {
   }
 
   private begin(job: J): void {
-    const abort = new AbortController();
+    if (!job.charged) {
+      job.charged = true;
+      void this.acks.add({ job, started: true });
+    }
+    const abort = new JobAbort();
     this.running.set(job.id, { job, abort });
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
@@ -294,11 +354,11 @@ export class Consumer<J extends LeasedJob> {
     const settle = async (): Promise<Outcome> => {
       let result: unknown;
       try {
-        result = await this.run(job, abort.signal);
+        result = await this.run(job, abort);
       } catch (err) {
-        if (abort.signal.aborted && abort.signal.reason instanceof ShutdownAbort) return 'shutdown';
+        if (abort.aborted && abort.reason instanceof ShutdownAbort) return 'shutdown';
         // An abort's reason (timeout, cancel, lost lease) says more than what the handler threw.
-        return this.failPersistently(job, abort.signal.aborted ? (abort.signal.reason ?? err) : err);
+        return this.failPersistently(job, abort.aborted ? (abort.reason ?? err) : err);
       } finally {
         clearTimeout(timer);
         const ran = Math.max(0.01, performance.now() - started);
@@ -334,11 +394,16 @@ export class Consumer<J extends LeasedJob> {
    * is sent again with backoff until it commits or is refused (the lease went to another
    * consumer, which runs the job again: at-least-once).
    */
-  private async completeBatch(acks: { job: J; result: unknown }[]): Promise<boolean[]> {
+  private async completeBatch(items: Settle<J>[]): Promise<boolean[]> {
+    const acks: { job: J; result: unknown }[] = [];
+    for (const item of items) if (!('started' in item)) acks.push(item);
+    const acked = new Set(acks.map((a) => a.job.id));
+    // A job acked in this very batch needs no separate charge: the ack records its attempt.
+    const started = items.flatMap((item) => ('started' in item && !acked.has(item.job.id) ? [item.job] : []));
     for (const a of acks) this.settling.set(a.job.id, a.job);
     try {
-      const held = await this.persistently('complete', () => this.source.complete(acks));
-      return acks.map((a) => held?.has(a.job.id) ?? false);
+      const held = await this.persistently('complete', () => this.source.complete(acks, started));
+      return items.map((item) => ('started' in item ? true : (held?.has(item.job.id) ?? false)));
     } finally {
       for (const a of acks) this.settling.delete(a.job.id);
     }
@@ -392,7 +457,7 @@ export class Consumer<J extends LeasedJob> {
     }
     for (const r of this.running.values()) {
       if (!held.has(r.job.id)) r.abort.abort(new Error(`lease on job ${r.job.id} was lost`));
-      else if (cancelled.has(r.job.id) && !r.abort.signal.aborted) r.abort.abort(new JobCancelled(r.job.id));
+      else if (cancelled.has(r.job.id) && !r.abort.aborted) r.abort.abort(new JobCancelled(r.job.id));
     }
   }
 

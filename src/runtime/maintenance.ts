@@ -49,6 +49,7 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
           removed += await services.queue.prune(queue, 'cancelled', config.NOVA_RETAIN_FAILED, maxAgeMs);
         }
         await services.queue.pruneCounters(86_400_000);
+        await services.queue.pruneAttempts(maxAgeMs);
         await pruneWorkers(services.sql);
         if (removed) log.debug('pruned finished jobs', { removed });
       },

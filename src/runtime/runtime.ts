@@ -5,11 +5,11 @@ import { createLogger, type Logger } from '../log.ts';
 import { retryDelayMs, toStoredError } from '../queue/backoff.ts';
 import { Defer, InvalidPayload, JobCancelled, Park, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import { EventHub, type EventTransport } from '../queue/events.ts';
-import { QueueClient } from '../queue/queue.ts';
+import { QueueClient, type ClaimedJob } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
-import { Consumer, type ConsumerSource, type Outcome } from './consumer.ts';
-import { declared, type Domain, type LoopDefinition, type QueueDefinition, type Services } from './domain.ts';
+import { Consumer, type ConsumerSource, type JobAbort, type Outcome } from './consumer.ts';
+import { declared, type Domain, type JobContext, type LoopDefinition, type QueueDefinition, type Services } from './domain.ts';
 import type { ScheduleDefinition } from './schedules.ts';
 import type { ApiServer } from './api-server.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
@@ -36,7 +36,7 @@ export interface RuntimeOptions {
 
 interface RunningQueue {
   def: QueueDefinition;
-  consumer: Consumer<Job>;
+  consumer: Consumer<ClaimedJob>;
 }
 
 /** A domain this process set up, with what its `setup` returned. */
@@ -328,24 +328,26 @@ export class Runtime {
     const log = this.log.child(`Queue:${def.name}`);
     const policy = retryPolicy(def, config);
     const leaseMs = config.VISIBILITY_TIMEOUT * 1000;
-    const source: ConsumerSource<Job> = {
-      claim: async (limit) => {
+    const source: ConsumerSource<ClaimedJob> = {
+      claim: async (limit, startNow) => {
         const jobs = await queue.claim(def.name, {
-          limit, leaseMs, workerId: this.processId,
+          limit, leaseMs, workerId: this.processId, startNow,
           ...(def.groupConcurrency !== undefined && { groupConcurrency: def.groupConcurrency }),
         });
-        log.debug(`polled: ${jobs.length} of ${limit} job(s)`);
+        if (log.enabled('debug')) log.debug(`polled: ${jobs.length} of ${limit} job(s)`);
         return jobs;
       },
       // TESTING_MODE (seed 001): processed jobs are handed back, due again after the visibility
       // timeout as an unacknowledged PGMQ message would be, instead of acknowledged.
       complete: config.TESTING_MODE
         ? async (acks) => {
+          // Every run is handed back with its attempt uncounted, so starts need no charge.
           await queue.release(acks.map((a) => a.job), leaseMs);
           return new Set(acks.map((a) => a.job.id));
         }
-        : (acks) => queue.complete(
-          def.name, acks.map(({ job, result }) => ({ id: job.id, token: job.token, result })), config.NOVA_RETAIN_COMPLETED > 0,
+        : (acks, started) => queue.complete(
+          def.name, acks.map(({ job, result }) => ({ id: job.id, token: job.token, attempt: job.attempt, result })),
+          config.NOVA_RETAIN_COMPLETED > 0, started,
         ),
       fail: (job, error) => this.settleFailure(def, deps, job, error, policy, log),
       extend: (jobs) => queue.extend(jobs, leaseMs),
@@ -357,9 +359,11 @@ export class Runtime {
         return at === null ? null : at.getTime() - Date.now();
       },
     };
-    const consumer = new Consumer<Job>(
+    const outcomeCounters: Partial<Record<Outcome, { inc(): void }>> = {};
+    const durations = this.metrics.duration.labels(def.name);
+    const consumer = new Consumer<ClaimedJob>(
       source,
-      (job, signal) => this.runHandler(def, deps, job, signal, log),
+      (job, abort) => this.runHandler(def, deps, job, abort, log),
       {
         concurrency: def.concurrency ?? 1,
         batchSize: def.batchSize ?? config.BATCH_SIZE ?? 'auto',
@@ -370,8 +374,9 @@ export class Runtime {
       {
         onError: (err, where) => log.error(`consumer error in ${where}`, { error: err }),
         onSettled: (job, outcome, ms) => {
-          this.metrics.jobs.inc({ queue: def.name, outcome });
-          this.metrics.duration.observe({ queue: def.name }, ms / 1000);
+          // Label children are looked up once per outcome: hashing labels per job costs more than a no-op job.
+          (outcomeCounters[outcome] ??= this.metrics.jobs.labels(def.name, outcome)).inc();
+          durations.observe(ms / 1000);
           if (outcome === 'lease-lost') log.warn('lease lost before ack; the job will run again', { jobId: job.id });
         },
       },
@@ -397,6 +402,7 @@ export class Runtime {
     const options = {
       retryDelayMs: error instanceof RetryLater ? error.retryAfterMs : retryDelayMs(policy, job.attempt),
       dead,
+      workerId: this.processId,
     };
     const fields = { jobId: job.id, attempt: job.attempt, error };
     if (!dead) {
@@ -418,7 +424,7 @@ export class Runtime {
     return outcome;
   }
 
-  private async runHandler(def: QueueDefinition, deps: unknown, job: Job, signal: AbortSignal, log: Logger): Promise<unknown> {
+  private async runHandler(def: QueueDefinition, deps: unknown, job: Job, abort: JobAbort, log: Logger): Promise<unknown> {
     if (job.attempt > job.maxAttempts) {
       // Its holder died (or stalled) during the last attempt, and the reaper handed it back:
       // dead-letter it here, where the queue's onDead hook runs, without running it again.
@@ -430,26 +436,36 @@ export class Runtime {
       if (!parsed.success) throw new InvalidPayload(`invalid payload: ${parsed.error.message}`);
       payload = parsed.data;
     }
+    // The job's logger and its abort signal are made on first use: a short job that uses
+    // neither costs no closures and no AbortController.
+    let jobLog: Logger | undefined;
+    const logger = () => (jobLog ??= log.child(`Queue:${def.name}`, { jobId: job.id }));
+    const queue = this.services.queue;
+    const ctx: JobContext = {
+      job: { ...job, payload },
+      attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
+      get signal() {
+        return abort.signal;
+      },
+      get log() {
+        return logger();
+      },
+      progress: async (data) => {
+        await queue.progress(job, data);
+      },
+      services: this.services,
+      deps,
+    };
     // The seed's per-job lines, at debug: start, then success or failure with the duration.
-    const jobLog = log.child(`Queue:${def.name}`, { jobId: job.id });
-    const started = performance.now();
-    jobLog.debug('processing', { attempt: job.attempt });
+    const debug = log.enabled('debug');
+    const started = debug ? performance.now() : 0;
+    if (debug) logger().debug('processing', { attempt: job.attempt });
     try {
-      const result = await def.handler(payload, {
-        job: { ...job, payload },
-        attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
-        signal,
-        log: jobLog,
-        progress: async (data) => {
-          await this.services.queue.progress(job, data);
-        },
-        services: this.services,
-        deps,
-      });
-      jobLog.debug(`processed in ${Math.round(performance.now() - started)}ms`);
+      const result = await def.handler(payload, ctx);
+      if (debug) logger().debug(`processed in ${Math.round(performance.now() - started)}ms`);
       return result;
     } catch (err) {
-      jobLog.debug(`failed in ${Math.round(performance.now() - started)}ms`, { error: err });
+      if (debug) logger().debug(`failed in ${Math.round(performance.now() - started)}ms`, { error: err });
       throw err;
     }
   }

@@ -31,8 +31,11 @@ export interface ErrorView {
 export interface Attempt {
   attempt: number;
   startedAt: string | null;
+  finishedAt?: string | null;
   durationMs: number | null;
   worker: string | null;
+  /** retry | dead | lease-expired | running | completed */
+  outcome?: string;
   error: ErrorView | null;
 }
 

@@ -149,13 +149,13 @@ function Attempts({ attempts }: { attempts: Attempt[] }) {
           <tr><th className="n">#</th><th>started</th><th className="n">took</th><th>worker</th><th>error</th></tr>
         </thead>
         <tbody>
-          {attempts.map((a) => (
-            <tr key={a.attempt}>
+          {attempts.map((a, i) => (
+            <tr key={`${a.attempt}-${i}`}>
               <td className="n">{a.attempt}</td>
               <td>{a.startedAt ? <Ago iso={a.startedAt} /> : '—'}</td>
               <td className="n">{a.durationMs == null ? '—' : a.durationMs < 1000 ? `${a.durationMs} ms` : duration(a.durationMs)}</td>
               <td className="mono">{a.worker ?? '—'}</td>
-              <td>{a.error ? <ErrorChain error={a.error} /> : 'ok'}</td>
+              <td>{a.error ? <ErrorChain error={a.error} /> : a.outcome === 'running' ? 'running' : 'ok'}</td>
             </tr>
           ))}
         </tbody>
