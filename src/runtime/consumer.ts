@@ -164,6 +164,7 @@ export class Consumer<J extends LeasedJob> {
   /** The adaptive claim size, and a moving average of handler durations that steers it. */
   private batch: number;
   private avgRunMs: number | undefined;
+  private avgClaimMs: number | undefined;
 
   constructor(
     private readonly source: ConsumerSource<J>,
@@ -265,10 +266,20 @@ export class Consumer<J extends LeasedJob> {
     const { concurrency } = this.options;
     const batchSize = this.batch;
     const held = this.running.size + this.buffer.length;
-    const lowWater = this.buffer.length < Math.max(1, Math.ceil(batchSize / 2));
-    if (!this.claiming && !this.idle && lowWater && held < concurrency + batchSize) {
-      void this.claim(Math.min(batchSize, concurrency + batchSize - held));
+    // Claim again while the buffer still holds half a batch, or what the handlers get through
+    // during one claim's round trip if that is more (quick jobs), so they never wait for it.
+    const half = Math.max(1, Math.ceil(batchSize / 2));
+    const lowWater = Math.max(half, Math.min(batchSize, this.coveringClaim()));
+    const cap = concurrency + batchSize + (lowWater - half);
+    if (!this.claiming && !this.idle && this.buffer.length < lowWater && held < cap) {
+      void this.claim(Math.min(batchSize, cap - held));
     }
+  }
+
+  /** Jobs the handlers finish during one claim round trip, with a margin: 0 until both are measured. */
+  private coveringClaim(): number {
+    if (this.avgRunMs === undefined || this.avgClaimMs === undefined) return 0;
+    return Math.ceil((1.5 * this.avgClaimMs * this.options.concurrency) / this.avgRunMs);
   }
 
   private async claim(limit: number): Promise<void> {
@@ -278,7 +289,10 @@ export class Consumer<J extends LeasedJob> {
     try {
       // Jobs that will find a free slot when the claim returns (the buffer goes first).
       const startNow = Math.max(0, this.options.concurrency - this.running.size - this.buffer.length);
+      const t0 = performance.now();
       jobs = await this.source.claim(limit, startNow);
+      const took = performance.now() - t0;
+      this.avgClaimMs = this.avgClaimMs === undefined ? took : this.avgClaimMs * 0.8 + took * 0.2;
       this.lastPollAt = Date.now();
     } catch (err) {
       this.hooks.onError?.(err, 'claim');
