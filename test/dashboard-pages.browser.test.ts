@@ -132,10 +132,13 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
       await page.getByRole('heading', { name: `Job #${deadId}` }).waitFor();
       const payload = page.getByRole('region', { name: 'Payload' });
       await payload.getByText('"threadId": "t9"').waitFor();
-      const error = page.getByRole('region', { name: /Last error/ });
-      await error.locator('ol.error-chain > li').first().waitFor();
-      const chain = await error.locator('ol.error-chain > li').allTextContents();
+      // Its one attempt, with the worker that ran it and the error's cause chain.
+      const attempts = page.getByRole('region', { name: 'Attempts' });
+      await attempts.locator('ol.error-chain > li').first().waitFor();
+      const chain = await attempts.locator('ol.error-chain > li').allTextContents();
       expect(chain.slice(0, 2)).toEqual(['PermanentFailure: fetch failed', 'caused by Error [ECONNREFUSED]: connect ECONNREFUSED 127.0.0.1:9']);
+      expect(await attempts.locator('tbody tr').count()).toBe(1);
+      expect((await attempts.locator('tbody tr td.mono').textContent())?.trim()).not.toBe('—');
       await page.getByRole('link', { name: 'every job of thread t9' }).waitFor();
       await page.getByRole('button', { name: 'Retry' }).waitFor();
 
