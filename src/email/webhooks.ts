@@ -9,9 +9,8 @@ import type { Sql } from '../storage/index.ts';
 import * as wire from './nylas/wire.ts';
 import { withGrant } from './nylas.ts';
 import {
-  finishAttempt, finishAttempts, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
+  finishAttempt, finishAttempts, recordRawEnvelope, startAttempt, startAttempts, type AttemptOutcome, type NotificationRow, type NotificationStatus,
 } from './webhook-log.ts';
-import { recordRawEnvelope } from './raw-envelope.ts';
 import { upsertMessages, type BatchUpsertOutcome, type MessageWrite } from './message-batches.ts';
 import { deleteMessage, findInbox, setInboxStatus, upsertMessage, upsertThread, type InboxRow } from './store.ts';
 
@@ -86,7 +85,7 @@ export async function processNotification(payload: z.infer<typeof webhookJob>, c
 /** A notification job reached the dead letters: its audit row ends in `error`, in that transaction. */
 export async function onNotificationDead(job: Job<unknown>, ctx: DeadContext<EmailDeps>): Promise<void> {
   const parsed = webhookJob.safeParse(job.payload);
-  // A raw envelope sent by SQL has its audit row made when it first runs (raw-envelope.ts).
+  // A raw envelope sent by SQL has its audit row made when it first runs (webhook-log.ts recordRawEnvelope).
   if (parsed.success && 'notificationId' in parsed.data) await finishAttempt(ctx.tx, parsed.data.notificationId, 'error', ctx.error.message, 0);
 }
 
