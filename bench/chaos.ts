@@ -19,7 +19,8 @@
  *     fault rates CHAOS_ERROR_RATE (0.05: 500/503), CHAOS_TRUNCATE_RATE (0.05), CHAOS_RESET_RATE
  *     (0.05), CHAOS_THROTTLE_RATE (0.01: 429 + Retry-After 1 s), CHAOS_HANG_RATE (0.002);
  *     CHAOS_NYLAS_TIMEOUT_MS (2000: what a hang costs a try); a SIGKILL every ~CHAOS_KILL_EVERY_MS
- *     (4000) during CHAOS_SECONDS (30) or until the backfills end
+ *     (4000) during CHAOS_SECONDS (30) or until the backfills end, of a process among
+ *     CHAOS_KILL_ROLES (backfill,threads: `backfill` is the discovery + completion process)
  *   queue: CHAOS_QUEUE_SECONDS (20) of sending CHAOS_QUEUE_RATE (100) jobs/s to each of two
  *     queues, CHAOS_QUEUE_WORKERS (2) workers, CHAOS_PG_RESTARTS (2) crashes of CHAOS_PG_DOWN_MS
  *     (3000), CHAOS_QUEUE_KILLS (1), CHAOS_JOB_MS (50) per job
@@ -81,6 +82,7 @@ try {
       },
       killSeconds: num('CHAOS_SECONDS', 30),
       killEveryMs: num('CHAOS_KILL_EVERY_MS', 4000, { min: 100 }),
+      killRoles: (env.CHAOS_KILL_ROLES ?? 'backfill,threads').split(',').map((r) => r.trim()).filter(Boolean),
       leaseSeconds: lease,
       nylasTimeoutMs: num('CHAOS_NYLAS_TIMEOUT_MS', 2000, { min: 100 }),
     });

@@ -27,6 +27,8 @@ export interface BackfillPhaseOptions {
   killSeconds: number;
   /** Mean gap between kills; each gap is drawn from [0.5, 1.5] × this. */
   killEveryMs: number;
+  /** Which processes may be killed: `backfill` (discovery + completion), `threads`. */
+  killRoles: string[];
   leaseSeconds: number;
   /** Per-try timeout of Nylas calls: what a hang costs. */
   nylasTimeoutMs: number;
@@ -64,11 +66,12 @@ export async function runBackfillPhase(cluster: PgCluster, o: BackfillPhaseOptio
   const main = ['dist/cli/main.js', 'start'];
   try {
     const api = await supervisor.add('api', [...main, 'api'], { PORT: '0', API_HOST: '127.0.0.1' });
-    const killable: Slot[] = [
+    const workers: Slot[] = [
       await supervisor.add('backfill,completion', [...main, 'backfill,completion']),
       await supervisor.add('threads-1', [...main, 'threads'], { THREADS_CONCURRENCY: '8' }),
       await supervisor.add('threads-2', [...main, 'threads'], { THREADS_CONCURRENCY: '8' }),
     ];
+    const killable = workers.filter((w) => o.killRoles.some((role) => w.name.startsWith(role)));
     const base = `http://127.0.0.1:${api.apiPort}`;
     const post = async (path: string, body: unknown) => {
       const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -107,14 +110,16 @@ export async function runBackfillPhase(cluster: PgCluster, o: BackfillPhaseOptio
     })();
 
     const recoveries: Promise<Recovered[]>[] = [];
+    const killLog: string[] = [];
     const killEnd = started + o.killSeconds * 1000;
     const watchFor = o.leaseSeconds * 4000 + 60_000;
-    while (!done && Date.now() < killEnd) {
+    while (killable.length && !done && Date.now() < killEnd) {
       await Promise.race([sleep(o.killEveryMs * (0.5 + Math.random())), finished]);
       if (done || Date.now() >= killEnd) break;
       const victim = killable[Math.floor(Math.random() * killable.length)]!;
       const at = Date.now();
       const { pid } = supervisor.kill9(victim, 500);
+      killLog.push(victim.name);
       await sleep(50);
       const orphans = await orphansOf(sql, `kill ${victim.name}`, at, `%:${pid}:%`).catch(() => undefined);
       if (orphans) recoveries.push(watchRecovery(sql, orphans, watchFor));
@@ -173,7 +178,9 @@ export async function runBackfillPhase(cluster: PgCluster, o: BackfillPhaseOptio
     lines.push(`  threads exact: ${threadsOk} of ${expectedThreadCount}; messages exact: ${messagesOk} of ${expectedMessages} (${(messagesOk / (wallMs / 1000)).toFixed(0)} messages/s overall)`);
     lines.push(`  ${attempts!.total} jobs completed (${attempts!.discovery_runs} discovery), ${attempts!.retried} needed more than one attempt; backfill history: ${history.map((h) => `${h.n} ${h.event}`).join(', ')}`);
     lines.push(`faults injected over ${stats.requests} requests: ${k.errors} 5xx, ${k.throttled} 429 + Retry-After, ${k.truncated} truncated, ${k.resets} resets, ${k.hangs} hangs (rates ${JSON.stringify(o.faults)})`);
-    lines.push(`${supervisor.events.kills} SIGKILLs (every ~${seconds(o.killEveryMs)} for ${o.killSeconds} s), lease ${o.leaseSeconds} s`);
+    const killed = new Map<string, number>();
+    for (const t of killLog) killed.set(t, (killed.get(t) ?? 0) + 1);
+    lines.push(`${supervisor.events.kills} SIGKILLs (every ~${seconds(o.killEveryMs)} for up to ${o.killSeconds} s: ${[...killed].map(([n, c]) => `${c} × ${n}`).join(', ') || 'none'}), lease ${o.leaseSeconds} s`);
     lines.push(`recovery of the killed processes' jobs: ${describeTimes(times)} (target ≤ ${seconds(2 * o.leaseSeconds * 1000)}: 2 × lease)`);
     if (maxMs(times) > 2 * o.leaseSeconds * 1000) failures.push(`backfill: orphaned jobs waited up to ${seconds(maxMs(times))} after a kill, over 2 × lease`);
     if (!completedInTime) failures.push('backfill: the backfills did not finish in time');
