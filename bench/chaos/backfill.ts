@@ -171,12 +171,17 @@ export async function runBackfillPhase(cluster: PgCluster, o: BackfillPhaseOptio
       select (count(*) filter (where attempts > 1))::int as retried, count(*)::int as total,
              (count(*) filter (where queue = $2))::int as discovery_runs
       from nova_job_results where queue = any($1) and state = 'completed'`, [[BACKFILL_QUEUE, THREAD_QUEUE], BACKFILL_QUEUE]);
+    // How close each discovery came to its last attempt (each SIGKILL during discovery costs one).
+    const discovery = await sql.query<{ attempts: number; max_attempts: number }>(`
+      select attempts, max_attempts from nova_job_results where queue = $1
+      union all select attempts, max_attempts from nova_jobs where queue = $1`, [BACKFILL_QUEUE]);
     const history = await sql.query<{ event: string; n: number }>(`select event, count(*)::int as n from backfill_history where config_id = any($1::uuid[]) group by 1 order by 1`, [configs]);
 
     const k = stats.byKind;
     lines.push(`${o.grants} backfills of ${o.threadsPerGrant} threads × ${o.messagesPerThread} messages: ${Object.entries(statuses).map(([s, n]) => `${n} ${s}`).join(', ')}${completedInTime ? '' : ' (NOT finished in time)'}, ${seconds(wallMs)}`);
     lines.push(`  threads exact: ${threadsOk} of ${expectedThreadCount}; messages exact: ${messagesOk} of ${expectedMessages} (${(messagesOk / (wallMs / 1000)).toFixed(0)} messages/s overall)`);
     lines.push(`  ${attempts!.total} jobs completed (${attempts!.discovery_runs} discovery), ${attempts!.retried} needed more than one attempt; backfill history: ${history.map((h) => `${h.n} ${h.event}`).join(', ')}`);
+    lines.push(`  discovery attempts used: ${discovery.map((d) => `${d.attempts} of ${d.max_attempts}`).join(', ') || 'none'}`);
     lines.push(`faults injected over ${stats.requests} requests: ${k.errors} 5xx, ${k.throttled} 429 + Retry-After, ${k.truncated} truncated, ${k.resets} resets, ${k.hangs} hangs (rates ${JSON.stringify(o.faults)})`);
     const killed = new Map<string, number>();
     for (const t of killLog) killed.set(t, (killed.get(t) ?? 0) + 1);
