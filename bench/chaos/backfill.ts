@@ -9,8 +9,7 @@
  * completed (not failed), and no job left active or dead-lettered.
  */
 import postgres from 'postgres';
-import { NylasEmulator } from '../../src/emulators/nylas/index.ts';
-import type { FaultOptions } from '../../src/emulators/nylas/options.ts';
+import { NylasEmulator, type FaultOptions } from '../../src/emulators/nylas/index.ts';
 import { BACKFILL_QUEUE, THREAD_QUEUE, WEBHOOK_QUEUE } from '../../src/email/queues.ts';
 import { migrate, openPostgres } from '../../src/storage/index.ts';
 import type { PgCluster } from './cluster.ts';
