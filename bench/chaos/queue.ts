@@ -130,11 +130,10 @@ export async function runQueuePhase(cluster: PgCluster, o: QueuePhaseOptions): P
       } else {
         const slot = supervisor.slots[Math.floor(Math.random() * supervisor.slots.length)]!;
         const at = Date.now();
-        const { pid, restarted } = supervisor.kill9(slot, 1000);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        const { pid } = supervisor.kill9(slot, 1000);
+        await sleep(50);
         const orphans = await orphansOf(sql, `kill ${slot.name}`, at, `%:${pid}:%`).catch(() => undefined);
         if (orphans) killRecovery.push(watchRecovery(sql, orphans, watchFor));
-        void restarted;
       }
     }
     await producer;
