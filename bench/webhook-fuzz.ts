@@ -15,10 +15,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.ts';
 import { domains } from '../src/domains.ts';
 import { signWebhook } from '../src/emulators/nylas/index.ts';
 import { silentLogger } from '../src/log.ts';
+import { loadDomainConfig } from '../src/runtime/domain.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite, type Sql } from '../src/storage/index.ts';
 import { fuzzBodies } from '../test/helpers/fuzz-deliveries.ts';
@@ -40,10 +40,11 @@ else {
   await migrate(sql);
 }
 const port = await freePort();
-const config = loadConfig({
+// Every domain's slice: the runtime syncs every declared schedule (deals' daily brief reads its cron from the config).
+const config = loadDomainConfig({
   WORKER_TYPE: 'api', PORT: String(port), API_HOST: '127.0.0.1', NYLAS_WEBHOOK_SECRET: SECRET, NOVA_DEMO: 'false',
   ...(scratch ? { DATABASE_URL: scratch.url } : { NOVA_DATA_DIR: join(dir!, 'db') }),
-});
+}, domains);
 const runtime = new Runtime({ config, domains, logger: silentLogger, health: false, ...(scratch ? {} : { sql }) });
 await runtime.start();
 

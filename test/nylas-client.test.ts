@@ -64,12 +64,12 @@ describe('Nylas client against the emulator', () => {
     }
   });
 
-  it('pages through a mailbox whose answers are often cut off or failing, retrying inside each call', async () => {
+  it('pages through a mailbox whose answers are often cut off, reset or failing, retrying inside each call', async () => {
     const patient = new NylasClient({
       apiKey: 'key-c', apiUri: emulator.url, rateLimiter: new RateLimiter(sql),
       rateLimit: { capacity: 100, perSecond: 100 }, maxRetries: 6, timeoutMs: 2000,
     });
-    emulator.setFaults({ truncateRate: 0.3, errorRate: 0.2 });
+    emulator.setFaults({ truncateRate: 0.2, errorRate: 0.2, resetRate: 0.2 });
     try {
       const before = emulator.stats();
       const ids: string[] = [];
@@ -81,7 +81,11 @@ describe('Nylas client against the emulator', () => {
       } while (pageToken);
       expect(ids).toEqual(emulator.listThreads(GRANT).map((t) => t.id));
       // The faults did happen, and were absorbed by the calls' own retries.
-      expect(emulator.stats().faults).toBeGreaterThan(before.faults);
+      const after = emulator.stats();
+      for (const kind of ['truncated', 'errors', 'resets'] as const) expect(after.byKind[kind]).toBeGreaterThan(before.byKind[kind]);
+      const thread = ids[7]!;
+      const messages = await patient.listThreadMessages(GRANT, thread);
+      expect(messages.map((m) => m.id).sort()).toEqual(emulator.listMessages(GRANT, thread).map((m) => m.id).sort());
     } finally {
       emulator.setFaults({});
     }

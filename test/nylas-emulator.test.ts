@@ -278,6 +278,55 @@ describe('faults', () => {
     expect((await get(`${url}/v3/grants/g/threads`)).body.data).toHaveLength(10);
   });
 
+  it('resets connections at the reset rate, before the answer or part-way through its body', async () => {
+    const local = new NylasEmulator({ threadsPerGrant: 10, now: NOW, faults: { resetRate: 1 } });
+    const localUrl = await local.start();
+    try {
+      // With every request reset the seeded dice give both shapes within a few requests.
+      const outcomes = new Set<string>();
+      for (let i = 0; i < 40 && outcomes.size < 2; i++) {
+        try {
+          const res = await fetch(`${localUrl}/v3/grants/g/threads`);
+          outcomes.add(`headers ${res.status}`);
+          await expect(res.text()).rejects.toThrow('terminated');
+        } catch (error) {
+          if (!String((error as Error).message).includes('terminated')) {
+            expect(error).toMatchObject({ message: 'fetch failed', cause: { code: 'ECONNRESET' } });
+            outcomes.add('no answer');
+          }
+        }
+      }
+      expect(outcomes).toEqual(new Set(['no answer', 'headers 200']));
+      const stats = local.stats();
+      expect(stats.byKind.resets).toBe(stats.requests);
+      expect(stats.faults).toBe(stats.requests);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it('throttles at the throttle rate with 429 and Retry-After, and counts faults by kind', async () => {
+    const before = emulator.stats();
+    emulator.setFaults({ throttleRate: 1 });
+    const throttled = await get(`${url}/v3/grants/g/threads`);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body.error.type).toBe('rate_limit_error');
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    emulator.setFaults({ truncateRate: 1 });
+    await get(`${url}/v3/grants/g/threads`);
+    emulator.setFaults({});
+    const after = emulator.stats();
+    expect(after.byKind.throttled - before.byKind.throttled).toBe(1);
+    expect(after.byKind.truncated - before.byKind.truncated).toBe(1);
+    expect(after.faults - before.faults).toBe(2);
+    expect(after.rateLimited).toBe(before.rateLimited);
+  });
+
+  it('rejects fault rates outside [0, 1]', () => {
+    expect(() => emulator.setFaults({ resetRate: 1.5 })).toThrow(/resetRate/);
+    expect(() => new NylasEmulator({ faults: { throttleRate: -0.1 } })).toThrow(/throttleRate/);
+  });
+
   it('holds requests open at the timeout rate and still stops promptly', async () => {
     const local = new NylasEmulator({ now: NOW, faults: { timeoutRate: 1, latencyMs: 50 } });
     const localUrl = await local.start();

@@ -16,6 +16,8 @@ interface NylasFlags {
   errorRate?: number;
   timeoutRate?: number;
   truncateRate?: number;
+  resetRate?: number;
+  throttleRate?: number;
   latency?: number;
   apiKey?: string;
   webhookUrl?: string;
@@ -40,6 +42,8 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--error-rate <fraction>', 'fraction of requests answered 503/500', number)
     .option('--timeout-rate <fraction>', 'fraction of requests never answered', number)
     .option('--truncate-rate <fraction>', 'fraction of successful bodies cut in half', number)
+    .option('--reset-rate <fraction>', 'fraction of connections reset (before an answer or mid-body)', number)
+    .option('--throttle-rate <fraction>', 'fraction of requests answered 429 with Retry-After', number)
     .option('--latency <ms>', 'milliseconds added to every response', integer)
     .option('--api-key <key>', 'require Authorization: Bearer <key>')
     .option('--webhook-url <url>', 'where signed webhooks are POSTed')
@@ -142,6 +146,8 @@ function toOptions(flags: NylasFlags): NylasEmulatorOptions {
     ...(flags.errorRate !== undefined && { errorRate: flags.errorRate }),
     ...(flags.timeoutRate !== undefined && { timeoutRate: flags.timeoutRate }),
     ...(flags.truncateRate !== undefined && { truncateRate: flags.truncateRate }),
+    ...(flags.resetRate !== undefined && { resetRate: flags.resetRate }),
+    ...(flags.throttleRate !== undefined && { throttleRate: flags.throttleRate }),
     ...(flags.latency !== undefined && { latencyMs: flags.latency }),
   };
   return {

@@ -12,8 +12,16 @@ export interface Failure {
   retryAfterSeconds?: number;
 }
 
-/** The verdict for one request. `hang` never answers; `truncate` cuts a successful body. */
-export type Verdict = { kind: 'fail'; failure: Failure } | { kind: 'hang' } | { kind: 'pass'; truncate: boolean };
+/**
+ * The verdict for one request. `hang` never answers; `reset` drops the connection before any
+ * answer; `truncate` cuts a successful body; `resetMidBody` sends the headers and part of the
+ * body of whatever the answer is, then resets the connection.
+ */
+export type Verdict =
+  | { kind: 'fail'; failure: Failure }
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'pass'; truncate: boolean; resetMidBody: boolean };
 
 export interface InjectedFailure {
   status: number;
@@ -22,11 +30,28 @@ export interface InjectedFailure {
   pathIncludes?: string;
 }
 
+/** Faults by kind; `faults` in TrafficStats is their sum. */
+export interface FaultCounts {
+  /** Answered with a failure from injectFailures. */
+  injected: number;
+  /** 500/503 at the error rate. */
+  errors: number;
+  /** 429 with Retry-After at the throttle rate (the rate limit is counted in `rateLimited`). */
+  throttled: number;
+  /** Never answered. */
+  hangs: number;
+  /** Successful bodies cut in half. */
+  truncated: number;
+  /** Connections reset, before an answer or part-way through its body. */
+  resets: number;
+}
+
 export interface TrafficStats {
   requests: number;
   byGrant: Record<string, number>;
   rateLimited: number;
   faults: number;
+  byKind: FaultCounts;
 }
 
 interface Bucket {
@@ -40,7 +65,9 @@ export class TrafficControl {
   private buckets = new Map<string, Bucket>();
   private injected: Array<Required<Omit<InjectedFailure, 'pathIncludes'>> & { pathIncludes?: string }> = [];
   private readonly random: () => number;
-  private counters: TrafficStats = { requests: 0, byGrant: {}, rateLimited: 0, faults: 0 };
+  private counters: TrafficStats = {
+    requests: 0, byGrant: {}, rateLimited: 0, faults: 0, byKind: { injected: 0, errors: 0, throttled: 0, hangs: 0, truncated: 0, resets: 0 },
+  };
 
   constructor(seed: number, faults: FaultOptions, ratePerSecond: number | undefined, private readonly now: () => number = () => performance.now()) {
     this.faults = faults;
@@ -76,7 +103,7 @@ export class TrafficControl {
   }
 
   stats(): TrafficStats {
-    return { ...this.counters, byGrant: { ...this.counters.byGrant } };
+    return { ...this.counters, byGrant: { ...this.counters.byGrant }, byKind: { ...this.counters.byKind } };
   }
 
   /** Decides one API request's fate; `grantId` is undefined for paths outside a grant. */
@@ -87,7 +114,7 @@ export class TrafficControl {
     const injected = this.injected.find((spec) => spec.pathIncludes === undefined || path.includes(spec.pathIncludes));
     if (injected) {
       if (--injected.count === 0) this.injected.splice(this.injected.indexOf(injected), 1);
-      this.counters.faults++;
+      this.count('injected');
       const failure: Failure = { status: injected.status };
       if (injected.status === 429) failure.retryAfterSeconds = injected.retryAfterSeconds;
       return { kind: 'fail', failure };
@@ -104,19 +131,35 @@ export class TrafficControl {
     const pick500 = this.random() < 0.2;
     const hang = this.random() < (this.faults.timeoutRate ?? 0);
     const truncate = this.random() < (this.faults.truncateRate ?? 0);
+    const reset = this.random() < (this.faults.resetRate ?? 0);
+    const resetEarly = this.random() < 0.5;
+    const throttle = this.random() < (this.faults.throttleRate ?? 0);
     if (error) {
-      this.counters.faults++;
+      this.count('errors');
       return { kind: 'fail', failure: { status: pick500 ? 500 : 503 } };
     }
+    if (throttle) {
+      this.count('throttled');
+      return { kind: 'fail', failure: { status: 429, retryAfterSeconds: 1 } };
+    }
     if (hang) {
-      this.counters.faults++;
+      this.count('hangs');
       return { kind: 'hang' };
     }
-    return { kind: 'pass', truncate };
+    if (reset) {
+      this.count('resets');
+      if (resetEarly) return { kind: 'reset' };
+    }
+    return { kind: 'pass', truncate: truncate && !reset, resetMidBody: reset };
   }
 
   /** Counts a truncation once the response really was a success. */
   countTruncation(): void {
+    this.count('truncated');
+  }
+
+  private count(kind: keyof FaultCounts): void {
+    this.counters.byKind[kind]++;
     this.counters.faults++;
   }
 

@@ -14,6 +14,13 @@ export interface FaultOptions {
   timeoutRate?: number;
   /** Fraction of successful responses whose JSON body is cut in half (Content-Length matches the cut). */
   truncateRate?: number;
+  /**
+   * Fraction of requests whose connection is reset (TCP RST): half before any answer, half
+   * after the status line, headers and part of the body were sent.
+   */
+  resetRate?: number;
+  /** Fraction of requests answered 429 with Retry-After, as a provider (Gmail) throttle. */
+  throttleRate?: number;
 }
 
 export interface NylasEmulatorOptions {
@@ -52,6 +59,8 @@ export const faultOptionsSchema = z.strictObject({
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   timeoutRate: fraction.optional(),
   truncateRate: fraction.optional(),
+  resetRate: fraction.optional(),
+  throttleRate: fraction.optional(),
 });
 
 const DAY_MS = 86_400_000;

@@ -51,7 +51,12 @@ function failureError(failure: Failure): ApiError {
   });
 }
 
-type Reply = { kind: 'json'; status: number; body: unknown; headers?: Record<string, string>; truncate?: boolean } | { kind: 'hang' };
+type Reply = { kind: 'json'; status: number; body: unknown; headers?: Record<string, string>; truncate?: boolean } | { kind: 'hang' } | { kind: 'reset' };
+
+/** What the fault verdict decided for the answer, whatever the answer turns out to be. */
+interface Fate {
+  resetMidBody: boolean;
+}
 
 type Route =
   | { kind: 'grant'; grant: string }
@@ -116,9 +121,10 @@ export class NylasApiServer {
     // Only GET is served; drain any request body so the socket can be reused.
     req.resume();
     const requestId = randomUUID();
+    const fate: Fate = { resetMidBody: false };
     let reply: Reply;
     try {
-      reply = this.respond(req, requestId);
+      reply = this.respond(req, requestId, fate);
     } catch (error) {
       const apiError = error instanceof ApiError ? error : new ApiError(500, error instanceof Error ? error.message : String(error));
       const body: WireError = {
@@ -136,6 +142,8 @@ export class NylasApiServer {
       res.on('close', () => this.held.delete(res));
       return;
     }
+    // A reset (RST, not FIN): the client sees ECONNRESET, as from a proxy or load balancer dropping it.
+    if (reply.kind === 'reset') return void req.socket.resetAndDestroy();
     let bytes = Buffer.from(JSON.stringify(reply.body), 'utf8');
     // A JSON text cut before its last byte always lacks the closing brace, so it never parses.
     if (reply.truncate && reply.status < 300) {
@@ -150,7 +158,16 @@ export class NylasApiServer {
         'x-request-id': requestId,
         ...reply.headers,
       });
-      res.end(bytes);
+      if (!fate.resetMidBody) return void res.end(bytes);
+      // Headers and half the body go out, then the connection is reset; the pause lets them
+      // leave the socket's buffer, which a reset would otherwise discard.
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          res.socket?.resetAndDestroy();
+        }, 5);
+        this.timers.add(timer);
+      });
     };
     const latency = this.traffic.latencyMs;
     if (latency <= 0) return write();
@@ -161,14 +178,15 @@ export class NylasApiServer {
     this.timers.add(timer);
   }
 
-  private respond(req: IncomingMessage, requestId: string): Reply {
+  private respond(req: IncomingMessage, requestId: string, fate: Fate): Reply {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const route = parseRoute(url.pathname);
     const grantId = route.grant === undefined ? undefined : this.mailbox.canonicalGrantId(route.grant);
     // Injected failures may target a query too (say, only list pages after the first: page_token).
     const verdict = this.traffic.admit(url.pathname + url.search, grantId);
-    if (verdict.kind === 'hang') return verdict;
+    if (verdict.kind === 'hang' || verdict.kind === 'reset') return verdict;
     if (verdict.kind === 'fail') throw failureError(verdict.failure);
+    fate.resetMidBody = verdict.resetMidBody;
     if (this.limits.apiKey !== undefined && req.headers.authorization !== `Bearer ${this.limits.apiKey}`) throw new ApiError(401);
     if (route.kind === 'unknown' || grantId === undefined) throw new ApiError(404, `no route for ${req.method ?? 'GET'} ${url.pathname}`);
     if (req.method !== 'GET') throw new ApiError(405, `method ${req.method ?? ''} not allowed on ${url.pathname}`);
