@@ -49,7 +49,7 @@ async function atomicLoop(sql: Sql, workerId: string, leaseMs: number, signal: A
       for (const job of jobs) {
         await pause(JOB_MS);
         await sql.transaction(async (tx) => {
-          const done = await tx.query(COMPLETE, [[job.id], [job.token], true, [null]]);
+          const done = await tx.query(COMPLETE, [[job.id], [job.token], true, [null], [job.attempt], [], [], []]);
           if (done.length === 0) return; // the lease went elsewhere: no effect from this holder
           await tx.query(`insert into chaos_effects (job_id, kind, attempt, pid) values ($1, 'atomic', $2, $3)`, [job.id, job.attempt, process.pid]);
         });
