@@ -21,7 +21,7 @@ import { EventHub } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { startRun, workflowsDomain } from '../src/workflows/index.ts';
+import { setupWorkflows, startRun } from '../src/workflows/index.ts';
 import { cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
@@ -42,7 +42,7 @@ const services = {
   config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
   processId: 'bench', log: silentLogger,
 };
-const engine = workflowsDomain({ workflows: exampleWorkflows }).engine(services);
+const engine = setupWorkflows(services, exampleWorkflows);
 const waiters = new Map<string, () => void>();
 events.on((e) => {
   if (e.type !== 'run.completed' && e.type !== 'run.failed') return;

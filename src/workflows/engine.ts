@@ -10,6 +10,7 @@ import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
 import type { ChildTarget } from './context.ts';
+import { commitSuspends, type SuspendItem } from './runner.ts';
 import { documentWorkflow } from './document/run.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
@@ -29,6 +30,8 @@ export interface WorkflowEngine {
   /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
   acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
   finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
+  /** Ticks of many runs ending in a wait commit their waits, jobs and release in one transaction. */
+  suspends: Batcher<SuspendItem, { wake: boolean } | undefined>;
   /** Compiled document versions by `<name>@<version>` (a version never changes once stored). */
   documents: Map<string, Workflow<any, any>>;
   /** Resolves once this process's code workflow versions are recorded in `workflows`. */
@@ -48,7 +51,7 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
   const log = services.log.child('Workflows');
   const configured = (services.config as Partial<WorkflowsConfig>).APPROVAL_LINK_SECRET;
   if (!configured) log.warn('APPROVAL_LINK_SECRET is not set: signed approval links work only on the process that made them (development only)');
-  return {
+  const engine: WorkflowEngine = {
     services,
     linkSecret: configured ?? randomBytes(32).toString('hex'),
     registry,
@@ -71,6 +74,13 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       500,
       2,
     ),
+    suspends: new Batcher(
+      (items) => commitSuspends(engine, items),
+      500,
+      2,
+      // A batch that failed (a child's insert, say) is sent again run by run: one bad tick fails alone.
+      async (item) => (await commitSuspends(engine, [item]))[0],
+    ),
     finishes: new Batcher(
       async (items): Promise<({ wake: boolean } | undefined)[]> => {
         const rows = await store.finishRuns(services.sql, items);
@@ -80,6 +90,7 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       2,
     ),
   };
+  return engine;
 }
 
 /** The workflow a run executes: code from this process's registry, or a stored document version. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext } from '../runtime/domain.ts';
 import type { Queryable } from '../storage/index.ts';
-import { Execution } from './context.ts';
+import { Execution, type PendingWait } from './context.ts';
 import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { TickLost, toStoredError } from './errors.ts';
 import { publishRun, publishStep } from './events.ts';
@@ -104,34 +104,69 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
   return finish(engine, run, token, 'failed', null, toStoredError(result.error));
 }
 
-/** Writes this tick's waits with the jobs that end them, and lets the run go, in one transaction. */
+/** A tick that ends in a wait: its run, its lease token, and the waits it registered. */
+export interface SuspendItem {
+  run: Pick<store.LeasedRun, 'id' | 'workflow'>;
+  token: number;
+  waits: readonly PendingWait[];
+}
+
+/**
+ * Ends a tick at its waits. Ticks of many runs suspending at once in this process share one
+ * transaction (the engine's `suspends` batcher, see commitSuspends).
+ */
 async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution): Promise<Outcome> {
   const { services } = engine;
-  const { sql, queue } = services;
-  const released = await sql.transaction(async (tx) => {
-    const writes = exec.waits.map((w) => ({ ...w.step, runId: run.id, token }));
-    const saved = await store.saveSteps(tx, writes);
-    if (saved.size !== writes.length) return undefined;
-    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = exec.waits.filter((w) => w.tickAt).map((w) => ({ payload: { runId: run.id }, runAt: w.tickAt! }));
-    for (const w of exec.waits) {
-      if (!w.child) continue;
-      const { created } = await store.insertRun(tx, w.child);
-      if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
-    }
-    const http = exec.waits.filter((w) => w.http).map((w) => ({
-      payload: { runId: run.id, stepId: w.step.stepId, request: w.http!.request, options: w.http!.options },
-      maxAttempts: w.http!.options.maxAttempts ?? 3,
-    }));
-    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
-    if (http.length) await queue.sendBatch(HTTP_QUEUE, http, tx);
-    const approvals = exec.waits.flatMap((w) => (w.approval ? [w.approval] : []));
-    if (approvals.length) await createApprovals(engine, tx, approvals);
-    return store.releaseRun(tx, run.id, token, 'waiting');
-  });
+  const released = await engine.suspends.add({ run, token, waits: exec.waits });
   if (!released) return { wake: false };
   for (const w of exec.waits) publishStep(services, w.step.status === 'retrying' ? 'step.retrying' : 'step.waiting', run.id, w.step, w.step.error?.message);
   publishRun(services, 'run.waiting', run);
   return { wake: released.wake };
+}
+
+/**
+ * Commits suspending ticks of many runs in one transaction: each run still held by its tick is
+ * let go to `waiting` (one statement, which also locks the rows), then, for those runs only, the
+ * waits are written (one statement), event waits are checked against events already stored, and
+ * the jobs that end the waits are enqueued (one statement per queue). Returns, per item, undefined
+ * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
+ * or a stored event already ended its wait).
+ */
+export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
+  const { sql, queue } = engine.services;
+  return sql.transaction(async (tx) => {
+    const released = new Map((await store.releaseRuns(tx, items.map((i) => ({ runId: i.run.id, token: i.token })))).map((r) => [r.id, r.wake]));
+    const held = items.filter((i) => released.has(i.run.id));
+    const waits = held.flatMap((i) => i.waits.map((w) => ({ item: i, w })));
+    const eventNames = waits.flatMap(({ w }) => (w.step.kind === 'waitForEvent' && w.step.eventName ? [w.step.eventName] : []));
+    // Before the waits are written: an event sent meanwhile is then either seen by the send, or
+    // stored before deliverStoredEvents below looks.
+    await store.lockEventNames(tx, eventNames);
+    await store.saveSteps(tx, waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })), false);
+    const woken = new Set(await store.deliverStoredEvents(tx, waits
+      .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
+      .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
+    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = [];
+    const http: { payload: unknown; maxAttempts: number }[] = [];
+    for (const { item, w } of waits) {
+      if (w.tickAt) ticks.push({ payload: { runId: item.run.id }, runAt: w.tickAt });
+      if (w.child) {
+        const { created } = await store.insertRun(tx, w.child);
+        if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
+      }
+      if (w.http) {
+        http.push({
+          payload: { runId: item.run.id, stepId: w.step.stepId, request: w.http.request, options: w.http.options },
+          maxAttempts: w.http.options.maxAttempts ?? 3,
+        });
+      }
+    }
+    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
+    if (http.length) await queue.sendBatch(HTTP_QUEUE, http as never, tx);
+    const approvals = waits.flatMap(({ w }) => (w.approval ? [w.approval] : []));
+    if (approvals.length) await createApprovals(engine, tx, approvals);
+    return items.map((i) => (released.has(i.run.id) ? { wake: released.get(i.run.id)! || woken.has(i.run.id) } : undefined));
+  });
 }
 
 async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {

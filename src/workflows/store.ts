@@ -85,11 +85,14 @@ export async function getVersion(db: Queryable, name: string, version: number): 
   return row;
 }
 
-/** Every workflow name with its newest version and run counts by status. */
+/**
+ * Every workflow name with its newest version, the runs ever started (workflow_run_counts, kept
+ * by insertRun) and the live ones (counted on the partial index runs_live): no scan of `runs`.
+ */
 export async function listWorkflows(db: Queryable): Promise<{ name: string; kind: string; version: number; runs: number; active: number }[]> {
   return db.query(
     `select w.name, w.kind, w.version,
-            (select count(*)::int from runs r where r.workflow = w.name) as runs,
+            coalesce((select sum(c.runs)::int from workflow_run_counts c where c.workflow = w.name), 0) as runs,
             (select count(*)::int from runs r where r.workflow = w.name and r.status in ('queued', 'running', 'waiting')) as active
      from (select distinct on (name) name, kind, version from workflows order by name, version desc) w
      order by w.name`,
@@ -114,12 +117,20 @@ export interface NewRun {
  * instead (`created` false).
  */
 export async function insertRun(db: Queryable, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
+  // The run's workflow counter moves in the same statement (one shard of 16 chosen at random).
   const [row] = await db.query<RunRow>(
-    `insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
-     values ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9,
-             case when $10::float8 is null then null else now() + make_interval(secs => $10::float8 / 1000) end)
-     on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
-     returning ${RUN_COLUMNS}`,
+    `with r as (
+       insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
+       values ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9,
+               case when $10::float8 is null then null else now() + make_interval(secs => $10::float8 / 1000) end)
+       on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
+       returning ${RUN_COLUMNS}
+     ), counted as (
+       insert into workflow_run_counts (workflow, shard, runs)
+       select workflow, floor(random() * 16)::smallint, 1 from r
+       on conflict (workflow, shard) do update set runs = workflow_run_counts.runs + 1
+     )
+     select * from r`,
     [run.id, run.workflow, run.version, json(run.input ?? null), run.idempotencyKey ?? null, run.parentRunId ?? null,
       run.parentStepId ?? null, run.concurrencyKey ?? null, run.submittedBy ?? 'system', run.timeoutMs ?? null],
   );
@@ -197,6 +208,24 @@ export async function finishRuns(db: Queryable, items: readonly { runId: string;
   );
 }
 
+/**
+ * Lets many ticks' runs go to `waiting` in one statement ($1 jsonb array of {runId, token}),
+ * each only while its tick still holds it. Returns the runs released with their wake flag; their
+ * rows stay locked until the caller's transaction ends.
+ */
+export async function releaseRuns(db: Queryable, items: readonly { runId: string; token: number }[]): Promise<{ id: string; wake: boolean }[]> {
+  if (items.length === 0) return [];
+  return db.query<{ id: string; wake: boolean }>(
+    `with x as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
+     update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
+     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
+     returning r.id, o.wake_pending as wake`,
+    [JSON.stringify(items)],
+  );
+}
+
 /** Who holds a run, for a tick that could not take it. */
 export async function runHolder(db: Queryable, runId: string): Promise<{ status: RunStatus; lease_job: number | null; lease_token: number | null } | undefined> {
   const [row] = await db.query<{ status: RunStatus; lease_job: number | null; lease_token: number | null }>(
@@ -232,8 +261,10 @@ export interface StepWrite {
  * run (lease token) and the run is running (not cancelled meanwhile). Returns the written keys
  * as `<run>/<step>`.
  */
-export async function saveSteps(db: Queryable, steps: readonly StepWrite[]): Promise<Set<string>> {
+export async function saveSteps(db: Queryable, steps: readonly StepWrite[], fenced = true): Promise<Set<string>> {
   if (steps.length === 0) return new Set();
+  // Unfenced: the caller released the runs in this same transaction and holds their row locks.
+  const fence = fenced ? `join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'` : '';
   const rows = await db.query<{ run_id: string; step_id: string }>(
     `insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
      select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
@@ -241,7 +272,7 @@ export async function saveSteps(db: Queryable, steps: readonly StepWrite[]): Pro
             coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
             case when (x->>'finished')::boolean then clock_timestamp() end
      from jsonb_array_elements($1::text::jsonb) x
-     join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'
+     ${fence}
      on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
        input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
        wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
@@ -295,11 +326,21 @@ export async function stepStatus(db: Queryable, runId: string, stepId: string): 
   return row?.status;
 }
 
+/** Advisory lock key of an event name: sending takes it exclusively, registering waits shared. */
+const EVENT_LOCK = `hashtext('nova.workflow-event:' || $1)`;
+
 /**
- * Completes every step waiting for event `name` whose match the data contains. Returns the runs
- * to wake. A run that registers its wait after this commits does not see the event.
+ * Stores an event (for waits that register later, see deliverStoredEvents) and completes every
+ * step waiting for it whose match the data contains. Returns the runs to wake. Takes the event
+ * name's lock first: a wait registering meanwhile either is seen here or sees the stored event.
  */
 export async function deliverEvent(db: Queryable, name: string, data: unknown): Promise<{ run_id: string; step_id: string }[]> {
+  await db.query(
+    `with l as (select pg_advisory_xact_lock(${EVENT_LOCK}))
+     insert into workflow_events (name, data) select $1, $2::text::jsonb from l`,
+    [name, json(data ?? {})],
+  );
+  // A statement of its own: its snapshot is taken after the lock was granted.
   return db.query(
     `update run_steps set status = 'completed', output = $2::text::jsonb, finished_at = clock_timestamp()
      where event_name = $1 and status = 'waiting' and kind = 'waitForEvent'
@@ -307,6 +348,60 @@ export async function deliverEvent(db: Queryable, name: string, data: unknown): 
      returning run_id, step_id`,
     [name, json(data ?? {})],
   );
+}
+
+/** Takes the shared lock of each event name (sorted) before waits on them are registered. */
+export async function lockEventNames(db: Queryable, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await db.query(
+    `select count(pg_advisory_xact_lock_shared(hashtext('nova.workflow-event:' || n)))
+     from (select distinct n from unnest($1::text[]) n order by n) x`,
+    [[...names]],
+  );
+}
+
+/**
+ * Completes waits just registered ($1 jsonb array of {runId, stepId}) with the oldest stored
+ * event that matches and was sent after the run started, after the previous step of the run
+ * began (an event sent while that step ran, e.g. a webhook answering its call, counts), and
+ * after every earlier event wait of the run ended (the event that ended one does not end the
+ * next).
+ * Call after lockEventNames, in the registering transaction. Returns the runs whose step ended.
+ */
+export async function deliverStoredEvents(db: Queryable, waits: readonly { runId: string; stepId: string }[]): Promise<string[]> {
+  if (waits.length === 0) return [];
+  const rows = await db.query<{ run_id: string }>(
+    `with x as (
+       select (e->>'runId')::uuid as run_id, e->>'stepId' as step_id from jsonb_array_elements($1::text::jsonb) e
+     ), m as (
+       select s.run_id, s.step_id, (
+         select ev.data from workflow_events ev
+         where ev.name = s.event_name and ev.data @> coalesce(s.event_match, '{}'::jsonb)
+           and ev.created_at > greatest(r.created_at, (
+             select max(case when p.kind = 'waitForEvent' then p.finished_at else p.started_at end) from run_steps p
+             where p.run_id = s.run_id and p.step_id <> s.step_id and (p.kind = 'waitForEvent' or p.started_at <= s.started_at)))
+         order by ev.created_at, ev.id limit 1
+       ) as data
+       from x join run_steps s on s.run_id = x.run_id and s.step_id = x.step_id join runs r on r.id = s.run_id
+       where s.status = 'waiting' and s.kind = 'waitForEvent'
+     )
+     update run_steps s set status = 'completed', output = m.data, finished_at = clock_timestamp()
+     from m where s.run_id = m.run_id and s.step_id = m.step_id and m.data is not null and s.status = 'waiting'
+     returning s.run_id`,
+    [JSON.stringify(waits)],
+  );
+  return [...new Set(rows.map((r) => r.run_id))];
+}
+
+/** Deletes stored events older than `retentionMs`, at most `limit` of them; returns how many. */
+export async function pruneEvents(db: Queryable, retentionMs: number, limit = 10_000): Promise<number> {
+  const rows = await db.query(
+    `delete from workflow_events where id in (
+       select id from workflow_events where created_at < now() - make_interval(secs => $1::float8 / 1000) order by created_at limit $2)
+     returning id`,
+    [retentionMs, limit],
+  );
+  return rows.length;
 }
 
 /**

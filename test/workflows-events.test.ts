@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../src/runtime/runtime.ts';
+import { defineWorkflow, sendEvent, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
+import * as store from '../src/workflows/store.ts';
+import { backends, type TestDb } from './helpers/db.ts';
+import { startRuntime, until } from './helpers/runtime.ts';
+
+/**
+ * Events sent before a wait registers (issue 14): POST /api/events stores the event, and a
+ * waitForEvent that registers later receives it when it was sent after the run started and after
+ * the run's previous step ended. Each race is made deterministic by controlling when the wait
+ * registers: no runner at all while the event is sent, or the event sent by the run itself in the
+ * step just before its wait.
+ */
+const waiter = defineWorkflow({ name: 'ev.wait' }, async ({ input, step }) => {
+  const { key } = input as { key: string };
+  return step.waitForEvent('got', { event: 'ev.ping', match: { key }, timeout: '1h' });
+});
+
+let engineOf: () => WorkflowEngine;
+const selfSender = defineWorkflow({ name: 'ev.self' }, async ({ input, step }) => {
+  const { key } = input as { key: string };
+  // The event goes out (committed) in this tick, before the wait below is registered.
+  await step.run('announce', () => sendEvent(engineOf(), 'ev.self', { key, n: 1 }));
+  return step.waitForEvent('echo', { event: 'ev.self', match: { key } });
+});
+
+const twice = defineWorkflow({ name: 'ev.twice' }, async ({ input, step }) => {
+  const { key } = input as { key: string };
+  const first = await step.waitForEvent<{ n: number }>('first', { event: 'ev.tick', match: { key } });
+  const second = await step.waitForEvent<{ n: number }>('second', { event: 'ev.tick', match: { key } });
+  return [first!.n, second!.n];
+});
+
+describe.each(backends)('events sent before a wait registers, on $name', (backend) => {
+  let db: TestDb;
+  let runner: Runtime;
+  const domain = () => workflowsDomain({ workflows: [waiter, selfSender, twice] });
+
+  beforeAll(async () => {
+    db = await backend.create();
+    runner = await startRuntime(db, [domain()], { WORKER_TYPE: 'workflow-runner', POLL_INTERVAL_MS: '100' });
+    engineOf = () => runner.depsOf<WorkflowEngine>('workflows')!;
+  });
+  afterAll(async () => {
+    await runner?.stop();
+    await db?.drop();
+  });
+
+  const finished = async (id: string) => {
+    await until(async () => store.TERMINAL.includes((await store.getRun(db.sql, id))!.status), 10_000, `run ${id}`);
+    return (await store.getRun(db.sql, id))!;
+  };
+
+  it('delivers an event sent while the run was still queued (no runner yet), when its wait registers', async () => {
+    // A process with the workflows domain but no runner role: runs it starts stay queued.
+    const api = await startRuntime(db, [domain()], { WORKER_TYPE: 'hitl-worker', POLL_INTERVAL_MS: '100' });
+    try {
+      await runner.stop();
+      const engine = api.depsOf<WorkflowEngine>('workflows')!;
+      const { run } = await startRun(engine, 'ev.wait', { key: 'queued-1' });
+      const { run: other } = await startRun(engine, 'ev.wait', { key: 'queued-2' });
+      // Nothing waits yet: the event resumes no run now...
+      expect(await sendEvent(engine, 'ev.ping', { key: 'queued-1', amount: 5 })).toEqual([]);
+      expect((await store.getRun(db.sql, run.id))!.status).toBe('queued');
+      expect(await store.getSteps(db.sql, run.id)).toEqual([]);
+      // ...but the wait that registers later gets it; the run with another key keeps waiting.
+      runner = await startRuntime(db, [domain()], { WORKER_TYPE: 'workflow-runner', POLL_INTERVAL_MS: '100' });
+      expect(await finished(run.id)).toMatchObject({ status: 'completed', output: { key: 'queued-1', amount: 5 } });
+      await until(async () => (await store.getRun(db.sql, other.id))!.status === 'waiting', 10_000, 'the other run to wait');
+      expect((await store.getSteps(db.sql, other.id))[0]).toMatchObject({ step_id: 'got', status: 'waiting' });
+      expect(await sendEvent(engineOf(), 'ev.ping', { key: 'queued-2' })).toEqual([other.id]);
+      expect(await finished(other.id)).toMatchObject({ status: 'completed', output: { key: 'queued-2' } });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('delivers an event sent in the same tick, after the run started and before its wait registered', async () => {
+    const { run } = await startRun(engineOf(), 'ev.self', { key: 'self-1' });
+    expect(await finished(run.id)).toMatchObject({ status: 'completed', output: { key: 'self-1', n: 1 } });
+    const steps = await store.getSteps(db.sql, run.id);
+    expect(steps.map((s) => [s.step_id, s.status])).toEqual([['announce', 'completed'], ['echo', 'completed']]);
+  });
+
+  it('does not deliver an event sent before the run started', async () => {
+    await sendEvent(engineOf(), 'ev.ping', { key: 'early' });
+    const { run } = await startRun(engineOf(), 'ev.wait', { key: 'early' });
+    await until(async () => (await store.getRun(db.sql, run.id))!.status === 'waiting', 10_000, 'the run to wait');
+    expect((await store.getSteps(db.sql, run.id))[0]!.status).toBe('waiting');
+    expect(await sendEvent(engineOf(), 'ev.ping', { key: 'early', late: true })).toEqual([run.id]);
+    expect((await finished(run.id)).output).toEqual({ key: 'early', late: true });
+  });
+
+  it('gives an event to one wait of a run: a later wait on the same event takes a later event', async () => {
+    const { run } = await startRun(engineOf(), 'ev.twice', { key: 'k' });
+    await until(async () => (await store.getRun(db.sql, run.id))!.status === 'waiting', 10_000, 'the first wait');
+    expect(await sendEvent(engineOf(), 'ev.tick', { key: 'k', n: 1 })).toEqual([run.id]);
+    // The second wait registers after the first event: it must not take that one again.
+    await until(async () => (await store.getSteps(db.sql, run.id)).some((s) => s.step_id === 'second' && s.status === 'waiting'), 10_000, 'the second wait');
+    expect(await sendEvent(engineOf(), 'ev.tick', { key: 'k', n: 2 })).toEqual([run.id]);
+    expect((await finished(run.id)).output).toEqual([1, 2]);
+  });
+
+  it('forgets events older than the retention window', async () => {
+    await sendEvent(engineOf(), 'ev.old', { n: 1 });
+    await sendEvent(engineOf(), 'ev.old', { n: 2 });
+    await db.sql.query(`update workflow_events set created_at = created_at - interval '2 hours' where name = 'ev.old' and data->>'n' = '1'`);
+    expect(await store.pruneEvents(db.sql, 3_600_000)).toBe(1);
+    const left = await db.sql.query<{ data: unknown }>(`select data from workflow_events where name = 'ev.old'`);
+    expect(left.map((r) => r.data)).toEqual([{ n: 2 }]);
+  });
+});
