@@ -44,3 +44,8 @@ create table workflow_tag_moves (
 create index workflow_tag_moves_by_name on workflow_tag_moves (name, id);
 insert into workflow_tag_moves (name, action, from_version, to_version, moved_by, moved_at)
   select name, 'create', null, version, coalesce(moved_by, created_by), moved_at from workflow_tags;
+
+-- The version a patch was applied to (a tag moved back by undo or move can be patched again, so
+-- versions of one name form a tree, not a line). Versions before this column were a line.
+alter table workflows add column base_version integer;
+update workflows set base_version = version - 1 where patch is not null;

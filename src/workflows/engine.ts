@@ -10,7 +10,7 @@ import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
 import type { ChildTarget } from './context.ts';
-import { commitSuspends, type SuspendItem } from './runner.ts';
+import { childTicks, commitSuspends, type SuspendItem } from './runner.ts';
 import { documentWorkflow } from './document/run.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
@@ -30,6 +30,8 @@ export interface WorkflowEngine {
   /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
   acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
   finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
+  /** Runs started at once in this process are inserted, with their first ticks, in one transaction. */
+  starts: Batcher<store.NewRun, { run: store.RunRow; created: boolean }>;
   /** Ticks of many runs ending in a wait commit their waits, jobs and release in one transaction. */
   suspends: Batcher<SuspendItem, { wake: boolean } | undefined>;
   /** Compiled document versions by `<name>@<version>` (a version never changes once stored). */
@@ -73,6 +75,12 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       },
       500,
       2,
+    ),
+    starts: new Batcher(
+      (items) => commitStarts(engine, items),
+      500,
+      2,
+      async (item) => (await commitStarts(engine, [item]))[0]!,
     ),
     suspends: new Batcher(
       (items) => commitSuspends(engine, items),
@@ -152,4 +160,15 @@ export async function resolveStart(engine: WorkflowEngine, workflow: Workflow<an
     timeoutMs: wf.options.timeout === undefined ? null : durationMs(wf.options.timeout),
     concurrencyKey: wf.options.concurrency ? String(wf.options.concurrency.key(parsed)) : null,
   };
+}
+
+/** Inserts new runs (idempotency keys honoured) and the first tick of each created one, in one transaction. */
+async function commitStarts(engine: WorkflowEngine, items: readonly store.NewRun[]): Promise<{ run: store.RunRow; created: boolean }[]> {
+  const { sql, queue } = engine.services;
+  return sql.transaction(async (tx) => {
+    const results = await store.insertRuns(tx, items);
+    const ticks = results.flatMap((r, i) => (r.created ? childTicks(r.run.id, items[i]!.timeoutMs ?? null) : []));
+    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
+    return results;
+  });
 }

@@ -59,6 +59,8 @@ export interface WorkflowRow {
   definition_hash: string;
   artifact_id: string;
   patch: unknown;
+  /** For a version made by a patch: the version the patch was applied to. */
+  base_version: number | null;
   created_by: string;
   created_at: Date;
 }
@@ -117,26 +119,50 @@ export interface NewRun {
  * instead (`created` false).
  */
 export async function insertRun(db: Queryable, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
-  // The run's workflow counter moves in the same statement (one shard of 16 chosen at random).
-  const [row] = await db.query<RunRow>(
-    `with r as (
+  return (await insertRuns(db, [run]))[0]!;
+}
+
+/**
+ * insertRun for many runs in one statement (plus one for those whose idempotency key was taken).
+ * Each workflow's run counter moves in the same statement, on one of its 16 shards chosen at
+ * random, so concurrent starts of one workflow rarely wait for each other's row lock.
+ */
+export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promise<{ run: RunRow; created: boolean }[]> {
+  if (runs.length === 0) return [];
+  const rows = await db.query<RunRow>(
+    `with x as (
+       select e->>'id' as id, e->>'workflow' as workflow, (e->>'version')::int as version, e->'input' as input,
+              e->>'idempotencyKey' as idempotency_key, (e->>'parentRunId')::uuid as parent_run_id, e->>'parentStepId' as parent_step_id,
+              e->>'concurrencyKey' as concurrency_key, coalesce(e->>'submittedBy', 'system') as submitted_by, (e->>'timeoutMs')::float8 as timeout_ms,
+              ordinality
+       from jsonb_array_elements($1::text::jsonb) with ordinality as t(e, ordinality)
+     ), r as (
        insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
-       values ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9,
-               case when $10::float8 is null then null else now() + make_interval(secs => $10::float8 / 1000) end)
+       select id::uuid, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by,
+              case when timeout_ms is null then null else now() + make_interval(secs => timeout_ms / 1000) end
+       from x order by ordinality
        on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
        returning ${RUN_COLUMNS}
      ), counted as (
        insert into workflow_run_counts (workflow, shard, runs)
-       select workflow, floor(random() * 16)::smallint, 1 from r
-       on conflict (workflow, shard) do update set runs = workflow_run_counts.runs + 1
+       select workflow, floor(random() * 16)::smallint, count(*) from r group by workflow
+       on conflict (workflow, shard) do update set runs = workflow_run_counts.runs + excluded.runs
      )
      select * from r`,
-    [run.id, run.workflow, run.version, json(run.input ?? null), run.idempotencyKey ?? null, run.parentRunId ?? null,
-      run.parentStepId ?? null, run.concurrencyKey ?? null, run.submittedBy ?? 'system', run.timeoutMs ?? null],
+    [JSON.stringify(runs.map((r) => ({ ...r, input: r.input ?? null })))],
   );
-  if (row) return { run: row, created: true };
-  const [existing] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where workflow = $1 and idempotency_key = $2`, [run.workflow, run.idempotencyKey]);
-  return { run: existing!, created: false };
+  const created = new Map(rows.map((r) => [r.id, r]));
+  const taken = runs.filter((r) => !created.has(r.id));
+  const existing = taken.length === 0 ? [] : await db.query<RunRow>(
+    `select ${RUN_COLUMNS} from runs r join (select e->>'workflow' as w, e->>'idempotencyKey' as k from jsonb_array_elements($1::text::jsonb) e) x
+       on r.workflow = x.w and r.idempotency_key = x.k`,
+    [JSON.stringify(taken.map((r) => ({ workflow: r.workflow, idempotencyKey: r.idempotencyKey })))],
+  );
+  return runs.map((r) => {
+    const row = created.get(r.id);
+    if (row) return { run: row, created: true };
+    return { run: existing.find((e) => e.workflow === r.workflow && e.idempotency_key === r.idempotencyKey)!, created: false };
+  });
 }
 
 const STEPS_OF = (alias: string) => `coalesce((select jsonb_agg(jsonb_build_object(
