@@ -49,7 +49,7 @@ export function workflowsDomain(options: {
     group: 'orchestrator',
     roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE],
     config: workflowsConfig,
-    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions'],
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
     setup: (services: Services) => setup(services, workflows),
     queues: (c) => [
       defineQueue({
