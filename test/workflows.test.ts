@@ -18,7 +18,7 @@ const threeSteps = defineWorkflow({ name: 't.three', input: z.object({ n: z.numb
 
 const sleeper = defineWorkflow({ name: 't.sleep' }, async ({ step, run }) => {
   await step.run('before', () => bump(`sleep-before:${run.id}`));
-  await step.sleep('nap', 600);
+  await step.sleep('nap', 1500);
   return step.run('after', () => 'awake');
 });
 
@@ -144,7 +144,7 @@ describe.each(backends)('workflows on $name', (backend) => {
     expect(done.output).toBe('awake');
     expect(effects.get(`sleep-before:${run.id}`)).toBe(1);
     const nap = (await store.getSteps(db.sql, run.id)).find((s) => s.step_id === 'nap')!;
-    expect(new Date(nap.wake_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(595);
+    expect(new Date(nap.wake_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(1495);
     expect(new Date(nap.finished_at!).getTime()).toBeGreaterThanOrEqual(new Date(nap.wake_at!).getTime());
   });
 

@@ -29,7 +29,7 @@ export interface WorkflowEngine {
   checkpoints: Batcher<store.StepWrite, boolean>;
   /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
   acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
-  finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
+  finishes: Batcher<store.FinishItem, { wake: boolean } | undefined>;
   /** Runs started at once in this process are inserted, with their first ticks, in one transaction. */
   starts: Batcher<store.NewRun, { run: store.RunRow; created: boolean }>;
   /** Ticks of many runs ending in a wait commit their waits, jobs and release in one transaction. */

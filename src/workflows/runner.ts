@@ -100,8 +100,8 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
   await exec.settle();
   if (!result.ok && result.error instanceof TickLost) return { wake: false };
   if (exec.suspended) return suspend(engine, run, token, exec);
-  if (result.ok) return finish(engine, run, token, 'completed', result.output ?? null, null);
-  return finish(engine, run, token, 'failed', null, toStoredError(result.error));
+  if (result.ok) return finish(engine, run, token, exec, 'completed', result.output ?? null, null);
+  return finish(engine, run, token, exec, 'failed', null, toStoredError(result.error));
 }
 
 /** A tick that ends in a wait: its run, its lease token, and the waits it registered. */
@@ -109,7 +109,11 @@ export interface SuspendItem {
   run: Pick<store.LeasedRun, 'id' | 'workflow'>;
   token: number;
   waits: readonly PendingWait[];
+  /** Steps that completed in the tick and are not written yet (Execution.unwritten). */
+  completed: readonly StepDone[];
 }
+
+type StepDone = Execution['unwritten'][number];
 
 /**
  * Ends a tick at its waits. Ticks of many runs suspending at once in this process share one
@@ -117,8 +121,9 @@ export interface SuspendItem {
  */
 async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution): Promise<Outcome> {
   const { services } = engine;
-  const released = await engine.suspends.add({ run, token, waits: exec.waits });
+  const released = await engine.suspends.add({ run, token, waits: exec.waits, completed: exec.unwritten });
   if (!released) return { wake: false };
+  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
   for (const w of exec.waits) publishStep(services, w.step.status === 'retrying' ? 'step.retrying' : 'step.waiting', run.id, w.step, w.step.error?.message);
   publishRun(services, 'run.waiting', run);
   return { wake: released.wake };
@@ -142,7 +147,10 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     // Before the waits are written: an event sent meanwhile is then either seen by the send, or
     // stored before deliverStoredEvents below looks.
     await store.lockEventNames(tx, eventNames);
-    await store.saveSteps(tx, waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })), false);
+    await store.saveSteps(tx, [
+      ...held.flatMap((i) => i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token }))),
+      ...waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })),
+    ], false);
     const woken = new Set(await store.deliverStoredEvents(tx, waits
       .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
       .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
@@ -169,20 +177,23 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
   });
 }
 
-async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {
+async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {
   const { services } = engine;
   const { sql } = services;
   const release = (db: Queryable) => store.releaseRun(db, run.id, token, status, output, error);
+  const steps = exec.unwritten.map((c) => ({ ...c, runId: run.id, token }));
   // The common case, a top-level run with no concurrency key, shares one statement with the
-  // other runs ending in this process now.
+  // other runs ending in this process now; the steps not written yet go in that statement too.
   const released = run.parent_run_id === null && run.concurrency_key === null
-    ? await engine.finishes.add({ runId: run.id, token, status, output, error })
+    ? await engine.finishes.add({ runId: run.id, token, status, output, error, steps })
     : await sql.transaction(async (tx) => {
+      if ((await store.saveSteps(tx, steps)).size !== steps.length) return undefined;
       const r = await release(tx);
       if (r) await afterEnd(engine, tx, { id: run.id, workflow: run.workflow, parent_run_id: r.parent_run_id, parent_step_id: r.parent_step_id, concurrency_key: r.concurrency_key }, status, output, error);
       return r;
     });
   if (!released) return { wake: false };
+  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
   publishRun(services, status === 'completed' ? 'run.completed' : 'run.failed', run, { ...(error && { error: error.message }) });
   return { wake: false };
 }

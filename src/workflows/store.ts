@@ -216,21 +216,42 @@ export async function acquireRuns(db: Queryable, items: readonly { runId: string
   );
 }
 
+export interface FinishItem {
+  runId: string;
+  token: number;
+  status: RunStatus;
+  output: unknown;
+  error: StoredError | null;
+  /** Completed steps of the last tick not written yet: written with the end, for the runs that end. */
+  steps?: readonly StepWrite[];
+}
+
 /**
  * releaseRun to a terminal status for many top-level runs in one statement ($1 jsonb array of
- * {runId, token, status, output, error}). Returns the runs released with their wake flag.
+ * FinishItem), with their unwritten steps. Returns the runs released with their wake flag.
  */
-export async function finishRuns(db: Queryable, items: readonly { runId: string; token: number; status: RunStatus; output: unknown; error: StoredError | null }[]): Promise<{ id: string; wake: boolean }[]> {
+export async function finishRuns(db: Queryable, items: readonly FinishItem[]): Promise<{ id: string; wake: boolean }[]> {
+  const steps = items.flatMap((i) => i.steps ?? []);
   return db.query<{ id: string; wake: boolean }>(
     `with x as (
        select (e->>'runId')::uuid as id, (e->>'token')::bigint as token, e->>'status' as status, e->'output' as output, e->'error' as error
        from jsonb_array_elements($1::text::jsonb) e
-     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
-     update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
-       output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
-     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
-     returning r.id, o.wake_pending as wake`,
-    [JSON.stringify(items.map((i) => ({ ...i, output: i.output ?? null, error: i.error ?? null })))],
+     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
+         output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
+       from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (
+       insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, started_at, finished_at)
+       select (s->>'runId')::uuid, s->>'stepId', s->>'kind', s->>'status', (s->>'attempt')::int, s->'input', s->'output', s->'error',
+              coalesce((s->>'startedAt')::timestamptz, clock_timestamp()), clock_timestamp()
+       from jsonb_array_elements($2::text::jsonb) s join u on u.id = (s->>'runId')::uuid
+       on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt, output = excluded.output,
+         error = excluded.error, finished_at = excluded.finished_at
+     )
+     select id, wake from u`,
+    [JSON.stringify(items.map(({ steps: _s, ...i }) => ({ ...i, output: i.output ?? null, error: i.error ?? null }))), JSON.stringify(steps)],
   );
 }
 
