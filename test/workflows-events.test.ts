@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.ts';
-import { defineWorkflow, sendEvent, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
+import { cancelRun, defineWorkflow, sendEvent, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
+import { commitSuspends } from '../src/workflows/runner.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
@@ -100,6 +101,45 @@ describe.each(backends)('events sent before a wait registers, on $name', (backen
     await until(async () => (await store.getSteps(db.sql, run.id)).some((s) => s.step_id === 'second' && s.status === 'waiting'), 10_000, 'the second wait');
     expect(await sendEvent(engineOf(), 'ev.tick', { key: 'k', n: 2 })).toEqual([run.id]);
     expect((await finished(run.id)).output).toEqual([1, 2]);
+  });
+
+  it('commits the waits of several ticks in one transaction, each fenced by its own lease token', async () => {
+    await runner.stop();
+    const api = await startRuntime(db, [domain()], { WORKER_TYPE: 'hitl-worker', POLL_INTERVAL_MS: '100' });
+    try {
+      const engine = api.depsOf<WorkflowEngine>('workflows')!;
+      // Runs no runner ticks (their tick jobs are removed), taken by hand as three ticks would.
+      const runs = await Promise.all(['b-1', 'b-2', 'b-3'].map(async (key) => (await startRun(engine, 'ev.wait', { key })).run));
+      await db.sql.query(`delete from nova_jobs where queue = 'workflow.tick' and payload->>'runId' = any($1::text[])`, [runs.map((r) => r.id)]);
+      for (const [i, r] of runs.entries()) expect(await store.acquireRun(db.sql, r.id, 9_000_000 + i, 100 + i)).toBeDefined();
+      await sendEvent(engine, 'ev.ping', { key: 'b-2' });
+      const wakeAt = new Date(Date.now() + 3_600_000);
+      const wait = (key: string) => ({
+        step: { stepId: 'got', kind: 'waitForEvent' as const, status: 'waiting' as const, attempt: 1, wakeAt, eventName: 'ev.ping', eventMatch: { key }, startedAt: new Date() },
+        tickAt: wakeAt,
+      });
+      const results = await commitSuspends(engine, [
+        { run: runs[0]!, token: 100, waits: [wait('b-1')], completed: [{ stepId: 'before', kind: 'run', status: 'completed', attempt: 1, output: 7, finished: true }] },
+        { run: runs[1]!, token: 101, waits: [wait('b-2')], completed: [] },
+        // This tick lost its run (another token holds it): nothing of it is written.
+        { run: runs[2]!, token: 999, waits: [wait('b-3')], completed: [] },
+      ]);
+      expect(results).toEqual([{ wake: false }, { wake: true }, undefined]);
+      const statuses = await Promise.all(runs.map(async (r) => (await store.getRun(db.sql, r.id))!.status));
+      expect(statuses).toEqual(['waiting', 'waiting', 'running']);
+      const steps = await Promise.all(runs.map((r) => store.getSteps(db.sql, r.id)));
+      expect(steps[0]!.map((s) => [s.step_id, s.status, s.output]).sort()).toEqual([['before', 'completed', 7], ['got', 'waiting', null]]);
+      // The event sent before b-2's wait registered ended it in the same commit.
+      expect(steps[1]!.map((s) => [s.step_id, s.status, s.output])).toEqual([['got', 'completed', { key: 'b-2' }]]);
+      expect(steps[2]).toEqual([]);
+      const timers = await db.sql.query<{ run_id: string }>(
+        `select payload->>'runId' as run_id from nova_jobs where queue = 'workflow.tick' and payload->>'runId' = any($1::text[]) order by 1`, [runs.map((r) => r.id)]);
+      expect(timers.map((t) => t.run_id).sort()).toEqual([runs[0]!.id, runs[1]!.id].sort());
+      await cancelRun(engine, runs[2]!.id);
+    } finally {
+      await api.stop();
+      runner = await startRuntime(db, [domain()], { WORKER_TYPE: 'workflow-runner', POLL_INTERVAL_MS: '100' });
+    }
   });
 
   it('forgets events older than the retention window', async () => {
