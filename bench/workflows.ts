@@ -21,7 +21,7 @@ import { EventHub } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { startRun, workflowsDomain } from '../src/workflows/index.ts';
+import { setupWorkflows, startRun } from '../src/workflows/index.ts';
 import { cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
@@ -42,7 +42,7 @@ const services = {
   config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
   processId: 'bench', log: silentLogger,
 };
-const engine = workflowsDomain({ workflows: exampleWorkflows }).engine(services);
+const engine = setupWorkflows(services, exampleWorkflows);
 const waiters = new Map<string, () => void>();
 events.on((e) => {
   if (e.type !== 'run.completed' && e.type !== 'run.failed') return;
@@ -53,6 +53,9 @@ await events.connect(db.sql);
 await events.listening;
 
 const procEnv = { DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000' };
+async function until(done: () => Promise<boolean>): Promise<void> {
+  while (!(await done())) await sleep(100);
+}
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
 
@@ -116,9 +119,10 @@ try {
   console.log(`throughput, 2 workflow-runner processes: ${Math.round((b.done - a.done) / ((b.at - a.at) / 1000))} runs/s (10 %–90 %), peak runner RSS ${mb(rss.stop())}`);
 
   // Sleeping runs: all asleep at once, due over SPREAD_MS from a common start.
-  // Due only once all are asleep. Starting them is much slower than the backlog above (the
-  // runners take each new run's first tick meanwhile, on the same cores): 9 ms each is the
-  // margin measured at load 11; a run started after its due time is left out of the lags below.
+  // Due only once all are asleep. Starting them is slower than the backlog above (the runners
+  // take each new run's first tick, which ends in the sleep's commit, meanwhile on the same
+  // cores): 9 ms each is a safe margin (3.5 ms each were measured at load 20 once starts and
+  // suspends were batched); a run started after its due time is left out of the lags below.
   const due0 = Date.now() + 30_000 + 9 * SLEEPERS;
   const s0 = performance.now();
   next = 0;
@@ -127,7 +131,12 @@ try {
       await startRun(engine, 'demo.nap', { until: new Date(due0 + Math.floor((i * SPREAD_MS) / SLEEPERS)).toISOString() });
     }
   }));
-  console.log(`started ${SLEEPERS} sleeping runs in ${((performance.now() - s0) / 1000).toFixed(1)} s; first due in ${((due0 - Date.now()) / 1000).toFixed(1)} s`);
+  const startedIn = (performance.now() - s0) / 1000;
+  await until(async () => {
+    const [row] = await db.sql.query<{ n: number }>(`select count(*)::int as n from runs where status = 'waiting' and workflow = 'demo.nap'`);
+    return row!.n >= SLEEPERS;
+  });
+  console.log(`started ${SLEEPERS} sleeping runs in ${startedIn.toFixed(1)} s (${Math.round(SLEEPERS / startedIn)}/s), all asleep (each tick's sleep committed) after ${((performance.now() - s0) / 1000).toFixed(1)} s; first due in ${((due0 - Date.now()) / 1000).toFixed(1)} s`);
   await sleep(Math.max(0, due0 - Date.now() - 8000));
   const [asleep] = await db.sql.query<{ n: number }>(`select count(*)::int as n from runs where status = 'waiting' and workflow = 'demo.nap'`);
   const cpu0 = runners.map((r) => cpuMs(r.child.pid));

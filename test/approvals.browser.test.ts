@@ -5,7 +5,7 @@ import { dashboardDomain } from '../src/http/dashboard.ts';
 import { apiDomain, fanoutDomain } from '../src/http/index.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { startRun, workflowsDomain } from '../src/workflows/index.ts';
+import { startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
@@ -48,7 +48,7 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
   });
 
   it('shows a pending approval with its form to its approver, refuses data off the form, and approves', async () => {
-    const { run } = await startRun(domain.engine(runtime.service), 'demo.expense', { amount: 120, approvers: ['manager'] }, { submittedBy: 'ana' });
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['manager'] }, { submittedBy: 'ana' });
     await page.goto(`${base}/approvals?view=mine`);
     await page.getByLabel('your user name').fill('manager');
     const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });

@@ -53,7 +53,7 @@ describe.each(backends)('HTTP steps on $name', (backend) => {
     runtime = await startRuntime(db, [domain], {
       WORKER_TYPE: 'orchestrator', POLL_INTERVAL_MS: '200', HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', HTTP_STEP_MAX_RESPONSE_BYTES: '1048576',
     });
-    engine = domain.engine(runtime.service);
+    engine = runtime.depsOf<WorkflowEngine>('workflows')!;
   });
   afterAll(async () => {
     await runtime?.stop();

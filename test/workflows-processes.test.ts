@@ -8,9 +8,9 @@ import { EventHub } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { openPglite, type Sql } from '../src/storage/index.ts';
-import { startRun } from '../src/workflows/index.ts';
+import { setupWorkflows, startRun } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
-import { fixtureWorkflows } from './fixtures/workflows-worker.ts';
+import { crashy } from './fixtures/workflows-worker.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
 
@@ -33,7 +33,7 @@ describe.each(backends)('workflow runners as processes on $name', (backend) => {
 
   it('does a step side effect once when its runner is killed (-9) after the step, and another resumes the run', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nova-wf-')), 'effects');
-    const engine = fixtureWorkflows.engine(servicesOn(db.sql));
+    const engine = setupWorkflows(servicesOn(db.sql), [crashy]);
     const { run } = await startRun(engine, 'fixture.crashy', { file });
     let sql = db.sql;
     // PGlite belongs to one process at a time: hand the data directory to the runners.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineWorkflow, startRun, sendEvent, workflowsDomain } from '../src/workflows/index.ts';
+import { defineWorkflow, startRun, sendEvent, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
@@ -21,7 +21,7 @@ describe.each(backends)('workflow versions on $name', (backend) => {
   it('keeps a run started on version 1 on version 1 after version 2 is deployed', async () => {
     const before = workflowsDomain({ workflows: [v1] });
     const old = await startRuntime(db, [before], { WORKER_TYPE: 'orchestrator', POLL_INTERVAL_MS: '200' });
-    const { run: first } = await startRun(before.engine(old.service), 't.versioned', {});
+    const { run: first } = await startRun(old.depsOf<WorkflowEngine>('workflows')!, 't.versioned', {});
     await until(async () => (await store.getRun(db.sql, first.id))?.status === 'waiting', 5000, 'the v1 run to wait');
     await old.stop();
 
@@ -29,10 +29,10 @@ describe.each(backends)('workflow versions on $name', (backend) => {
     const after = workflowsDomain({ workflows: [v1, v2] });
     const current = await startRuntime(db, [after], { WORKER_TYPE: 'orchestrator', POLL_INTERVAL_MS: '200' });
     try {
-      const { run: second } = await startRun(after.engine(current.service), 't.versioned', {});
+      const { run: second } = await startRun(current.depsOf<WorkflowEngine>('workflows')!, 't.versioned', {});
       expect(second.version).toBe(2);
       await until(async () => (await store.getRun(db.sql, second.id))?.status === 'waiting', 5000, 'the v2 run to wait');
-      expect(await sendEvent(after.engine(current.service), 'versions.go', {})).toHaveLength(2);
+      expect(await sendEvent(current.depsOf<WorkflowEngine>('workflows')!, 'versions.go', {})).toHaveLength(2);
       await until(async () => (await store.getRun(db.sql, first.id))?.status === 'completed' && (await store.getRun(db.sql, second.id))?.status === 'completed', 10_000, 'both runs');
       expect(await store.getRun(db.sql, first.id)).toMatchObject({ version: 1, output: 'v1' });
       expect(await store.getRun(db.sql, second.id)).toMatchObject({ version: 2, output: 'v2' });

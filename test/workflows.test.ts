@@ -18,7 +18,7 @@ const threeSteps = defineWorkflow({ name: 't.three', input: z.object({ n: z.numb
 
 const sleeper = defineWorkflow({ name: 't.sleep' }, async ({ step, run }) => {
   await step.run('before', () => bump(`sleep-before:${run.id}`));
-  await step.sleep('nap', 600);
+  await step.sleep('nap', 1500);
   return step.run('after', () => 'awake');
 });
 
@@ -75,9 +75,10 @@ const slow = defineWorkflow({ name: 't.slow', timeout: 300 }, async ({ step }) =
 });
 
 const serial = defineWorkflow(
-  { name: 't.serial', concurrency: { key: (input: { account: string }) => input.account, limit: 1 } },
+  { name: 't.serial', concurrency: { key: (input: { account: string; ticket: number }) => input.account, limit: 1 } },
   async ({ input, step }) => {
-    await step.waitForEvent('release', { event: 'serial.release', match: { account: input.account } });
+    // The ticket keeps one run's release from also ending a queued run's wait (stored events count).
+    await step.waitForEvent('release', { event: 'serial.release', match: { account: input.account, ticket: input.ticket } });
     return step.run('done', () => Date.now());
   },
 );
@@ -91,7 +92,7 @@ describe.each(backends)('workflows on $name', (backend) => {
   beforeAll(async () => {
     db = await backend.create();
     runtime = await startRuntime(db, [domain], { WORKER_TYPE: 'orchestrator', POLL_INTERVAL_MS: '200' });
-    engine = domain.engine(runtime.service);
+    engine = runtime.depsOf<WorkflowEngine>('workflows')!;
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -143,7 +144,7 @@ describe.each(backends)('workflows on $name', (backend) => {
     expect(done.output).toBe('awake');
     expect(effects.get(`sleep-before:${run.id}`)).toBe(1);
     const nap = (await store.getSteps(db.sql, run.id)).find((s) => s.step_id === 'nap')!;
-    expect(new Date(nap.wake_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(595);
+    expect(new Date(nap.wake_at!).getTime() - new Date(nap.started_at).getTime()).toBeGreaterThanOrEqual(1495);
     expect(new Date(nap.finished_at!).getTime()).toBeGreaterThanOrEqual(new Date(nap.wake_at!).getTime());
   });
 
@@ -233,18 +234,18 @@ describe.each(backends)('workflows on $name', (backend) => {
   });
 
   it('runs at most `limit` runs of one concurrency key at once; the next starts when one ends', async () => {
-    const first = (await startRun(engine, 't.serial', { account: 'acme' })).run;
+    const first = (await startRun(engine, 't.serial', { account: 'acme', ticket: 1 })).run;
     await until(async () => (await store.getRun(db.sql, first.id))?.status === 'waiting', 5000, 'the first run to wait');
-    const second = (await startRun(engine, 't.serial', { account: 'acme' })).run;
-    const other = (await startRun(engine, 't.serial', { account: 'globex' })).run;
+    const second = (await startRun(engine, 't.serial', { account: 'acme', ticket: 2 })).run;
+    const other = (await startRun(engine, 't.serial', { account: 'globex', ticket: 3 })).run;
     await until(async () => (await store.getRun(db.sql, other.id))?.status === 'waiting', 5000, 'another key to run');
     await new Promise((r) => setTimeout(r, 300));
     expect((await store.getRun(db.sql, second.id))!.status).toBe('queued');
-    await sendEvent(engine, 'serial.release', { account: 'acme' });
+    await sendEvent(engine, 'serial.release', { account: 'acme', ticket: 1 });
     await until(async () => (await store.getRun(db.sql, first.id))?.status === 'completed', 5000, 'the first run to end');
     await until(async () => (await store.getRun(db.sql, second.id))?.status === 'waiting', 5000, 'the second run to start');
-    await sendEvent(engine, 'serial.release', { account: 'acme' });
-    await sendEvent(engine, 'serial.release', { account: 'globex' });
+    await sendEvent(engine, 'serial.release', { account: 'acme', ticket: 2 });
+    await sendEvent(engine, 'serial.release', { account: 'globex', ticket: 3 });
     expect((await finished(second.id)).status).toBe('completed');
   });
 

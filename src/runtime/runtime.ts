@@ -94,6 +94,11 @@ export class Runtime {
     return this.services;
   }
 
+  /** What the named domain's `setup` built in this process; undefined when it is not set up here. */
+  depsOf<D = unknown>(domain: string): D | undefined {
+    return this.active.find((a) => a.domain.name === domain)?.deps as D | undefined;
+  }
+
   async start(): Promise<void> {
     const { config, domains } = this.options;
     this.roles = resolveRoles(this.options.roles ?? config.WORKER_TYPE, domains);

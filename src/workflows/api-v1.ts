@@ -12,7 +12,7 @@ import { applyOperations, chainOf, createDocument, patchDocument } from './docum
 import { DocumentError } from './document/validate.ts';
 import { hashDefinition } from './define.ts';
 import type { WorkflowEngine } from './engine.ts';
-import { cancelRun, startRun } from './service.ts';
+import { cancelRun, checkStartLimit, startIdentity, startRun } from './service.ts';
 import * as store from './store.ts';
 import * as tags from './tag-store.ts';
 
@@ -24,6 +24,11 @@ const patchBody = z.object({ operations: z.array(z.any()), description: z.string
 const runPatchBody = z.object({ operations: z.array(z.any()), description: z.string().nullish(), node_id: z.string().nullish() });
 const executeBody = z.object({ inputs: z.unknown().optional() }).loose();
 const uuid = z.uuid();
+const moveBody = z.strictObject({
+  version: z.number().int().positive().optional(),
+  artifact_id: z.uuid({ error: 'must be a UUID' }).optional(),
+  expected_version: z.number().int().positive().optional(),
+}).refine((b) => b.version !== undefined || b.artifact_id !== undefined, 'give version or artifact_id');
 
 /** The original's statuses: a waiting run is RUNNING to its clients, a timed-out one FAILED. */
 const STATUS: Record<store.RunStatus, string> = {
@@ -50,8 +55,8 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
     if (versions.length === 0) throw new HttpError(404, 'not_found', 'workflow not found');
     return { current, versions };
   };
-  const describe = (current: tags.TagRow, versions: store.WorkflowRow[], materialize: boolean) => {
-    const c = chainOf(versions);
+  const describe = (current: tags.TagRow, versions: store.WorkflowRow[], materialize: boolean, head = current.version) => {
+    const c = chainOf(versions, head);
     return {
       tag: current.name, owner: current.owner, artifact_id: c.head.artifact_id, kind: c.kind, depth: c.depth, patch_count: c.patches.length,
       created_at: c.head.created_at, created_by: c.head.created_by,
@@ -96,10 +101,10 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
     const { tag, seq } = z.object({ tag: z.string(), seq: z.coerce.number().int().min(0) }).parse(req.params);
     const { current, versions } = await versionsOf(decodeURIComponent(tag));
     // seq counts patches after the current base; 0 is the base itself.
-    const c = chainOf(versions);
-    const at = c.base.version + seq;
-    if (at > c.head.version) throw new HttpError(404, 'not_found', `no version ${seq} of ${tag}`);
-    return { ...describe(current, versions.filter((v) => v.version <= at), true), seq };
+    const c = chainOf(versions, current.version);
+    const at = seq === 0 ? c.base : versions.find((v) => v.version === c.patches[seq - 1]?.version);
+    if (!at) throw new HttpError(404, 'not_found', `no version ${seq} of ${tag}`);
+    return { ...describe(current, versions, true, at.version), seq };
   });
 
   app.patch('/api/v1/workflows/:tag/patch', async (req) => {
@@ -108,7 +113,7 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
     const user = userOf(req.headers);
     const row = await sql.transaction((tx) => patchDocument(tx, decodeURIComponent(tag), user, { operations: body.operations, description: body.description ?? null }));
     const { versions } = await versionsOf(row.name);
-    const c = chainOf(versions);
+    const c = chainOf(versions, row.version);
     return {
       artifact_id: row.artifact_id, cas_id: row.definition_hash, depth: c.depth, op_count: body.operations.length, tag: row.name,
       owner: (await tags.getTag(sql, row.name))!.owner, description: body.description ?? null, created_at: row.created_at,
@@ -117,7 +122,7 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
 
   app.delete('/api/v1/workflows/:tag', async (req) => {
     const tag = decodeURIComponent((req.params as { tag: string }).tag);
-    const deleted = await tags.deleteTag(sql, tag);
+    const deleted = await sql.transaction((tx) => tags.deleteTag(tx, tag, userOf(req.headers)));
     if (!deleted) throw new HttpError(404, 'not_found', 'workflow not found');
     return { message: 'workflow deleted', tag, owner: deleted.owner };
   });
@@ -127,6 +132,13 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
     const body = executeBody.parse(req.body ?? {});
     const version = await tags.currentTagVersion(sql, tag);
     if (version === undefined) throw new HttpError(404, 'not_found', 'workflow not found');
+    const limited = await checkStartLimit(engine, startIdentity(req));
+    if (limited) {
+      return reply.status(429).header('retry-after', String(limited.retryAfterSeconds)).send({
+        error: 'rate_limit_exceeded', message: `rate limit of ${limited.limit} runs per minute exceeded; retry in ${limited.retryAfterSeconds} s`,
+        details: { tier: 'user', limit: limited.limit, window: '60 seconds', current_count: limited.limit, retry_after_seconds: limited.retryAfterSeconds },
+      });
+    }
     const { run } = await startRun(engine, tag, body.inputs ?? {}, { version, submittedBy: userOf(req.headers) });
     const v = (await store.getVersion(sql, tag, run.version))!;
     return reply.status(201).send({ run_id: run.id, artifact_id: v.artifact_id, status: 'QUEUED', tag });
@@ -217,5 +229,92 @@ export function v1Routes(app: FastifyInstance, engine: WorkflowEngine): void {
     const run = await runOr404((req.params as { id: string }).id);
     if ((await cancelRun(engine, run.id)) === 0) throw new HttpError(409, 'run_finished', `run is ${STATUS[run.status]}`);
     return { run_id: run.id, status: 'CANCELLED' };
+  });
+
+  // Artifacts: a workflow version (dag_version, or patch_set for a version made by a patch) or a
+  // run patch (patch_set), by the artifact id the other routes hand out.
+  app.get('/api/v1/artifacts/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    if (!uuid.safeParse(id).success) throw new HttpError(400, 'invalid_artifact_id', 'invalid artifact id');
+    const v = await tags.versionByArtifact(sql, id);
+    if (v) {
+      const patch = v.patch as { operations: unknown[]; description: string | null } | null;
+      return {
+        artifact_id: v.artifact_id, kind: patch ? 'patch_set' : 'dag_version', cas_id: v.definition_hash, created_by: v.created_by, created_at: v.created_at,
+        // The original's patch_set blob is its operations; a dag_version's is the workflow.
+        content: patch ? patch.operations : v.definition,
+        tag: v.name, version: v.version, ...(patch && { base_version: v.base_version ?? v.version - 1, description: patch.description, workflow: v.definition }),
+      };
+    }
+    const p = await tags.runPatchByArtifact(sql, id);
+    if (!p) throw new HttpError(404, 'not_found', 'artifact not found');
+    return {
+      artifact_id: p.artifact_id, kind: 'patch_set', cas_id: p.cas_id, created_by: p.created_by, created_at: p.created_at, content: p.operations,
+      run_id: p.run_id, seq: p.seq, description: p.description,
+    };
+  });
+
+  // Tags (the original answers 501 to all of these): list, get, move, undo, redo, history.
+  const tagJson = async (t: tags.TagRow) => {
+    const v = (await store.getVersion(sql, t.name, t.version))!;
+    return {
+      tag: t.name, owner: t.owner, target_id: v.artifact_id, target_kind: v.patch === null ? 'dag_version' : 'patch_set', target_hash: v.definition_hash,
+      version: t.version, moved_at: t.moved_at, created_by: t.created_by, ...(t.moved_by && { moved_by: t.moved_by }),
+    };
+  };
+  const tagParam = (req: { params: unknown }) => decodeURIComponent((req.params as { tag: string }).tag);
+  const moved = async (tag: string, r: tags.MoveResult) => {
+    if ('error' in r) {
+      if (r.error === 'not_found') throw new HttpError(404, 'not_found', 'tag not found');
+      if (r.error === 'no_version') throw new HttpError(404, 'not_found', `no such version of ${tag}`);
+      if (r.error === 'conflict') throw new HttpError(409, 'conflict', `tag ${tag} is at version ${r.current}, not the expected one`);
+      throw new HttpError(409, 'nothing_to_do', 'nothing to undo or redo');
+    }
+    const from = await store.getVersion(sql, tag, r.from);
+    return { ...(await tagJson(r.tag)), from_version: r.from, from_id: from?.artifact_id ?? null };
+  };
+
+  app.get('/api/v1/tags', async (req) => {
+    const scope = z.object({ scope: z.enum(['user', 'global', 'all']).default('all') }).parse(req.query).scope;
+    const owner = scope === 'all' ? null : scope === 'global' ? '_global_' : userOf(req.headers);
+    const list = await Promise.all((await tags.listTags(sql, owner)).map(tagJson));
+    return { tags: list, count: list.length, scope };
+  });
+
+  app.get('/api/v1/tags/:tag', async (req) => {
+    const t = await tags.getTag(sql, tagParam(req));
+    if (!t) throw new HttpError(404, 'not_found', 'tag not found');
+    return tagJson(t);
+  });
+
+  app.post('/api/v1/tags/:tag/move', async (req) => {
+    const tag = tagParam(req);
+    const body = moveBody.parse(req.body ?? {});
+    let to = body.version;
+    if (body.artifact_id !== undefined) {
+      const v = await tags.versionByArtifact(sql, body.artifact_id);
+      if (!v || v.name !== tag || (to !== undefined && to !== v.version)) throw new HttpError(404, 'not_found', `artifact ${body.artifact_id} is not a version of ${tag}`);
+      to = v.version;
+    }
+    const r = await sql.transaction((tx) => tags.moveTag(tx, tag, to!, userOf(req.headers), body.expected_version));
+    return moved(tag, r);
+  });
+
+  app.post('/api/v1/tags/:tag/undo', async (req) => {
+    const tag = tagParam(req);
+    return moved(tag, await sql.transaction((tx) => tags.undoTag(tx, tag, userOf(req.headers))));
+  });
+
+  app.post('/api/v1/tags/:tag/redo', async (req) => {
+    const tag = tagParam(req);
+    return moved(tag, await sql.transaction((tx) => tags.redoTag(tx, tag, userOf(req.headers))));
+  });
+
+  app.get('/api/v1/tags/:tag/history', async (req) => {
+    const tag = tagParam(req);
+    const { limit } = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).parse(req.query);
+    const history = await tags.tagHistory(sql, tag, limit);
+    if (history.length === 0) throw new HttpError(404, 'not_found', 'tag not found');
+    return { tag, history, count: history.length };
   });
 }

@@ -16,7 +16,7 @@ import { HttpError } from '../runtime/http-error.ts';
 import { createDocument } from './document/catalog.ts';
 import { DocumentError } from './document/validate.ts';
 import type { WorkflowEngine } from './engine.ts';
-import { cancelRun, rerunFromFailure, sendEvent, startRun } from './service.ts';
+import { cancelRun, checkStartLimit, rerunFromFailure, sendEvent, startIdentity, startRun } from './service.ts';
 import * as store from './store.ts';
 
 const startBody = z.strictObject({
@@ -56,6 +56,10 @@ export function workflowRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
     const body = startBody.parse(req.body ?? {});
     const header = req.headers['idempotency-key'];
     const idempotencyKey = body.idempotencyKey ?? (typeof header === 'string' && header ? header : undefined);
+    const limited = await checkStartLimit(engine, startIdentity(req));
+    if (limited) {
+      throw new HttpError(429, 'rate_limited', `at most ${limited.limit} run starts per minute per user; retry in ${limited.retryAfterSeconds} s`, { retryAfterSeconds: limited.retryAfterSeconds });
+    }
     const { run, created } = await startRun(engine, name, body.input, {
       ...(idempotencyKey && { idempotencyKey }), ...(body.version && { version: body.version }), submittedBy: userOf(req.headers),
     });

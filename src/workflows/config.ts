@@ -12,6 +12,13 @@ export const workflowsConfig = z.object({
   HTTP_STEP_MAX_RESPONSE_BYTES: int(1_048_576, 1024),
   /** Hosts or IPs (comma list) HTTP steps may reach although they are loopback/private/link-local. */
   HTTP_STEP_ALLOWED_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+  /**
+   * How long events sent with POST /api/events are kept: a waitForEvent registering within this
+   * window after the event was sent (and after its run started) still receives it.
+   */
+  WORKFLOW_EVENT_RETENTION_MS: int(3_600_000, 1000),
+  /** Runs one identity may start per minute (POST /api/workflows/:name/runs and /api/v1/…/execute together); 0: no limit. */
+  WORKFLOW_START_RATE_LIMIT: int(50, 0, 1_000_000),
   /** Approval requests delivered at once per `hitl-worker` process. */
   HITL_WORKER_CONCURRENCY: int(16, 1, 10_000),
   /**

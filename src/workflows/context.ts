@@ -45,6 +45,13 @@ export interface ExecutionDeps {
 
 export class Execution {
   readonly waits: PendingWait[] = [];
+  /**
+   * Completed `step.run`s not written yet: written before the next step of this execution starts
+   * (so no step's side effect runs before its predecessors are stored), or by the runner with the
+   * run's end or waits, in the same statement or transaction. A crash before that repeats them,
+   * as it would repeat a step whose checkpoint had not committed.
+   */
+  readonly unwritten: Omit<StepWrite, 'runId' | 'token'>[] = [];
   suspended = false;
   private readonly seen = new Map<string, number>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -64,8 +71,8 @@ export class Execution {
 
   api(): StepApi {
     return {
-      run: (id, fn, options) => this.track(this.runStep(this.uniqueId(id), 'run', fn, options)),
-      sleep: (id, d) => this.track(this.sleepUntil(this.uniqueId(id), new Date(Date.now() + durationMs(d)))),
+      run: (id, fn, options) => this.track(this.runStep(this.uniqueId(id), 'run', fn, options, true)),
+      sleep: (id, d) => this.track(this.sleepUntil(this.uniqueId(id), durationMs(d))),
       sleepUntil: (id, at) => this.track(this.sleepUntil(this.uniqueId(id), new Date(at))),
       waitForEvent: (id, wait) => this.track(this.waitForEvent(this.uniqueId(id), wait)),
       invoke: (id, wf, input, options) => this.track(this.invoke(this.uniqueId(id), wf, input, options)) as Promise<any>,
@@ -81,6 +88,12 @@ export class Execution {
     const n = (this.seen.get(id) ?? 0) + 1;
     this.seen.set(id, n);
     return n === 1 ? id : `${id}#${n}`;
+  }
+
+  /** Writes the completed steps not written yet (before a step starts: see `unwritten`). */
+  private async flush(): Promise<void> {
+    const writes = this.unwritten.splice(0);
+    if (writes.length) await Promise.all(writes.map((w) => this.write(w)));
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -106,7 +119,8 @@ export class Execution {
     return this.deps.checkpoint({ ...step, runId: this.runId, token: this.token });
   }
 
-  private async runStep<T>(sid: string, kind: 'run' | 'map', fn: (signal: AbortSignal) => Promise<T> | T, options?: StepRunOptions): Promise<T> {
+  private async runStep<T>(sid: string, kind: 'run' | 'map', fn: (signal: AbortSignal) => Promise<T> | T, options?: StepRunOptions, defer = false): Promise<T> {
+    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as T;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
@@ -130,11 +144,16 @@ export class Execution {
       throw new StepFailed(sid, error);
     }
     const output = (value === undefined ? null : value) as T;
-    await this.write({ stepId: sid, kind, status: 'completed', attempt, output, startedAt, finished: true });
+    const done = { stepId: sid, kind, status: 'completed' as const, attempt, output, startedAt, finished: true };
+    if (defer) this.unwritten.push(done);
+    else await this.write(done);
     return output;
   }
 
-  private async sleepUntil(sid: string, at: Date): Promise<void> {
+  /** A sleep of `until` ms (step.sleep) lasts that long from when the steps before it are stored. */
+  private async sleepUntil(sid: string, until: Date | number): Promise<void> {
+    await this.flush();
+    const at = typeof until === 'number' ? new Date(Date.now() + until) : until;
     if (Number.isNaN(at.getTime())) throw new Error(`step ${sid}: invalid time`);
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return;
@@ -152,6 +171,7 @@ export class Execution {
   }
 
   private async waitForEvent<T>(sid: string, w: WaitForEvent): Promise<T | null> {
+    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as T | null;
     if (stored?.status === 'waiting') {
@@ -173,6 +193,7 @@ export class Execution {
   }
 
   private async invoke(sid: string, wf: Workflow<any, any> | string, input: unknown, options: InvokeOptions = {}): Promise<unknown> {
+    await this.flush();
     const policy = options.onChildFailure ?? 'fail';
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return childResult(sid, stored.output as ChildOutcome, policy);
@@ -198,6 +219,7 @@ export class Execution {
   }
 
   private async map(sid: string, items: readonly unknown[], fn: ((item: any, i: number) => unknown) | Workflow<any, any> | string, concurrency = 10): Promise<unknown[]> {
+    await this.flush();
     const limit = Math.max(1, Math.floor(concurrency));
     if (typeof fn !== 'function') return this.mapChildren(sid, items, fn, limit);
     const results: unknown[] = new Array(items.length);
@@ -240,6 +262,7 @@ export class Execution {
   }
 
   private async approval(sid: string, options: ApprovalOptions): Promise<ApprovalOutcome> {
+    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as ApprovalOutcome;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
@@ -258,6 +281,7 @@ export class Execution {
   }
 
   private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
+    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as HttpResponse;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);

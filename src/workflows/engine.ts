@@ -10,6 +10,7 @@ import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
 import type { ChildTarget } from './context.ts';
+import { childTicks, commitSuspends, type SuspendItem } from './runner.ts';
 import { documentWorkflow } from './document/run.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
@@ -28,7 +29,11 @@ export interface WorkflowEngine {
   checkpoints: Batcher<store.StepWrite, boolean>;
   /** Ticks of many runs take their runs, and top-level runs end, in one statement per batch. */
   acquires: Batcher<{ runId: string; job: number; token: number }, store.LeasedRun | undefined>;
-  finishes: Batcher<{ runId: string; token: number; status: store.RunStatus; output: unknown; error: store.StoredError | null }, { wake: boolean } | undefined>;
+  finishes: Batcher<store.FinishItem, { wake: boolean } | undefined>;
+  /** Runs started at once in this process are inserted, with their first ticks, in one transaction. */
+  starts: Batcher<store.NewRun, { run: store.RunRow; created: boolean }>;
+  /** Ticks of many runs ending in a wait commit their waits, jobs and release in one transaction. */
+  suspends: Batcher<SuspendItem, { wake: boolean } | undefined>;
   /** Compiled document versions by `<name>@<version>` (a version never changes once stored). */
   documents: Map<string, Workflow<any, any>>;
   /** Resolves once this process's code workflow versions are recorded in `workflows`. */
@@ -48,7 +53,7 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
   const log = services.log.child('Workflows');
   const configured = (services.config as Partial<WorkflowsConfig>).APPROVAL_LINK_SECRET;
   if (!configured) log.warn('APPROVAL_LINK_SECRET is not set: signed approval links work only on the process that made them (development only)');
-  return {
+  const engine: WorkflowEngine = {
     services,
     linkSecret: configured ?? randomBytes(32).toString('hex'),
     registry,
@@ -71,6 +76,19 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       500,
       2,
     ),
+    starts: new Batcher(
+      (items) => commitStarts(engine, items),
+      500,
+      2,
+      async (item) => (await commitStarts(engine, [item]))[0]!,
+    ),
+    suspends: new Batcher(
+      (items) => commitSuspends(engine, items),
+      500,
+      2,
+      // A batch that failed (a child's insert, say) is sent again run by run: one bad tick fails alone.
+      async (item) => (await commitSuspends(engine, [item]))[0],
+    ),
     finishes: new Batcher(
       async (items): Promise<({ wake: boolean } | undefined)[]> => {
         const rows = await store.finishRuns(services.sql, items);
@@ -80,6 +98,7 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
       2,
     ),
   };
+  return engine;
 }
 
 /** The workflow a run executes: code from this process's registry, or a stored document version. */
@@ -141,4 +160,15 @@ export async function resolveStart(engine: WorkflowEngine, workflow: Workflow<an
     timeoutMs: wf.options.timeout === undefined ? null : durationMs(wf.options.timeout),
     concurrencyKey: wf.options.concurrency ? String(wf.options.concurrency.key(parsed)) : null,
   };
+}
+
+/** Inserts new runs (idempotency keys honoured) and the first tick of each created one, in one transaction. */
+async function commitStarts(engine: WorkflowEngine, items: readonly store.NewRun[]): Promise<{ run: store.RunRow; created: boolean }[]> {
+  const { sql, queue } = engine.services;
+  return sql.transaction(async (tx) => {
+    const results = await store.insertRuns(tx, items);
+    const ticks = results.flatMap((r, i) => (r.created ? childTicks(r.run.id, items[i]!.timeoutMs ?? null) : []));
+    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
+    return results;
+  });
 }

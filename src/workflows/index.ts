@@ -4,8 +4,10 @@
  * steps on role `http-worker` and human approvals on role `hitl-worker`. Group `orchestrator`
  * selects all three (and the roles to come).
  *
- * Per-process state (registry, compiled documents, checkpoint batcher) is built by `setup` once
- * per runtime and reached through `engine(services)`; nothing lives in module variables.
+ * Per-process state (registry, compiled documents, batchers) is the domain's deps, built by its
+ * `setup` once per runtime (`runtime.depsOf('workflows')` reaches it from outside a handler, and
+ * `setupWorkflows(services, workflows)` builds one without a runtime); nothing lives in module
+ * variables or in the domain object.
  */
 import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
 import { workflowsConfig, type WorkflowsConfig } from './config.ts';
@@ -15,12 +17,13 @@ import { RetryLater } from '../queue/errors.ts';
 import { applyTimeout, approvalJob, deliver } from './approvals.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
 import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
+import { pruneEvents } from './store.ts';
 
 export { defineWorkflow, durationMs, type ApprovalOptions, type ApprovalOutcome, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
 export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
 export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
 export { runTopic, workflowTopic } from './events.ts';
-export { APPROVAL_QUEUE, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+export { APPROVAL_QUEUE, HTTP_QUEUE, TICK_QUEUE, setup as setupWorkflows, type WorkflowEngine } from './engine.ts';
 export { decide, approvalsTopic, type DecisionInput } from './approvals.ts';
 export { signLink } from './approval-links.ts';
 export type { ApprovalRow, DecisionRow } from './approval-store.ts';
@@ -30,10 +33,8 @@ export const RUNNER_ROLE = 'workflow-runner';
 export const HTTP_ROLE = 'http-worker';
 export const HITL_ROLE = 'hitl-worker';
 
-export interface WorkflowsDomain extends Domain {
-  /** This runtime's workflow engine (built on first use): what startRun and friends take. */
-  engine(services: Services): WorkflowEngine;
-}
+/** The workflows domain; its deps (runtime.depsOf('workflows')) are the WorkflowEngine. */
+export type WorkflowsDomain = Domain;
 
 /** The workflows domain running the given code workflows (documents need no declaration). */
 export function workflowsDomain(options: {
@@ -43,21 +44,13 @@ export function workflowsDomain(options: {
 } = {}): WorkflowsDomain {
   const workflows = options.workflows ?? [];
   const recoveryMs = options.recoveryIntervalMs ?? 30_000;
-  // Built by setup once per runtime; the accessor serves code outside handlers (tests, embedders)
-  // that holds the runtime's services rather than the deps.
-  const engines = new WeakMap<Services, WorkflowEngine>();
-  const engine = (services: Services): WorkflowEngine => {
-    let e = engines.get(services);
-    if (!e) engines.set(services, (e = setup(services, workflows)));
-    return e;
-  };
-  const domain = defineDomain<WorkflowEngine, typeof workflowsConfig.shape>({
+  return defineDomain<WorkflowEngine, typeof workflowsConfig.shape>({
     name: 'workflows',
     group: 'orchestrator',
     roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE],
     config: workflowsConfig,
-    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions'],
-    setup: (services) => engine(services),
+    owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
+    setup: (services: Services) => setup(services, workflows),
     queues: (c) => [
       defineQueue({
         name: TICK_QUEUE,
@@ -100,8 +93,9 @@ export function workflowsDomain(options: {
     loops: [
       {
         name: 'workflow-recovery', role: RUNNER_ROLE, singleton: true, intervalMs: recoveryMs,
-        run: async ({ deps }) => {
+        run: async ({ deps, services }) => {
           await recoverStrandedRuns(deps, recoveryMs);
+          await pruneEvents(services.sql, (services.config as WorkflowsConfig).WORKFLOW_EVENT_RETENTION_MS);
         },
       },
     ],
@@ -114,5 +108,4 @@ export function workflowsDomain(options: {
       await app.register(async (scope) => approvalRoutes(scope, deps));
     },
   });
-  return Object.assign(domain, { engine });
 }

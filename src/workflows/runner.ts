@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext } from '../runtime/domain.ts';
 import type { Queryable } from '../storage/index.ts';
-import { Execution } from './context.ts';
+import { Execution, type PendingWait } from './context.ts';
 import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { TickLost, toStoredError } from './errors.ts';
 import { publishRun, publishStep } from './events.ts';
@@ -100,54 +100,100 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
   await exec.settle();
   if (!result.ok && result.error instanceof TickLost) return { wake: false };
   if (exec.suspended) return suspend(engine, run, token, exec);
-  if (result.ok) return finish(engine, run, token, 'completed', result.output ?? null, null);
-  return finish(engine, run, token, 'failed', null, toStoredError(result.error));
+  if (result.ok) return finish(engine, run, token, exec, 'completed', result.output ?? null, null);
+  return finish(engine, run, token, exec, 'failed', null, toStoredError(result.error));
 }
 
-/** Writes this tick's waits with the jobs that end them, and lets the run go, in one transaction. */
+/** A tick that ends in a wait: its run, its lease token, and the waits it registered. */
+export interface SuspendItem {
+  run: Pick<store.LeasedRun, 'id' | 'workflow'>;
+  token: number;
+  waits: readonly PendingWait[];
+  /** Steps that completed in the tick and are not written yet (Execution.unwritten). */
+  completed: readonly StepDone[];
+}
+
+type StepDone = Execution['unwritten'][number];
+
+/**
+ * Ends a tick at its waits. Ticks of many runs suspending at once in this process share one
+ * transaction (the engine's `suspends` batcher, see commitSuspends).
+ */
 async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution): Promise<Outcome> {
   const { services } = engine;
-  const { sql, queue } = services;
-  const released = await sql.transaction(async (tx) => {
-    const writes = exec.waits.map((w) => ({ ...w.step, runId: run.id, token }));
-    const saved = await store.saveSteps(tx, writes);
-    if (saved.size !== writes.length) return undefined;
-    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = exec.waits.filter((w) => w.tickAt).map((w) => ({ payload: { runId: run.id }, runAt: w.tickAt! }));
-    for (const w of exec.waits) {
-      if (!w.child) continue;
-      const { created } = await store.insertRun(tx, w.child);
-      if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
-    }
-    const http = exec.waits.filter((w) => w.http).map((w) => ({
-      payload: { runId: run.id, stepId: w.step.stepId, request: w.http!.request, options: w.http!.options },
-      maxAttempts: w.http!.options.maxAttempts ?? 3,
-    }));
-    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
-    if (http.length) await queue.sendBatch(HTTP_QUEUE, http, tx);
-    const approvals = exec.waits.flatMap((w) => (w.approval ? [w.approval] : []));
-    if (approvals.length) await createApprovals(engine, tx, approvals);
-    return store.releaseRun(tx, run.id, token, 'waiting');
-  });
+  const released = await engine.suspends.add({ run, token, waits: exec.waits, completed: exec.unwritten });
   if (!released) return { wake: false };
+  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
   for (const w of exec.waits) publishStep(services, w.step.status === 'retrying' ? 'step.retrying' : 'step.waiting', run.id, w.step, w.step.error?.message);
   publishRun(services, 'run.waiting', run);
   return { wake: released.wake };
 }
 
-async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {
+/**
+ * Commits suspending ticks of many runs in one transaction: each run still held by its tick is
+ * let go to `waiting` (one statement, which also locks the rows), then, for those runs only, the
+ * waits are written (one statement), event waits are checked against events already stored, and
+ * the jobs that end the waits are enqueued (one statement per queue). Returns, per item, undefined
+ * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
+ * or a stored event already ended its wait).
+ */
+export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
+  const { sql, queue } = engine.services;
+  return sql.transaction(async (tx) => {
+    const released = new Map((await store.releaseRuns(tx, items.map((i) => ({ runId: i.run.id, token: i.token })))).map((r) => [r.id, r.wake]));
+    const held = items.filter((i) => released.has(i.run.id));
+    const waits = held.flatMap((i) => i.waits.map((w) => ({ item: i, w })));
+    const eventNames = waits.flatMap(({ w }) => (w.step.kind === 'waitForEvent' && w.step.eventName ? [w.step.eventName] : []));
+    // Before the waits are written: an event sent meanwhile is then either seen by the send, or
+    // stored before deliverStoredEvents below looks.
+    await store.lockEventNames(tx, eventNames);
+    await store.saveSteps(tx, [
+      ...held.flatMap((i) => i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token }))),
+      ...waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })),
+    ], false);
+    const woken = new Set(await store.deliverStoredEvents(tx, waits
+      .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
+      .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
+    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = [];
+    const http: { payload: unknown; maxAttempts: number }[] = [];
+    for (const { item, w } of waits) {
+      if (w.tickAt) ticks.push({ payload: { runId: item.run.id }, runAt: w.tickAt });
+      if (w.child) {
+        const { created } = await store.insertRun(tx, w.child);
+        if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
+      }
+      if (w.http) {
+        http.push({
+          payload: { runId: item.run.id, stepId: w.step.stepId, request: w.http.request, options: w.http.options },
+          maxAttempts: w.http.options.maxAttempts ?? 3,
+        });
+      }
+    }
+    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
+    if (http.length) await queue.sendBatch(HTTP_QUEUE, http as never, tx);
+    const approvals = waits.flatMap(({ w }) => (w.approval ? [w.approval] : []));
+    if (approvals.length) await createApprovals(engine, tx, approvals);
+    return items.map((i) => (released.has(i.run.id) ? { wake: released.get(i.run.id)! || woken.has(i.run.id) } : undefined));
+  });
+}
+
+async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {
   const { services } = engine;
   const { sql } = services;
   const release = (db: Queryable) => store.releaseRun(db, run.id, token, status, output, error);
+  const steps = exec.unwritten.map((c) => ({ ...c, runId: run.id, token }));
   // The common case, a top-level run with no concurrency key, shares one statement with the
-  // other runs ending in this process now.
+  // other runs ending in this process now; the steps not written yet go in that statement too.
   const released = run.parent_run_id === null && run.concurrency_key === null
-    ? await engine.finishes.add({ runId: run.id, token, status, output, error })
+    ? await engine.finishes.add({ runId: run.id, token, status, output, error, steps })
     : await sql.transaction(async (tx) => {
+      if ((await store.saveSteps(tx, steps)).size !== steps.length) return undefined;
       const r = await release(tx);
       if (r) await afterEnd(engine, tx, { id: run.id, workflow: run.workflow, parent_run_id: r.parent_run_id, parent_step_id: r.parent_step_id, concurrency_key: r.concurrency_key }, status, output, error);
       return r;
     });
   if (!released) return { wake: false };
+  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
   publishRun(services, status === 'completed' ? 'run.completed' : 'run.failed', run, { ...(error && { error: error.message }) });
   return { wake: false };
 }

@@ -3,10 +3,11 @@
  * the failed step. Each change commits with the jobs it needs; events go out after the commit.
  */
 import { randomUUID } from 'node:crypto';
+import type { WorkflowsConfig } from './config.ts';
 import type { Workflow } from './define.ts';
 import { resolveStart, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { publishRun } from './events.ts';
-import { childTicks, endTree } from './runner.ts';
+import { endTree } from './runner.ts';
 import * as store from './store.ts';
 
 export interface StartOptions {
@@ -19,15 +20,11 @@ export interface StartOptions {
 
 export async function startRun(engine: WorkflowEngine, workflow: Workflow<any, any> | string, input: unknown, options: StartOptions = {}): Promise<{ run: store.RunRow; created: boolean }> {
   const target = await resolveStart(engine, workflow, input, options.version);
-  const { sql, queue } = engine.services;
-  const result = await sql.transaction(async (tx) => {
-    const r = await store.insertRun(tx, {
-      id: randomUUID(), workflow: target.name, version: target.version, input: target.input,
-      idempotencyKey: options.idempotencyKey ?? null, concurrencyKey: target.concurrencyKey,
-      submittedBy: options.submittedBy ?? 'system', timeoutMs: target.timeoutMs,
-    });
-    if (r.created) await queue.sendBatch(TICK_QUEUE, childTicks(r.run.id, target.timeoutMs), tx);
-    return r;
+  // Starts arriving together share one transaction (the engine's `starts` batcher).
+  const result = await engine.starts.add({
+    id: randomUUID(), workflow: target.name, version: target.version, input: target.input,
+    idempotencyKey: options.idempotencyKey ?? null, concurrencyKey: target.concurrencyKey,
+    submittedBy: options.submittedBy ?? 'system', timeoutMs: target.timeoutMs,
   });
   if (result.created) publishRun(engine.services, 'run.queued', result.run, { version: result.run.version });
   return result;
@@ -62,4 +59,27 @@ export async function rerunFromFailure(engine: WorkflowEngine, runId: string): P
   });
   if (run) publishRun(engine.services, 'run.queued', run, { rerun: true });
   return run;
+}
+
+/**
+ * The per-identity limit on starting runs through the API (POST /api/workflows/:name/runs and
+ * POST /api/v1/workflows/:tag/execute share it): WORKFLOW_START_RATE_LIMIT runs per minute, the
+ * original's 50 by default, as a token bucket in the database (runtime/rate-limit.ts), so every
+ * API replica draws from the same one. Undefined: go ahead (a token was taken); else how long to
+ * wait. A limit of 0 turns it off.
+ */
+export async function checkStartLimit(engine: WorkflowEngine, identity: string): Promise<{ limit: number; retryAfterSeconds: number } | undefined> {
+  const limit = (engine.services.config as Partial<WorkflowsConfig>).WORKFLOW_START_RATE_LIMIT ?? 50;
+  if (limit === 0) return undefined;
+  const waitMs = await engine.services.rateLimiter.tryTake(`workflow-start:${identity}`, { capacity: limit, perSecond: limit / 60 });
+  return waitMs === 0 ? undefined : { limit, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+}
+
+/**
+ * Whom a start counts against: the caller's X-User-ID (the identity the routes act for; behind
+ * NOVA_API_TOKEN when one is set), else `system`.
+ */
+export function startIdentity(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const user = req.headers['x-user-id'];
+  return typeof user === 'string' && user ? user : 'system';
 }

@@ -59,6 +59,8 @@ export interface WorkflowRow {
   definition_hash: string;
   artifact_id: string;
   patch: unknown;
+  /** For a version made by a patch: the version the patch was applied to. */
+  base_version: number | null;
   created_by: string;
   created_at: Date;
 }
@@ -85,11 +87,14 @@ export async function getVersion(db: Queryable, name: string, version: number): 
   return row;
 }
 
-/** Every workflow name with its newest version and run counts by status. */
+/**
+ * Every workflow name with its newest version, the runs ever started (workflow_run_counts, kept
+ * by insertRun) and the live ones (counted on the partial index runs_live): no scan of `runs`.
+ */
 export async function listWorkflows(db: Queryable): Promise<{ name: string; kind: string; version: number; runs: number; active: number }[]> {
   return db.query(
     `select w.name, w.kind, w.version,
-            (select count(*)::int from runs r where r.workflow = w.name) as runs,
+            coalesce((select sum(c.runs)::int from workflow_run_counts c where c.workflow = w.name), 0) as runs,
             (select count(*)::int from runs r where r.workflow = w.name and r.status in ('queued', 'running', 'waiting')) as active
      from (select distinct on (name) name, kind, version from workflows order by name, version desc) w
      order by w.name`,
@@ -114,18 +119,50 @@ export interface NewRun {
  * instead (`created` false).
  */
 export async function insertRun(db: Queryable, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
-  const [row] = await db.query<RunRow>(
-    `insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
-     values ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9,
-             case when $10::float8 is null then null else now() + make_interval(secs => $10::float8 / 1000) end)
-     on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
-     returning ${RUN_COLUMNS}`,
-    [run.id, run.workflow, run.version, json(run.input ?? null), run.idempotencyKey ?? null, run.parentRunId ?? null,
-      run.parentStepId ?? null, run.concurrencyKey ?? null, run.submittedBy ?? 'system', run.timeoutMs ?? null],
+  return (await insertRuns(db, [run]))[0]!;
+}
+
+/**
+ * insertRun for many runs in one statement (plus one for those whose idempotency key was taken).
+ * Each workflow's run counter moves in the same statement, on one of its 16 shards chosen at
+ * random, so concurrent starts of one workflow rarely wait for each other's row lock.
+ */
+export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promise<{ run: RunRow; created: boolean }[]> {
+  if (runs.length === 0) return [];
+  const rows = await db.query<RunRow>(
+    `with x as (
+       select e->>'id' as id, e->>'workflow' as workflow, (e->>'version')::int as version, e->'input' as input,
+              e->>'idempotencyKey' as idempotency_key, (e->>'parentRunId')::uuid as parent_run_id, e->>'parentStepId' as parent_step_id,
+              e->>'concurrencyKey' as concurrency_key, coalesce(e->>'submittedBy', 'system') as submitted_by, (e->>'timeoutMs')::float8 as timeout_ms,
+              ordinality
+       from jsonb_array_elements($1::text::jsonb) with ordinality as t(e, ordinality)
+     ), r as (
+       insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)
+       select id::uuid, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by,
+              case when timeout_ms is null then null else now() + make_interval(secs => timeout_ms / 1000) end
+       from x order by ordinality
+       on conflict (workflow, idempotency_key) where idempotency_key is not null do nothing
+       returning ${RUN_COLUMNS}
+     ), counted as (
+       insert into workflow_run_counts (workflow, shard, runs)
+       select workflow, floor(random() * 16)::smallint, count(*) from r group by workflow
+       on conflict (workflow, shard) do update set runs = workflow_run_counts.runs + excluded.runs
+     )
+     select * from r`,
+    [JSON.stringify(runs.map((r) => ({ ...r, input: r.input ?? null })))],
   );
-  if (row) return { run: row, created: true };
-  const [existing] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where workflow = $1 and idempotency_key = $2`, [run.workflow, run.idempotencyKey]);
-  return { run: existing!, created: false };
+  const created = new Map(rows.map((r) => [r.id, r]));
+  const taken = runs.filter((r) => !created.has(r.id));
+  const existing = taken.length === 0 ? [] : await db.query<RunRow>(
+    `select ${RUN_COLUMNS} from runs r join (select e->>'workflow' as w, e->>'idempotencyKey' as k from jsonb_array_elements($1::text::jsonb) e) x
+       on r.workflow = x.w and r.idempotency_key = x.k`,
+    [JSON.stringify(taken.map((r) => ({ workflow: r.workflow, idempotencyKey: r.idempotencyKey })))],
+  );
+  return runs.map((r) => {
+    const row = created.get(r.id);
+    if (row) return { run: row, created: true };
+    return { run: existing.find((e) => e.workflow === r.workflow && e.idempotency_key === r.idempotencyKey)!, created: false };
+  });
 }
 
 const STEPS_OF = (alias: string) => `coalesce((select jsonb_agg(jsonb_build_object(
@@ -179,21 +216,60 @@ export async function acquireRuns(db: Queryable, items: readonly { runId: string
   );
 }
 
+export interface FinishItem {
+  runId: string;
+  token: number;
+  status: RunStatus;
+  output: unknown;
+  error: StoredError | null;
+  /** Completed steps of the last tick not written yet: written with the end, for the runs that end. */
+  steps?: readonly StepWrite[];
+}
+
 /**
  * releaseRun to a terminal status for many top-level runs in one statement ($1 jsonb array of
- * {runId, token, status, output, error}). Returns the runs released with their wake flag.
+ * FinishItem), with their unwritten steps. Returns the runs released with their wake flag.
  */
-export async function finishRuns(db: Queryable, items: readonly { runId: string; token: number; status: RunStatus; output: unknown; error: StoredError | null }[]): Promise<{ id: string; wake: boolean }[]> {
+export async function finishRuns(db: Queryable, items: readonly FinishItem[]): Promise<{ id: string; wake: boolean }[]> {
+  const steps = items.flatMap((i) => i.steps ?? []);
   return db.query<{ id: string; wake: boolean }>(
     `with x as (
        select (e->>'runId')::uuid as id, (e->>'token')::bigint as token, e->>'status' as status, e->'output' as output, e->'error' as error
        from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
+         output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
+       from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (
+       insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, started_at, finished_at)
+       select (s->>'runId')::uuid, s->>'stepId', s->>'kind', s->>'status', (s->>'attempt')::int, s->'input', s->'output', s->'error',
+              coalesce((s->>'startedAt')::timestamptz, clock_timestamp()), clock_timestamp()
+       from jsonb_array_elements($2::text::jsonb) s join u on u.id = (s->>'runId')::uuid
+       on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt, output = excluded.output,
+         error = excluded.error, finished_at = excluded.finished_at
+     )
+     select id, wake from u`,
+    [JSON.stringify(items.map(({ steps: _s, ...i }) => ({ ...i, output: i.output ?? null, error: i.error ?? null }))), JSON.stringify(steps)],
+  );
+}
+
+/**
+ * Lets many ticks' runs go to `waiting` in one statement ($1 jsonb array of {runId, token}),
+ * each only while its tick still holds it. Returns the runs released with their wake flag; their
+ * rows stay locked until the caller's transaction ends.
+ */
+export async function releaseRuns(db: Queryable, items: readonly { runId: string; token: number }[]): Promise<{ id: string; wake: boolean }[]> {
+  if (items.length === 0) return [];
+  return db.query<{ id: string; wake: boolean }>(
+    `with x as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
      ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
-     update runs r set status = x.status, lease_job = null, lease_token = null, wake_pending = false, updated_at = now(),
-       output = x.output, error = case when jsonb_typeof(x.error) = 'null' then null else x.error end, finished_at = now()
+     update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
      from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
      returning r.id, o.wake_pending as wake`,
-    [JSON.stringify(items.map((i) => ({ ...i, output: i.output ?? null, error: i.error ?? null })))],
+    [JSON.stringify(items)],
   );
 }
 
@@ -232,8 +308,10 @@ export interface StepWrite {
  * run (lease token) and the run is running (not cancelled meanwhile). Returns the written keys
  * as `<run>/<step>`.
  */
-export async function saveSteps(db: Queryable, steps: readonly StepWrite[]): Promise<Set<string>> {
+export async function saveSteps(db: Queryable, steps: readonly StepWrite[], fenced = true): Promise<Set<string>> {
   if (steps.length === 0) return new Set();
+  // Unfenced: the caller released the runs in this same transaction and holds their row locks.
+  const fence = fenced ? `join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'` : '';
   const rows = await db.query<{ run_id: string; step_id: string }>(
     `insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
      select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
@@ -241,7 +319,7 @@ export async function saveSteps(db: Queryable, steps: readonly StepWrite[]): Pro
             coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
             case when (x->>'finished')::boolean then clock_timestamp() end
      from jsonb_array_elements($1::text::jsonb) x
-     join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'
+     ${fence}
      on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
        input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
        wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
@@ -295,11 +373,21 @@ export async function stepStatus(db: Queryable, runId: string, stepId: string): 
   return row?.status;
 }
 
+/** Advisory lock key of an event name: sending takes it exclusively, registering waits shared. */
+const EVENT_LOCK = `hashtext('nova.workflow-event:' || $1)`;
+
 /**
- * Completes every step waiting for event `name` whose match the data contains. Returns the runs
- * to wake. A run that registers its wait after this commits does not see the event.
+ * Stores an event (for waits that register later, see deliverStoredEvents) and completes every
+ * step waiting for it whose match the data contains. Returns the runs to wake. Takes the event
+ * name's lock first: a wait registering meanwhile either is seen here or sees the stored event.
  */
 export async function deliverEvent(db: Queryable, name: string, data: unknown): Promise<{ run_id: string; step_id: string }[]> {
+  await db.query(
+    `with l as (select pg_advisory_xact_lock(${EVENT_LOCK}))
+     insert into workflow_events (name, data) select $1, $2::text::jsonb from l`,
+    [name, json(data ?? {})],
+  );
+  // A statement of its own: its snapshot is taken after the lock was granted.
   return db.query(
     `update run_steps set status = 'completed', output = $2::text::jsonb, finished_at = clock_timestamp()
      where event_name = $1 and status = 'waiting' and kind = 'waitForEvent'
@@ -307,6 +395,60 @@ export async function deliverEvent(db: Queryable, name: string, data: unknown): 
      returning run_id, step_id`,
     [name, json(data ?? {})],
   );
+}
+
+/** Takes the shared lock of each event name (sorted) before waits on them are registered. */
+export async function lockEventNames(db: Queryable, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await db.query(
+    `select count(pg_advisory_xact_lock_shared(hashtext('nova.workflow-event:' || n)))
+     from (select distinct n from unnest($1::text[]) n order by n) x`,
+    [[...names]],
+  );
+}
+
+/**
+ * Completes waits just registered ($1 jsonb array of {runId, stepId}) with the oldest stored
+ * event that matches and was sent after the run started, after the previous step of the run
+ * began (an event sent while that step ran, e.g. a webhook answering its call, counts), and
+ * after every earlier event wait of the run ended (the event that ended one does not end the
+ * next).
+ * Call after lockEventNames, in the registering transaction. Returns the runs whose step ended.
+ */
+export async function deliverStoredEvents(db: Queryable, waits: readonly { runId: string; stepId: string }[]): Promise<string[]> {
+  if (waits.length === 0) return [];
+  const rows = await db.query<{ run_id: string }>(
+    `with x as (
+       select (e->>'runId')::uuid as run_id, e->>'stepId' as step_id from jsonb_array_elements($1::text::jsonb) e
+     ), m as (
+       select s.run_id, s.step_id, (
+         select ev.data from workflow_events ev
+         where ev.name = s.event_name and ev.data @> coalesce(s.event_match, '{}'::jsonb)
+           and ev.created_at > greatest(r.created_at, (
+             select max(case when p.kind = 'waitForEvent' then p.finished_at else p.started_at end) from run_steps p
+             where p.run_id = s.run_id and p.step_id <> s.step_id and (p.kind = 'waitForEvent' or p.started_at <= s.started_at)))
+         order by ev.created_at, ev.id limit 1
+       ) as data
+       from x join run_steps s on s.run_id = x.run_id and s.step_id = x.step_id join runs r on r.id = s.run_id
+       where s.status = 'waiting' and s.kind = 'waitForEvent'
+     )
+     update run_steps s set status = 'completed', output = m.data, finished_at = clock_timestamp()
+     from m where s.run_id = m.run_id and s.step_id = m.step_id and m.data is not null and s.status = 'waiting'
+     returning s.run_id`,
+    [JSON.stringify(waits)],
+  );
+  return [...new Set(rows.map((r) => r.run_id))];
+}
+
+/** Deletes stored events older than `retentionMs`, at most `limit` of them; returns how many. */
+export async function pruneEvents(db: Queryable, retentionMs: number, limit = 10_000): Promise<number> {
+  const rows = await db.query(
+    `delete from workflow_events where id in (
+       select id from workflow_events where created_at < now() - make_interval(secs => $1::float8 / 1000) order by created_at limit $2)
+     returning id`,
+    [retentionMs, limit],
+  );
+  return rows.length;
 }
 
 /**

@@ -44,19 +44,28 @@ export async function patchDocument(db: Queryable, tag: string, user: string, pa
   const graph = validateDocument(applyOperations(base.definition, patch.operations));
   return tags.addDocumentVersion(db, {
     name: tag, owner: current.owner, definition: graph.doc, hash: hashDefinition(graph.doc), createdBy: user,
-    patch: { operations: patch.operations, description: patch.description },
+    patch: { operations: patch.operations, description: patch.description }, baseVersion: base.version,
   });
 }
 
-/** The original's view of a version: its base (dag_version) and the patches after it. */
-export function chainOf(versions: WorkflowRow[]) {
-  const head = versions[versions.length - 1]!;
-  let baseIndex = versions.length - 1;
-  while (baseIndex > 0 && versions[baseIndex]!.patch !== null) baseIndex--;
-  const base = versions[baseIndex]!;
-  const patches = versions.slice(baseIndex + 1).map((v, i) => ({
+/**
+ * The original's view of a version: its base (dag_version) and the patches after it, following
+ * each patch back to the version it was applied to. `head` is a version number among `versions`
+ * (default the last one).
+ */
+export function chainOf(versions: WorkflowRow[], headVersion?: number) {
+  const byVersion = new Map(versions.map((v) => [v.version, v]));
+  const head = headVersion === undefined ? versions[versions.length - 1]! : byVersion.get(headVersion)!;
+  const chain = [head];
+  for (let cur = head; cur.patch !== null;) {
+    const parent = byVersion.get(cur.base_version ?? cur.version - 1);
+    if (!parent) break;
+    chain.unshift((cur = parent));
+  }
+  const base = chain[0]!;
+  const patches = chain.slice(1).map((v, i) => ({
     seq: i + 1, artifact_id: v.artifact_id, cas_id: v.definition_hash, depth: i + 1, created_at: v.created_at,
-    op_count: ((v.patch as DocumentPatch | null)?.operations ?? []).length, created_by: v.created_by,
+    op_count: ((v.patch as DocumentPatch | null)?.operations ?? []).length, created_by: v.created_by, version: v.version,
   }));
   return {
     head, base, patches,
