@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, type Config } from '../config.ts';
+import { bool, int, type Config } from '../config.ts';
 
 /** The deals domain's variables (seed 003), part of the boot schema. */
 export const dealsConfig = z.object({
@@ -17,6 +17,16 @@ export const dealsConfig = z.object({
   GDRIVE_ACCESS_TOKEN: z.string().min(1).optional(),
   /** Drive requests per second per source connection, shared by every process. */
   GDRIVE_RATE_LIMIT_PER_SECOND: int(10, 1),
+  /** OCR of scanned PDF pages and images (tesseract.js, language data shipped: no network). */
+  DEALS_OCR: bool(true),
+  /** Tesseract languages, `+`-joined; only `eng` ships, others need DEALS_OCR_LANG_PATH. */
+  DEALS_OCR_LANGUAGES: z.string().regex(/^[a-z_]+(\+[a-z_]+)*$/, 'must be Tesseract language codes joined by +').default('eng'),
+  /** Folder of `<lang>.traineddata.gz` files; unset: the shipped @tesseract.js-data/eng model. */
+  DEALS_OCR_LANG_PATH: z.string().min(1).optional(),
+  /** Scanned pages of one PDF read by OCR at most (about 1 s each on one core). */
+  DEALS_OCR_MAX_PAGES: int(50, 1, 10_000),
+  /** Largest page image OCR takes, in pixels (a letter page at 600 dpi is 33.7 M). */
+  DEALS_OCR_MAX_PIXELS: int(40_000_000, 10_000),
   /** Largest document text kept for processing, in characters. */
   DEALS_MAX_DOCUMENT_CHARS: int(200_000, 1000),
 });

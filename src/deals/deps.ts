@@ -2,6 +2,7 @@ import type { Services } from '../runtime/domain.ts';
 import { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
 import type { DealsConfig } from './config.ts';
 import { DriveClient } from './gdrive/client.ts';
+import { OcrEngine } from './ocr.ts';
 import * as sources from './sources-store.ts';
 
 /** A Drive job ran in a process with no Drive configured: retrying cannot help. */
@@ -23,11 +24,15 @@ export interface DealsDeps {
   config: DealsConfig;
   analyzer: DealAnalyzer;
   drive: DriveAccess;
+  /** The process's OCR engine (one Tesseract worker, started on the first scan); absent with DEALS_OCR=false. */
+  ocr: OcrEngine | undefined;
 }
 
 export interface DealsSetupOptions {
   /** Replaces the builtin analyzer (tests inject failing or LLM-backed ones). */
   analyzer?: DealAnalyzer;
+  /** Replaces the OCR engine built from the config (tests read its counters). */
+  ocr?: OcrEngine;
 }
 
 export function setupDeals(services: Services, options: DealsSetupOptions = {}): DealsDeps {
@@ -47,5 +52,7 @@ export function setupDeals(services: Services, options: DealsSetupOptions = {}):
       return drive.client().download(source?.id ?? dealId, fileId, signal);
     },
   };
-  return { services, config, analyzer: options.analyzer ?? new BuiltinAnalyzer(), drive };
+  const ocr = !config.DEALS_OCR ? undefined : options.ocr
+    ?? new OcrEngine({ languages: config.DEALS_OCR_LANGUAGES, langPath: config.DEALS_OCR_LANG_PATH, maxPixels: config.DEALS_OCR_MAX_PIXELS });
+  return { services, config, analyzer: options.analyzer ?? new BuiltinAnalyzer(), drive, ocr };
 }

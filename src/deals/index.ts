@@ -100,6 +100,8 @@ export function createDealsDomain(options: Parameters<typeof setupDeals>[1] = {}
       await app.register(async (scope) => dealsRoutes(scope, services, deps));
     },
     commands: registerDealsCommands,
+    // The Tesseract worker thread would keep the process alive.
+    stop: async (deps) => deps.ocr?.close(),
   });
 }
 
