@@ -27,6 +27,8 @@ export const dealsConfig = z.object({
   DEALS_OCR_MAX_PAGES: int(50, 1, 10_000),
   /** Largest page image OCR takes, in pixels (a letter page at 600 dpi is 33.7 M). */
   DEALS_OCR_MAX_PIXELS: int(40_000_000, 10_000),
+  /** Document text sent to the LLM per question, in characters (the original's 8,000). */
+  DEALS_LLM_MAX_INPUT_CHARS: int(8000, 500, 1_000_000),
   /** Largest document text kept for processing, in characters. */
   DEALS_MAX_DOCUMENT_CHARS: int(200_000, 1000),
 });

@@ -1,7 +1,9 @@
+import { createChatModel, type ExtractionConfig } from '../extraction/index.ts';
 import type { Services } from '../runtime/domain.ts';
 import { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
 import type { DealsConfig } from './config.ts';
 import { DriveClient } from './gdrive/client.ts';
+import { LlmDealAnalyzer } from './llm-analyzer.ts';
 import { OcrEngine } from './ocr.ts';
 import * as sources from './sources-store.ts';
 
@@ -35,7 +37,22 @@ export interface DealsSetupOptions {
   ocr?: OcrEngine;
 }
 
-export function setupDeals(services: Services, options: DealsSetupOptions = {}): DealsDeps {
+/**
+ * The analyzer: the LLM of LLM_PROVIDER (or of the key that is set), as the extraction domain
+ * resolves it; the builtin rules with no provider.
+ */
+async function createAnalyzer(config: DealsConfig & ExtractionConfig, services: Services): Promise<DealAnalyzer> {
+  const model = await createChatModel(config);
+  if (!model) return new BuiltinAnalyzer();
+  return new LlmDealAnalyzer({
+    model, rateLimiter: services.rateLimiter,
+    limits: { requestsPerMinute: config.LLM_REQUESTS_PER_MINUTE, tokensPerMinute: config.LLM_TOKENS_PER_MINUTE },
+    maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS, maxRetries: config.LLM_MAX_RETRIES, timeoutMs: config.LLM_TIMEOUT_MS,
+    maxInputChars: config.DEALS_LLM_MAX_INPUT_CHARS,
+  });
+}
+
+export async function setupDeals(services: Services, options: DealsSetupOptions = {}): Promise<DealsDeps> {
   const config = services.config as DealsConfig;
   let client: DriveClient | undefined;
   const drive: DriveAccess = {
@@ -54,5 +71,6 @@ export function setupDeals(services: Services, options: DealsSetupOptions = {}):
   };
   const ocr = !config.DEALS_OCR ? undefined : options.ocr
     ?? new OcrEngine({ languages: config.DEALS_OCR_LANGUAGES, langPath: config.DEALS_OCR_LANG_PATH, maxPixels: config.DEALS_OCR_MAX_PIXELS });
-  return { services, config, analyzer: options.analyzer ?? new BuiltinAnalyzer(), drive, ocr };
+  const analyzer = options.analyzer ?? (await createAnalyzer(config as DealsConfig & ExtractionConfig, services));
+  return { services, config, analyzer, drive, ocr };
 }

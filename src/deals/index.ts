@@ -23,6 +23,7 @@ export { queueAllDailyBriefs } from './fanout.ts';
 export { buildBrief } from './brief.ts';
 export { BuiltinAnalyzer, type DealAnalyzer, type DocumentInput, type EmailInput } from './analysis.ts';
 export { dealsConfig, type DealsConfig } from './config.ts';
+export { answerDealPrompt, LlmDealAnalyzer, LlmOutputError, type LlmAnalyzerOptions } from './llm-analyzer.ts';
 export { setupDeals, type DealsDeps, type DealsSetupOptions } from './deps.ts';
 
 // The deals queues in the typed job catalog: send() checks their payloads.

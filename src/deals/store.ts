@@ -60,6 +60,7 @@ export interface BriefRow {
   risks: unknown;
   communications: unknown;
   markdown: string | null;
+  narrative: unknown;
   status: string;
   error: string | null;
   created_at: Date;
@@ -273,6 +274,8 @@ export async function previousBrief(db: Queryable, dealId: string, date: string)
 }
 
 export interface BriefSections {
+  /** The LLM's headline and summary; absent or null with the builtin analyzer. */
+  narrative?: unknown;
   progress_snapshot: unknown;
   changes: unknown;
   blockers: unknown;
@@ -281,17 +284,17 @@ export interface BriefSections {
   markdown: string;
 }
 
-/** Regenerating a day replaces that day's brief. $1 deal, $2 date, $3..$7 sections, $8 markdown. */
-const UPSERT_BRIEF = `insert into briefs (deal_id, brief_date, progress_snapshot, changes, blockers, risks, communications, markdown, status, published_at)
-  values ($1, $2::date, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8, 'published', now())
-  on conflict (deal_id, brief_date) do update set progress_snapshot = excluded.progress_snapshot, changes = excluded.changes,
+/** Regenerating a day replaces that day's brief. $1 deal, $2 date, $3..$7 sections, $8 markdown, $9 narrative. */
+const UPSERT_BRIEF = `insert into briefs (deal_id, brief_date, progress_snapshot, changes, blockers, risks, communications, markdown, narrative, status, published_at)
+  values ($1, $2::date, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8, $9::text::jsonb, 'published', now())
+  on conflict (deal_id, brief_date) do update set progress_snapshot = excluded.progress_snapshot, changes = excluded.changes, narrative = excluded.narrative,
     blockers = excluded.blockers, risks = excluded.risks, communications = excluded.communications, markdown = excluded.markdown,
     status = 'published', error = null, published_at = now()
   returning id`;
 export async function upsertBrief(db: Queryable, dealId: string, date: string, s: BriefSections): Promise<string> {
   const json = (v: unknown) => JSON.stringify(v);
   const [row] = await db.query<{ id: string }>(UPSERT_BRIEF, [
-    dealId, date, json(s.progress_snapshot), json(s.changes), json(s.blockers), json(s.risks), json(s.communications), s.markdown,
+    dealId, date, json(s.progress_snapshot), json(s.changes), json(s.blockers), json(s.risks), json(s.communications), s.markdown, s.narrative == null ? null : json(s.narrative),
   ]);
   return row!.id;
 }
@@ -303,7 +306,7 @@ const BRIEF_FAILED = `insert into briefs (deal_id, brief_date, status, error) va
 export const markBriefFailed = (db: Queryable, dealId: string, date: string, error: string) => db.query(BRIEF_FAILED, [dealId, date, error]);
 
 const BRIEF_COLUMNS = `id, deal_id, to_char(brief_date, 'YYYY-MM-DD') as brief_date, progress_snapshot, changes, blockers, risks,
-  communications, markdown, status, error, created_at, published_at`;
+  communications, markdown, narrative, status, error, created_at, published_at`;
 /** $1 deal id, $2 limit. */
 const LIST_BRIEFS = `select ${BRIEF_COLUMNS} from briefs where deal_id = $1 order by brief_date desc limit $2`;
 export const listBriefs = (db: Queryable, dealId: string, limit = 60) => db.query<BriefRow>(LIST_BRIEFS, [dealId, limit]);
