@@ -17,6 +17,14 @@ export const dealsConfig = z.object({
   GDRIVE_ACCESS_TOKEN: z.string().min(1).optional(),
   /** Drive requests per second per source connection, shared by every process. */
   GDRIVE_RATE_LIMIT_PER_SECOND: int(10, 1),
+  /** Microsoft Graph base (no version path); unset: SharePoint/OneDrive sync is off. */
+  GRAPH_API_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** Bearer token for Graph (an app token with Files.Read.All / Sites.Read.All). */
+  GRAPH_ACCESS_TOKEN: z.string().min(1).optional(),
+  /** Graph requests per second per source connection, shared by every process. */
+  GRAPH_RATE_LIMIT_PER_SECOND: int(10, 1),
+  /** Items per drive delta page asked for ($top; Graph may send fewer). */
+  GRAPH_DELTA_PAGE_SIZE: int(500, 1, 1000),
   /** OCR of scanned PDF pages and images (tesseract.js, language data shipped: no network). */
   DEALS_OCR: bool(true),
   /** Tesseract languages, `+`-joined; only `eng` ships, others need DEALS_OCR_LANG_PATH. */

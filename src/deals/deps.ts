@@ -3,6 +3,7 @@ import type { Services } from '../runtime/domain.ts';
 import { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
 import type { DealsConfig } from './config.ts';
 import { DriveClient } from './gdrive/client.ts';
+import { GraphClient } from './graph/client.ts';
 import { LlmDealAnalyzer } from './llm-analyzer.ts';
 import { OcrEngine } from './ocr.ts';
 import * as sources from './sources-store.ts';
@@ -10,6 +11,19 @@ import * as sources from './sources-store.ts';
 /** A Drive job ran in a process with no Drive configured: retrying cannot help. */
 export class DriveNotConfigured extends Error {
   override name = 'DriveNotConfigured';
+}
+
+/** A Graph job ran in a process with no Graph configured: retrying cannot help. */
+export class GraphNotConfigured extends Error {
+  override name = 'GraphNotConfigured';
+}
+
+/** Microsoft Graph (SharePoint, OneDrive) as the deals domain reaches it: one client per process. */
+export interface GraphAccess {
+  /** The client; throws GraphNotConfigured when GRAPH_API_URL is unset. */
+  client(): GraphClient;
+  /** A file's bytes, drawn from the deal's SharePoint connection budget. */
+  download(dealId: string, itemId: string, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 /** Google Drive as the deals domain reaches it: one client per process. */
@@ -26,6 +40,7 @@ export interface DealsDeps {
   config: DealsConfig;
   analyzer: DealAnalyzer;
   drive: DriveAccess;
+  graph: GraphAccess;
   /** The process's OCR engine (one Tesseract worker, started on the first scan); absent with DEALS_OCR=false. */
   ocr: OcrEngine | undefined;
 }
@@ -69,8 +84,24 @@ export async function setupDeals(services: Services, options: DealsSetupOptions 
       return drive.client().download(source?.id ?? dealId, fileId, signal);
     },
   };
+  let graphClient: GraphClient | undefined;
+  const graph: GraphAccess = {
+    client() {
+      if (!config.GRAPH_API_URL) throw new GraphNotConfigured('no Microsoft Graph is configured (set GRAPH_API_URL and GRAPH_ACCESS_TOKEN)');
+      graphClient ??= new GraphClient({
+        baseUrl: config.GRAPH_API_URL.replace(/\/+$/, ''), accessToken: config.GRAPH_ACCESS_TOKEN, rateLimiter: services.rateLimiter,
+        perSecond: config.GRAPH_RATE_LIMIT_PER_SECOND, pageSize: config.GRAPH_DELTA_PAGE_SIZE,
+      });
+      return graphClient;
+    },
+    async download(dealId, itemId, signal) {
+      const source = await sources.activeSource(services.sql, dealId, 'sharepoint');
+      if (!source?.folder_id) throw new GraphNotConfigured(`deal ${dealId} has no active SharePoint source to download from`);
+      return graph.client().download(source.id, source.folder_id, itemId, signal);
+    },
+  };
   const ocr = !config.DEALS_OCR ? undefined : options.ocr
     ?? new OcrEngine({ languages: config.DEALS_OCR_LANGUAGES, langPath: config.DEALS_OCR_LANG_PATH, maxPixels: config.DEALS_OCR_MAX_PIXELS });
   const analyzer = options.analyzer ?? (await createAnalyzer(config as DealsConfig & ExtractionConfig, services));
-  return { services, config, analyzer, drive, ocr };
+  return { services, config, analyzer, drive, graph, ocr };
 }

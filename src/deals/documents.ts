@@ -2,7 +2,7 @@ import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
 import { classifyOutput, parsed, risksOutput, summaryOutput } from './analysis.ts';
 import { toJobControl } from '../runtime/outbound.ts';
-import { DriveNotConfigured, type DealsDeps } from './deps.ts';
+import { DriveNotConfigured, GraphNotConfigured, type DealsDeps } from './deps.ts';
 import type { DocumentJob } from './queues.ts';
 import * as store from './store.ts';
 import { extractText, mimeOf, UnreadableDocument, type ReadResult } from './text.ts';
@@ -62,9 +62,11 @@ async function readText(doc: store.DocumentRow, ctx: JobContext<DocumentJob, Dea
   const { sql } = ctx.services;
   const max = ctx.deps.config.DEALS_MAX_DOCUMENT_CHARS;
   let bytes = await store.fileData(sql, doc.id);
-  if (!bytes && doc.source_type === 'gdrive' && doc.source_id) {
+  if (!bytes && (doc.source_type === 'gdrive' || doc.source_type === 'sharepoint') && doc.source_id) {
     try {
-      bytes = await ctx.deps.drive.download(doc.deal_id, doc.source_id, ctx.signal);
+      bytes = doc.source_type === 'gdrive'
+        ? await ctx.deps.drive.download(doc.deal_id, doc.source_id, ctx.signal)
+        : await ctx.deps.graph.download(doc.deal_id, doc.source_id, ctx.signal);
     } catch (err) {
       // A 404 or 403 becomes a PermanentFailure; a 429 waits for the budget without an attempt.
       throw toJobControl(err);
@@ -79,7 +81,7 @@ async function readText(doc: store.DocumentRow, ctx: JobContext<DocumentJob, Dea
 
 /** Errors no retry can fix: the document is gone or its file cannot be read. */
 export const isPermanentDocumentError = (err: unknown) =>
-  err instanceof DocumentNotFound || err instanceof UnreadableDocument || err instanceof DriveNotConfigured;
+  err instanceof DocumentNotFound || err instanceof UnreadableDocument || err instanceof DriveNotConfigured || err instanceof GraphNotConfigured;
 
 /** Every attempt failed: the document row says why, for the dashboard and the API. */
 export async function onDocumentDead(job: Job<unknown>, ctx: DeadContext<DealsDeps>): Promise<void> {
