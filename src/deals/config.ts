@@ -25,6 +25,8 @@ export const dealsConfig = z.object({
   GRAPH_RATE_LIMIT_PER_SECOND: int(10, 1),
   /** Items per drive delta page asked for ($top; Graph may send fewer). */
   GRAPH_DELTA_PAGE_SIZE: int(500, 1, 1000),
+  /** Gmail / Outlook sources: how far back the first (or a `full`) sync reads, in days (the original's 30). */
+  DEALS_MAIL_LOOKBACK_DAYS: int(30, 1, 3650),
   /** OCR of scanned PDF pages and images (tesseract.js, language data shipped: no network). */
   DEALS_OCR: bool(true),
   /** Tesseract languages, `+`-joined; only `eng` ships, others need DEALS_OCR_LANG_PATH. */

@@ -1,3 +1,4 @@
+import { NylasClient, type EmailConfig } from '../email/index.ts';
 import { createChatModel, type ExtractionConfig } from '../extraction/index.ts';
 import type { Services } from '../runtime/domain.ts';
 import { BuiltinAnalyzer, type DealAnalyzer } from './analysis.ts';
@@ -26,6 +27,11 @@ export interface GraphAccess {
   download(dealId: string, itemId: string, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
+/** A mail source ran in a process with no Nylas key: retrying cannot help. */
+export class NylasNotConfigured extends Error {
+  override name = 'NylasNotConfigured';
+}
+
 /** Google Drive as the deals domain reaches it: one client per process. */
 export interface DriveAccess {
   /** The client; throws when no Drive is configured. */
@@ -41,6 +47,8 @@ export interface DealsDeps {
   analyzer: DealAnalyzer;
   drive: DriveAccess;
   graph: GraphAccess;
+  /** Nylas (Gmail and Outlook sources): the email domain's client, on its per-grant budget. */
+  nylas: { client(): NylasClient };
   /** The process's OCR engine (one Tesseract worker, started on the first scan); absent with DEALS_OCR=false. */
   ocr: OcrEngine | undefined;
 }
@@ -100,8 +108,21 @@ export async function setupDeals(services: Services, options: DealsSetupOptions 
       return graph.client().download(source.id, source.folder_id, itemId, signal);
     },
   };
+  let nylasClient: NylasClient | undefined;
+  const nylas = {
+    client() {
+      const c = config as DealsConfig & EmailConfig;
+      if (!c.NYLAS_API_KEY) throw new NylasNotConfigured('no Nylas is configured (set NYLAS_API_KEY; Gmail and Outlook sources use the deal inbox\'s grant)');
+      // The same per-grant bucket (nylas:<grant>) as the email domain's client: one budget per grant.
+      nylasClient ??= new NylasClient({
+        apiKey: c.NYLAS_API_KEY, apiUri: c.NYLAS_API_URI, rateLimiter: services.rateLimiter,
+        rateLimit: { capacity: c.NYLAS_RATE_LIMIT_BURST, perSecond: c.NYLAS_RATE_LIMIT_PER_SECOND }, timeoutMs: c.NYLAS_TIMEOUT_MS, maxRetries: c.NYLAS_MAX_RETRIES,
+      });
+      return nylasClient;
+    },
+  };
   const ocr = !config.DEALS_OCR ? undefined : options.ocr
     ?? new OcrEngine({ languages: config.DEALS_OCR_LANGUAGES, langPath: config.DEALS_OCR_LANG_PATH, maxPixels: config.DEALS_OCR_MAX_PIXELS });
   const analyzer = options.analyzer ?? (await createAnalyzer(config as DealsConfig & ExtractionConfig, services));
-  return { services, config, analyzer, drive, graph, ocr };
+  return { services, config, analyzer, drive, graph, nylas, ocr };
 }

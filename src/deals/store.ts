@@ -242,6 +242,22 @@ export async function insertCommunication(db: Queryable, c: NewCommunication): P
   return row!.id;
 }
 
+/**
+ * A mail seen by a sync: inserted once per deal, source type and provider message id (the id is
+ * returned only then). $1 deal, $2 subject, $3 sender, $4 recipients, $5 body, $6 thread,
+ * $7 source type, $8 source id, $9 message id, $10 received at.
+ */
+const INSERT_SYNCED_COMMUNICATION = `insert into communications (deal_id, subject, sender, recipients, body, thread_id, source_type, source_id, message_id, received_at)
+  values ($1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10)
+  on conflict (deal_id, source_type, source_id) where source_id is not null do nothing
+  returning id`;
+export async function insertSyncedCommunication(db: Queryable, c: NewCommunication & { recipients: string[] }): Promise<string | undefined> {
+  const [row] = await db.query<{ id: string }>(INSERT_SYNCED_COMMUNICATION, [
+    c.dealId, c.subject, c.sender, c.recipients, c.body ?? null, c.threadId ?? null, c.sourceType ?? null, c.sourceId ?? null, c.messageId ?? null, c.receivedAt,
+  ]);
+  return row?.id;
+}
+
 /** $1 id. */
 const GET_COMMUNICATION = `select * from communications where id = $1`;
 export async function getCommunication(db: Queryable, id: string): Promise<CommunicationRow | undefined> {

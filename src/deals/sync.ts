@@ -6,6 +6,7 @@ import type { DealsDeps } from './deps.ts';
 import type { DriveFile } from './gdrive/client.ts';
 import { isUuid } from './ids.ts';
 import { graphSync } from './graph/sync.ts';
+import { mailSync } from './mail-sync.ts';
 import type { SourceSyncJob } from './queues.ts';
 import { queueAnalyses, type SyncResult } from './sync-result.ts';
 import * as sources from './sources-store.ts';
@@ -33,7 +34,7 @@ export async function syncSource(job: SourceSyncJob, ctx: JobContext<SourceSyncJ
     let result: SyncResult;
     if (job.sourceType === 'sharepoint') result = await graphSync(source, job, ctx);
     else if (job.sourceType === 'gdrive') result = job.syncType === 'full' || !source.page_token ? await fullSync(source, ctx) : await incrementalSync(source, source.page_token, ctx);
-    else return { ...empty, skipped: `${job.sourceType} sync is not built in Nova yet` };
+    else result = await mailSync(source, job, ctx);
     await sources.markSynced(sql, source.id, null);
     await ctx.progress(100);
     return result;
