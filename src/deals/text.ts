@@ -127,7 +127,8 @@ async function pdfText(bytes: Uint8Array, options: ReadOptions): Promise<ReadRes
       let read = false;
       for (let i = 0; i < ops.fnArray.length; i++) {
         const fn = ops.fnArray[i];
-        if (fn !== OPS.paintImageXObject && fn !== OPS.paintInlineImageXObject) continue;
+        // A repeated image (pdf.js folds repeats into one paint) is read once.
+        if (fn !== OPS.paintImageXObject && fn !== OPS.paintImageXObjectRepeat && fn !== OPS.paintInlineImageXObject) continue;
         const arg = ops.argsArray[i]![0] as string | RawImage;
         // A named image is resolved by its page (or, shared, by the document); an inline one is its own data.
         const image = typeof arg === 'string'

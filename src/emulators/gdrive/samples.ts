@@ -48,10 +48,12 @@ export function scanPng(): Uint8Array {
 
 /**
  * A PDF of `pages` scanned pages, each the sample scan as its only content: an image XObject and
- * no text layer, as a scanner writes it. The PNG's compressed data goes in unchanged: a PDF Flate
- * stream with PNG predictors (Predictor 15) is the same bytes as a PNG's IDAT chunks.
+ * no text layer, as a scanner writes it. `tiles` > 1 stacks the scan that many times down a page
+ * (6 fill a letter page with about 30 lines, for benchmarks). The PNG's compressed data goes in
+ * unchanged: a PDF Flate stream with PNG predictors (Predictor 15) is the same bytes as a PNG's
+ * IDAT chunks.
  */
-export function scannedPdfBytes(pages = 1, png = scanPng()): Uint8Array {
+export function scannedPdfBytes(pages = 1, png = scanPng(), tiles = 1): Uint8Array {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   const idat: Uint8Array[] = [];
   let width = 0;
@@ -67,15 +69,20 @@ export function scannedPdfBytes(pages = 1, png = scanPng()): Uint8Array {
   }
   const image = Buffer.concat(idat);
   // The page keeps the scan's proportions on a letter-wide page.
-  const pageHeight = Math.round((612 * height) / width);
-  const content = `q 612 0 0 ${pageHeight} 0 0 cm /Scan Do Q`;
+  const tileHeight = Math.round((612 * height) / width);
+  const pageHeight = tileHeight * tiles;
+  // One image object per tile: pdf.js would fold repeats of one image into a single paint.
+  const content = Array.from({ length: tiles }, (_, i) => `q 612 0 0 ${tileHeight} 0 ${i * tileHeight} cm /Scan${i} Do Q`).join(' ');
+  const firstImage = 4 + pages;
+  const xobjects = Array.from({ length: tiles }, (_, i) => `/Scan${i} ${firstImage + i} 0 R`).join(' ');
+  const imageObject: [string, Uint8Array] = [`<< /Type /XObject /Subtype /Image /Width ${width} /Height ${height} /ColorSpace /DeviceGray /BitsPerComponent ${depth} ` +
+    `/Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent ${depth} /Columns ${width} >> /Length ${image.length} >>\nstream\n`, image];
   const objects: (string | [string, Uint8Array])[] = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     `<< /Type /Pages /Kids [${Array.from({ length: pages }, (_, i) => `${3 + i} 0 R`).join(' ')}] /Count ${pages} >>`,
-    ...Array.from({ length: pages }, () => `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 ${pageHeight}] /Contents ${3 + pages} 0 R /Resources << /XObject << /Scan ${4 + pages} 0 R >> >> >>`),
+    ...Array.from({ length: pages }, () => `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 ${pageHeight}] /Contents ${3 + pages} 0 R /Resources << /XObject << ${xobjects} >> >> >>`),
     `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
-    [`<< /Type /XObject /Subtype /Image /Width ${width} /Height ${height} /ColorSpace /DeviceGray /BitsPerComponent ${depth} ` +
-      `/Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent ${depth} /Columns ${width} >> /Length ${image.length} >>\nstream\n`, image],
+    ...Array.from({ length: tiles }, () => imageObject),
   ];
   const chunks: Buffer[] = [Buffer.from('%PDF-1.4\n', 'latin1')];
   let size = chunks[0]!.length;
