@@ -137,7 +137,7 @@ async function benchGraph(db: { sql: Sql; env: Record<string, string> }): Promis
     const drive = 'b!bench';
     graph.put(drive, { id: 'seed', name: 'seed.txt', content: 'Seed.' });
     const source = await sources.upsertSource(db.sql, { dealId: deal.id, sourceType: 'sharepoint', folderId: drive, configuration: { driveId: drive } });
-    await sources.savePageToken(db.sql, source.id, graph.latestDeltaLink(drive));
+    await sources.savePageToken(db.sql, source.id, graph.latestDeltaLink(drive, 500));
     // As for Drive: 70% new files, 20% edits of them, 10% deletions.
     const created = Math.round(CHANGES * 0.7);
     const edited = Math.round(CHANGES * 0.2);

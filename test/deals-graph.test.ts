@@ -57,7 +57,7 @@ describe.each(backends)('deals SharePoint sync (Graph drive delta) on $name', (b
     expect(docs.has('outside')).toBe(false);
     expect(docs.get('a7')).toMatchObject({ source_type: 'sharepoint', name: 'doc 7.txt', status: 'new' });
     expect(new Set(await summarizeJobs()).size).toBe(250);
-    expect(await cursor()).toBe(graph.latestDeltaLink(DRIVE));
+    expect(await cursor()).toBe(graph.latestDeltaLink(DRIVE, 100));
   });
 
   it('resumes from the saved link after a failed attempt: no file missed, none processed twice, deletions kept as rows', async () => {
@@ -87,7 +87,7 @@ describe.each(backends)('deals SharePoint sync (Graph drive delta) on $name', (b
     const queued = await summarizeJobs();
     expect(queued.length).toBe(200 + 50);
     expect(new Set(queued).size).toBe(queued.length);
-    expect(await cursor()).toBe(graph.latestDeltaLink(DRIVE));
+    expect(await cursor()).toBe(graph.latestDeltaLink(DRIVE, 100));
   });
 
   it('replays nothing when the same delta link is synced again', async () => {

@@ -187,6 +187,46 @@ export async function upsertSyncedDocument(db: Queryable, d: NewDocument): Promi
   return row;
 }
 
+/** A file of a sync page, for the batch upsert. */
+export interface SyncedFile {
+  sourceId: string;
+  name: string;
+  sourceUrl: string | null;
+  mimeType: string | null;
+  sourceModifiedAt: Date | null;
+}
+
+/**
+ * A sync page's files in one statement, with upsertSyncedDocument's rules (new: inserted;
+ * changed source time or deleted: updated; else untouched and not returned). Each source id at
+ * most once per call (the caller keeps the page's last state of each file).
+ * $1 deal, $2 source type, $3 source ids, $4 names, $5 urls, $6 mime types, $7 modified at (ISO text:
+ * drivers differ in how they send an array of dates).
+ */
+const UPSERT_SYNCED_BATCH = `insert into documents as d (deal_id, name, source_type, source_id, source_url, mime_type, source_modified_at, last_ingested_at)
+  select $1, f.name, $2, f.source_id, f.url, f.mime, f.modified::timestamptz, now()
+  from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as f (source_id, name, url, mime, modified)
+  on conflict (deal_id, source_type, source_id) where source_id is not null do update
+    set name = excluded.name, source_url = excluded.source_url, mime_type = excluded.mime_type, content = null,
+        source_modified_at = excluded.source_modified_at, status = 'updated', last_ingested_at = now(), updated_at = now()
+    where d.source_modified_at is distinct from excluded.source_modified_at or d.status = 'deleted'
+  returning id, (xmax = 0) as inserted`;
+export function upsertSyncedBatch(db: Queryable, dealId: string, sourceType: string, files: SyncedFile[]) {
+  if (!files.length) return Promise.resolve([]);
+  return db.query<{ id: string; inserted: boolean }>(UPSERT_SYNCED_BATCH, [
+    dealId, sourceType, files.map((f) => f.sourceId), files.map((f) => f.name), files.map((f) => f.sourceUrl),
+    files.map((f) => f.mimeType), files.map((f) => f.sourceModifiedAt?.toISOString() ?? null),
+  ]);
+}
+
+/** $1 deal, $2 source type, $3 source ids: those still live become deleted (rows kept). */
+const MARK_DELETED_BATCH = `update documents set status = 'deleted', updated_at = now()
+  where deal_id = $1 and source_type = $2 and source_id = any($3::text[]) and status <> 'deleted' returning id`;
+export async function markDeletedBatch(db: Queryable, dealId: string, sourceType: string, sourceIds: string[]): Promise<number> {
+  if (!sourceIds.length) return 0;
+  return (await db.query(MARK_DELETED_BATCH, [dealId, sourceType, sourceIds])).length;
+}
+
 /** $1 deal, $2 source type, $3 source id. */
 const MARK_DELETED = `update documents set status = 'deleted', updated_at = now()
   where deal_id = $1 and source_type = $2 and source_id = $3 and status <> 'deleted' returning id`;

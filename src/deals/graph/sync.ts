@@ -1,6 +1,5 @@
 import { ProviderError } from '../../runtime/outbound.ts';
 import type { JobContext } from '../../runtime/domain.ts';
-import type { Queryable } from '../../storage/index.ts';
 import type { DealsDeps } from '../deps.ts';
 import type { SourceSyncJob } from '../queues.ts';
 import * as sources from '../sources-store.ts';
@@ -50,19 +49,31 @@ export async function graphSync(source: SourceRow, job: SourceSyncJob, ctx: JobC
     }
     const next = page['@odata.nextLink'] ?? page['@odata.deltaLink'];
     if (!next) throw new Error('graph delta page carried neither @odata.nextLink nor @odata.deltaLink');
-    await sql.transaction(async (tx) => {
-      const changed: string[] = [];
-      for (const item of page.value) {
-        if (item.folder) continue;
-        if (item.deleted || !inFolder(item)) {
-          if (await store.markDocumentDeleted(tx, source.deal_id, 'sharepoint', item.id)) r.deletedDocuments++;
-          continue;
-        }
-        if (!item.file) continue;
-        listed?.add(item.id);
-        await applyItem(tx, source, item, changed, r);
+    // The page's last state of each item (Graph may send one item more than once), then two
+    // statements: the files upserted, the deleted ones marked.
+    // null: deleted (or moved out of the folder); undefined: neither a file nor deleted.
+    const last = new Map<string, GraphItem | null | undefined>();
+    for (const item of page.value) {
+      if (!item.folder) last.set(item.id, item.deleted || !inFolder(item) ? null : item.file ? item : undefined);
+    }
+    const files: store.SyncedFile[] = [];
+    const gone: string[] = [];
+    for (const [id, item] of last) {
+      if (item === null) gone.push(id);
+      else if (item) {
+        listed?.add(id);
+        files.push({
+          sourceId: id, name: item.name ?? id, sourceUrl: item.webUrl ?? null, mimeType: item.file?.mimeType ?? null,
+          sourceModifiedAt: item.lastModifiedDateTime ? new Date(item.lastModifiedDateTime) : null,
+        });
       }
-      await queueAnalyses(ctx.services.queue, tx, source.deal_id, changed);
+    }
+    await sql.transaction(async (tx) => {
+      const rows = await store.upsertSyncedBatch(tx, source.deal_id, 'sharepoint', files);
+      for (const row of rows) row.inserted ? r.newDocuments++ : r.updatedDocuments++;
+      r.synced += rows.length;
+      r.deletedDocuments += await store.markDeletedBatch(tx, source.deal_id, 'sharepoint', gone);
+      await queueAnalyses(ctx.services.queue, tx, source.deal_id, rows.map((row) => row.id));
       if (!page['@odata.nextLink'] && listed) r.deletedDocuments += await sources.markUnlistedDeleted(tx, source.deal_id, 'sharepoint', [...listed]);
       await sources.savePageToken(tx, source.id, next);
     });
@@ -72,16 +83,4 @@ export async function graphSync(source: SourceRow, job: SourceSyncJob, ctx: JobC
     link = next;
     await ctx.progress({ pages: r.pages, filesScanned: r.filesScanned });
   }
-}
-
-async function applyItem(tx: Queryable, source: SourceRow, item: GraphItem, changed: string[], r: SyncResult): Promise<void> {
-  const row = await store.upsertSyncedDocument(tx, {
-    dealId: source.deal_id, name: item.name ?? item.id, sourceType: 'sharepoint', sourceId: item.id, sourceUrl: item.webUrl ?? null,
-    mimeType: item.file?.mimeType ?? null, sourceModifiedAt: item.lastModifiedDateTime ? new Date(item.lastModifiedDateTime) : null,
-  });
-  if (!row) return;
-  if (row.inserted) r.newDocuments++;
-  else r.updatedDocuments++;
-  r.synced++;
-  changed.push(row.id);
 }

@@ -124,10 +124,10 @@ export class GraphEmulator {
     if (item) drive.items.set(id, { ...item, content: undefined, deleted: true } as GraphItem & { content?: Uint8Array; deleted: boolean });
   }
 
-  /** The delta link a client holds once it has seen every change so far. */
-  latestDeltaLink(driveId: string): string {
+  /** The delta link a client holds once it has seen every change so far, its pages `top` long. */
+  latestDeltaLink(driveId: string, top = 0): string {
     const at = this.drive(driveId).changes.length;
-    return `${this.url}/v1.0/drives/${encodeURIComponent(driveId)}/root/delta?token=${encodeToken({ kind: 'd', at, since: at })}`;
+    return `${this.url}/v1.0/drives/${encodeURIComponent(driveId)}/root/delta?token=${encodeToken({ kind: 'd', at, since: at, top })}`;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -164,15 +164,17 @@ export class GraphEmulator {
       const driveId = decodeURIComponent(delta[1]!);
       const drive = this.drives.get(driveId);
       if (!drive) return error(404, 'itemNotFound', `The drive ${driveId} could not be found.`);
-      const top = Math.min(this.options.maxPageSize ?? 200, Math.max(1, Number(url.searchParams.get('$top') ?? 200) || 200));
       const raw = url.searchParams.get('token');
       // No token: an enumeration that began now, at the current end of the change log.
-      const token = raw === null ? { kind: 'e' as const, at: 0, since: drive.changes.length } : decodeToken(raw);
+      const token = raw === null ? { kind: 'e' as const, at: 0, since: drive.changes.length, top: 0 } : decodeToken(raw);
       if (!token) return error(400, 'invalidRequest', 'Invalid delta token.');
+      // The page size asked for first is kept in the links, as Graph keeps it in its tokens.
+      token.top = Math.min(this.options.maxPageSize ?? 200, Math.max(1, Number(url.searchParams.get('$top') ?? (token.top || 200)) || 200));
+      const top = token.top;
       if (token.since < drive.expiredBefore) return error(410, 'resyncRequired', 'Resync required. Replace any local items with the server\'s version.');
       const link = (t: Token) => `${this.url}/v1.0/drives/${encodeURIComponent(driveId)}/root/delta?token=${encodeToken(t)}`;
       const page = (value: unknown[], next: Token | undefined, delta: number) => send(200, {
-        '@odata.context': context(driveId), value, ...(next ? { '@odata.nextLink': link(next) } : { '@odata.deltaLink': link({ kind: 'd', at: delta, since: delta }) }),
+        '@odata.context': context(driveId), value, ...(next ? { '@odata.nextLink': link(next) } : { '@odata.deltaLink': link({ kind: 'd', at: delta, since: delta, top }) }),
       });
       if (token.kind === 'e') {
         // The enumeration: current items in a stable order. Its delta link starts where the
@@ -180,7 +182,7 @@ export class GraphEmulator {
         const live = [...drive.items.values()].filter((i) => !(i as { deleted?: boolean }).deleted).sort((a, b) => a.id.localeCompare(b.id));
         const value = live.slice(token.at, token.at + top).map(view);
         const next = token.at + value.length;
-        return page(value, next < live.length ? { kind: 'e', at: next, since: token.since } : undefined, token.since);
+        return page(value, next < live.length ? { kind: 'e', at: next, since: token.since, top } : undefined, token.since);
       }
       const slice = drive.changes.slice(token.at, token.at + top);
       const value = slice.map((c) => {
@@ -188,7 +190,7 @@ export class GraphEmulator {
         return c.deleted ? { id: c.id, deleted: { state: 'deleted' }, parentReference: item.parentReference } : view(item);
       });
       const next = token.at + slice.length;
-      return page(value, next < drive.changes.length ? { kind: 'd', at: next, since: token.since } : undefined, next);
+      return page(value, next < drive.changes.length ? { kind: 'd', at: next, since: token.since, top } : undefined, next);
     }
     const content = /^\/v1\.0\/drives\/([^/]+)\/items\/([^/]+)\/content$/.exec(url.pathname);
     if (req.method === 'GET' && content) {
@@ -218,14 +220,16 @@ interface Token {
   kind: 'e' | 'd';
   at: number;
   since: number;
+  /** Page size; 0: not set yet (the next request's $top, else 200). */
+  top: number;
 }
 
 function encodeToken(t: Token): string {
-  return Buffer.from(`${t.kind}:${t.at}:${t.since}`).toString('base64url');
+  return Buffer.from(`${t.kind}:${t.at}:${t.since}:${t.top}`).toString('base64url');
 }
 
 function decodeToken(token: string): Token | undefined {
-  const m = /^([ed]):(\d+):(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
+  const m = /^([ed]):(\d+):(\d+):(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
   if (!m) return undefined;
-  return { kind: m[1] as 'e' | 'd', at: Number(m[2]), since: Number(m[3]) };
+  return { kind: m[1] as 'e' | 'd', at: Number(m[2]), since: Number(m[3]), top: Number(m[4]) };
 }
