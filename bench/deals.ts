@@ -48,6 +48,9 @@ const DEALS = int('BENCH_DEALS', 1000);
 const CHANGES = int('BENCH_CHANGES', 10_000);
 const OCR_PAGES = int('BENCH_OCR_PAGES', 5);
 const OCR_DOCS = int('BENCH_OCR_DOCS', 10);
+/** BENCH_ONLY=ocr,rss,core,graph runs those parts only (core: brief, email, 8:00 fire, Drive). */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const want = (part: string) => !ONLY || ONLY.includes(part);
 
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
@@ -157,9 +160,17 @@ async function benchGraph(db: { sql: Sql; env: Record<string, string> }): Promis
 }
 
 async function main(): Promise<void> {
-  await benchOcr();
-  await benchDocumentsRss();
+  if (want('ocr')) await benchOcr();
+  if (want('rss')) await benchDocumentsRss();
   const db = await open();
+  if (!want('core')) {
+    try {
+      if (want('graph')) await benchGraph(db);
+    } finally {
+      await db.close();
+    }
+    return;
+  }
   const drive = new GdriveEmulator({ maxPageSize: 1000 });
   await drive.start();
   const config = loadNovaConfig({
@@ -242,7 +253,7 @@ async function main(): Promise<void> {
     await drive.stop();
   }
   try {
-    await benchGraph(db);
+    if (want('graph')) await benchGraph(db);
   } finally {
     await db.close();
   }
