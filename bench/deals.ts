@@ -9,7 +9,12 @@
  *   BENCH_EMAILS emails, p50 / max over BENCH_BRIEFS runs;
  * - email analysis: BENCH_EMAIL_JOBS analyze_sentiment jobs queued at once, time until all are done;
  * - the 8:00 fire: queueAllDailyBriefs for BENCH_DEALS active deals (what the schedule's job runs);
- * - Drive: an incremental sync of BENCH_CHANGES changes from the emulator's changes feed.
+ * - Drive: an incremental sync of BENCH_CHANGES changes from the emulator's changes feed;
+ * - SharePoint: an incremental sync of BENCH_CHANGES changes from the Graph emulator's drive delta;
+ * - OCR: one scanned page (the sample scan, and a letter page of six of them, about 30 lines) read
+ *   by this process's OCR engine, cold (the worker starting) and warm (p50 of BENCH_OCR_PAGES);
+ * - documents RSS (PostgreSQL only, needs `npm run build`): peak RSS of a `nova start documents`
+ *   process (the built CLI, as production runs it) while it OCRs BENCH_OCR_DOCS scanned letter pages.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,12 +24,17 @@ import { queueDailyBrief, queueEmailProcessing, queueSourceSync } from '../src/d
 import * as sources from '../src/deals/sources-store.ts';
 import * as store from '../src/deals/store.ts';
 import { loadNovaConfig } from '../src/domains.ts';
+import { existsSync } from 'node:fs';
+import { OcrEngine } from '../src/deals/ocr.ts';
+import { extractText } from '../src/deals/text.ts';
 import { GdriveEmulator } from '../src/emulators/gdrive/index.ts';
+import { scannedPdfBytes } from '../src/emulators/gdrive/samples.ts';
+import { GraphEmulator } from '../src/emulators/graph/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite, type Sql } from '../src/storage/index.ts';
-import { scratchDatabase } from './support.ts';
+import { mb, peakRss, scratchDatabase, startNova } from './support.ts';
 
 const int = (name: string, def: number) => {
   const v = Number(process.env[name]);
@@ -36,6 +46,11 @@ const EMAILS = int('BENCH_EMAILS', 200);
 const EMAIL_JOBS = int('BENCH_EMAIL_JOBS', 1000);
 const DEALS = int('BENCH_DEALS', 1000);
 const CHANGES = int('BENCH_CHANGES', 10_000);
+const OCR_PAGES = int('BENCH_OCR_PAGES', 5);
+const OCR_DOCS = int('BENCH_OCR_DOCS', 10);
+/** BENCH_ONLY=ocr,rss,core,graph runs those parts only (core: brief, email, 8:00 fire, Drive). */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const want = (part: string) => !ONLY || ONLY.includes(part);
 
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
@@ -61,8 +76,101 @@ async function waitFor(queue: QueueClient, ids: number[]): Promise<void> {
   }
 }
 
+/** OCR of one scanned page in this process: the cold first page, then warm pages. */
+async function benchOcr(): Promise<void> {
+  const ocr = new OcrEngine({ languages: 'eng', maxPixels: 40_000_000 });
+  try {
+    for (const [label, pdf] of [['sample scan, 1400×480, 5 lines', scannedPdfBytes()], ['letter page, 6 scans, 30 lines', scannedPdfBytes(1, undefined, 6)]] as const) {
+      const times: number[] = [];
+      for (let i = 0; i <= OCR_PAGES; i++) {
+        const t = performance.now();
+        const read = await extractText(pdf, 'application/pdf', { maxChars: 1_000_000, ocr });
+        times.push(performance.now() - t);
+        if (!read.text.includes('asbestos')) throw new Error('OCR lost the known words');
+      }
+      const [cold, ...warm] = times;
+      console.log(`OCR one scanned page (${label}): warm p50 ${ms(pct(warm, 0.5))}, max ${ms(Math.max(...warm))}; first page ${ms(cold!)} (starts the worker)`);
+    }
+    console.log(`  this process after OCR: RSS ${mb(process.memoryUsage().rss)}`);
+  } finally {
+    await ocr.close();
+  }
+}
+
+/** Peak RSS of a `documents` process (built CLI) OCRing scanned letter pages, on PostgreSQL. */
+async function benchDocumentsRss(): Promise<void> {
+  if (!process.env.DATABASE_URL) return console.log('documents RSS: skipped (needs DATABASE_URL: the process must share the database)');
+  if (!existsSync('dist/cli/main.js')) return console.log('documents RSS: skipped (run `npm run build` first: the built CLI is measured, as production runs it)');
+  const db = await scratchDatabase(process.env.DATABASE_URL);
+  const child = await startNova('documents', { DATABASE_URL: db.url, POLL_INTERVAL_MS: '50' });
+  const rss = peakRss(() => [child.child.pid], 50);
+  try {
+    const queue = new QueueClient(db.sql);
+    const deal = await store.insertDeal(db.sql, { name: 'OCR deal' });
+    const page = scannedPdfBytes(1, undefined, 6);
+    const ids: number[] = [];
+    const t = performance.now();
+    for (let i = 0; i < OCR_DOCS; i++) {
+      const docId = await store.insertDocument(db.sql, { dealId: deal.id, name: `scan ${i}.pdf`, sourceType: 'upload', fileData: page });
+      ids.push(await queue.send('document-processing', { documentId: docId, dealId: deal.id, operation: 'summarize' }));
+    }
+    await waitFor(queue, ids);
+    const failed = (await Promise.all(ids.map((id) => queue.getJob(id)))).filter((j) => j?.state !== 'completed').length;
+    console.log(`documents process: ${OCR_DOCS} scanned letter pages summarized in ${ms(performance.now() - t)} (${failed} failed), peak RSS ${mb(rss.stop())} (concurrency 5, one OCR worker)`);
+  } finally {
+    rss.stop();
+    await child.stop();
+    await db.drop();
+  }
+}
+
+/** Incremental SharePoint sync of CHANGES changes from the Graph emulator's drive delta. */
+async function benchGraph(db: { sql: Sql; env: Record<string, string> }): Promise<void> {
+  const graph = new GraphEmulator({ maxPageSize: 1000 });
+  await graph.start();
+  const config = loadNovaConfig({
+    ...db.env, WORKER_TYPE: 'source-sync', WORKER_HEALTH_PORT: '0', POLL_INTERVAL_MS: '50',
+    GRAPH_API_URL: graph.url, GRAPH_RATE_LIMIT_PER_SECOND: '1000', NOVA_RETAIN_COMPLETED: '100000',
+  });
+  const runtime = new Runtime({ config, domains: [createDealsDomain()], logger: silentLogger, health: false, ...(process.env.DATABASE_URL ? {} : { sql: db.sql }) });
+  await runtime.start();
+  const queue = new QueueClient(db.sql);
+  try {
+    const deal = await store.insertDeal(db.sql, { name: 'SharePoint deal', status: 'paused' });
+    const drive = 'b!bench';
+    graph.put(drive, { id: 'seed', name: 'seed.txt', content: 'Seed.' });
+    const source = await sources.upsertSource(db.sql, { dealId: deal.id, sourceType: 'sharepoint', folderId: drive, configuration: { driveId: drive } });
+    await sources.savePageToken(db.sql, source.id, graph.latestDeltaLink(drive, 500));
+    // As for Drive: 70% new files, 20% edits of them, 10% deletions.
+    const created = Math.round(CHANGES * 0.7);
+    const edited = Math.round(CHANGES * 0.2);
+    for (let i = 0; i < created; i++) graph.put(drive, { id: `i${i}`, name: `file ${i}.txt`, content: `File ${i}.` });
+    for (let i = 0; i < edited; i++) graph.put(drive, { id: `i${i}`, name: `file ${i} v2.txt`, content: `Edited ${i}.` });
+    for (let i = 0; i < CHANGES - created - edited; i++) graph.remove(drive, `i${created - 1 - i}`);
+    const t = performance.now();
+    const id = await queueSourceSync(queue, deal.id, 'sharepoint', 'incremental');
+    await waitFor(queue, [id]);
+    const syncMs = performance.now() - t;
+    const job = await queue.getJob(id);
+    console.log(`SharePoint (Graph delta) incremental sync: ${CHANGES} changes in ${ms(syncMs)} (${(CHANGES / (syncMs / 1000)).toFixed(0)} changes/s, pages of 500); result ${JSON.stringify(job?.result)}`);
+  } finally {
+    await runtime.stop();
+    await graph.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (want('ocr')) await benchOcr();
+  if (want('rss')) await benchDocumentsRss();
   const db = await open();
+  if (!want('core')) {
+    try {
+      if (want('graph')) await benchGraph(db);
+    } finally {
+      await db.close();
+    }
+    return;
+  }
   const drive = new GdriveEmulator({ maxPageSize: 1000 });
   await drive.start();
   const config = loadNovaConfig({
@@ -143,6 +251,10 @@ async function main(): Promise<void> {
   } finally {
     await syncRuntime.stop();
     await drive.stop();
+  }
+  try {
+    if (want('graph')) await benchGraph(db);
+  } finally {
     await db.close();
   }
 }

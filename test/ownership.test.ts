@@ -47,7 +47,7 @@ const OWNERS: Record<string, Owner> = {
   },
   deals: {
     dirs: ['src/deals'],
-    migrations: ['0012_deals.sql'],
+    migrations: ['0012_deals.sql', '0015_deals_sources.sql'],
     owns: ['deals', 'workstreams', 'documents', 'communications', 'briefs', 'source_connections'],
   },
   workflows: {

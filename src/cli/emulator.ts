@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { NylasEmulator, type NylasEmulatorOptions } from '../emulators/nylas/index.ts';
 import { LlmEmulator, type LlmEmulatorOptions } from '../emulators/llm/index.ts';
+import { answerDealPrompt } from '../deals/index.ts';
 import { extractFromPrompt } from '../extraction/index.ts';
 
 /** Exit code for bad flags (sysexits EX_CONFIG), as for a bad configuration. */
@@ -130,7 +131,11 @@ function registerLlmEmulator(emulator: Command): void {
 
 function toLlmOptions(flags: LlmFlags): LlmEmulatorOptions {
   return {
-    respond: (request) => extractFromPrompt(request.messages.find((m) => m.role === 'user')?.content ?? '') ?? {},
+    // A deals question gets the builtin deal analysis; anything else, the builtin extraction.
+    respond: async (request) => {
+      const user = request.messages.find((m) => m.role === 'user')?.content ?? '';
+      return (await answerDealPrompt(request.system, user)) ?? extractFromPrompt(user) ?? {};
+    },
     ...(flags.latency !== undefined && { latencyMs: flags.latency }),
     ...(flags.apiKey !== undefined && { apiKey: flags.apiKey }),
     ...(flags.rateLimit !== undefined && { rateLimitPerMinute: flags.rateLimit }),

@@ -32,6 +32,13 @@ export const emailOutput = z.object({
   keyPoints: z.array(z.string().max(300)).max(10),
 });
 
+/** The LLM-written opening of a daily brief (the sections themselves are computed from the data). */
+export const briefNarrative = z.object({
+  headline: z.string().trim().min(1).max(300),
+  summary: z.string().trim().min(1).max(2000),
+});
+
+export type BriefNarrative = z.infer<typeof briefNarrative>;
 export type RisksOutput = z.infer<typeof risksOutput>;
 export type ClassifyOutput = z.infer<typeof classifyOutput>;
 export type EmailOutput = z.infer<typeof emailOutput>;
@@ -47,6 +54,13 @@ export interface EmailInput {
   body: string;
 }
 
+/** What a brief's narrative is written from: the computed sections. */
+export interface BriefFacts {
+  dealName: string;
+  date: string;
+  sections: Record<string, unknown>;
+}
+
 /** What produces the analyses; its answers are parsed by the schemas above before use. */
 export interface DealAnalyzer {
   readonly provider: string;
@@ -54,6 +68,8 @@ export interface DealAnalyzer {
   extractRisks(doc: DocumentInput, signal?: AbortSignal): Promise<unknown>;
   classify(doc: DocumentInput, signal?: AbortSignal): Promise<unknown>;
   analyzeEmail(email: EmailInput, signal?: AbortSignal): Promise<unknown>;
+  /** The brief's headline and summary; absent (the builtin): the brief is the sections alone. */
+  narrateBrief?(facts: BriefFacts, signal?: AbortSignal): Promise<unknown>;
 }
 
 // Keyword tables of the builtin analyzer: small and explicit, so its output is predictable in

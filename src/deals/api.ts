@@ -42,7 +42,18 @@ const createCommunication = z.strictObject({
 });
 const processBody = z.strictObject({ operation: z.enum(DOCUMENT_OPERATIONS).default('summarize') });
 const syncBody = z.strictObject({ sourceType: z.enum(SOURCE_TYPES).default('gdrive'), syncType: z.enum(['full', 'incremental']).default('incremental') });
-const sourceBody = z.strictObject({ sourceType: z.literal('gdrive'), folderId: plainString(500) });
+const sourceBody = z.discriminatedUnion('sourceType', [
+  z.strictObject({ sourceType: z.literal('gdrive'), folderId: plainString(500) }),
+  /** A SharePoint document library or OneDrive: the Graph drive id, optionally one folder of it. */
+  z.strictObject({ sourceType: z.literal('sharepoint'), driveId: plainString(500), folderPath: plainString(1000).optional() }),
+  /** Gmail or Outlook through the deal inbox's Nylas grant; a mail is the deal's when a participant matches. */
+  z.strictObject({
+    sourceType: z.enum(['gmail', 'outlook']),
+    grantId: plainString(200),
+    participants: z.array(z.email({ error: 'must be an email address' })).max(100).default([]),
+    domains: z.array(z.string().regex(/^@?[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain such as example.com')).max(100).default([]),
+  }).refine((b) => b.participants.length + b.domains.length > 0, 'give at least one participant or domain'),
+]);
 const briefBody = z.strictObject({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional() });
 
 function validZone(zone: string): boolean {
@@ -136,10 +147,11 @@ export function dealsRoutes(app: FastifyInstance, services: Services, deps: Deal
     const body = sourceBody.parse(req.body ?? {});
     await dealOr404(id);
     // The channel token authenticates Drive's push notifications for this source.
-    const source = await sources.upsertSource(sql, {
-      dealId: id, sourceType: body.sourceType, folderId: body.folderId, configuration: { folderId: body.folderId },
-      channelId: randomUUID(), channelToken: randomBytes(24).toString('base64url'),
-    });
+    const source = await sources.upsertSource(sql, body.sourceType === 'gdrive'
+      ? { dealId: id, sourceType: 'gdrive', folderId: body.folderId, configuration: { folderId: body.folderId }, channelId: randomUUID(), channelToken: randomBytes(24).toString('base64url') }
+      : body.sourceType === 'sharepoint'
+        ? { dealId: id, sourceType: 'sharepoint', folderId: body.driveId, configuration: { driveId: body.driveId, ...(body.folderPath && { folderPath: body.folderPath }) } }
+        : { dealId: id, sourceType: body.sourceType, folderId: null, configuration: { grantId: body.grantId, participants: body.participants, domains: body.domains } });
     const jobId = await queueSourceSync(queue, id, body.sourceType, 'full');
     return reply.status(201).send({ source: { ...present.source(source), channelId: source.channel_id, channelToken: source.channel_token }, jobId });
   });

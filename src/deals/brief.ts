@@ -1,5 +1,6 @@
 import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
+import { briefNarrative, parsed, type BriefNarrative } from './analysis.ts';
 import type { DealsDeps } from './deps.ts';
 import { isUuid } from './ids.ts';
 import { isDay, type DailyBriefJob } from './queues.ts';
@@ -29,14 +30,14 @@ export interface Sections {
   communications: { notable: { subject: string; sender: string; snippet: string; reason: string }[]; sentiment: Record<string, number> };
 }
 
-/** A brief: the sections plus the same as Markdown. */
-export type Brief = Sections & { markdown: string };
+/** A brief: the sections plus the same as Markdown, opened by the LLM's narrative when there is one. */
+export type Brief = Sections & { markdown: string; narrative: BriefNarrative | null };
 
 /**
  * The original's heuristics, on `communications` (what syncs write) and with the documents'
  * stored risks and summaries added. Pure: the same inputs give the same brief.
  */
-export function buildBrief(input: BriefInputs): Brief {
+export function buildBrief(input: BriefInputs, narrative: BriefNarrative | null = null): Brief {
   const now = input.asOf.getTime();
   const recent = (d: Date) => now - d.getTime() <= DAY_MS && d.getTime() <= now;
   const docs = input.documents.filter((d) => d.status !== 'deleted');
@@ -91,7 +92,7 @@ export function buildBrief(input: BriefInputs): Brief {
   };
 
   const sections: Sections = { progress_snapshot, changes, blockers, risks, communications };
-  return { ...sections, markdown: markdown(input.dealName, input.date, sections) };
+  return { ...sections, narrative, markdown: markdown(input.dealName, input.date, sections, narrative) };
 }
 
 function countBy(values: string[]): Record<string, number> {
@@ -100,11 +101,12 @@ function countBy(values: string[]): Record<string, number> {
   return out;
 }
 
-function markdown(deal: string, date: string, s: Sections): string {
+function markdown(deal: string, date: string, s: Sections, narrative: BriefNarrative | null): string {
   const list = (items: string[], none: string) => (items.length ? items.map((i) => `- ${i}`).join('\n') : `- ${none}`);
   const delta = s.progress_snapshot.change_vs_previous;
   return [
     `# ${deal}: daily brief, ${date}`,
+    ...(narrative ? [`**${narrative.headline}**`, narrative.summary] : []),
     `## Progress`,
     `${s.progress_snapshot.overall}% of documents reviewed${delta ? ` (${delta > 0 ? '+' : ''}${delta} since the last brief)` : ''}.`,
     list(Object.entries(s.progress_snapshot.workstreams).map(([n, p]) => `${n}: ${p}%`), 'no workstreams'),
@@ -118,6 +120,24 @@ function markdown(deal: string, date: string, s: Sections): string {
     list(s.communications.notable.map((c) => `${c.reason}: ${c.subject} (${c.sender})`), 'nothing notable'),
     '',
   ].join('\n\n');
+}
+
+/**
+ * The builtin narrative (what the LLM emulator answers to a brief prompt): counts from the
+ * sections, no model. The shipped builtin analyzer does not narrate.
+ */
+export function narrativeOf(dealName: string, s: Sections): BriefNarrative {
+  const blockers = s.blockers.items.length;
+  const risks = s.risks.items.length;
+  const high = s.risks.items.filter((r) => r.severity === 'high').length;
+  return {
+    headline: `${dealName}: ${s.progress_snapshot.overall}% reviewed, ${blockers} blocker${blockers === 1 ? '' : 's'}, ${risks} risk${risks === 1 ? '' : 's'}`,
+    summary: [
+      `${s.changes.new_documents.length} new and ${s.changes.updated_documents.length} updated documents since yesterday.`,
+      high ? `${high} high-severity risk${high === 1 ? ' needs' : 's need'} attention.` : 'No high-severity risk.',
+      blockers ? `Top blocker: ${s.blockers.items[0]!.title}.` : 'Nothing is blocked.',
+    ].join(' '),
+  };
 }
 
 /** daily-brief: builds the deal's brief of `date` and saves it; a second run that day replaces it. */
@@ -135,10 +155,18 @@ export async function generateBrief(job: DailyBriefJob, ctx: JobContext<DailyBri
     store.previousBrief(sql, deal.id, job.date),
   ]);
   await ctx.progress(70);
-  const brief = buildBrief({ dealName: deal.name, date: job.date, asOf, documents, communications, workstreams, previous });
+  const inputs = { dealName: deal.name, date: job.date, asOf, documents, communications, workstreams, previous };
+  let brief = buildBrief(inputs);
+  // With an LLM, the model writes the opening from the computed sections (facts stay computed).
+  const { analyzer } = ctx.deps;
+  if (analyzer.narrateBrief) {
+    const { markdown: _m, narrative: _n, ...sections } = brief;
+    const narrative = parsed(briefNarrative, await analyzer.narrateBrief({ dealName: deal.name, date: job.date, sections }, ctx.signal));
+    brief = buildBrief(inputs, narrative);
+  }
   const briefId = await store.upsertBrief(sql, deal.id, job.date, brief);
   await ctx.progress(100);
-  return { success: true, briefId, dealId: deal.id, date: job.date };
+  return { success: true, briefId, dealId: deal.id, date: job.date, provider: analyzer.provider };
 }
 
 /** Every attempt failed: the day's brief row says so (a published one keeps its content). */

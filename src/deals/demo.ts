@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { GdriveEmulator } from '../emulators/gdrive/index.ts';
-import { pdfBytes } from '../emulators/gdrive/samples.ts';
+import { pdfBytes, scannedPdfBytes } from '../emulators/gdrive/samples.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { DealsConfig } from './config.ts';
 
@@ -29,6 +29,8 @@ const FILES: { id: string; name: string; mimeType: string; content: string | Uin
     'Retention bonuses are proposed for 14 key employees. Severance terms for the CFO are under negotiation. Headcount is 312.' },
   { id: 'it', name: 'IT systems overview.pdf', mimeType: 'application/pdf', content:
     pdfBytes('The ERP runs on premises and the CRM in the cloud. A security audit found two high findings in network segmentation.') },
+  // A scan with no text layer: its text comes from OCR (a second or two on the first start).
+  { id: 'env', name: 'Environmental survey (scan).pdf', mimeType: 'application/pdf', content: scannedPdfBytes() },
 ];
 
 const EMAILS = [

@@ -2,10 +2,10 @@ import type { Job } from '../queue/types.ts';
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
 import { classifyOutput, parsed, risksOutput, summaryOutput } from './analysis.ts';
 import { toJobControl } from '../runtime/outbound.ts';
-import { DriveNotConfigured, type DealsDeps } from './deps.ts';
+import { DriveNotConfigured, GraphNotConfigured, type DealsDeps } from './deps.ts';
 import type { DocumentJob } from './queues.ts';
 import * as store from './store.ts';
-import { extractText, mimeOf, UnreadableDocument } from './text.ts';
+import { extractText, mimeOf, UnreadableDocument, type ReadResult } from './text.ts';
 import { isUuid } from './ids.ts';
 
 /** A document the job names is gone: retrying cannot bring it back. */
@@ -24,7 +24,8 @@ export async function processDocument(job: DocumentJob, ctx: JobContext<Document
   if (!doc || doc.deal_id !== job.dealId) throw new DocumentNotFound(`document ${job.documentId} of deal ${job.dealId} not found`);
   if (doc.status === 'deleted') return { skipped: 'deleted' };
   await ctx.progress(10);
-  const text = doc.content ?? (await readText(doc, ctx));
+  const read = doc.content === null ? await readText(doc, ctx) : undefined;
+  const text = doc.content ?? read!.text;
   await ctx.progress(30);
   const input = { name: doc.name, text };
   const { analyzer } = ctx.deps;
@@ -52,31 +53,35 @@ export async function processDocument(job: DocumentJob, ctx: JobContext<Document
     }
   }
   await ctx.progress(100);
-  return { documentId: doc.id, operation: job.operation, provider: analyzer.provider, ...result };
+  const ocr = read?.ocrPages ? { ocrPages: read.ocrPages, ...(read.skippedPages && { ocrSkippedPages: read.skippedPages }) } : {};
+  return { documentId: doc.id, operation: job.operation, provider: analyzer.provider, ...ocr, ...result };
 }
 
 /** The text of a document stored without it: from its uploaded file, else from its source. */
-async function readText(doc: store.DocumentRow, ctx: JobContext<DocumentJob, DealsDeps>): Promise<string> {
+async function readText(doc: store.DocumentRow, ctx: JobContext<DocumentJob, DealsDeps>): Promise<ReadResult> {
   const { sql } = ctx.services;
   const max = ctx.deps.config.DEALS_MAX_DOCUMENT_CHARS;
   let bytes = await store.fileData(sql, doc.id);
-  if (!bytes && doc.source_type === 'gdrive' && doc.source_id) {
+  if (!bytes && (doc.source_type === 'gdrive' || doc.source_type === 'sharepoint') && doc.source_id) {
     try {
-      bytes = await ctx.deps.drive.download(doc.deal_id, doc.source_id, ctx.signal);
+      bytes = doc.source_type === 'gdrive'
+        ? await ctx.deps.drive.download(doc.deal_id, doc.source_id, ctx.signal)
+        : await ctx.deps.graph.download(doc.deal_id, doc.source_id, ctx.signal);
     } catch (err) {
       // A 404 or 403 becomes a PermanentFailure; a 429 waits for the budget without an attempt.
       throw toJobControl(err);
     }
   }
   if (!bytes) throw new UnreadableDocument(`document ${doc.id} has neither text nor a file to read`);
-  const text = await extractText(bytes, mimeOf(doc.name, doc.mime_type), max);
-  await store.saveContent(sql, doc.id, text);
-  return text;
+  const { config, ocr } = ctx.deps;
+  const read = await extractText(bytes, mimeOf(doc.name, doc.mime_type), { maxChars: max, ocr, maxOcrPages: config.DEALS_OCR_MAX_PAGES, signal: ctx.signal });
+  await store.saveContent(sql, doc.id, read.text);
+  return read;
 }
 
 /** Errors no retry can fix: the document is gone or its file cannot be read. */
 export const isPermanentDocumentError = (err: unknown) =>
-  err instanceof DocumentNotFound || err instanceof UnreadableDocument || err instanceof DriveNotConfigured;
+  err instanceof DocumentNotFound || err instanceof UnreadableDocument || err instanceof DriveNotConfigured || err instanceof GraphNotConfigured;
 
 /** Every attempt failed: the document row says why, for the dashboard and the API. */
 export async function onDocumentDead(job: Job<unknown>, ctx: DeadContext<DealsDeps>): Promise<void> {

@@ -4,7 +4,7 @@ import { dealsRoutes } from './api.ts';
 import { generateBrief, onBriefDead } from './brief.ts';
 import { registerDealsCommands } from './cli.ts';
 import { dealsConfig, type DealsConfig } from './config.ts';
-import { DriveNotConfigured, setupDeals, type DealsDeps } from './deps.ts';
+import { DriveNotConfigured, GraphNotConfigured, NylasNotConfigured, setupDeals, type DealsDeps } from './deps.ts';
 import { isPermanentDocumentError, onDocumentDead, processDocument } from './documents.ts';
 import { isPermanentEmailError, onEmailDead, processEmail } from './emails.ts';
 import { fanOutBriefs } from './fanout.ts';
@@ -23,6 +23,7 @@ export { queueAllDailyBriefs } from './fanout.ts';
 export { buildBrief } from './brief.ts';
 export { BuiltinAnalyzer, type DealAnalyzer, type DocumentInput, type EmailInput } from './analysis.ts';
 export { dealsConfig, type DealsConfig } from './config.ts';
+export { answerDealPrompt, LlmDealAnalyzer, LlmOutputError, type LlmAnalyzerOptions } from './llm-analyzer.ts';
 export { setupDeals, type DealsDeps, type DealsSetupOptions } from './deps.ts';
 
 // The deals queues in the typed job catalog: send() checks their payloads.
@@ -82,7 +83,7 @@ export function createDealsDomain(options: Parameters<typeof setupDeals>[1] = {}
         defineQueue({
           name: SOURCE_SYNC_QUEUE, role: 'source-sync', schema: sourceSyncJob, handler: syncSource,
           concurrency: 3, retry: retry(ATTEMPTS[SOURCE_SYNC_QUEUE]), timeoutMs: 1_800_000,
-          nonRetryable: (err) => err instanceof DriveNotConfigured, onDead: onSyncDead,
+          nonRetryable: (err) => err instanceof DriveNotConfigured || err instanceof GraphNotConfigured || err instanceof NylasNotConfigured, onDead: onSyncDead,
         }),
         defineQueue({
           name: BRIEF_FANOUT_QUEUE, role: 'scheduler', schema: briefFanoutJob, handler: fanOutBriefs, concurrency: 1,
@@ -100,6 +101,8 @@ export function createDealsDomain(options: Parameters<typeof setupDeals>[1] = {}
       await app.register(async (scope) => dealsRoutes(scope, services, deps));
     },
     commands: registerDealsCommands,
+    // The Tesseract worker thread would keep the process alive.
+    stop: async (deps) => deps.ocr?.close(),
   });
 }
 

@@ -15,7 +15,7 @@ export const present = {
   brief: (b: BriefRow) => ({
     id: b.id, dealId: b.deal_id, briefDate: b.brief_date, status: b.status, error: b.error,
     progressSnapshot: b.progress_snapshot, changes: b.changes, blockers: b.blockers, risks: b.risks, communications: b.communications,
-    markdown: b.markdown, createdAt: b.created_at, publishedAt: b.published_at,
+    markdown: b.markdown, narrative: b.narrative ?? null, createdAt: b.created_at, publishedAt: b.published_at,
   }),
   source: (s: SourceRow) => ({
     id: s.id, dealId: s.deal_id, sourceType: s.source_type, folderId: s.folder_id, isActive: s.is_active,

@@ -60,6 +60,7 @@ export interface BriefRow {
   risks: unknown;
   communications: unknown;
   markdown: string | null;
+  narrative: unknown;
   status: string;
   error: string | null;
   created_at: Date;
@@ -186,6 +187,46 @@ export async function upsertSyncedDocument(db: Queryable, d: NewDocument): Promi
   return row;
 }
 
+/** A file of a sync page, for the batch upsert. */
+export interface SyncedFile {
+  sourceId: string;
+  name: string;
+  sourceUrl: string | null;
+  mimeType: string | null;
+  sourceModifiedAt: Date | null;
+}
+
+/**
+ * A sync page's files in one statement, with upsertSyncedDocument's rules (new: inserted;
+ * changed source time or deleted: updated; else untouched and not returned). Each source id at
+ * most once per call (the caller keeps the page's last state of each file).
+ * $1 deal, $2 source type, $3 source ids, $4 names, $5 urls, $6 mime types, $7 modified at (ISO text:
+ * drivers differ in how they send an array of dates).
+ */
+const UPSERT_SYNCED_BATCH = `insert into documents as d (deal_id, name, source_type, source_id, source_url, mime_type, source_modified_at, last_ingested_at)
+  select $1, f.name, $2, f.source_id, f.url, f.mime, f.modified::timestamptz, now()
+  from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as f (source_id, name, url, mime, modified)
+  on conflict (deal_id, source_type, source_id) where source_id is not null do update
+    set name = excluded.name, source_url = excluded.source_url, mime_type = excluded.mime_type, content = null,
+        source_modified_at = excluded.source_modified_at, status = 'updated', last_ingested_at = now(), updated_at = now()
+    where d.source_modified_at is distinct from excluded.source_modified_at or d.status = 'deleted'
+  returning id, (xmax = 0) as inserted`;
+export function upsertSyncedBatch(db: Queryable, dealId: string, sourceType: string, files: SyncedFile[]) {
+  if (!files.length) return Promise.resolve([]);
+  return db.query<{ id: string; inserted: boolean }>(UPSERT_SYNCED_BATCH, [
+    dealId, sourceType, files.map((f) => f.sourceId), files.map((f) => f.name), files.map((f) => f.sourceUrl),
+    files.map((f) => f.mimeType), files.map((f) => f.sourceModifiedAt?.toISOString() ?? null),
+  ]);
+}
+
+/** $1 deal, $2 source type, $3 source ids: those still live become deleted (rows kept). */
+const MARK_DELETED_BATCH = `update documents set status = 'deleted', updated_at = now()
+  where deal_id = $1 and source_type = $2 and source_id = any($3::text[]) and status <> 'deleted' returning id`;
+export async function markDeletedBatch(db: Queryable, dealId: string, sourceType: string, sourceIds: string[]): Promise<number> {
+  if (!sourceIds.length) return 0;
+  return (await db.query(MARK_DELETED_BATCH, [dealId, sourceType, sourceIds])).length;
+}
+
 /** $1 deal, $2 source type, $3 source id. */
 const MARK_DELETED = `update documents set status = 'deleted', updated_at = now()
   where deal_id = $1 and source_type = $2 and source_id = $3 and status <> 'deleted' returning id`;
@@ -241,6 +282,22 @@ export async function insertCommunication(db: Queryable, c: NewCommunication): P
   return row!.id;
 }
 
+/**
+ * A mail seen by a sync: inserted once per deal, source type and provider message id (the id is
+ * returned only then). $1 deal, $2 subject, $3 sender, $4 recipients, $5 body, $6 thread,
+ * $7 source type, $8 source id, $9 message id, $10 received at.
+ */
+const INSERT_SYNCED_COMMUNICATION = `insert into communications (deal_id, subject, sender, recipients, body, thread_id, source_type, source_id, message_id, received_at)
+  values ($1, $2, $3, $4::text[], $5, $6, $7, $8, $9, $10)
+  on conflict (deal_id, source_type, source_id) where source_id is not null do nothing
+  returning id`;
+export async function insertSyncedCommunication(db: Queryable, c: NewCommunication & { recipients: string[] }): Promise<string | undefined> {
+  const [row] = await db.query<{ id: string }>(INSERT_SYNCED_COMMUNICATION, [
+    c.dealId, c.subject, c.sender, c.recipients, c.body ?? null, c.threadId ?? null, c.sourceType ?? null, c.sourceId ?? null, c.messageId ?? null, c.receivedAt,
+  ]);
+  return row?.id;
+}
+
 /** $1 id. */
 const GET_COMMUNICATION = `select * from communications where id = $1`;
 export async function getCommunication(db: Queryable, id: string): Promise<CommunicationRow | undefined> {
@@ -273,6 +330,8 @@ export async function previousBrief(db: Queryable, dealId: string, date: string)
 }
 
 export interface BriefSections {
+  /** The LLM's headline and summary; absent or null with the builtin analyzer. */
+  narrative?: unknown;
   progress_snapshot: unknown;
   changes: unknown;
   blockers: unknown;
@@ -281,17 +340,17 @@ export interface BriefSections {
   markdown: string;
 }
 
-/** Regenerating a day replaces that day's brief. $1 deal, $2 date, $3..$7 sections, $8 markdown. */
-const UPSERT_BRIEF = `insert into briefs (deal_id, brief_date, progress_snapshot, changes, blockers, risks, communications, markdown, status, published_at)
-  values ($1, $2::date, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8, 'published', now())
-  on conflict (deal_id, brief_date) do update set progress_snapshot = excluded.progress_snapshot, changes = excluded.changes,
+/** Regenerating a day replaces that day's brief. $1 deal, $2 date, $3..$7 sections, $8 markdown, $9 narrative. */
+const UPSERT_BRIEF = `insert into briefs (deal_id, brief_date, progress_snapshot, changes, blockers, risks, communications, markdown, narrative, status, published_at)
+  values ($1, $2::date, $3::text::jsonb, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8, $9::text::jsonb, 'published', now())
+  on conflict (deal_id, brief_date) do update set progress_snapshot = excluded.progress_snapshot, changes = excluded.changes, narrative = excluded.narrative,
     blockers = excluded.blockers, risks = excluded.risks, communications = excluded.communications, markdown = excluded.markdown,
     status = 'published', error = null, published_at = now()
   returning id`;
 export async function upsertBrief(db: Queryable, dealId: string, date: string, s: BriefSections): Promise<string> {
   const json = (v: unknown) => JSON.stringify(v);
   const [row] = await db.query<{ id: string }>(UPSERT_BRIEF, [
-    dealId, date, json(s.progress_snapshot), json(s.changes), json(s.blockers), json(s.risks), json(s.communications), s.markdown,
+    dealId, date, json(s.progress_snapshot), json(s.changes), json(s.blockers), json(s.risks), json(s.communications), s.markdown, s.narrative == null ? null : json(s.narrative),
   ]);
   return row!.id;
 }
@@ -303,7 +362,7 @@ const BRIEF_FAILED = `insert into briefs (deal_id, brief_date, status, error) va
 export const markBriefFailed = (db: Queryable, dealId: string, date: string, error: string) => db.query(BRIEF_FAILED, [dealId, date, error]);
 
 const BRIEF_COLUMNS = `id, deal_id, to_char(brief_date, 'YYYY-MM-DD') as brief_date, progress_snapshot, changes, blockers, risks,
-  communications, markdown, status, error, created_at, published_at`;
+  communications, markdown, narrative, status, error, created_at, published_at`;
 /** $1 deal id, $2 limit. */
 const LIST_BRIEFS = `select ${BRIEF_COLUMNS} from briefs where deal_id = $1 order by brief_date desc limit $2`;
 export const listBriefs = (db: Queryable, dealId: string, limit = 60) => db.query<BriefRow>(LIST_BRIEFS, [dealId, limit]);

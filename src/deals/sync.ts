@@ -5,7 +5,10 @@ import type { Queryable } from '../storage/index.ts';
 import type { DealsDeps } from './deps.ts';
 import type { DriveFile } from './gdrive/client.ts';
 import { isUuid } from './ids.ts';
-import { DOCUMENT_OPERATIONS, queueDocumentBatch, type SourceSyncJob } from './queues.ts';
+import { graphSync } from './graph/sync.ts';
+import { mailSync } from './mail-sync.ts';
+import type { SourceSyncJob } from './queues.ts';
+import { queueAnalyses, type SyncResult } from './sync-result.ts';
 import * as sources from './sources-store.ts';
 import * as store from './store.ts';
 import type { SourceRow } from './store.ts';
@@ -13,15 +16,6 @@ import type { SourceRow } from './store.ts';
 /** Files per Drive page (Drive allows up to 1000 for changes). */
 const PAGE_SIZE = 1000;
 
-export interface SyncResult {
-  synced: number;
-  newDocuments: number;
-  updatedDocuments: number;
-  deletedDocuments: number;
-  filesScanned: number;
-  pages: number;
-  skipped?: string;
-}
 
 /**
  * source-sync. Google Drive: `incremental` follows the changes feed from the saved page token,
@@ -35,10 +29,12 @@ export async function syncSource(job: SourceSyncJob, ctx: JobContext<SourceSyncJ
   const source = await sources.activeSource(sql, job.dealId, job.sourceType);
   const empty: SyncResult = { synced: 0, newDocuments: 0, updatedDocuments: 0, deletedDocuments: 0, filesScanned: 0, pages: 0 };
   if (!source) return { ...empty, skipped: 'no active source connection' };
-  if (job.sourceType !== 'gdrive') return { ...empty, skipped: `${job.sourceType} sync is not built in Nova yet` };
   await ctx.progress(10);
   try {
-    const result = job.syncType === 'full' || !source.page_token ? await fullSync(source, ctx) : await incrementalSync(source, source.page_token, ctx);
+    let result: SyncResult;
+    if (job.sourceType === 'sharepoint') result = await graphSync(source, job, ctx);
+    else if (job.sourceType === 'gdrive') result = job.syncType === 'full' || !source.page_token ? await fullSync(source, ctx) : await incrementalSync(source, source.page_token, ctx);
+    else result = await mailSync(source, job, ctx);
     await sources.markSynced(sql, source.id, null);
     await ctx.progress(100);
     return result;
@@ -60,14 +56,6 @@ async function applyFile(tx: Queryable, source: SourceRow, file: DriveFile, chan
   changed.push(row.id);
 }
 
-/**
- * Queues the analyses of a page's new and changed documents in one statement, in the page's
- * transaction: all three (the original queued only summarize, so risks and workstreams never came).
- */
-async function queueAnalyses(tx: Queryable, source: SourceRow, changed: string[], ctx: JobContext<SourceSyncJob, DealsDeps>): Promise<void> {
-  // A file changed twice within one page is analysed once.
-  await queueDocumentBatch(ctx.services.queue, [...new Set(changed)].flatMap((documentId) => DOCUMENT_OPERATIONS.map((operation) => ({ documentId, dealId: source.deal_id, operation }))), tx);
-}
 
 async function fullSync(source: SourceRow, ctx: JobContext<SourceSyncJob, DealsDeps>): Promise<SyncResult> {
   const { sql } = ctx.services;
@@ -83,7 +71,7 @@ async function fullSync(source: SourceRow, ctx: JobContext<SourceSyncJob, DealsD
     await sql.transaction(async (tx) => {
       const changed: string[] = [];
       for (const file of page.files) await applyFile(tx, source, file, changed, r);
-      await queueAnalyses(tx, source, changed, ctx);
+      await queueAnalyses(ctx.services.queue, tx, source.deal_id, changed);
     });
     listed.push(...page.files.map((f) => f.id));
     r.filesScanned += page.files.length;
@@ -118,7 +106,7 @@ async function incrementalSync(source: SourceRow, from: string, ctx: JobContext<
         }
         await applyFile(tx, source, file, changed, r);
       }
-      await queueAnalyses(tx, source, changed, ctx);
+      await queueAnalyses(ctx.services.queue, tx, source.deal_id, changed);
       await sources.savePageToken(tx, source.id, next);
     });
     r.filesScanned += page.changes.length;

@@ -11,7 +11,9 @@ import {
 
 export { EXTRACTION_QUEUE, extractMessage, setupExtraction, type ExtractionDeps } from './worker.ts';
 export { extractionConfig, type ExtractionConfig } from './config.ts';
-export { checkProviderConfig, createExtractor, resolveProvider } from './providers/index.ts';
+export { checkProviderConfig, createChatModel, createExtractor, resolveProvider } from './providers/index.ts';
+export { jsonIn } from './prompt.ts';
+export { fromSdkError, type ChatMessage, type ChatModel, type ChatRequest } from './llm.ts';
 export { BuiltinExtractor, extractBuiltin, extractFromPrompt } from './builtin/index.ts';
 export { parseUserPrompt, systemPrompt, userPrompt } from './prompt.ts';
 export { findMessage, listExtractions, saveOutcome } from './store.ts';

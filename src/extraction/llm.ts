@@ -16,6 +16,11 @@ export interface ChatRequest {
   messages: ChatMessage[];
   maxOutputTokens: number;
   signal?: AbortSignal | undefined;
+  /**
+   * The JSON Schema the answer must follow, for providers whose structured output takes one
+   * (Anthropic's forced tool call); unset: the extraction schema.
+   */
+  output?: { name: string; description: string; schema: Record<string, unknown> } | undefined;
 }
 
 /** A chat-completion API behind its official SDK: the only thing that differs between providers. */

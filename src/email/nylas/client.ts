@@ -40,6 +40,15 @@ export interface ListThreadsQuery {
   in?: string;
 }
 
+export interface ListMessagesQuery {
+  limit?: number;
+  pageToken?: string;
+  /** Unix seconds. */
+  receivedAfter?: number;
+  /** Messages with any of these addresses in from, to, cc or bcc. */
+  anyEmail?: string[];
+}
+
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
@@ -97,6 +106,17 @@ export class NylasClient {
       pageToken = page.nextCursor ?? undefined;
     } while (pageToken);
     return all;
+  }
+
+  /** One page of the grant's messages, newest first. */
+  async listMessages(grantId: string, query: ListMessagesQuery = {}, signal?: AbortSignal): Promise<Page<wire.Message>> {
+    await this.messagePacer.wait(signal);
+    return this.page(grantId, '/messages', wire.message, {
+      limit: query.limit ?? MESSAGE_PAGE,
+      page_token: query.pageToken,
+      received_after: query.receivedAfter,
+      any_email: query.anyEmail?.length ? query.anyEmail.join(',') : undefined,
+    }, signal);
   }
 
   async getMessage(grantId: string, messageId: string, signal?: AbortSignal): Promise<wire.Message> {

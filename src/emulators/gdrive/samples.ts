@@ -1,4 +1,5 @@
 import JSZip from 'jszip';
+import { SCAN_PNG_BASE64 } from './scan-sample.ts';
 
 /** Sample files for the Drive emulator's demo folder and for tests: real PDF and DOCX bytes. */
 
@@ -34,4 +35,90 @@ export async function docxBytes(text: string): Promise<Uint8Array> {
   zip.file('_rels/.rels', `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>`);
   zip.file('word/document.xml', `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>${text}</w:t></w:r></w:p></w:body></w:document>`);
   return zip.generateAsync({ type: 'uint8array' });
+}
+
+/** The words of the sample scan (scan-sample.ts), for assertions. */
+export const SCAN_TEXT = 'SCANNED CONFIDENTIAL MEMORANDUM The environmental survey found asbestos in warehouse B. ' +
+  'The seller will give an indemnity for the remediation costs before closing. Pending litigation with the landlord is disclosed.';
+
+/** The sample scan as a PNG file (an image upload). */
+export function scanPng(): Uint8Array {
+  return new Uint8Array(Buffer.from(SCAN_PNG_BASE64, 'base64'));
+}
+
+/**
+ * A PDF of `pages` scanned pages, each the sample scan as its only content: an image XObject and
+ * no text layer, as a scanner writes it. `tiles` > 1 stacks the scan that many times down a page
+ * (6 fill a letter page with about 30 lines, for benchmarks). The PNG's compressed data goes in
+ * unchanged: a PDF Flate stream with PNG predictors (Predictor 15) is the same bytes as a PNG's
+ * IDAT chunks.
+ */
+export function scannedPdfBytes(pages = 1, png = scanPng(), tiles = 1): Uint8Array {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const idat: Uint8Array[] = [];
+  let width = 0;
+  let height = 0;
+  let depth = 8;
+  for (let at = 8; at < png.length;) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
+    const data = png.subarray(at + 8, at + 8 + length);
+    if (type === 'IHDR') [width, height, depth] = [view.getUint32(at + 8), view.getUint32(at + 12), data[8]!];
+    if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  const image = Buffer.concat(idat);
+  // The page keeps the scan's proportions on a letter-wide page.
+  const tileHeight = Math.round((612 * height) / width);
+  const pageHeight = tileHeight * tiles;
+  // One image object per tile: pdf.js would fold repeats of one image into a single paint.
+  const content = Array.from({ length: tiles }, (_, i) => `q 612 0 0 ${tileHeight} 0 ${i * tileHeight} cm /Scan${i} Do Q`).join(' ');
+  const firstImage = 4 + pages;
+  const xobjects = Array.from({ length: tiles }, (_, i) => `/Scan${i} ${firstImage + i} 0 R`).join(' ');
+  const imageObject: [string, Uint8Array] = [`<< /Type /XObject /Subtype /Image /Width ${width} /Height ${height} /ColorSpace /DeviceGray /BitsPerComponent ${depth} ` +
+    `/Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent ${depth} /Columns ${width} >> /Length ${image.length} >>\nstream\n`, image];
+  const objects: (string | [string, Uint8Array])[] = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    `<< /Type /Pages /Kids [${Array.from({ length: pages }, (_, i) => `${3 + i} 0 R`).join(' ')}] /Count ${pages} >>`,
+    ...Array.from({ length: pages }, () => `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 ${pageHeight}] /Contents ${3 + pages} 0 R /Resources << /XObject << ${xobjects} >> >> >>`),
+    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    ...Array.from({ length: tiles }, () => imageObject),
+  ];
+  const chunks: Buffer[] = [Buffer.from('%PDF-1.4\n', 'latin1')];
+  let size = chunks[0]!.length;
+  const push = (b: Buffer) => { chunks.push(b); size += b.length; };
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(size);
+    if (typeof body === 'string') push(Buffer.from(`${i + 1} 0 obj\n${body}\nendobj\n`, 'latin1'));
+    else {
+      push(Buffer.from(`${i + 1} 0 obj\n${body[0]}`, 'latin1'));
+      push(Buffer.from(body[1]));
+      push(Buffer.from('\nendstream\nendobj\n', 'latin1'));
+    }
+  });
+  const xref = size;
+  push(Buffer.from(`xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}` +
+    `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`, 'latin1'));
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/**
+ * A PDF protected by a user password (standard security handler, RC4 40-bit): pdf.js cannot open
+ * it without the password. The /U entry is random, so no password, the empty one included, opens it.
+ */
+export function encryptedPdfBytes(): Uint8Array {
+  const hex = (n: number) => Array.from({ length: n }, (_, i) => ((i * 37 + 11) & 255).toString(16).padStart(2, '0')).join('');
+  const objects = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>',
+    `<< /Filter /Standard /V 1 /R 2 /O <${hex(32)}> /U <${hex(32).split('').reverse().join('')}> /P -44 >>`];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Encrypt 4 0 R /ID [<${hex(16)}> <${hex(16)}>] >>\nstartxref\n${xref}\n%%EOF\n`;
+  return new TextEncoder().encode(out);
 }

@@ -118,7 +118,7 @@ export class LlmEmulator {
       return fail(500, 'api_error', 'The server had an error while processing your request');
     }
     this.counters.completions++;
-    let output: unknown = (this.options.respond ?? defaultRespond)(request);
+    let output: unknown = await (this.options.respond ?? defaultRespond)(request);
     let text: string | undefined;
     if (fault === 'malformed') {
       this.counters.malformed++;
@@ -133,7 +133,7 @@ export class LlmEmulator {
     const wait = (this.options.latencyMs ?? 0) - (performance.now() - arrivedAt);
     if (wait > 0) await sleep(wait);
     const usage = { input: Math.ceil((request.system.length + request.messages.reduce((n, m) => n + m.content.length, 0)) / 4), output: Math.ceil(text.length / 4) };
-    return api === 'openai' ? openAiAnswer(request.model, text, usage) : anthropicAnswer(request.model, text, output, fault === 'malformed', usage);
+    return api === 'openai' ? openAiAnswer(request.model, text, usage) : anthropicAnswer(request.model, text, output, fault === 'malformed', usage, request.tool);
   }
 
   private nextFault(): LlmFault | undefined {
@@ -177,7 +177,10 @@ function parseRequest(api: 'openai' | 'anthropic', body: Record<string, unknown>
       messages: all.filter((m) => m.role !== 'system'), json: format?.type === 'json_object' || format?.type === 'json_schema',
     };
   }
-  return { api, model, system: text(body.system), messages: all, json: Array.isArray(body.tools) && body.tools.length > 0 };
+  // The forced tool's name comes back on the tool call, as Anthropic's does.
+  const choice = body.tool_choice as { name?: unknown } | undefined;
+  const tool = typeof choice?.name === 'string' ? choice.name : undefined;
+  return { api, model, system: text(body.system), messages: all, json: Array.isArray(body.tools) && body.tools.length > 0, ...(tool && { tool }) };
 }
 
 function openAiAnswer(model: string, content: string, usage: { input: number; output: number }): Answer {
@@ -191,11 +194,11 @@ function openAiAnswer(model: string, content: string, usage: { input: number; ou
   };
 }
 
-function anthropicAnswer(model: string, content: string, output: unknown, asText: boolean, usage: { input: number; output: number }): Answer {
+function anthropicAnswer(model: string, content: string, output: unknown, asText: boolean, usage: { input: number; output: number }, tool: string | undefined): Answer {
   // A tool call carries an object; output cut short cannot be one, so it comes back as text.
   const block = asText || typeof output !== 'object' || output === null
     ? { type: 'text', text: content }
-    : { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '')}`, name: 'record_extraction', input: output };
+    : { type: 'tool_use', id: `toolu_${randomUUID().replace(/-/g, '')}`, name: tool ?? 'record_extraction', input: output };
   return {
     status: 200,
     body: {

@@ -7,6 +7,8 @@ export interface CompletionRequest {
   messages: { role: string; content: string }[];
   /** Whether the client asked for a JSON object (OpenAI JSON mode, or an Anthropic tool call). */
   json: boolean;
+  /** Anthropic: the tool the request forces (its answer is a call of that tool). */
+  tool?: string;
 }
 
 /** A fault the emulator can answer a request with. */
@@ -14,7 +16,7 @@ export type LlmFault = 'rate_limit' | 'server_error' | 'malformed' | 'invalid';
 
 export interface LlmEmulatorOptions {
   /** Builds the answer object; default: an object echoing the first user message. */
-  respond?: (request: CompletionRequest) => unknown;
+  respond?: (request: CompletionRequest) => unknown | Promise<unknown>;
   /** Milliseconds added to every answer. */
   latencyMs?: number;
   /** Require this key (OpenAI: Authorization: Bearer; Anthropic: x-api-key or Bearer). */

@@ -30,6 +30,9 @@ export async function anthropicChatModel(options: AnthropicOptions): Promise<Cha
     provider: 'anthropic',
     model: options.model,
     async complete(request: ChatRequest) {
+      const tool = request.output
+        ? { name: request.output.name, description: request.output.description, input_schema: { ...request.output.schema, type: 'object' as const } }
+        : { name: TOOL, description: 'Record the facts extracted from the email.', input_schema: inputSchema };
       try {
         const res = await client.messages.create(
           {
@@ -37,14 +40,14 @@ export async function anthropicChatModel(options: AnthropicOptions): Promise<Cha
             max_tokens: request.maxOutputTokens,
             system: request.system,
             messages: request.messages,
-            tools: [{ name: TOOL, description: 'Record the facts extracted from the email.', input_schema: inputSchema }],
-            tool_choice: { type: 'tool', name: TOOL },
+            tools: [tool],
+            tool_choice: { type: 'tool', name: tool.name },
           },
           request.signal ? { signal: request.signal } : {},
         );
         let text = '';
         for (const block of res.content) {
-          if (block.type === 'tool_use' && block.name === TOOL) text = JSON.stringify(block.input);
+          if (block.type === 'tool_use' && block.name === tool.name) text = JSON.stringify(block.input);
           else if (block.type === 'text' && !text) text = block.text;
         }
         return { text, usage: { inputTokens: res.usage.input_tokens, outputTokens: res.usage.output_tokens } };

@@ -44,15 +44,24 @@ export function checkProviderConfig(config: Config): ProviderProblem[] {
   return [];
 }
 
-/** The configured extractor. Throws ConfigError when the chosen provider cannot be reached. */
-export async function createExtractor(config: Config, rateLimiter?: RateLimiter): Promise<Extractor> {
+/**
+ * The configured provider's chat model, or undefined for the builtin rules (other domains ask
+ * their own questions through it). Throws ConfigError when the chosen provider cannot be reached.
+ */
+export async function createChatModel(config: Config): Promise<ChatModel | undefined> {
   const problems = checkProviderConfig(config);
   if (problems.length) throw new ConfigError(problems);
   const provider = resolveProvider(config);
-  if (provider === 'builtin') return new BuiltinExtractor();
-  const model: ChatModel = provider === 'openai'
-    ? await openAiChatModel({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_MODEL })
-    : await anthropicChatModel({ apiKey: config.ANTHROPIC_API_KEY, baseUrl: config.ANTHROPIC_BASE_URL, model: config.ANTHROPIC_MODEL });
+  if (provider === 'builtin') return undefined;
+  return provider === 'openai'
+    ? openAiChatModel({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_MODEL })
+    : anthropicChatModel({ apiKey: config.ANTHROPIC_API_KEY, baseUrl: config.ANTHROPIC_BASE_URL, model: config.ANTHROPIC_MODEL });
+}
+
+/** The configured extractor. Throws ConfigError when the chosen provider cannot be reached. */
+export async function createExtractor(config: Config, rateLimiter?: RateLimiter): Promise<Extractor> {
+  const model = await createChatModel(config);
+  if (!model) return new BuiltinExtractor();
   return new LlmExtractor({
     model,
     rateLimiter,
