@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { int, type Config } from '../config.ts';
 
-/** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker), part of the boot schema. */
+/** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker, agent-runner), part of the boot schema. */
 export const workflowsConfig = z.object({
   /** Ticks run at once per `workflow-runner` process (a waiting run takes none). */
   WORKFLOW_RUNNER_CONCURRENCY: int(64, 1, 10_000),
@@ -12,6 +12,12 @@ export const workflowsConfig = z.object({
   HTTP_STEP_MAX_RESPONSE_BYTES: int(1_048_576, 1024),
   /** Hosts or IPs (comma list) HTTP steps may reach although they are loopback/private/link-local. */
   HTTP_STEP_ALLOWED_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+  /** Model calls of agent steps in flight per `agent-runner` process (each mostly waits on the provider). */
+  AGENT_RUNNER_CONCURRENCY: int(16, 1, 10_000),
+  /** Patches an agent may apply to its running workflow document (all agents of a run together). */
+  AGENT_MAX_RUN_PATCHES: int(5, 0, 1000),
+  /** Agent nodes a patched document may hold at most (the original's "max 5 agents", which never fired). */
+  AGENT_MAX_AGENT_NODES: int(5, 1, 1000),
   /** Approval requests delivered at once per `hitl-worker` process. */
   HITL_WORKER_CONCURRENCY: int(16, 1, 10_000),
   /**

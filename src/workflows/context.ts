@@ -14,6 +14,8 @@ import { httpOptionsSchema, httpRequestSchema, type HttpRequest, type HttpRespon
 import type { NewRun, StepRow, StepWrite } from './store.ts';
 import type { NewApproval } from './approval-store.ts';
 import { checkForm } from './approval-form.ts';
+import { runAgent } from './agent.ts';
+import type { ModelReply, ModelRequest } from './agent-types.ts';
 
 /** A wait registered in this tick, and what the runner must create for it to end. */
 export interface PendingWait {
@@ -23,6 +25,8 @@ export interface PendingWait {
   child?: NewRun;
   http?: { request: HttpRequest; options: HttpStepOptions };
   approval?: NewApproval;
+  /** A model call of a step.agent, for role agent-runner. */
+  agent?: ModelRequest;
 }
 
 /** A child workflow resolved to the version it will run on. */
@@ -72,6 +76,7 @@ export class Execution {
       map: (id, items, fn, options) => this.track(this.map(this.uniqueId(id), items, fn, options?.concurrency)) as Promise<any>,
       http: (id, request, options) => this.track(this.http(this.uniqueId(id), request, options)),
       approval: (id, options) => this.track(this.approval(this.uniqueId(id), options)) as Promise<any>,
+      agent: (id, options) => this.track(this.agent(this.uniqueId(id), options)) as Promise<any>,
     };
   }
 
@@ -254,6 +259,28 @@ export class Execution {
         input: { approvalId: id, approvers: spec.approvers, required: spec.required, message: spec.message, timeoutAt: spec.timeoutAt?.toISOString() ?? null, onTimeout: spec.onTimeout },
       },
       approval: { ...spec, id, runId: this.runId, stepId: sid },
+    });
+  }
+
+  private agent(sid: string, options: Parameters<StepApi['agent']>[1]) {
+    return runAgent({
+      stored: (id) => this.steps.get(id),
+      model: (id, request) => this.model(id, request),
+      record: (id, status, output, error, startedAt) => this.write({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }),
+      step: this.api(),
+    }, sid, options);
+  }
+
+  /** One model call of an agent: memoized like step.http, executed by role agent-runner. */
+  private async model(sid: string, request: ModelRequest): Promise<ModelReply> {
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as ModelReply;
+    if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
+    if (stored?.status === 'waiting' || stored?.status === 'cancelled') return this.suspend();
+    if (this.suspended) return this.suspend();
+    return this.wait({
+      step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input: { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) } },
+      agent: request,
     });
   }
 

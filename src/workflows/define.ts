@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { ZodType } from 'zod';
 import type { HttpRequest, HttpResponse, HttpStepOptions } from './http-types.ts';
+import type { AgentOptions, AgentResult } from './agent-types.ts';
 
 export type { HttpRequest, HttpResponse, HttpStepOptions } from './http-types.ts';
 
@@ -107,6 +108,8 @@ export interface StepApi {
   http(id: string, request: HttpRequest, options?: HttpStepOptions): Promise<HttpResponse>;
   /** Waits, holding no job, until people decide (role `hitl-worker` delivers and times it out). */
   approval<D = unknown>(id: string, options: ApprovalOptions): Promise<ApprovalOutcome<D>>;
+  /** A tool-using LLM loop: model calls on role `agent-runner`, tools as steps (see AgentOptions). */
+  agent<O = unknown>(id: string, options: AgentOptions): Promise<AgentResult<O>>;
 }
 
 /** The run a workflow function is executing. */

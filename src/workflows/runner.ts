@@ -15,6 +15,7 @@ import { publishRun, publishStep } from './events.ts';
 import { createApprovals } from './approvals.ts';
 import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
+import { AGENT_QUEUE } from './agent-types.ts';
 
 export const tickJob = z.object({ runId: z.uuid() });
 export type TickJob = z.infer<typeof tickJob>;
@@ -124,6 +125,8 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
     }));
     if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
     if (http.length) await queue.sendBatch(HTTP_QUEUE, http, tx);
+    const models = exec.waits.filter((w) => w.agent).map((w) => ({ payload: { runId: run.id, stepId: w.step.stepId, request: w.agent! } }));
+    if (models.length) await queue.sendBatch(AGENT_QUEUE, models, tx);
     const approvals = exec.waits.flatMap((w) => (w.approval ? [w.approval] : []));
     if (approvals.length) await createApprovals(engine, tx, approvals);
     return store.releaseRun(tx, run.id, token, 'waiting');
