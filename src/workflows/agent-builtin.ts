@@ -54,8 +54,9 @@ export function sample(schema: unknown, text: string, name = '', depth = 0): unk
     }
     case 'integer':
     case 'number': {
-      const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : undefined);
-      const value = min ?? (s.maximum !== undefined ? Math.min(1, s.maximum) : 1);
+      const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : -Infinity);
+      const max = s.maximum ?? (s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - 1 : Infinity);
+      const value = Math.min(Math.max(1, min), max);
       return type === 'integer' ? Math.ceil(value) : value;
     }
     case 'boolean':

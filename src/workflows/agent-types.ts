@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ZodType } from 'zod';
-import type { Duration, StepRetry, Workflow } from './define.ts';
+import type { StepRetry, Workflow } from './define.ts';
 import type { HttpRequest, HttpStepOptions } from './http-types.ts';
 
 /** The model-call queue, served by role `agent-runner`. */
@@ -58,8 +58,11 @@ export interface AgentOptions {
   maxOutputTokens?: number;
   /** The final answer must be JSON satisfying this (zod or JSON Schema); an invalid answer goes back to the model while turns remain. */
   output?: ToolParameters;
-  /** The whole agent step: not done this long after it started, the next turn fails it. */
-  timeout?: Duration;
+  /**
+   * Offer the `patch_workflow` tool: JSON Patch operations on the running workflow document, applied
+   * for the run's next tick within AGENT_MAX_RUN_PATCHES / AGENT_MAX_AGENT_NODES (documents only).
+   */
+  allowPatches?: boolean;
 }
 
 export interface ToolCall {

@@ -11,6 +11,7 @@ import { formProblems } from './approval-form.ts';
 import type { StepApi } from './define.ts';
 import { StepFailed, Suspend, toStoredError } from './errors.ts';
 import type { StepRow, StoredError } from './store.ts';
+import { PATCH_TOOL } from './agent-builtin.ts';
 import type {
   AgentMessage, AgentOptions, AgentResult, AgentTool, ModelReply, ModelRequest, ToolCall, ToolDeclaration, ToolParameters, Usage,
 } from './agent-types.ts';
@@ -23,7 +24,23 @@ export interface AgentHost {
   /** Stores the agent step's own outcome (kind `agent`). */
   record(stepId: string, status: 'completed' | 'failed', output: unknown, error: StoredError | null, startedAt: Date): Promise<void>;
   step: StepApi;
+  patchRun?: (stepId: string, operations: unknown, description: string | null) => Promise<unknown>;
 }
+
+const PATCH_PARAMETERS = {
+  type: 'object',
+  properties: {
+    operations: {
+      type: 'array', minItems: 1, maxItems: 50,
+      items: {
+        type: 'object', required: ['op', 'path'],
+        properties: { op: { enum: ['add', 'remove', 'replace', 'move', 'copy', 'test'] }, path: { type: 'string' }, from: { type: 'string' }, value: {} },
+      },
+    },
+    description: { type: 'string', maxLength: 500 },
+  },
+  required: ['operations'],
+};
 
 export const DEFAULT_MAX_TURNS = 10;
 export const DEFAULT_TOKEN_BUDGET = 100_000;
@@ -100,6 +117,7 @@ interface Spec {
   declarations: ToolDeclaration[];
   output: ToolParameters | undefined;
   outputJson: Record<string, unknown> | null;
+  allowPatches: boolean;
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -118,13 +136,20 @@ function agentSpec(sid: string, o: AgentOptions): Spec {
     if (kinds.length !== 1) throw new Error(`step ${sid}: tool ${name} needs exactly one of http, workflow or run`);
     return { name, description: t.description ?? '', parameters: jsonSchemaOf(t.parameters) ?? { type: 'object', properties: {} } };
   });
+  if (o.allowPatches) {
+    declarations.push({
+      name: PATCH_TOOL,
+      description: 'Change the running workflow with RFC 6902 JSON Patch operations on its document ({nodes, edges}); e.g. add a node with path /nodes/- and an edge with /edges/-. Applied before the workflow goes on; refused past the patch and agent-node limits.',
+      parameters: PATCH_PARAMETERS,
+    });
+  }
   const outputJson = o.output === undefined ? null : jsonSchemaOf(o.output);
   const system = [
     o.system ?? 'You are an agent inside a durable workflow. Use the tools when they help, then give your final answer.',
     outputJson && `Your final answer must be only a JSON value satisfying this JSON Schema:\n${JSON.stringify(outputJson)}`,
   ].filter(Boolean).join('\n\n');
   return {
-    system, tools, declarations, output: o.output, outputJson,
+    system, tools, declarations, output: o.output, outputJson, allowPatches: o.allowPatches === true,
     maxTurns: positive(o.maxTurns, 'maxTurns', DEFAULT_MAX_TURNS),
     tokenBudget: positive(o.tokenBudget, 'tokenBudget', DEFAULT_TOKEN_BUDGET),
     maxOutputTokens: positive(o.maxOutputTokens, 'maxOutputTokens', 1024),
@@ -173,6 +198,7 @@ function checkAnswer(spec: Spec, text: string): { ok: true; value: unknown } | {
 /** Runs one tool call as its own step; anything but a suspension comes back as a result for the model. */
 async function callTool(host: AgentHost, spec: Spec, id: string, call: ToolCall): Promise<{ content: string; isError: boolean }> {
   const error = (message: string) => ({ content: JSON.stringify({ error: message }), isError: true });
+  if (call.name === PATCH_TOOL && spec.allowPatches) return patchTool(host, id, call, error);
   const tool = Object.hasOwn(spec.tools, call.name) ? spec.tools[call.name] : undefined;
   if (!tool) return error(`no tool named ${JSON.stringify(call.name)}; the tools are: ${Object.keys(spec.tools).join(', ') || 'none'}`);
   if (typeof call.arguments === 'string') return error(`the arguments are not valid JSON: ${call.arguments.slice(0, 200)}`);
@@ -192,6 +218,23 @@ async function callTool(host: AgentHost, spec: Spec, id: string, call: ToolCall)
       });
     }
     return { content: truncate(typeof result === 'string' ? result : JSON.stringify(result ?? null)), isError: false };
+  } catch (err) {
+    if (err instanceof Suspend) throw err;
+    const e = err instanceof StepFailed && err.stepError ? err.stepError : toStoredError(err);
+    return error(`${e.name}: ${e.message}`);
+  }
+}
+
+async function patchTool(host: AgentHost, id: string, call: ToolCall, error: (m: string) => { content: string; isError: boolean }) {
+  const problems = formProblems(PATCH_PARAMETERS, call.arguments);
+  if (problems.length) return error(`invalid arguments: ${problems.join('; ')}`);
+  const args = call.arguments as { operations: unknown[]; description?: string };
+  try {
+    const result = await host.step.run(id, () => {
+      if (!host.patchRun) throw new Error('this run cannot be patched');
+      return host.patchRun(id, args.operations, args.description ?? null);
+    }, { retry: { maxAttempts: 1 } });
+    return { content: JSON.stringify({ applied: true, ...(result as object) }), isError: false };
   } catch (err) {
     if (err instanceof Suspend) throw err;
     const e = err instanceof StepFailed && err.stepError ? err.stepError : toStoredError(err);

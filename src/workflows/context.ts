@@ -45,6 +45,8 @@ export interface ExecutionDeps {
   /** Marks a timed-out wait done unless something completed it first; returns the step's row. */
   expireWait(runId: string, stepId: string): Promise<StepRow>;
   resolveChild(workflow: Workflow<any, any> | string, input: unknown): Promise<ChildTarget>;
+  /** Applies an agent's JSON Patch to this run's document (agent-patches.ts); absent, agents cannot patch. */
+  patchRun?(stepId: string, operations: unknown, description: string | null): Promise<unknown>;
 }
 
 export class Execution {
@@ -268,6 +270,7 @@ export class Execution {
       model: (id, request) => this.model(id, request),
       record: (id, status, output, error, startedAt) => this.write({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }),
       step: this.api(),
+      ...(this.deps.patchRun && { patchRun: this.deps.patchRun }),
     }, sid, options);
   }
 

@@ -16,6 +16,7 @@ import { createApprovals } from './approvals.ts';
 import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
 import { AGENT_QUEUE } from './agent-types.ts';
+import { applyAgentPatch } from './agent-patches.ts';
 
 export const tickJob = z.object({ runId: z.uuid() });
 export type TickJob = z.infer<typeof tickJob>;
@@ -84,6 +85,7 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
         return row!;
       },
       resolveChild: (wf, input) => resolveStart(engine, wf, input),
+      patchRun: (stepId, operations, description) => applyAgentPatch(engine, run, stepId, operations, description),
     },
     run.id, token, steps, def.options.retry,
   );

@@ -4,8 +4,8 @@
  * tool call). Answers come from a responder function; latency, 429s with Retry-After, server
  * errors and bad output (not JSON, or JSON that breaks the schema) are configurable or injected
  * one by one. Requests that offer tools (an agent's turn) get tool calls in the same formats:
- * OpenAI `tool_calls` (also as a `stream: true` SSE chunk stream) and Anthropic `tool_use` blocks,
- * one by one, so tests and benchmarks drive the real SDK paths over loopback.
+ * OpenAI `tool_calls` (also as a `stream: true` SSE chunk stream) and Anthropic `tool_use` blocks.
+ * Tests and benchmarks drive the real SDK paths over loopback.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -170,6 +170,7 @@ export class LlmEmulator {
     const request = parseAgentRequest(api, body);
     this.agentRequests.push(request);
     if (this.agentRequests.length > 1000) this.agentRequests.splice(0, this.agentRequests.length - 1000);
+    await this.options.hold?.(request);
     const fault = this.nextFault();
     if (fault === 'rate_limit' || fault === 'server_error') {
       await sleep(this.options.latencyMs ?? 0);

@@ -32,6 +32,8 @@ export interface LlmEmulatorOptions {
   respond?: (request: CompletionRequest) => unknown;
   /** Answers tool-calling requests; default: the builtin agent policy (each declared tool once, then a schema-valid answer). */
   respondAgent?: (request: AgentTurnRequest) => BuiltinTurn;
+  /** Awaited before a tool-calling request is answered (tests hold an answer back with it). */
+  hold?: (request: AgentTurnRequest) => Promise<void> | void;
   /** Pause between streamed content chunks (after the latency, which is the time to the first token). */
   tokenDelayMs?: number;
   /** Milliseconds added to every answer. */

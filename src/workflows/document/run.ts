@@ -13,6 +13,7 @@ import { defineWorkflow, type StepApi, type Workflow } from '../define.ts';
 import { evaluateCel, evaluateCondition } from './expressions.ts';
 import { resolveRefs } from './expressions.ts';
 import type { DocNode } from './schema.ts';
+import { agentNode } from './agent-node.ts';
 import { validateDocument, type Graph } from './validate.ts';
 
 type EdgeState = 'taken' | 'pruned';
@@ -231,6 +232,8 @@ async function runNode(
       const last = outcome.decisions[outcome.decisions.length - 1];
       return { ...outcome, comment: last?.reason ?? null };
     }
+    case 'agent':
+      return agentNode(node.id, config, step);
     default:
       throw new Error(`node ${node.id}: type ${node.type} cannot run`);
   }
