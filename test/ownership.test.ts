@@ -52,7 +52,7 @@ const OWNERS: Record<string, Owner> = {
   },
   workflows: {
     dirs: ['src/workflows'],
-    migrations: ['0010_workflows.sql', '0013_approvals.sql'],
+    migrations: ['0010_workflows.sql', '0013_approvals.sql', '0017_agents.sql'],
     owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions'],
   },
   // Surfaces reach data through the domains and the engine: they own nothing and write nothing.
