@@ -6,7 +6,9 @@
  *   that may not be made as sent (no reason, data not fitting the form), 403 for a caller who may
  *   not decide (not an approver, or the run's starter), 409 once resolved or already decided;
  * - `GET /api/approvals/:id/approve?token=…` and `/reject?token=…[&reason=…]`: a signed one-time
- *   link; 400 malformed, 403 tampered, 410 expired or used;
+ *   link's confirm page (a GET never decides: link previews fetch it); its button POSTs the same
+ *   path with the token (form or JSON body, or the query), which decides; 400 malformed,
+ *   403 tampered, 410 expired or used;
  * - `POST /api/approval` {run_id, node_id, approved, comment?, data?} with `X-User-ID`: the
  *   original fanout's route, deciding as that user with the same checks.
  */
@@ -80,25 +82,70 @@ export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
     return { success: true, message: `decision recorded: ${r.decision.decision}`, run_id: a.run_id, node_id: a.step_id, status: r.status };
   });
 
+  // Signed links: urlencoded form posts from the confirm page (this scope only).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  const claimsOf = (id: string, token: string, decision: 'approve' | 'reject') => {
+    try {
+      const claims = verifyLink(engine.linkSecret, token);
+      if (claims.approvalId !== id || claims.decision !== decision) throw new LinkRefused('mismatch', `this link is for ${claims.decision} of approval ${claims.approvalId}`);
+      return claims;
+    } catch (err) {
+      if (err instanceof LinkRefused) throw new HttpError(LINK_STATUS[err.reason], `link_${err.reason}`, err.message);
+      throw err;
+    }
+  };
+
   for (const decision of ['approve', 'reject'] as const) {
     // The signed token is the credential: the link works without NOVA_API_TOKEN (runtime/auth.ts).
-    app.get(`/api/approvals/:id/${decision}`, { config: { ownCredential: true } }, async (req) => {
+    // GET only shows what the link would do: mail scanners and chat link previews fetch every URL
+    // they see, so a GET must never decide. The page's button POSTs the same token.
+    app.get(`/api/approvals/:id/${decision}`, { config: { ownCredential: true } }, async (req, reply) => {
       const { id } = idParam.parse(req.params);
       const q = linkQuery.parse(req.query);
-      let claims;
-      try {
-        claims = verifyLink(engine.linkSecret, q.token);
-        if (claims.approvalId !== id || claims.decision !== decision) throw new LinkRefused('mismatch', `this link is for ${claims.decision} of approval ${claims.approvalId}`);
-      } catch (err) {
-        if (err instanceof LinkRefused) throw new HttpError(LINK_STATUS[err.reason], `link_${err.reason}`, err.message);
-        throw err;
-      }
+      const claims = claimsOf(id, q.token, decision);
+      const a = await astore.getApproval(sql, id);
+      if (!a) throw new HttpError(404, 'not_found', `no approval ${id}`);
+      if (await astore.linkUsed(sql, claims.id)) throw new HttpError(410, 'link_used', 'this approval link was already used');
+      return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+        .send(confirmPage(a, claims.approver, decision, q.token, q.reason));
+    });
+    app.post(`/api/approvals/:id/${decision}`, { config: { ownCredential: true } }, async (req, reply) => {
+      const { id } = idParam.parse(req.params);
+      const form = typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>) : {};
+      const q = linkQuery.parse({ ...(req.query as object), ...form });
+      const claims = claimsOf(id, q.token, decision);
       const r = await decide(engine, {
         approvalId: id, by: claims.approver, decision, reason: q.reason, channel: 'link', ip: ipOf(req), linkId: claims.id,
       });
-      return { approval: approvalJson({ ...r.approval, status: r.status }), decision, by: claims.approver, status: r.status };
+      const result = { approval: approvalJson({ ...r.approval, status: r.status }), decision, by: claims.approver, status: r.status };
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return result;
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+        .send(page('Decision recorded', `<p>${decision === 'approve' ? 'Approved' : 'Rejected'} as <b>${esc(claims.approver)}</b>. The approval is now <b>${esc(r.status)}</b>.</p>`));
     });
   }
+}
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><meta name="robots" content="noindex">
+<title>${esc(title)}</title><style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}button{font-size:1rem;padding:.5rem 1.5rem}textarea{width:100%}</style></head>
+<body><h1>${esc(title)}</h1>${body}</body></html>`;
+}
+
+/** The page a signed link opens: what would be decided, and a button that POSTs it. */
+function confirmPage(a: astore.ApprovalRow, approver: string, decision: 'approve' | 'reject', token: string, reason: string | undefined): string {
+  const verb = decision === 'approve' ? 'Approve' : 'Reject';
+  const needsReason = decision === 'reject' || a.require_reason;
+  return page(`${verb} this request?`, `<p>${esc(a.message ?? `Approval ${a.id}`)}</p>
+<p>Run <code>${esc(a.run_id)}</code>, step <code>${esc(a.step_id)}</code>; deciding as <b>${esc(approver)}</b>. Status: <b>${esc(a.status)}</b>.</p>
+<form method="post"><input type="hidden" name="token" value="${esc(token)}">
+<p><label>Reason${needsReason ? ' (required)' : ''}<br><textarea name="reason" rows="3"${needsReason ? ' required' : ''}>${esc(reason ?? '')}</textarea></label></p>
+<button type="submit">${verb}</button></form>`);
 }
 
 function ipOf(req: FastifyRequest): string | null {

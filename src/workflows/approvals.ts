@@ -79,19 +79,34 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
 
 /**
  * Job `timeout` (role hitl-worker): applies the approval's timeout policy if it is still pending.
- * Returns `applied`, `moot` (decided, cancelled or gone) or the ms until it is due (a job that
- * ran early by this host's clock).
+ * `escalate` adds the escalation's approvers and starts the second timeout instead of resolving.
+ * Returns `applied`, `escalated`, `moot` (decided, cancelled or gone) or the ms until it is due
+ * (a job that ran early by this host's clock).
  */
-export async function applyTimeout(engine: WorkflowEngine, approvalId: string): Promise<'applied' | 'moot' | number> {
+export async function applyTimeout(engine: WorkflowEngine, approvalId: string): Promise<'applied' | 'escalated' | 'moot' | number> {
   const result = await engine.services.sql.transaction(async (tx) => {
     const a = await astore.lockApproval(tx, approvalId);
     if (!a || a.status !== 'pending' || !a.timeout_at) return 'moot' as const;
     const early = a.timeout_at.getTime() - Date.now();
     if (early > 0) return early;
+    if (a.on_timeout === 'escalate') {
+      const e = (await astore.escalateApproval(tx, a.id))!;
+      // Delivered again (the new approvers see it first), with the second timeout's job.
+      await engine.services.queue.sendBatch(APPROVAL_QUEUE, approvalJobs({ id: e.id, timeoutAt: e.timeout_at }), tx);
+      return { escalated: e };
+    }
     await resolve(engine, tx, a, 'timed_out', await astore.decisionsOf(tx, a.id));
     return a;
   });
   if (typeof result !== 'object') return result;
+  if ('escalated' in result) {
+    const e = result.escalated;
+    engine.services.events.emit({
+      type: 'approval.escalated', topic: `run:${e.run_id}`, at: Date.now(),
+      data: { approvalId: e.id, runId: e.run_id, stepId: e.step_id, approvers: e.approvers, escalatedTo: e.escalate_to, timeoutAt: e.timeout_at?.toISOString() ?? null },
+    });
+    return 'escalated';
+  }
   engine.services.events.emit({
     type: 'approval.timed_out', topic: `run:${result.run_id}`, at: Date.now(),
     data: { approvalId: result.id, runId: result.run_id, stepId: result.step_id, onTimeout: result.on_timeout },
@@ -197,6 +212,9 @@ export function approvalJson(a: astore.ApprovalRow, decisions?: astore.DecisionR
     id: a.id, runId: a.run_id, stepId: a.step_id, message: a.message, approvers: a.approvers, required: a.required, form: a.form,
     requireReason: a.require_reason, onTimeout: a.on_timeout, timeoutAt: iso(a.timeout_at), status: a.status, startedBy: a.started_by,
     createdAt: iso(a.created_at), resolvedAt: iso(a.resolved_at),
+    ...(a.escalate_to && {
+      escalation: { to: a.escalate_to, timeoutMs: Number(a.escalation_timeout_ms), onTimeout: a.then_on_timeout, escalatedAt: iso(a.escalated_at) },
+    }),
     ...(decisions && {
       decisions: decisions.map((d) => ({
         by: d.decided_by, decision: d.decision, reason: d.reason, data: d.data, channel: d.channel, ip: d.ip, at: iso(d.decided_at),

@@ -313,7 +313,20 @@ function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' |
     throw new Error(`step ${sid}: required must be an integer from 1 to the number of approvers (${approvers.length})`);
   }
   const onTimeout = o.onTimeout ?? 'reject';
-  if (!['reject', 'approve', 'fail'].includes(onTimeout)) throw new Error(`step ${sid}: onTimeout must be reject, approve or fail`);
+  if (!['reject', 'approve', 'fail', 'escalate'].includes(onTimeout)) throw new Error(`step ${sid}: onTimeout must be reject, approve, fail or escalate`);
+  let escalation: NewApproval['escalation'] = null;
+  if (onTimeout === 'escalate') {
+    const e = o.escalation;
+    if (o.timeoutMs === undefined) throw new Error(`step ${sid}: onTimeout escalate needs a timeoutMs`);
+    if (!e || !Array.isArray(e.to) || e.to.length === 0 || !e.to.every((u) => typeof u === 'string' && u.length > 0)) {
+      throw new Error(`step ${sid}: onTimeout escalate needs escalation.to, a non-empty list of user names`);
+    }
+    const then = e.onTimeout ?? 'reject';
+    if (!['reject', 'approve', 'fail'].includes(then)) throw new Error(`step ${sid}: escalation.onTimeout must be reject, approve or fail`);
+    const timeoutMs = durationMs(e.timeoutMs ?? o.timeoutMs);
+    if (timeoutMs <= 0) throw new Error(`step ${sid}: the escalation's timeout must be positive`);
+    escalation = { to: [...new Set(e.to)], timeoutMs, then };
+  }
   if (o.form !== undefined) {
     try {
       checkForm(o.form);
@@ -323,7 +336,7 @@ function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' |
   }
   const timeoutMs = o.timeoutMs === undefined ? null : durationMs(o.timeoutMs);
   return {
-    approvers, required, onTimeout, message: o.message ?? null, form: o.form ?? null, requireReason: o.requireReason === true,
+    approvers, required, onTimeout, escalation, message: o.message ?? null, form: o.form ?? null, requireReason: o.requireReason === true,
     timeoutAt: timeoutMs === null ? null : new Date(Date.now() + timeoutMs),
   };
 }

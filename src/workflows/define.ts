@@ -73,8 +73,13 @@ export interface ApprovalOptions {
   form?: Record<string, unknown>;
   /** Undecided this long after the request, the onTimeout policy applies. */
   timeoutMs?: Duration;
-  /** reject (default) and approve resolve the step so; fail makes the step throw ApprovalTimedOut. */
-  onTimeout?: 'reject' | 'approve' | 'fail';
+  /**
+   * reject (default) and approve resolve the step so; fail makes the step throw ApprovalTimedOut;
+   * escalate adds `escalation.to` as approvers, delivers to them and waits `escalation.timeoutMs`
+   * more, after which `escalation.onTimeout` (default reject) applies.
+   */
+  onTimeout?: 'reject' | 'approve' | 'fail' | 'escalate';
+  escalation?: { to: string[]; timeoutMs?: Duration; onTimeout?: 'reject' | 'approve' | 'fail' };
   /** A reason is then required on approvals too (rejections always need one). */
   requireReason?: boolean;
 }

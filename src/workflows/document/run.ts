@@ -226,6 +226,9 @@ async function runNode(
         approvers: config.approvers, ...(config.required !== undefined && { required: config.required }),
         ...(typeof config.message === 'string' && { message: config.message }), ...(config.form && { form: config.form }),
         ...(timeout && { timeoutMs: timeout }), ...(config.on_timeout && { onTimeout: config.on_timeout }),
+        ...(config.on_timeout === 'escalate' && {
+          escalation: { to: config.escalate_to, timeoutMs: config.escalation_timeout_ms ?? timeout, onTimeout: config.then_on_timeout ?? 'reject' },
+        }),
         ...(config.require_reason === true && { requireReason: true }),
       });
       // The original's result fields too (`approved`, `comment`), so its conditions keep working.

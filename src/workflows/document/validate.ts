@@ -55,7 +55,12 @@ function approvalConfigProblem(c: Record<string, unknown>): string | null {
   if (c.required !== undefined && !(Number.isInteger(c.required) && (c.required as number) >= 1 && (c.required as number) <= approvers.length)) {
     return `config.required must be an integer from 1 to ${approvers.length}`;
   }
-  if (c.on_timeout !== undefined && !['reject', 'approve', 'fail'].includes(c.on_timeout as string)) return 'config.on_timeout must be reject, approve or fail';
+  if (c.on_timeout !== undefined && !['reject', 'approve', 'fail', 'escalate'].includes(c.on_timeout as string)) return 'config.on_timeout must be reject, approve, fail or escalate';
+  if (c.on_timeout === 'escalate') {
+    const to = c.escalate_to;
+    if (!Array.isArray(to) || to.length === 0 || !to.every((u) => typeof u === 'string' && u)) return 'config.escalate_to (a non-empty list of user names) is required with on_timeout escalate';
+    if (typeof c.timeout_ms !== 'number') return 'config.timeout_ms is required with on_timeout escalate';
+  }
   if (c.form !== undefined && (typeof c.form !== 'object' || c.form === null || Array.isArray(c.form))) return 'config.form must be a JSON Schema object';
   return null;
 }
