@@ -8,6 +8,8 @@ import type { Runtime } from '../src/runtime/runtime.ts';
 import { builtinTurn } from '../src/workflows/agent-builtin.ts';
 import { defineWorkflow, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
+import { readFileSync } from 'node:fs';
+import { expenseEscalation, researchAgent, researchSummary } from '../src/workflows/examples.ts';
 import { runPatches } from '../src/workflows/tag-store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
@@ -56,7 +58,7 @@ describe.each(backends)('agents on $name', (backend) => {
       return new Promise<void>((resolve) => (held = resolve));
     },
   });
-  const domain = workflowsDomain({ workflows: [research] });
+  const domain = workflowsDomain({ workflows: [research, researchAgent, expenseEscalation] });
   const env = (url: string) => ({ POLL_INTERVAL_MS: '100', OPENAI_BASE_URL: url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', AGENT_MAX_RUN_PATCHES: '1' });
 
   beforeAll(async () => {
@@ -205,5 +207,21 @@ describe.each(backends)('agents on $name', (backend) => {
     expect(patches.map((p) => [p.seq, p.node_id, p.created_by])).toEqual([[1, 'planner/turn-1/tool-1', 'agent']]);
     const steps = await store.getSteps(db.sql, run.id);
     expect(steps.find((s) => s.step_id === 'planner/turn-2/tool-1')).toMatchObject({ status: 'failed', error: { name: 'PatchRefused', message: expect.stringMatching(/AGENT_MAX_RUN_PATCHES=1/) } });
+  });
+
+  it('runs the shipped examples with no keys: the research agent (code and document) and the escalating expense document', async () => {
+    const { run } = await startRun(engine, 'demo.research', { topic: 'Nova agents', searchUrl: `${searchBase}/search?q={query}` });
+    const done = await finished(run.id);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(researchSummary.parse(done.output)).toMatchObject({ summary: expect.stringContaining('Nova ships agents') });
+
+    const example = (name: string) => JSON.parse(readFileSync(new URL(`../examples/workflows/${name}`, import.meta.url), 'utf8'));
+    const doc = example('research-agent.json');
+    doc.nodes[0].config.tools[0].url = `${searchBase}/search?q={query}`;
+    expect((await put('research-agent', doc)).status).toBe(201);
+    const docRun = await finished((await startRun(engine, 'research-agent', {})).run.id);
+    expect(docRun.status, JSON.stringify(docRun.error)).toBe('completed');
+    expect(docRun.output).toEqual({ review: { needs_review: expect.stringContaining('Nova ships agents') } });
+    expect((await put('expense-escalation', example('expense-escalation.json'))).status).toBe(201);
   });
 });

@@ -13,12 +13,12 @@ const SECRET = 'test-approval-link-secret-0123456789abcdef';
 
 /** An expense needing `required` of `approvers`, with a form; the outcome is the run's output. */
 const expense = defineWorkflow({ name: 't.expense' }, async ({ input, step }) => {
-  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail' | 'escalate'; noForm?: boolean; strict?: boolean; escalateTo?: string[] };
+  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail' | 'escalate'; noForm?: boolean; strict?: boolean; escalateTo?: string[]; escalationMs?: number };
   try {
     return await step.approval('manager', {
       approvers: o.approvers, message: 'Approve the expense?',
       ...(o.required && { required: o.required }), ...(o.timeoutMs && { timeoutMs: o.timeoutMs }), ...(o.onTimeout && { onTimeout: o.onTimeout }),
-      ...(o.escalateTo && { escalation: { to: o.escalateTo, timeoutMs: 400 } }),
+      ...(o.escalateTo && { escalation: { to: o.escalateTo, timeoutMs: o.escalationMs ?? 400 } }),
       ...(!o.noForm && { form: { type: 'object', properties: { amount: { type: 'number', maximum: 1000 }, note: { type: 'string' } }, required: ['amount'], additionalProperties: false } }),
     });
   } catch (err) {
@@ -178,7 +178,7 @@ describe.each(backends)('approvals on $name', (backend) => {
   });
 
   it('escalates to other approvers on timeout (delivered to them), then applies the escalation policy at its own timeout', async () => {
-    const runId = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout: 'escalate', escalateTo: ['dora'], noForm: true });
+    const runId = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout: 'escalate', escalateTo: ['dora'], escalationMs: 60_000, noForm: true });
     const escalated = async (id: string) => {
       let a: any;
       await until(async () => ((a = (await call('GET', `/api/approvals?runId=${id}`)).body.approvals[0])?.approvers ?? []).includes('dora'), 10_000, 'the escalation');
