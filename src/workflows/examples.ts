@@ -48,12 +48,14 @@ export const napUntil = defineWorkflow(
 export const expenseApproval = defineWorkflow(
   {
     name: 'demo.expense', version: 1,
-    input: z.object({ amount: z.number().positive().default(120), approvers: z.array(z.string().min(1)).min(1).default(['manager', 'finance']) })
-      .default({ amount: 120, approvers: ['manager', 'finance'] }),
+    input: z.object({
+      amount: z.number().positive().default(120), approvers: z.array(z.string().min(1)).min(1).default(['manager', 'finance']),
+      timeoutMs: z.number().int().positive().default(86_400_000),
+    }).default({ amount: 120, approvers: ['manager', 'finance'], timeoutMs: 86_400_000 }),
   },
   async ({ input, step }) => {
     const decision = await step.approval('manager-approval', {
-      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`, timeoutMs: '1d', onTimeout: 'reject',
+      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`, timeoutMs: input.timeoutMs, onTimeout: 'reject',
       form: {
         type: 'object', required: ['amount', 'costCentre'], additionalProperties: false,
         properties: { amount: { type: 'number', maximum: input.amount }, costCentre: { type: 'string', enum: ['ops', 'sales', 'rnd'] } },
