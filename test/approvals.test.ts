@@ -360,6 +360,37 @@ describe.each(backends)('approvals on $name', (backend) => {
     }
   });
 
+  it('takes the decider from a personal token when NOVA_USERS is set, and admits approvers by role', async () => {
+    const BOB = 'bob-personal-token-0123456789';
+    const DORA = 'dora-personal-token-0123456789';
+    const ERIN = 'erin-personal-token-0123456789';
+    const users = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense] })], {
+      WORKER_TYPE: 'api', PORT: '0', API_HOST: '127.0.0.1', APPROVAL_LINK_SECRET: SECRET, NOVA_USERS: `bob:${BOB},dora:${DORA}:finance|audit,erin:${ERIN}:sales`,
+    });
+    try {
+      const url = `http://127.0.0.1:${users.apiPort}`;
+      const post = async (id: string, body: unknown, headers: Record<string, string>) => {
+        const res = await fetch(`${url}/api/approvals/${id}/decision`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const runId = await start({ approvers: ['bob', 'role:finance'], required: 2, noForm: true });
+      const a = await pending(runId);
+      // The header alone no longer names the decider; a token cannot decide as another user.
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-id': 'bob' })).toMatchObject({ status: 401, body: { error: { code: 'identity_required' } } });
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': 'not-a-token-of-anyone' })).toMatchObject({ status: 401, body: { error: { code: 'identity_invalid' } } });
+      expect(await post(a.id, { decision: 'approve', by: 'dora' }, { 'x-user-token': BOB })).toMatchObject({ status: 403, body: { error: { code: 'identity_mismatch' } } });
+      // Role approvers: a member of finance may decide, a member of sales may not.
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': ERIN })).toMatchObject({ status: 403, body: { error: { code: 'not_an_approver' } } });
+      expect((await post(a.id, { decision: 'approve' }, { 'x-user-token': BOB })).body.status).toBe('pending');
+      expect((await post(a.id, { decision: 'approve' }, { 'x-user-token': DORA })).body.status).toBe('approved');
+      const decisions = (await call('GET', `/api/approvals/${a.id}`)).body.approval.decisions;
+      expect(decisions.map((d: any) => d.by)).toEqual(['bob', 'dora']);
+      expect((await finished(runId)).output).toMatchObject({ approved: true });
+    } finally {
+      await users.stop();
+    }
+  });
+
   it('lists, approves and rejects from the command line (nova approvals)', async () => {
     const cli = async (...args: string[]) => {
       const proc = spawnNova(['approvals', ...args], { NOVA_API_URL: api, NOVA_USER: 'bob' }, 'src/cli/main.ts');

@@ -15,7 +15,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
-import { userOf } from './api.ts';
+import type { WorkflowsConfig } from './config.ts';
+import { identify } from './identity.ts';
 import { LinkRefused, verifyLink } from './approval-links.ts';
 import * as astore from './approval-store.ts';
 import { approvalJson, decide } from './approvals.ts';
@@ -44,6 +45,7 @@ const LINK_STATUS = { malformed: 400, mismatch: 400, signature: 403, expired: 41
 
 export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): void {
   const { sql } = engine.services;
+  const directory = (engine.services.config as Partial<WorkflowsConfig>).NOVA_USERS;
 
   app.get('/api/approvals', async (req) => {
     const q = listQuery.parse(req.query);
@@ -62,22 +64,23 @@ export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
   app.post('/api/approvals/:id/decision', async (req) => {
     const { id } = idParam.parse(req.params);
     const body = decisionBody.parse(req.body ?? {});
+    const who = identify(directory, req.headers, body.by);
     const r = await decide(engine, {
-      approvalId: id, by: body.by ?? userOf(req.headers), decision: body.decision, reason: body.reason, data: body.data, channel: 'api', ip: ipOf(req),
+      approvalId: id, by: who.user, roles: who.roles, decision: body.decision, reason: body.reason, data: body.data, channel: 'api', ip: ipOf(req),
     });
     return { approval: approvalJson({ ...r.approval, status: r.status }), decision: r.decision.decision, status: r.status };
   });
 
   app.post('/api/approval', async (req) => {
-    const user = req.headers['x-user-id'];
     // The original wrote its 401 and went on with an empty user; here no user, no decision.
-    if (typeof user !== 'string' || !user) throw new HttpError(400, 'user_required', 'X-User-ID header is required');
+    if (!directory && !req.headers['x-user-id']) throw new HttpError(400, 'user_required', 'X-User-ID header is required');
+    const who = identify(directory, req.headers);
     const body = compatBody.parse(req.body ?? {});
     const uuid = z.uuid().safeParse(body.run_id);
     const a = uuid.success ? await astore.approvalOfStep(sql, uuid.data, body.node_id) : undefined;
     if (!a) throw new HttpError(404, 'not_found', `no approval for run ${body.run_id} node ${body.node_id}`);
     const r = await decide(engine, {
-      approvalId: a.id, by: user, decision: body.approved ? 'approve' : 'reject', reason: body.comment, data: body.data, channel: 'api', ip: ipOf(req),
+      approvalId: a.id, by: who.user, roles: who.roles, decision: body.approved ? 'approve' : 'reject', reason: body.comment, data: body.data, channel: 'api', ip: ipOf(req),
     });
     return { success: true, message: `decision recorded: ${r.decision.decision}`, run_id: a.run_id, node_id: a.step_id, status: r.status };
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int, type Config } from '../config.ts';
+import { usersVariable } from './identity.ts';
 
 /** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker, agent-runner), part of the boot schema. */
 export const workflowsConfig = z.object({
@@ -18,6 +19,11 @@ export const workflowsConfig = z.object({
   AGENT_MAX_RUN_PATCHES: int(5, 0, 1000),
   /** Agent nodes a patched document may hold at most (the original's "max 5 agents", which never fired). */
   AGENT_MAX_AGENT_NODES: int(5, 1, 1000),
+  /**
+   * Approvers and their personal tokens and roles, `name:token[:role|role],…`: set, a decision's
+   * identity is the user of the `X-User-Token` it carries, no longer the X-User-ID header.
+   */
+  NOVA_USERS: usersVariable,
   /** Approval requests delivered at once per `hitl-worker` process. */
   HITL_WORKER_CONCURRENCY: int(16, 1, 10_000),
   /**
