@@ -67,7 +67,7 @@ describe.each(backends)('agents on $name', (backend) => {
     const url = await emulator.start();
     db = await backend.create();
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, domain], {
-      ...env(url), WORKER_TYPE: 'api,fanout,workflow-runner,http-worker', PORT: '0', API_HOST: '127.0.0.1',
+      ...env(url), WORKER_TYPE: 'api,fanout,workflow-runner,http-worker', PORT: '0', API_HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '1000',
     });
     agents = await startRuntime(db, [domain], { ...env(url), WORKER_TYPE: 'agent-runner', SHUTDOWN_TIMEOUT_MS: '100' });
     engine = domain.engine(runtime.service);

@@ -14,18 +14,22 @@ export interface BuiltinTurn {
 
 /** The tool a workflow document's agent may use to patch its run; the builtin never proposes patches on its own. */
 export const PATCH_TOOL = 'patch_workflow';
+/** The tool an Anthropic request carries for a structured answer (its input is the answer). */
+export const FINAL_TOOL = 'final_answer';
 
 export function builtinTurn(request: { messages: AgentMessage[]; tools: ToolDeclaration[]; outputSchema: Record<string, unknown> | null }): BuiltinTurn {
   const called = new Set<string>();
   for (const m of request.messages) if (m.role === 'assistant') for (const c of m.toolCalls ?? []) called.add(c.name);
   const task = request.messages.find((m) => m.role === 'user')?.content ?? '';
-  const next = request.tools.find((t) => !called.has(t.name) && t.name !== PATCH_TOOL);
+  const next = request.tools.find((t) => !called.has(t.name) && t.name !== PATCH_TOOL && t.name !== FINAL_TOOL);
   if (next) {
     return { text: `I will use ${next.name}.`, toolCalls: [{ name: next.name, arguments: sample(next.parameters, task, next.name) }] };
   }
   const results = request.messages.flatMap((m) => (m.role === 'tool' ? [`${m.name}: ${m.content.slice(0, 300)}`] : []));
   const summary = `${oneLine(task).slice(0, 200)}${results.length ? ` — from ${results.length} tool result(s): ${results.map(oneLine).join(' | ')}` : ''}`;
   if (request.outputSchema) return { text: JSON.stringify(sample(request.outputSchema, summary, 'output')), toolCalls: [] };
+  const final = request.tools.find((t) => t.name === FINAL_TOOL);
+  if (final) return { text: '', toolCalls: [{ name: FINAL_TOOL, arguments: sample(final.parameters, summary, 'output') }] };
   return { text: summary, toolCalls: [] };
 }
 

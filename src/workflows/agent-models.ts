@@ -8,7 +8,7 @@ import { ConfigError } from '../config.ts';
 import type { ExtractionConfig } from '../extraction/config.ts';
 import { fromSdkError } from '../extraction/llm.ts';
 import { checkProviderConfig, resolveProvider } from '../extraction/providers/index.ts';
-import { builtinTurn } from './agent-builtin.ts';
+import { builtinTurn, FINAL_TOOL } from './agent-builtin.ts';
 import type { AgentMessage, ModelReply, ModelRequest, ToolCall, Usage } from './agent-types.ts';
 
 export interface AgentModel {
@@ -140,17 +140,23 @@ async function anthropicModel(config: ExtractionConfig, model: string): Promise<
     provider: 'anthropic',
     model,
     async call(request, onToken, signal) {
+      // Claude has no JSON mode: an object answer comes as the input of a `final_answer` tool.
+      const final = request.outputSchema?.type === 'object' ? [{ name: FINAL_TOOL, description: 'Give your final answer.', parameters: request.outputSchema }] : [];
+      const tools = [...request.tools, ...final];
       try {
         const res = await client.messages.create({
           model, max_tokens: request.maxOutputTokens, system: request.system, messages: toAnthropic(request.messages) as never,
-          ...(request.tools.length && { tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: { type: 'object' as const, ...t.parameters } })) }),
+          ...(tools.length && { tools: tools.map((t) => ({ name: t.name, description: t.description, input_schema: { type: 'object' as const, ...t.parameters } })) }),
         }, { signal });
         let text = '';
+        let answer: string | undefined;
         const toolCalls: ToolCall[] = [];
         for (const block of res.content) {
           if (block.type === 'text') text += block.text;
+          else if (block.type === 'tool_use' && block.name === FINAL_TOOL && final.length) answer = JSON.stringify(block.input);
           else if (block.type === 'tool_use') toolCalls.push({ id: block.id, name: block.name, arguments: block.input });
         }
+        if (answer !== undefined && toolCalls.length === 0) text = answer;
         if (text) onToken(text);
         return {
           provider: 'anthropic', model, text, toolCalls, finishReason: res.stop_reason ?? 'end_turn',
