@@ -120,7 +120,7 @@ try {
   await db.sql.query(`update approvals set status = 'cancelled', resolved_at = now() where status = 'pending'`);
 
   // 3. Timeouts falling due together: each run's timeout ends at the same instant.
-  const due = Date.now() + 15_000 + TIMEOUTS * 10;
+  const due = Date.now() + 15_000 + TIMEOUTS * int('BENCH_START_MARGIN_MS', 150);
   const timed = await startMany(TIMEOUTS, () => input(Math.max(1, due - Date.now())));
   for (;;) {
     const [row] = await db.sql.query<{ n: number }>(`select count(*)::int as n from approvals where run_id = any($1::uuid[])`, [timed]);
