@@ -58,7 +58,9 @@ export async function runAgent(host: AgentHost, sid: string, o: AgentOptions): P
   const stored = host.stored(sid);
   if (stored?.status === 'completed') return stored.output as AgentResult;
   if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
-  const startedAt = new Date();
+  // The agent began with its first model call (a later tick replays up to here).
+  const first = host.stored(`${sid}/turn-1/model`);
+  const startedAt = first ? new Date(first.started_at) : new Date();
   const spec = agentSpec(sid, o);
   const messages: AgentMessage[] = [{ role: 'user', content: typeof o.input === 'string' ? o.input : JSON.stringify(o.input ?? null) }];
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
