@@ -133,11 +133,13 @@ try {
     if (row!.n >= TIMEOUTS) break;
     await sleep(100);
   }
-  const [span] = await db.sql.query<{ first_due: Date; last_due: Date; last_applied: Date }>(
-    `select min(timeout_at) as first_due, max(timeout_at) as last_due, max(resolved_at) as last_applied from approvals where run_id = any($1::uuid[])`, [timed]);
-  const applied = new Date(span!.last_applied).getTime() - new Date(span!.first_due).getTime();
-  const spread = new Date(span!.last_due).getTime() - new Date(span!.first_due).getTime();
-  console.log(`${TIMEOUTS} timeouts due together (due within ${spread} ms of each other): all applied ${applied} ms after the first was due (target ≤ 2000 ms; 1 hitl-worker)`);
+  // The timeout runs from the approval's creation (the run's first tick), so under load they fall
+  // due over the time the runner took to tick them all: each one's lag is measured from its own due time.
+  const lags = (await db.sql.query<{ ms: number }>(
+    `select extract(epoch from (resolved_at - timeout_at)) * 1000 as ms from approvals where run_id = any($1::uuid[])`, [timed])).map((r) => Number(r.ms));
+  const [burst] = await db.sql.query<{ n: number }>(
+    `select max(n)::int as n from (select count(*) as n from approvals where run_id = any($1::uuid[]) group by date_trunc('second', timeout_at)) x`, [timed]);
+  console.log(`${TIMEOUTS} timeouts (at most ${burst!.n} due in the same second): applied after their due time ${fmt(lags)}, max ${Math.max(...lags).toFixed(0)} ms (target: all within 2000 ms; 1 hitl-worker)`);
 } finally {
   await Promise.all(procs.map((p) => p.stop()));
   await db.drop();
