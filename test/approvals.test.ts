@@ -13,11 +13,12 @@ const SECRET = 'test-approval-link-secret-0123456789abcdef';
 
 /** An expense needing `required` of `approvers`, with a form; the outcome is the run's output. */
 const expense = defineWorkflow({ name: 't.expense' }, async ({ input, step }) => {
-  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail'; noForm?: boolean; strict?: boolean };
+  const o = input as { approvers: string[]; required?: number; timeoutMs?: number; onTimeout?: 'reject' | 'approve' | 'fail' | 'escalate'; noForm?: boolean; strict?: boolean; escalateTo?: string[]; escalationMs?: number };
   try {
     return await step.approval('manager', {
       approvers: o.approvers, message: 'Approve the expense?',
       ...(o.required && { required: o.required }), ...(o.timeoutMs && { timeoutMs: o.timeoutMs }), ...(o.onTimeout && { onTimeout: o.onTimeout }),
+      ...(o.escalateTo && { escalation: { to: o.escalateTo, timeoutMs: o.escalationMs ?? 400 } }),
       ...(!o.noForm && { form: { type: 'object', properties: { amount: { type: 'number', maximum: 1000 }, note: { type: 'string' } }, required: ['amount'], additionalProperties: false } }),
     });
   } catch (err) {
@@ -61,10 +62,10 @@ describe.each(backends)('approvals on $name', (backend) => {
     return res.body.run.id as string;
   };
   /** The run's approval once it is pending (the run waits for it). */
-  const pending = async (runId: string) => {
+  const pending = async (runId: string, status = '&status=pending') => {
     let approval: any;
     await until(async () => {
-      approval = (await call('GET', `/api/approvals?runId=${runId}&status=pending`)).body.approvals[0];
+      approval = (await call('GET', `/api/approvals?runId=${runId}${status}`)).body.approvals[0];
       return !!approval;
     }, 10_000, `an approval of run ${runId}`);
     return approval;
@@ -165,7 +166,8 @@ describe.each(backends)('approvals on $name', (backend) => {
     ['fail', { failed: expect.stringMatching(/not decided by/) }],
   ] as const)('applies timeout policy %s when nobody decides in time', async (onTimeout, expected) => {
     const runId = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout });
-    const a = await pending(runId);
+    // Any status: on a busy machine the timeout may pass before the first look.
+    const a = await pending(runId, '');
     expect(a.onTimeout).toBe(onTimeout);
     const run = await finished(runId);
     expect(run.status).toBe('completed');
@@ -173,6 +175,27 @@ describe.each(backends)('approvals on $name', (backend) => {
     expect((await call('GET', `/api/approvals/${a.id}`)).body.approval.status).toBe('timed_out');
     // Too late: a decision after the timeout changes nothing.
     expect((await decide(a.id, 'bob', { decision: 'approve', data: { amount: 1 } })).status).toBe(409);
+  });
+
+  it('escalates to other approvers on timeout (delivered to them), then applies the escalation policy at its own timeout', async () => {
+    const runId = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout: 'escalate', escalateTo: ['dora'], escalationMs: 60_000, noForm: true });
+    const escalated = async (id: string) => {
+      let a: any;
+      await until(async () => ((a = (await call('GET', `/api/approvals?runId=${id}`)).body.approvals[0])?.approvers ?? []).includes('dora'), 10_000, 'the escalation');
+      return a;
+    };
+    const a = await escalated(runId);
+    expect(a).toMatchObject({ status: 'pending', onTimeout: 'reject', escalation: { to: ['dora'], escalatedAt: expect.any(String) } });
+    await until(() => delivered.some((e) => e.topic === 'approvals:dora' && (e.data as any).id === a.id), 5000, 'delivery to dora');
+    expect((await decide(a.id, 'dora', { decision: 'approve' })).status).toBe(200);
+    expect(await finished(runId)).toMatchObject({ status: 'completed', output: { approved: true, status: 'approved' } });
+
+    // Nobody decides after the escalation either: its policy (reject by default) applies.
+    const ignored = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout: 'escalate', escalateTo: ['dora'], noForm: true });
+    await escalated(ignored);
+    expect(await finished(ignored)).toMatchObject({ status: 'completed', output: { approved: false, status: 'timed_out' } });
+    const bad = await start({ approvers: ['bob'], timeoutMs: 300, onTimeout: 'escalate', noForm: true });
+    expect(await finished(bad)).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/escalate needs escalation.to/) } });
   });
 
   it('applies due timeouts once with two hitl-worker processes taking the jobs', async () => {
@@ -246,14 +269,30 @@ describe.each(backends)('approvals on $name', (backend) => {
     expect((await call('GET', `/api/approvals/${a.id}/approve?token=${expired}`))).toMatchObject({ status: 410, body: { error: { code: 'link_expired' } } });
     expect((await call('GET', `/api/approvals/${a.id}`)).body.approval.decisions).toEqual([]);
 
-    const used = await call('GET', path(links.approve));
-    expect(used).toMatchObject({ status: 200, body: { by: 'bob', status: 'pending' } });
-    const again = await call('GET', path(links.approve));
+    // A GET (a mail scanner, a chat preview, the approver's click) only shows a confirm page.
+    for (let i = 0; i < 2; i++) {
+      const preview = await fetch(`${api}${path(links.approve)}`);
+      expect(preview.status).toBe(200);
+      expect(preview.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await preview.text();
+      expect(html).toContain('<form method="post">');
+      expect(html).toContain(`value="${token}"`);
+    }
+    expect((await call('GET', `/api/approvals/${a.id}`)).body.approval.decisions).toEqual([]);
+
+    // The page's button: a form post of the token decides, once.
+    const form = await fetch(`${api}/api/approvals/${a.id}/approve`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, reason: '' }).toString(),
+    });
+    expect(form.status).toBe(200);
+    expect(await form.text()).toMatch(/Approved as <b>bob<\/b>\. The approval is now <b>pending<\/b>/);
+    const again = await call('POST', path(links.approve));
     expect(again).toMatchObject({ status: 410, body: { error: { code: 'link_used' } } });
+    expect((await call('GET', path(links.approve))).status).toBe(410);
 
     const carol = signLink(SECRET, { approvalId: a.id, approver: 'carol', decision: 'reject', exp: Date.now() + 60_000 });
-    expect((await call('GET', `/api/approvals/${a.id}/reject?token=${carol}`)).body.error.code).toBe('reason_required');
-    expect((await call('GET', `/api/approvals/${a.id}/reject?token=${carol}&reason=over%20budget`)).body.status).toBe('rejected');
+    expect((await call('POST', `/api/approvals/${a.id}/reject?token=${carol}`)).body.error.code).toBe('reason_required');
+    expect((await call('POST', `/api/approvals/${a.id}/reject`, { token: carol, reason: 'over budget' })).body.status).toBe('rejected');
     const decisions = (await call('GET', `/api/approvals/${a.id}`)).body.approval.decisions;
     expect(decisions.map((d: any) => [d.by, d.decision, d.channel, d.reason])).toEqual([['bob', 'approve', 'link', null], ['carol', 'reject', 'link', 'over budget']]);
     expect((await finished(runId)).output).toMatchObject({ approved: false });
@@ -311,13 +350,44 @@ describe.each(backends)('approvals on $name', (backend) => {
       const a = await pending(runId);
       expect((await fetch(`${url}/api/approvals/${a.id}`)).status).toBe(401);
       const link = signLink(SECRET, { approvalId: a.id, approver: 'bob', decision: 'approve', exp: Date.now() + 60_000 });
-      const res = await fetch(`${url}/api/approvals/${a.id}/approve?token=${link}`);
+      const res = await fetch(`${url}/api/approvals/${a.id}/approve?token=${link}`, { method: 'POST' });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ by: 'bob', status: 'approved' });
       // A forged token is still refused by the route itself.
-      expect((await fetch(`${url}/api/approvals/${a.id}/reject?token=x.y&reason=r`)).status).toBe(403);
+      expect((await fetch(`${url}/api/approvals/${a.id}/reject?token=x.y&reason=r`, { method: 'POST' })).status).toBe(403);
     } finally {
       await guarded.stop();
+    }
+  });
+
+  it('takes the decider from a personal token when NOVA_USERS is set, and admits approvers by role', async () => {
+    const BOB = 'bob-personal-token-0123456789';
+    const DORA = 'dora-personal-token-0123456789';
+    const ERIN = 'erin-personal-token-0123456789';
+    const users = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense] })], {
+      WORKER_TYPE: 'api', PORT: '0', API_HOST: '127.0.0.1', APPROVAL_LINK_SECRET: SECRET, NOVA_USERS: `bob:${BOB},dora:${DORA}:finance|audit,erin:${ERIN}:sales`,
+    });
+    try {
+      const url = `http://127.0.0.1:${users.apiPort}`;
+      const post = async (id: string, body: unknown, headers: Record<string, string>) => {
+        const res = await fetch(`${url}/api/approvals/${id}/decision`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const runId = await start({ approvers: ['bob', 'role:finance'], required: 2, noForm: true });
+      const a = await pending(runId);
+      // The header alone no longer names the decider; a token cannot decide as another user.
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-id': 'bob' })).toMatchObject({ status: 401, body: { error: { code: 'identity_required' } } });
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': 'not-a-token-of-anyone' })).toMatchObject({ status: 401, body: { error: { code: 'identity_invalid' } } });
+      expect(await post(a.id, { decision: 'approve', by: 'dora' }, { 'x-user-token': BOB })).toMatchObject({ status: 403, body: { error: { code: 'identity_mismatch' } } });
+      // Role approvers: a member of finance may decide, a member of sales may not.
+      expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': ERIN })).toMatchObject({ status: 403, body: { error: { code: 'not_an_approver' } } });
+      expect((await post(a.id, { decision: 'approve' }, { 'x-user-token': BOB })).body.status).toBe('pending');
+      expect((await post(a.id, { decision: 'approve' }, { 'x-user-token': DORA })).body.status).toBe('approved');
+      const decisions = (await call('GET', `/api/approvals/${a.id}`)).body.approval.decisions;
+      expect(decisions.map((d: any) => d.by)).toEqual(['bob', 'dora']);
+      expect((await finished(runId)).output).toMatchObject({ approved: true });
+    } finally {
+      await users.stop();
     }
   });
 

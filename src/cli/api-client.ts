@@ -28,6 +28,8 @@ export function apiClient(command: string): ApiClient {
     async request<T>(method: string, path: string, body?: unknown): Promise<T> {
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;
+      // The caller's personal token (NOVA_USERS on the server): who decides approvals.
+      if (process.env.NOVA_USER_TOKEN) headers['x-user-token'] = process.env.NOVA_USER_TOKEN;
       if (body !== undefined) headers['content-type'] = 'application/json';
       let res: Response;
       try {

@@ -17,7 +17,9 @@ import { HttpError } from './http-error.ts';
  *   `/ws` refuses a handshake whose `Origin` is another origin the same way, token or not.
  * Tokens are compared in constant time.
  * A route declared with `config: { ownCredential: true }` (a signed one-time approval link, opened
- * from an email by someone who has no API token) checks its own credential instead of the token.
+ * from an email by someone who has no API token) checks its own credential instead of the token
+ * and of the origin checks (its confirm page posts a form). Only routes whose every request
+ * carries an unforgeable credential of its own may declare it.
  */
 
 export function tokenMatches(authorization: string | undefined, queryToken: string | null, token: string): boolean {
@@ -46,9 +48,11 @@ export function guardApi(app: FastifyInstance, options: ApiGuardOptions): void {
     const url = new URL(req.url, 'http://nova.invalid');
     const path = req.routeOptions.url ?? decoded(url.pathname);
     if (!isApi(path)) return;
+    // Matched routes only: an unmatched path has no config, so it cannot claim this. Such a route
+    // carries its credential in the request (a signed link's token), which a cross-site page
+    // cannot forge either, so the origin and JSON checks below do not apply to it.
+    if ((req.routeOptions.config as { ownCredential?: unknown } | undefined)?.ownCredential === true) return;
     if (options.token) {
-      // Matched routes only: an unmatched path has no config, so it cannot claim this.
-      if ((req.routeOptions.config as { ownCredential?: unknown } | undefined)?.ownCredential === true) return;
       if (!tokenMatches(req.headers.authorization, null, options.token)) {
         throw new HttpError(401, 'unauthorized', 'a valid API token is required (Authorization: Bearer <NOVA_API_TOKEN>)');
       }

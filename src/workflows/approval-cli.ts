@@ -1,6 +1,7 @@
 /**
  * `nova approvals list|approve|reject`, through the API server (NOVA_API_URL, with
- * NOVA_API_TOKEN when set). The deciding user is `--as`, else NOVA_USER, else the login name.
+ * NOVA_API_TOKEN when set). The deciding user is `--as`, else NOVA_USER, else the login name;
+ * with NOVA_USER_TOKEN (a personal token of the server's NOVA_USERS) the server takes it from the token.
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
@@ -58,7 +59,8 @@ export function registerApprovalCommands(program: Command): void {
           }
         }
         const r = await apiClient('nova approvals').request<{ status: string }>('POST', `/api/approvals/${encodeURIComponent(id)}/decision`, {
-          decision, by: me(opts.as), ...(opts.reason && { reason: opts.reason }), ...(data !== undefined && { data }),
+          // With a personal token (NOVA_USER_TOKEN) the server knows who decides; `by` only for --as.
+          decision, ...((opts.as || !process.env.NOVA_USER_TOKEN) && { by: me(opts.as) }), ...(opts.reason && { reason: opts.reason }), ...(data !== undefined && { data }),
         });
         console.log(`${decision === 'approve' ? 'approved' : 'rejected'} as ${me(opts.as)}: approval ${id} is now ${r.status}`);
       });

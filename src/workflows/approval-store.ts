@@ -6,7 +6,7 @@
 import type { Queryable } from '../storage/index.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timed_out' | 'cancelled';
-export type TimeoutPolicy = 'reject' | 'approve' | 'fail';
+export type TimeoutPolicy = 'reject' | 'approve' | 'fail' | 'escalate';
 
 export interface ApprovalRow {
   id: string;
@@ -23,6 +23,10 @@ export interface ApprovalRow {
   started_by: string;
   created_at: Date;
   resolved_at: Date | null;
+  escalate_to: string[] | null;
+  escalation_timeout_ms: number | string | null;
+  then_on_timeout: 'reject' | 'approve' | 'fail' | null;
+  escalated_at: Date | null;
 }
 
 export interface DecisionRow {
@@ -49,6 +53,8 @@ export interface NewApproval {
   requireReason: boolean;
   onTimeout: TimeoutPolicy;
   timeoutAt: Date | null;
+  /** With onTimeout `escalate`: who joins, for how long, and what applies after that. */
+  escalation?: { to: string[]; timeoutMs: number; then: 'reject' | 'approve' | 'fail' } | null;
 }
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
@@ -59,11 +65,13 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
  */
 export async function insertApproval(db: Queryable, a: NewApproval): Promise<{ approval: ApprovalRow; created: boolean }> {
   const [row] = await db.query<ApprovalRow>(
-    `insert into approvals (id, run_id, step_id, message, approvers, required, form, require_reason, on_timeout, timeout_at, started_by)
-     select $1, $2, $3, $4, $5::text[], $6, $7::text::jsonb, $8, $9, $10, r.submitted_by from runs r where r.id = $2
+    `insert into approvals (id, run_id, step_id, message, approvers, required, form, require_reason, on_timeout, timeout_at, started_by,
+       escalate_to, escalation_timeout_ms, then_on_timeout)
+     select $1, $2, $3, $4, $5::text[], $6, $7::text::jsonb, $8, $9, $10, r.submitted_by, $11::text[], $12, $13 from runs r where r.id = $2
      on conflict (run_id, step_id) where status = 'pending' do nothing
      returning *`,
-    [a.id, a.runId, a.stepId, a.message, a.approvers, a.required, json(a.form ?? null), a.requireReason, a.onTimeout, a.timeoutAt],
+    [a.id, a.runId, a.stepId, a.message, a.approvers, a.required, json(a.form ?? null), a.requireReason, a.onTimeout, a.timeoutAt,
+      a.escalation?.to ?? null, a.escalation?.timeoutMs ?? null, a.escalation?.then ?? null],
   );
   if (row) return { approval: row, created: true };
   const [existing] = await db.query<ApprovalRow>(`select * from approvals where run_id = $1 and step_id = $2 and status = 'pending'`, [a.runId, a.stepId]);
@@ -137,4 +145,20 @@ export async function listApprovals(db: Queryable, filter: { status?: ApprovalSt
      order by created_at desc, id limit $4`,
     [filter.status ?? null, filter.approver ?? null, filter.runId ?? null, filter.limit],
   );
+}
+
+/**
+ * Escalates a pending approval whose first timeout passed: the escalation's approvers join, the
+ * policy becomes `then_on_timeout` and the timeout starts again. Returns the updated row.
+ */
+export async function escalateApproval(db: Queryable, id: string): Promise<ApprovalRow | undefined> {
+  const [row] = await db.query<ApprovalRow>(
+    `update approvals set
+       approvers = array(select distinct u from unnest(approvers || escalate_to) u order by u),
+       on_timeout = then_on_timeout, timeout_at = clock_timestamp() + escalation_timeout_ms * interval '1 millisecond',
+       escalated_at = clock_timestamp()
+     where id = $1 and status = 'pending' and on_timeout = 'escalate' returning *`,
+    [id],
+  );
+  return row;
 }

@@ -14,6 +14,18 @@ import { signLink } from './approval-links.ts';
 import * as astore from './approval-store.ts';
 import type { WorkflowsConfig } from './config.ts';
 import * as store from './store.ts';
+import { approverUsers, mayDecide, ROLE_PREFIX } from './identity.ts';
+
+function rolesOf(engine: WorkflowEngine, user: string): string[] {
+  return (engine.services.config as Partial<WorkflowsConfig>).NOVA_USERS?.byName.get(user)?.roles ?? [];
+}
+
+/** How many people could approve, the run's starter excluded (unbounded for roles without a directory). */
+function reachable(engine: WorkflowEngine, a: { approvers: string[]; started_by: string }): number {
+  const dir = (engine.services.config as Partial<WorkflowsConfig>).NOVA_USERS;
+  if (!dir && a.approvers.some((x) => x.startsWith(ROLE_PREFIX))) return Infinity;
+  return approverUsers(a.approvers, dir).filter((u) => u !== a.started_by).length;
+}
 
 /** The hitl-worker's jobs: deliver a new request to its approvers; apply the timeout policy. */
 export const approvalJob = z.object({ kind: z.enum(['deliver', 'timeout']), approvalId: z.uuid() });
@@ -32,6 +44,8 @@ export interface DecisionInput {
   channel: string;
   ip: string | null;
   linkId?: string;
+  /** The decider's roles, for approvers named `role:<name>`. */
+  roles?: string[];
 }
 
 export interface DecisionResult {
@@ -49,7 +63,7 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
     if (!a) throw new HttpError(404, 'not_found', `no approval ${d.approvalId}`);
     if (d.linkId && (await astore.linkUsed(tx, d.linkId))) throw new HttpError(410, 'link_used', 'this approval link was already used');
     if (a.status !== 'pending') throw new HttpError(409, 'approval_resolved', `approval ${a.id} is already ${a.status}`);
-    if (!a.approvers.includes(d.by)) throw new HttpError(403, 'not_an_approver', `${d.by} is not an approver of ${a.id}`);
+    if (!mayDecide(a.approvers, { user: d.by, roles: d.roles ?? rolesOf(engine, d.by) })) throw new HttpError(403, 'not_an_approver', `${d.by} is not an approver of ${a.id}`);
     // The original let anyone approve anything; the one who started the run may not approve it.
     if (a.started_by === d.by) throw new HttpError(403, 'self_approval', `${d.by} started this run and may not decide its approval`);
     const reason = d.reason?.trim() || null;
@@ -68,8 +82,9 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
     const rejections = decisions.length - approvals;
     let status: astore.ApprovalStatus = 'pending';
     if (approvals >= a.required) status = 'approved';
-    // N of M: once too few approvers are left to reach N, waiting longer cannot approve it.
-    else if (a.approvers.filter((u) => u !== a.started_by).length - rejections < a.required) status = 'rejected';
+    // N of M: once too few approvers are left to reach N, waiting longer cannot approve it (with
+    // role approvers, M is the directory's members; unknown without one, so never out of reach).
+    else if (reachable(engine, a) - rejections < a.required) status = 'rejected';
     if (status !== 'pending') await resolve(engine, tx, a, status, decisions);
     return { approval: a, decision: row, status };
   });
@@ -79,19 +94,34 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
 
 /**
  * Job `timeout` (role hitl-worker): applies the approval's timeout policy if it is still pending.
- * Returns `applied`, `moot` (decided, cancelled or gone) or the ms until it is due (a job that
- * ran early by this host's clock).
+ * `escalate` adds the escalation's approvers and starts the second timeout instead of resolving.
+ * Returns `applied`, `escalated`, `moot` (decided, cancelled or gone) or the ms until it is due
+ * (a job that ran early by this host's clock).
  */
-export async function applyTimeout(engine: WorkflowEngine, approvalId: string): Promise<'applied' | 'moot' | number> {
+export async function applyTimeout(engine: WorkflowEngine, approvalId: string): Promise<'applied' | 'escalated' | 'moot' | number> {
   const result = await engine.services.sql.transaction(async (tx) => {
     const a = await astore.lockApproval(tx, approvalId);
     if (!a || a.status !== 'pending' || !a.timeout_at) return 'moot' as const;
     const early = a.timeout_at.getTime() - Date.now();
     if (early > 0) return early;
+    if (a.on_timeout === 'escalate') {
+      const e = (await astore.escalateApproval(tx, a.id))!;
+      // Delivered again (the new approvers see it first), with the second timeout's job.
+      await engine.services.queue.sendBatch(APPROVAL_QUEUE, approvalJobs({ id: e.id, timeoutAt: e.timeout_at }), tx);
+      return { escalated: e };
+    }
     await resolve(engine, tx, a, 'timed_out', await astore.decisionsOf(tx, a.id));
     return a;
   });
   if (typeof result !== 'object') return result;
+  if ('escalated' in result) {
+    const e = result.escalated;
+    engine.services.events.emit({
+      type: 'approval.escalated', topic: `run:${e.run_id}`, at: Date.now(),
+      data: { approvalId: e.id, runId: e.run_id, stepId: e.step_id, approvers: e.approvers, escalatedTo: e.escalate_to, timeoutAt: e.timeout_at?.toISOString() ?? null },
+    });
+    return 'escalated';
+  }
   engine.services.events.emit({
     type: 'approval.timed_out', topic: `run:${result.run_id}`, at: Date.now(),
     data: { approvalId: result.id, runId: result.run_id, stepId: result.step_id, onTimeout: result.on_timeout },
@@ -137,7 +167,12 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
   const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
   const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
   const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
-  const recipients = a.approvers.filter((u) => u !== a.started_by);
+  const directory = config.NOVA_USERS;
+  const recipients = approverUsers(a.approvers, directory).filter((u) => u !== a.started_by);
+  // Role approvers are also told on `approvals:role:<role>` (without links: a link names one person).
+  for (const role of a.approvers.filter((x) => x.startsWith(ROLE_PREFIX))) {
+    services.events.emit({ type: 'approval.requested', topic: approvalsTopic(role), at: Date.now(), data: { ...approvalJson(a), links: null } });
+  }
   for (const user of recipients) {
     const link = (decision: 'approve' | 'reject') =>
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
@@ -168,7 +203,7 @@ export async function createApprovals(engine: WorkflowEngine, tx: Queryable, ite
   for (const item of items) {
     const { approval, created } = await astore.insertApproval(tx, item);
     if (!created) continue;
-    const eligible = approval.approvers.filter((u) => u !== approval.started_by).length;
+    const eligible = reachable(engine, approval);
     if (eligible < approval.required) {
       await astore.resolveApproval(tx, approval.id, 'cancelled');
       await store.completeWaitingStep(tx, approval.run_id, approval.step_id, 'failed', null, {
@@ -197,6 +232,9 @@ export function approvalJson(a: astore.ApprovalRow, decisions?: astore.DecisionR
     id: a.id, runId: a.run_id, stepId: a.step_id, message: a.message, approvers: a.approvers, required: a.required, form: a.form,
     requireReason: a.require_reason, onTimeout: a.on_timeout, timeoutAt: iso(a.timeout_at), status: a.status, startedBy: a.started_by,
     createdAt: iso(a.created_at), resolvedAt: iso(a.resolved_at),
+    ...(a.escalate_to && {
+      escalation: { to: a.escalate_to, timeoutMs: Number(a.escalation_timeout_ms), onTimeout: a.then_on_timeout, escalatedAt: iso(a.escalated_at) },
+    }),
     ...(decisions && {
       decisions: decisions.map((d) => ({
         by: d.decided_by, decision: d.decision, reason: d.reason, data: d.data, channel: d.channel, ip: d.ip, at: iso(d.decided_at),

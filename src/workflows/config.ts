@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { int, type Config } from '../config.ts';
+import { usersVariable } from './identity.ts';
 
-/** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker), part of the boot schema. */
+/** The workflows domain's variables (roles workflow-runner, http-worker, hitl-worker, agent-runner), part of the boot schema. */
 export const workflowsConfig = z.object({
   /** Ticks run at once per `workflow-runner` process (a waiting run takes none). */
   WORKFLOW_RUNNER_CONCURRENCY: int(64, 1, 10_000),
@@ -19,6 +20,17 @@ export const workflowsConfig = z.object({
   WORKFLOW_EVENT_RETENTION_MS: int(3_600_000, 1000),
   /** Runs one identity may start per minute (POST /api/workflows/:name/runs and /api/v1/…/execute together); 0: no limit. */
   WORKFLOW_START_RATE_LIMIT: int(50, 0, 1_000_000),
+  /** Model calls of agent steps in flight per `agent-runner` process (each mostly waits on the provider). */
+  AGENT_RUNNER_CONCURRENCY: int(16, 1, 10_000),
+  /** Patches an agent may apply to its running workflow document (all agents of a run together). */
+  AGENT_MAX_RUN_PATCHES: int(5, 0, 1000),
+  /** Agent nodes a patched document may hold at most (the original's "max 5 agents", which never fired). */
+  AGENT_MAX_AGENT_NODES: int(5, 1, 1000),
+  /**
+   * Approvers and their personal tokens and roles, `name:token[:role|role],…`: set, a decision's
+   * identity is the user of the `X-User-Token` it carries, no longer the X-User-ID header.
+   */
+  NOVA_USERS: usersVariable,
   /** Approval requests delivered at once per `hitl-worker` process. */
   HITL_WORKER_CONCURRENCY: int(16, 1, 10_000),
   /**

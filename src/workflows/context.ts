@@ -14,6 +14,8 @@ import { httpOptionsSchema, httpRequestSchema, type HttpRequest, type HttpRespon
 import type { NewRun, StepRow, StepWrite } from './store.ts';
 import type { NewApproval } from './approval-store.ts';
 import { checkForm } from './approval-form.ts';
+import { runAgent } from './agent.ts';
+import type { ModelReply, ModelRequest } from './agent-types.ts';
 
 /** A wait registered in this tick, and what the runner must create for it to end. */
 export interface PendingWait {
@@ -23,6 +25,8 @@ export interface PendingWait {
   child?: NewRun;
   http?: { request: HttpRequest; options: HttpStepOptions };
   approval?: NewApproval;
+  /** A model call of a step.agent, for role agent-runner. */
+  agent?: ModelRequest;
 }
 
 /** A child workflow resolved to the version it will run on. */
@@ -41,6 +45,8 @@ export interface ExecutionDeps {
   /** Marks a timed-out wait done unless something completed it first; returns the step's row. */
   expireWait(runId: string, stepId: string): Promise<StepRow>;
   resolveChild(workflow: Workflow<any, any> | string, input: unknown): Promise<ChildTarget>;
+  /** Applies an agent's JSON Patch to this run's document (agent-patches.ts); absent, agents cannot patch. */
+  patchRun?(stepId: string, operations: unknown, description: string | null): Promise<unknown>;
 }
 
 export class Execution {
@@ -79,6 +85,7 @@ export class Execution {
       map: (id, items, fn, options) => this.track(this.map(this.uniqueId(id), items, fn, options?.concurrency)) as Promise<any>,
       http: (id, request, options) => this.track(this.http(this.uniqueId(id), request, options)),
       approval: (id, options) => this.track(this.approval(this.uniqueId(id), options)) as Promise<any>,
+      agent: (id, options) => this.track(this.agent(this.uniqueId(id), options)) as Promise<any>,
     };
   }
 
@@ -280,6 +287,30 @@ export class Execution {
     });
   }
 
+  private agent(sid: string, options: Parameters<StepApi['agent']>[1]) {
+    return runAgent({
+      stored: (id) => this.steps.get(id),
+      model: (id, request) => this.model(id, request),
+      record: (id, status, output, error, startedAt) => this.write({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }),
+      step: this.api(),
+      ...(this.deps.patchRun && { patchRun: this.deps.patchRun }),
+    }, sid, options);
+  }
+
+  /** One model call of an agent: memoized like step.http, executed by role agent-runner. */
+  private async model(sid: string, request: ModelRequest): Promise<ModelReply> {
+    await this.flush();
+    const stored = this.steps.get(sid);
+    if (stored?.status === 'completed') return stored.output as ModelReply;
+    if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
+    if (stored?.status === 'waiting' || stored?.status === 'cancelled') return this.suspend();
+    if (this.suspended) return this.suspend();
+    return this.wait({
+      step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input: { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) } },
+      agent: request,
+    });
+  }
+
   private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
     await this.flush();
     const stored = this.steps.get(sid);
@@ -307,7 +338,20 @@ function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' |
     throw new Error(`step ${sid}: required must be an integer from 1 to the number of approvers (${approvers.length})`);
   }
   const onTimeout = o.onTimeout ?? 'reject';
-  if (!['reject', 'approve', 'fail'].includes(onTimeout)) throw new Error(`step ${sid}: onTimeout must be reject, approve or fail`);
+  if (!['reject', 'approve', 'fail', 'escalate'].includes(onTimeout)) throw new Error(`step ${sid}: onTimeout must be reject, approve, fail or escalate`);
+  let escalation: NewApproval['escalation'] = null;
+  if (onTimeout === 'escalate') {
+    const e = o.escalation;
+    if (o.timeoutMs === undefined) throw new Error(`step ${sid}: onTimeout escalate needs a timeoutMs`);
+    if (!e || !Array.isArray(e.to) || e.to.length === 0 || !e.to.every((u) => typeof u === 'string' && u.length > 0)) {
+      throw new Error(`step ${sid}: onTimeout escalate needs escalation.to, a non-empty list of user names`);
+    }
+    const then = e.onTimeout ?? 'reject';
+    if (!['reject', 'approve', 'fail'].includes(then)) throw new Error(`step ${sid}: escalation.onTimeout must be reject, approve or fail`);
+    const timeoutMs = durationMs(e.timeoutMs ?? o.timeoutMs);
+    if (timeoutMs <= 0) throw new Error(`step ${sid}: the escalation's timeout must be positive`);
+    escalation = { to: [...new Set(e.to)], timeoutMs, then };
+  }
   if (o.form !== undefined) {
     try {
       checkForm(o.form);
@@ -317,7 +361,7 @@ function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' |
   }
   const timeoutMs = o.timeoutMs === undefined ? null : durationMs(o.timeoutMs);
   return {
-    approvers, required, onTimeout, message: o.message ?? null, form: o.form ?? null, requireReason: o.requireReason === true,
+    approvers, required, onTimeout, escalation, message: o.message ?? null, form: o.form ?? null, requireReason: o.requireReason === true,
     timeoutAt: timeoutMs === null ? null : new Date(Date.now() + timeoutMs),
   };
 }

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { ZodType } from 'zod';
 import type { HttpRequest, HttpResponse, HttpStepOptions } from './http-types.ts';
+import type { AgentOptions, AgentResult } from './agent-types.ts';
 
 export type { HttpRequest, HttpResponse, HttpStepOptions } from './http-types.ts';
 
@@ -72,8 +73,13 @@ export interface ApprovalOptions {
   form?: Record<string, unknown>;
   /** Undecided this long after the request, the onTimeout policy applies. */
   timeoutMs?: Duration;
-  /** reject (default) and approve resolve the step so; fail makes the step throw ApprovalTimedOut. */
-  onTimeout?: 'reject' | 'approve' | 'fail';
+  /**
+   * reject (default) and approve resolve the step so; fail makes the step throw ApprovalTimedOut;
+   * escalate adds `escalation.to` as approvers, delivers to them and waits `escalation.timeoutMs`
+   * more, after which `escalation.onTimeout` (default reject) applies.
+   */
+  onTimeout?: 'reject' | 'approve' | 'fail' | 'escalate';
+  escalation?: { to: string[]; timeoutMs?: Duration; onTimeout?: 'reject' | 'approve' | 'fail' };
   /** A reason is then required on approvals too (rejections always need one). */
   requireReason?: boolean;
 }
@@ -107,6 +113,8 @@ export interface StepApi {
   http(id: string, request: HttpRequest, options?: HttpStepOptions): Promise<HttpResponse>;
   /** Waits, holding no job, until people decide (role `hitl-worker` delivers and times it out). */
   approval<D = unknown>(id: string, options: ApprovalOptions): Promise<ApprovalOutcome<D>>;
+  /** A tool-using LLM loop: model calls on role `agent-runner`, tools as steps (see AgentOptions). */
+  agent<O = unknown>(id: string, options: AgentOptions): Promise<AgentResult<O>>;
 }
 
 /** The run a workflow function is executing. */

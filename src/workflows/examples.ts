@@ -48,12 +48,14 @@ export const napUntil = defineWorkflow(
 export const expenseApproval = defineWorkflow(
   {
     name: 'demo.expense', version: 1,
-    input: z.object({ amount: z.number().positive().default(120), approvers: z.array(z.string().min(1)).min(1).default(['manager', 'finance']) })
-      .default({ amount: 120, approvers: ['manager', 'finance'] }),
+    input: z.object({
+      amount: z.number().positive().default(120), approvers: z.array(z.string().min(1)).min(1).default(['manager', 'finance']),
+      timeoutMs: z.number().int().positive().default(86_400_000),
+    }).default({ amount: 120, approvers: ['manager', 'finance'], timeoutMs: 86_400_000 }),
   },
   async ({ input, step }) => {
     const decision = await step.approval('manager-approval', {
-      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`, timeoutMs: '1d', onTimeout: 'reject',
+      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`, timeoutMs: input.timeoutMs, onTimeout: 'reject',
       form: {
         type: 'object', required: ['amount', 'costCentre'], additionalProperties: false,
         properties: { amount: { type: 'number', maximum: input.amount }, costCentre: { type: 'string', enum: ['ops', 'sales', 'rnd'] } },
@@ -64,4 +66,75 @@ export const expenseApproval = defineWorkflow(
   },
 );
 
-export const exampleWorkflows = [onboarding, threeSteps, fetchUrl, napUntil, expenseApproval];
+/**
+ * An expense approval that escalates: the manager has `timeoutMs` to decide (with the form);
+ * undecided, the finance director joins and has as long again, after which it is rejected.
+ */
+export const expenseEscalation = defineWorkflow(
+  {
+    name: 'demo.expense-escalation', version: 1,
+    input: z.object({
+      amount: z.number().positive().default(2400),
+      approvers: z.array(z.string().min(1)).min(1).default(['manager']),
+      escalateTo: z.array(z.string().min(1)).min(1).default(['finance-director']),
+      timeoutMs: z.number().int().positive().default(3_600_000),
+    }).default({ amount: 2400, approvers: ['manager'], escalateTo: ['finance-director'], timeoutMs: 3_600_000 }),
+  },
+  async ({ input, step }) => {
+    const decision = await step.approval('approve-expense', {
+      approvers: input.approvers, message: `Approve an expense of ${input.amount}?`,
+      timeoutMs: input.timeoutMs, onTimeout: 'escalate', escalation: { to: input.escalateTo, onTimeout: 'reject' },
+      form: {
+        type: 'object', required: ['amount', 'costCentre'], additionalProperties: false,
+        properties: { amount: { type: 'number', exclusiveMinimum: 0, maximum: input.amount }, costCentre: { type: 'string', enum: ['ops', 'sales', 'rnd'] } },
+      },
+    });
+    if (!decision.approved) return { paid: false, status: decision.status, by: decision.decisions.map((d) => d.by) };
+    return step.run('pay', () => ({ paid: true, ...(decision.data as object), by: decision.decisions.map((d) => d.by) }));
+  },
+);
+
+/** What the research agent must answer (validated; an invalid answer goes back to the model). */
+export const researchSummary = z.object({
+  summary: z.string().min(1).max(2000),
+  sources: z.array(z.string()).max(10),
+  confidence: z.enum(['low', 'medium', 'high']),
+});
+
+/**
+ * A research agent (role `agent-runner`): it searches with an HTTP tool (role `http-worker`, SSRF
+ * rules apply) and answers with a summary validated by `researchSummary`. With no LLM key it runs
+ * the builtin model; offline, the search's error reaches the model as the tool's result and the
+ * answer still comes back valid.
+ */
+export const researchAgent = defineWorkflow(
+  {
+    name: 'demo.research', version: 1,
+    input: z.object({
+      topic: z.string().min(1).max(500).default('durable workflow engines'),
+      searchUrl: z.string().default('https://en.wikipedia.org/w/api.php?action=opensearch&format=json&limit=3&search={query}'),
+      model: z.string().optional(),
+    }).default({ topic: 'durable workflow engines', searchUrl: 'https://en.wikipedia.org/w/api.php?action=opensearch&format=json&limit=3&search={query}' }),
+  },
+  async ({ input, step }) => {
+    const research = await step.agent<z.infer<typeof researchSummary>>('research', {
+      ...(input.model && { model: input.model }),
+      system: 'You research a topic: search for it, then summarize what the results say and list their URLs.',
+      input: `Research: ${input.topic}`,
+      tools: {
+        search: {
+          description: 'Search the web; returns titles and URLs.',
+          parameters: z.object({ query: z.string().min(1).max(200) }),
+          http: (args: { query: string }) => ({ url: input.searchUrl.replace('{query}', encodeURIComponent(args.query)) }),
+          options: { timeoutMs: 10_000, maxAttempts: 2 },
+        },
+      },
+      output: researchSummary,
+      maxTurns: 6,
+      tokenBudget: 20_000,
+    });
+    return { ...research.output, turns: research.turns, tokens: research.usage.inputTokens + research.usage.outputTokens };
+  },
+);
+
+export const exampleWorkflows = [onboarding, threeSteps, fetchUrl, napUntil, expenseApproval, expenseEscalation, researchAgent];

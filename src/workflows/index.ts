@@ -1,8 +1,8 @@
 /**
  * Durable workflows (seed 004's orchestrator): workflows as code (defineWorkflow) and as
  * documents in the original's format, run on the queue by role `workflow-runner`, with HTTP
- * steps on role `http-worker` and human approvals on role `hitl-worker`. Group `orchestrator`
- * selects all three (and the roles to come).
+ * steps on role `http-worker`, human approvals on role `hitl-worker` and the model calls of AI
+ * agents on role `agent-runner`. Group `orchestrator` selects all four.
  *
  * Per-process state (registry, compiled documents, batchers) is the domain's deps, built by its
  * `setup` once per runtime (`runtime.depsOf('workflows')` reaches it from outside a handler, and
@@ -18,6 +18,8 @@ import { applyTimeout, approvalJob, deliver } from './approvals.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
 import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
 import { pruneEvents } from './store.ts';
+import { AGENT_QUEUE, agentJob } from './agent-types.ts';
+import { onModelDead, runModelStep } from './agent-runner.ts';
 
 export { defineWorkflow, durationMs, type ApprovalOptions, type ApprovalOutcome, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
 export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
@@ -32,6 +34,8 @@ export type { RunRow, StepRow, RunStatus } from './store.ts';
 export const RUNNER_ROLE = 'workflow-runner';
 export const HTTP_ROLE = 'http-worker';
 export const HITL_ROLE = 'hitl-worker';
+export const AGENT_ROLE = 'agent-runner';
+export { AGENT_QUEUE, type AgentOptions, type AgentResult, type AgentTool } from './agent-types.ts';
 
 /** The workflows domain; its deps (runtime.depsOf('workflows')) are the WorkflowEngine. */
 export type WorkflowsDomain = Domain;
@@ -47,7 +51,7 @@ export function workflowsDomain(options: {
   return defineDomain<WorkflowEngine, typeof workflowsConfig.shape>({
     name: 'workflows',
     group: 'orchestrator',
-    roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE],
+    roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE, AGENT_ROLE],
     config: workflowsConfig,
     owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
     setup: (services: Services) => setup(services, workflows),
@@ -88,6 +92,18 @@ export function workflowsDomain(options: {
         },
         concurrency: (c as WorkflowsConfig).HITL_WORKER_CONCURRENCY,
         retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 },
+      }),
+      defineQueue({
+        name: AGENT_QUEUE,
+        role: AGENT_ROLE,
+        schema: agentJob,
+        handler: (payload, ctx) => runModelStep(ctx.deps, payload, ctx),
+        concurrency: (c as WorkflowsConfig).AGENT_RUNNER_CONCURRENCY,
+        // Transient provider faults are retried inside the call (outbound layer); a job attempt
+        // is lost only to a permanent error or a crash. The last one fails the model step.
+        retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000 },
+        timeoutMs: 300_000,
+        onDead: (job, ctx) => onModelDead(ctx.deps, job, ctx),
       }),
     ],
     loops: [

@@ -15,6 +15,8 @@ import { publishRun, publishStep } from './events.ts';
 import { createApprovals } from './approvals.ts';
 import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
+import { AGENT_QUEUE } from './agent-types.ts';
+import { applyAgentPatch } from './agent-patches.ts';
 
 export const tickJob = z.object({ runId: z.uuid() });
 export type TickJob = z.infer<typeof tickJob>;
@@ -83,6 +85,7 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
         return row!;
       },
       resolveChild: (wf, input) => resolveStart(engine, wf, input),
+      patchRun: (stepId, operations, description) => applyAgentPatch(engine, run, stepId, operations, description),
     },
     run.id, token, steps, def.options.retry,
   );
@@ -171,6 +174,8 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     }
     if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
     if (http.length) await queue.sendBatch(HTTP_QUEUE, http as never, tx);
+    const models = waits.flatMap(({ item, w }) => (w.agent ? [{ payload: { runId: item.run.id, stepId: w.step.stepId, request: w.agent } }] : []));
+    if (models.length) await queue.sendBatch(AGENT_QUEUE, models as never, tx);
     const approvals = waits.flatMap(({ w }) => (w.approval ? [w.approval] : []));
     if (approvals.length) await createApprovals(engine, tx, approvals);
     return items.map((i) => (released.has(i.run.id) ? { wake: released.get(i.run.id)! || woken.has(i.run.id) } : undefined));

@@ -7,7 +7,7 @@ import type { Queryable } from '../storage/index.ts';
 export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'timed_out';
 export const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timed_out'];
 
-export type StepKind = 'run' | 'sleep' | 'waitForEvent' | 'invoke' | 'http' | 'map' | 'approval';
+export type StepKind = 'run' | 'sleep' | 'waitForEvent' | 'invoke' | 'http' | 'map' | 'approval' | 'agent' | 'model';
 export type StepStatus = 'waiting' | 'retrying' | 'completed' | 'failed' | 'cancelled';
 
 export interface StoredError {

@@ -3,14 +3,18 @@
  * (`POST /v1/chat/completions`, JSON mode) and Anthropic messages (`POST /v1/messages`, forced
  * tool call). Answers come from a responder function; latency, 429s with Retry-After, server
  * errors and bad output (not JSON, or JSON that breaks the schema) are configurable or injected
- * one by one, so tests and benchmarks drive the real SDK paths over loopback.
+ * one by one. Requests that offer tools (an agent's turn) get tool calls in the same formats:
+ * OpenAI `tool_calls` (also as a `stream: true` SSE chunk stream) and Anthropic `tool_use` blocks.
+ * Tests and benchmarks drive the real SDK paths over loopback.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom } from '../nylas/generate.ts';
-import { checkOptions, type CompletionRequest, type LlmEmulatorOptions, type LlmFault } from './options.ts';
+import { checkOptions, type AgentTurnRequest, type CompletionRequest, type LlmEmulatorOptions, type LlmFault } from './options.ts';
+import { builtinTurn } from '../../workflows/agent-builtin.ts';
+import type { AgentMessage } from '../../workflows/agent-types.ts';
 
 export interface LlmEmulatorStats {
   requests: number;
@@ -22,7 +26,7 @@ export interface LlmEmulatorStats {
   unauthorized: number;
 }
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+type Answer = { status: number; body: unknown; headers?: Record<string, string>; sse?: { chunks: unknown[]; delayMs: number } };
 
 const defaultRespond = (r: CompletionRequest) => ({ echo: r.messages.find((m) => m.role === 'user')?.content.slice(0, 200) ?? '' });
 
@@ -34,6 +38,10 @@ export class LlmEmulator {
   private dice: () => number;
   /** Every completion request received, oldest first (tests read prompts and repairs from it). */
   readonly received: CompletionRequest[] = [];
+  /** Tool-calling requests received (OpenAI `tools` or Anthropic non-forced tools), oldest first, bounded. */
+  readonly agentRequests: AgentTurnRequest[] = [];
+  /** performance.now() when each streamed answer's first content chunk was written (bounded). */
+  readonly firstTokenAt: number[] = [];
   /** Base URL for clients, `http://host:port/v1`, once started. */
   url = '';
 
@@ -86,6 +94,7 @@ export class LlmEmulator {
       answer = openAiError(400, 'invalid_request_error', err instanceof Error ? err.message : String(err));
     }
     if (res.destroyed) return;
+    if (answer.sse) return this.stream(res, answer.sse);
     res.writeHead(answer.status, { 'content-type': 'application/json', 'x-request-id': `req_${randomUUID()}`, ...answer.headers });
     res.end(JSON.stringify(answer.body));
   }
@@ -102,7 +111,9 @@ export class LlmEmulator {
       return fail(401, 'authentication_error', 'invalid api key');
     }
     const arrivedAt = performance.now();
-    const request = parseRequest(api, JSON.parse(raw) as Record<string, unknown>);
+    const body = JSON.parse(raw) as Record<string, unknown>;
+    if (isAgentRequest(api, body)) return this.agentTurn(api, body, arrivedAt, fail);
+    const request = parseRequest(api, body);
     this.received.push(request);
     // Bounded: a long benchmark must not grow the emulator without end.
     if (this.received.length > 1000) this.received.splice(0, this.received.length - 1000);
@@ -134,6 +145,89 @@ export class LlmEmulator {
     if (wait > 0) await sleep(wait);
     const usage = { input: Math.ceil((request.system.length + request.messages.reduce((n, m) => n + m.content.length, 0)) / 4), output: Math.ceil(text.length / 4) };
     return api === 'openai' ? openAiAnswer(request.model, text, usage) : anthropicAnswer(request.model, text, output, fault === 'malformed', usage, request.tool);
+  }
+
+  /** An OpenAI chat.completion.chunk stream: one `data:` event per chunk, then `[DONE]`. */
+  private async stream(res: ServerResponse, sse: { chunks: unknown[]; delayMs: number }): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': `req_${randomUUID()}` });
+    let first = true;
+    for (const chunk of sse.chunks) {
+      if (res.destroyed) return;
+      const content = (chunk as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content;
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      if (content && first) {
+        first = false;
+        this.firstTokenAt.push(performance.now());
+        if (this.firstTokenAt.length > 1000) this.firstTokenAt.splice(0, this.firstTokenAt.length - 1000);
+      }
+      if (content && sse.delayMs > 0) await sleep(sse.delayMs);
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  /** A tool-calling turn: the responder's (default: the builtin agent policy) answer in the caller's wire format. */
+  private async agentTurn(api: 'openai' | 'anthropic', body: Record<string, unknown>, arrivedAt: number, fail: (status: number, type: string, message: string, headers?: Record<string, string>) => Answer): Promise<Answer> {
+    const request = parseAgentRequest(api, body);
+    this.agentRequests.push(request);
+    if (this.agentRequests.length > 1000) this.agentRequests.splice(0, this.agentRequests.length - 1000);
+    await this.options.hold?.(request);
+    const fault = this.nextFault();
+    if (fault === 'rate_limit' || fault === 'server_error') {
+      await sleep(this.options.latencyMs ?? 0);
+      if (fault === 'rate_limit') {
+        this.counters.rateLimited++;
+        return fail(429, 'rate_limit_error', 'Rate limit reached for requests', { 'retry-after': String(this.options.retryAfterSeconds ?? 1) });
+      }
+      this.counters.serverErrors++;
+      return fail(500, 'api_error', 'The server had an error while processing your request');
+    }
+    this.counters.completions++;
+    const turn = (this.options.respondAgent ?? builtinTurn)(request);
+    const n = request.messages.filter((m) => m.role === 'assistant').length + 1;
+    const calls = turn.toolCalls.map((c, k) => ({ ...c, id: api === 'openai' ? `call_${randomUUID().replace(/-/g, '').slice(0, 24)}` : `toolu_${randomUUID().replace(/-/g, '')}`, n, k }));
+    const chars = request.system.length + request.messages.reduce((x, m) => x + m.content.length, 0);
+    const usage = { input: Math.ceil(chars / 4), output: Math.ceil((turn.text.length + calls.reduce((x, c) => x + JSON.stringify(c.arguments).length, 0)) / 4) };
+    // Streamed: the latency is the time to the first token; else the whole answer's time.
+    const wait = (this.options.latencyMs ?? 0) - (performance.now() - arrivedAt);
+    if (wait > 0) await sleep(wait);
+    const model = typeof body.model === 'string' ? body.model : 'emulator';
+    if (api === 'anthropic') {
+      const content: unknown[] = turn.text ? [{ type: 'text', text: turn.text }] : [];
+      for (const c of calls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
+      return {
+        status: 200,
+        body: {
+          id: `msg_${randomUUID().replace(/-/g, '')}`, type: 'message', role: 'assistant', model, content,
+          stop_reason: calls.length ? 'tool_use' : 'end_turn', stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: usage.output },
+        },
+      };
+    }
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const toolCalls = calls.map((c, index) => ({ index, id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+    const finish = calls.length ? 'tool_calls' : 'stop';
+    const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output };
+    if (body.stream !== true) {
+      return {
+        status: 200,
+        body: {
+          id, object: 'chat.completion', created, model,
+          choices: [{ index: 0, message: { role: 'assistant', content: turn.text || null, refusal: null, ...(toolCalls.length && { tool_calls: toolCalls.map(({ index: _, ...t }) => t) }) }, finish_reason: finish, logprobs: null }],
+          usage: u,
+        },
+      };
+    }
+    const chunk = (delta: unknown, finishReason: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] });
+    const chunks: unknown[] = [chunk({ role: 'assistant', content: '' })];
+    for (const piece of turn.text.match(/\S+\s*/g) ?? []) chunks.push(chunk({ content: piece }));
+    for (const t of toolCalls) {
+      chunks.push(chunk({ tool_calls: [{ index: t.index, id: t.id, type: 'function', function: { name: t.function.name, arguments: '' } }] }));
+      chunks.push(chunk({ tool_calls: [{ index: t.index, function: { arguments: t.function.arguments } }] }));
+    }
+    chunks.push(chunk({}, finish));
+    const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
+    if (streamOptions?.include_usage) chunks.push({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: u });
+    return { status: 200, body: null, sse: { chunks, delayMs: this.options.tokenDelayMs ?? 0 } };
   }
 
   private nextFault(): LlmFault | undefined {
@@ -181,6 +275,53 @@ function parseRequest(api: 'openai' | 'anthropic', body: Record<string, unknown>
   const choice = body.tool_choice as { name?: unknown } | undefined;
   const tool = typeof choice?.name === 'string' ? choice.name : undefined;
   return { api, model, system: text(body.system), messages: all, json: Array.isArray(body.tools) && body.tools.length > 0, ...(tool && { tool }) };
+}
+
+/** Tools the model may choose among (not Anthropic's forced extraction tool). */
+function isAgentRequest(api: 'openai' | 'anthropic', body: Record<string, unknown>): boolean {
+  if (!Array.isArray(body.tools) || body.tools.length === 0) return false;
+  return api === 'openai' || (body.tool_choice as { type?: string } | undefined)?.type !== 'tool';
+}
+
+function parseAgentRequest(api: 'openai' | 'anthropic', body: Record<string, unknown>): AgentTurnRequest {
+  if (!Array.isArray(body.messages)) throw new Error('messages: required array');
+  const tools = (body.tools as Record<string, any>[]).map((t) => {
+    const f = api === 'openai' ? t.function ?? {} : t;
+    if (typeof f.name !== 'string') throw new Error('tools: every tool needs a name');
+    return { name: f.name as string, description: String(f.description ?? ''), parameters: (api === 'openai' ? f.parameters : f.input_schema) ?? {} };
+  });
+  const names = new Map<string, string>();
+  const messages: AgentMessage[] = [];
+  const system: string[] = api === 'anthropic' ? [text(body.system)] : [];
+  for (const m of body.messages as Record<string, any>[]) {
+    if (m.role === 'system') system.push(text(m.content));
+    else if (m.role === 'tool') messages.push({ role: 'tool', toolCallId: String(m.tool_call_id), name: names.get(String(m.tool_call_id)) ?? '', content: text(m.content) });
+    else if (m.role === 'assistant') {
+      const calls = api === 'openai'
+        ? (m.tool_calls ?? []).map((c: any) => ({ id: String(c.id), name: String(c.function?.name), arguments: safeJson(c.function?.arguments) }))
+        : (Array.isArray(m.content) ? m.content : []).filter((b: any) => b?.type === 'tool_use').map((b: any) => ({ id: String(b.id), name: String(b.name), arguments: b.input }));
+      for (const c of calls) names.set(c.id, c.name);
+      messages.push({ role: 'assistant', content: text(m.content), ...(calls.length && { toolCalls: calls }) });
+    } else if (api === 'anthropic' && Array.isArray(m.content) && m.content.some((b: any) => b?.type === 'tool_result')) {
+      for (const b of m.content) {
+        if (b?.type === 'tool_result') messages.push({ role: 'tool', toolCallId: String(b.tool_use_id), name: names.get(String(b.tool_use_id)) ?? '', content: text(b.content), ...(b.is_error && { isError: true }) });
+      }
+    } else messages.push({ role: 'user', content: text(m.content) });
+  }
+  const format = body.response_format as { type?: string; json_schema?: { schema?: Record<string, unknown> } } | undefined;
+  return {
+    api, model: typeof body.model === 'string' ? body.model : 'emulator', system: system.filter(Boolean).join('\n'), messages, tools,
+    outputSchema: format?.type === 'json_schema' ? format.json_schema?.schema ?? null : null, stream: body.stream === true,
+  };
+}
+
+function safeJson(v: unknown): unknown {
+  if (typeof v !== 'string') return v ?? {};
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
 }
 
 function openAiAnswer(model: string, content: string, usage: { input: number; output: number }): Answer {

@@ -1,3 +1,6 @@
+import type { BuiltinTurn } from '../../workflows/agent-builtin.ts';
+import type { AgentMessage, ToolDeclaration } from '../../workflows/agent-types.ts';
+
 /** What a completion request asked for, as the responder sees it. */
 export interface CompletionRequest {
   api: 'openai' | 'anthropic';
@@ -11,12 +14,30 @@ export interface CompletionRequest {
   tool?: string;
 }
 
+/** A tool-calling request (an agent's turn), provider-neutral. */
+export interface AgentTurnRequest {
+  api: 'openai' | 'anthropic';
+  model: string;
+  system: string;
+  messages: AgentMessage[];
+  tools: ToolDeclaration[];
+  /** OpenAI `response_format: {type: json_schema}`'s schema, else null. */
+  outputSchema: Record<string, unknown> | null;
+  stream: boolean;
+}
+
 /** A fault the emulator can answer a request with. */
 export type LlmFault = 'rate_limit' | 'server_error' | 'malformed' | 'invalid';
 
 export interface LlmEmulatorOptions {
   /** Builds the answer object; default: an object echoing the first user message. */
   respond?: (request: CompletionRequest) => unknown | Promise<unknown>;
+  /** Answers tool-calling requests; default: the builtin agent policy (each declared tool once, then a schema-valid answer). */
+  respondAgent?: (request: AgentTurnRequest) => BuiltinTurn;
+  /** Awaited before a tool-calling request is answered (tests hold an answer back with it). */
+  hold?: (request: AgentTurnRequest) => Promise<void> | void;
+  /** Pause between streamed content chunks (after the latency, which is the time to the first token). */
+  tokenDelayMs?: number;
   /** Milliseconds added to every answer. */
   latencyMs?: number;
   /** Require this key (OpenAI: Authorization: Bearer; Anthropic: x-api-key or Bearer). */
@@ -39,7 +60,7 @@ export function checkOptions(o: LlmEmulatorOptions): void {
     const v = o[key];
     if (v !== undefined && !(v >= 0 && v <= 1)) throw new RangeError(`${key} must be between 0 and 1`);
   }
-  for (const key of ['latencyMs', 'rateLimitPerMinute', 'retryAfterSeconds'] as const) {
+  for (const key of ['latencyMs', 'tokenDelayMs', 'rateLimitPerMinute', 'retryAfterSeconds'] as const) {
     const v = o[key];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`${key} must be a number ≥ 0`);
   }

@@ -13,6 +13,7 @@ import { defineWorkflow, type StepApi, type Workflow } from '../define.ts';
 import { evaluateCel, evaluateCondition } from './expressions.ts';
 import { resolveRefs } from './expressions.ts';
 import type { DocNode } from './schema.ts';
+import { agentNode } from './agent-node.ts';
 import { validateDocument, type Graph } from './validate.ts';
 
 type EdgeState = 'taken' | 'pruned';
@@ -225,12 +226,17 @@ async function runNode(
         approvers: config.approvers, ...(config.required !== undefined && { required: config.required }),
         ...(typeof config.message === 'string' && { message: config.message }), ...(config.form && { form: config.form }),
         ...(timeout && { timeoutMs: timeout }), ...(config.on_timeout && { onTimeout: config.on_timeout }),
+        ...(config.on_timeout === 'escalate' && {
+          escalation: { to: config.escalate_to, timeoutMs: config.escalation_timeout_ms ?? timeout, onTimeout: config.then_on_timeout ?? 'reject' },
+        }),
         ...(config.require_reason === true && { requireReason: true }),
       });
       // The original's result fields too (`approved`, `comment`), so its conditions keep working.
       const last = outcome.decisions[outcome.decisions.length - 1];
       return { ...outcome, comment: last?.reason ?? null };
     }
+    case 'agent':
+      return agentNode(node.id, config, step);
     default:
       throw new Error(`node ${node.id}: type ${node.type} cannot run`);
   }

@@ -8,10 +8,10 @@ import { z } from 'zod';
 /** The original's node types that Nova executes, plus Nova's own. */
 export const NODE_TYPES = [
   'function', 'http', 'conditional', 'loop', 'parallel', 'transform', 'aggregate', 'filter',
-  'sleep', 'wait_event', 'map', 'workflow', 'approval', 'hitl',
+  'sleep', 'wait_event', 'map', 'workflow', 'approval', 'hitl', 'agent',
 ] as const;
-/** Types the original's compiler accepts that need roles Nova has not built yet. */
-export const LATER_TYPES: Record<string, string> = { agent: 'agent-runner' };
+/** Types the original's compiler accepts that need roles Nova has not built yet (none left). */
+export const LATER_TYPES: Record<string, string> = {};
 
 export const nodeRetrySchema = z.object({
   max_attempts: z.number().int().min(1).max(10).default(3),

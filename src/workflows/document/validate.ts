@@ -43,6 +43,7 @@ const REQUIRED: Record<string, (c: Record<string, unknown>) => string | null> = 
   // run); Nova needs them named.
   approval: approvalConfigProblem,
   hitl: approvalConfigProblem,
+  agent: agentConfigProblem,
   map: (c) => (c.items !== undefined && (typeof c.workflow === 'string' || typeof c.expression === 'string') ? null : 'config.items and config.workflow or config.expression are required'),
 };
 
@@ -54,8 +55,37 @@ function approvalConfigProblem(c: Record<string, unknown>): string | null {
   if (c.required !== undefined && !(Number.isInteger(c.required) && (c.required as number) >= 1 && (c.required as number) <= approvers.length)) {
     return `config.required must be an integer from 1 to ${approvers.length}`;
   }
-  if (c.on_timeout !== undefined && !['reject', 'approve', 'fail'].includes(c.on_timeout as string)) return 'config.on_timeout must be reject, approve or fail';
+  if (c.on_timeout !== undefined && !['reject', 'approve', 'fail', 'escalate'].includes(c.on_timeout as string)) return 'config.on_timeout must be reject, approve, fail or escalate';
+  if (c.on_timeout === 'escalate') {
+    const to = c.escalate_to;
+    if (!Array.isArray(to) || to.length === 0 || !to.every((u) => typeof u === 'string' && u)) return 'config.escalate_to (a non-empty list of user names) is required with on_timeout escalate';
+    if (typeof c.timeout_ms !== 'number') return 'config.timeout_ms is required with on_timeout escalate';
+  }
   if (c.form !== undefined && (typeof c.form !== 'object' || c.form === null || Array.isArray(c.form))) return 'config.form must be a JSON Schema object';
+  return null;
+}
+
+function agentConfigProblem(c: Record<string, unknown>): string | null {
+  const task = c.task ?? c.prompt;
+  if (typeof task !== 'string' || !task) return 'config.task (or the legacy config.prompt) is required';
+  if (c.tools !== undefined) {
+    if (!Array.isArray(c.tools)) return 'config.tools must be a list';
+    const names = new Set<string>();
+    for (const t of c.tools as Record<string, unknown>[]) {
+      if (typeof t !== 'object' || t === null || typeof t.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(t.name)) return 'every tool needs a name matching ^[a-zA-Z0-9_-]{1,64}$';
+      if (names.has(t.name)) return `tool ${t.name} is listed twice`;
+      names.add(t.name);
+      const type = t.type ?? 'http';
+      if (type === 'http' && (typeof t.url !== 'string' || !t.url)) return `tool ${t.name}: url is required for an http tool`;
+      if (type === 'workflow' && (typeof t.workflow !== 'string' || !t.workflow)) return `tool ${t.name}: workflow (a workflow name) is required`;
+      if (type !== 'http' && type !== 'workflow') return `tool ${t.name}: type must be http or workflow`;
+      if (t.parameters !== undefined && (typeof t.parameters !== 'object' || t.parameters === null || Array.isArray(t.parameters))) return `tool ${t.name}: parameters must be a JSON Schema object`;
+    }
+  }
+  if (c.output_schema !== undefined && (typeof c.output_schema !== 'object' || c.output_schema === null || Array.isArray(c.output_schema))) return 'config.output_schema must be a JSON Schema object';
+  for (const key of ['max_turns', 'token_budget', 'max_output_tokens'] as const) {
+    if (c[key] !== undefined && !(Number.isInteger(c[key]) && (c[key] as number) >= 1)) return `config.${key} must be a positive integer`;
+  }
   return null;
 }
 

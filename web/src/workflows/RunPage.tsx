@@ -4,17 +4,22 @@ import { compactJson, dateTime, duration } from '../format.ts';
 import { Link, navigate } from '../router.tsx';
 import { Badge, ConfirmButton, ErrorNote, FlashNote, useFlash } from '../ui.tsx';
 import { LIVE, type Run, type Step } from './types.ts';
+import { AgentPanel } from './AgentPanel.tsx';
 
 /**
  * One run: status, input and output, and the step timeline (durations, attempts, inputs and
  * outputs, errors), live on `run:<id>`; cancel while it runs, re-run from the failed step after.
+ * An agent step's turns, tool calls and streamed text show above the timeline (AgentPanel).
  */
 export function RunPage({ id }: { id: string }) {
   const got = useResource<{ run: Run; steps: Step[]; children: { id: string; workflow: string; status: string; parent_step_id: string }[] }>(
     `/api/runs/${id}`, { live: 30_000, offline: 2_000 },
   );
   const refresh = useThrottled(got.reload, 300);
-  useLive([`run:${id}`], refresh);
+  // Streamed tokens are drawn by AgentPanel; everything else changes the stored run.
+  useLive([`run:${id}`], (event) => {
+    if (event.type !== 'agent.token') refresh();
+  });
   const [flash, setFlash] = useFlash();
   const act = async (what: 'cancel' | 'rerun') => {
     try {
@@ -51,6 +56,7 @@ export function RunPage({ id }: { id: string }) {
           <p className="small">input <code>{compactJson(run.input, 300)}</code>{run.output !== null && <> · output <code>{compactJson(run.output, 300)}</code></>}</p>
         </>
       )}
+      <AgentPanel runId={id} steps={steps} />
       <table className="grid" aria-label="Steps">
         <thead>
           <tr><th>step</th><th>kind</th><th>status</th><th className="n">attempt</th><th className="wide">timeline</th><th className="n">took</th><th>output / error</th></tr>

@@ -1,0 +1,129 @@
+/**
+ * Agent benchmark. Prints numbers; asserts nothing.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:agents
+ *
+ * On a scratch database, with built `nova` processes (api+fanout, workflow-runner+http-worker,
+ * agent-runner) running the shipped `demo.research` agent against the LLM emulator (OpenAI
+ * chat completions, streamed, BENCH_MODEL_MS model latency, default 200) and a local search
+ * server; the builtin policy makes one tool call per turn, then answers:
+ *   1. overhead per turn: BENCH_SEQUENTIAL runs one after the other, start → run.completed,
+ *      minus the emulator's latency for each model call, divided by the turns;
+ *   2. first streamed token: emulator writes a run's first content chunk → the `agent.token`
+ *      event reaches a `/ws` client subscribed to `run:<id>`;
+ *   3. agent-runner RSS (peak) with BENCH_CONCURRENT (16) agents running at once.
+ */
+import { createServer } from 'node:http';
+import WebSocket from 'ws';
+import { loadConfig } from '../src/config.ts';
+import { LlmEmulator } from '../src/emulators/llm/index.ts';
+import { silentLogger } from '../src/log.ts';
+import { EventHub } from '../src/queue/events.ts';
+import { QueueClient } from '../src/queue/queue.ts';
+import { RateLimiter } from '../src/runtime/rate-limit.ts';
+import { exampleWorkflows } from '../src/workflows/examples.ts';
+import { setupWorkflows, startRun } from '../src/workflows/index.ts';
+import { mb, peakRss, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+
+const env = process.env;
+const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const SEQUENTIAL = int('BENCH_SEQUENTIAL', 30);
+const CONCURRENT = int('BENCH_CONCURRENT', 16);
+const MODEL_MS = int('BENCH_MODEL_MS', 200);
+
+if (!env.DATABASE_URL) {
+  console.error('bench:agents needs DATABASE_URL (the processes share the database; PGlite is single-process)');
+  process.exit(2);
+}
+
+const db = await scratchDatabase(env.DATABASE_URL);
+const events = new EventHub();
+const services = {
+  config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
+  processId: 'bench', log: silentLogger,
+};
+const engine = setupWorkflows(services, exampleWorkflows);
+
+const emulator = new LlmEmulator({ latencyMs: MODEL_MS });
+const llmUrl = await emulator.start();
+const search = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"title":"Durable execution","url":"https://example.com/d"}]}'));
+await new Promise<void>((r) => search.listen(0, '127.0.0.1', r));
+const searchUrl = `http://127.0.0.1:${(search.address() as { port: number }).port}/search?q={query}`;
+
+const procEnv = {
+  DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: 'openai', OPENAI_BASE_URL: llmUrl,
+  OPENAI_MODEL: 'emulator', AGENT_RUNNER_CONCURRENCY: '32', API_HOST: '127.0.0.1', PORT: '0',
+};
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
+
+let procs: NovaChild[] = [];
+try {
+  console.log(`bench:agents on ${new URL(db.url).host}; emulator latency ${MODEL_MS} ms per model call`);
+  const [api, runner, agents] = await Promise.all([
+    startNova('api,fanout', procEnv), startNova('workflow-runner,http-worker', procEnv), startNova('agent-runner', procEnv),
+  ]);
+  procs = [api!, runner!, agents!];
+  const ws = new WebSocket(`ws://127.0.0.1:${api!.apiPort}/ws`);
+  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+  const firstToken = new Map<string, number>();
+  const done = new Map<string, () => void>();
+  ws.on('message', (raw) => {
+    const at = performance.now();
+    const f = JSON.parse(raw.toString());
+    if (f.type !== 'event') return;
+    const e = f.event;
+    if (e.type === 'agent.token') {
+      const key = `${e.data.runId}/${e.data.stepId}`;
+      if (!firstToken.has(key)) firstToken.set(key, at);
+    }
+    if (e.type === 'run.completed' || e.type === 'run.failed') done.get(e.data.runId)?.();
+  });
+  const subscribe = (topic: string) => ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] }));
+
+  /** One research run: start, subscribe, wait for its end as seen on /ws. */
+  const one = async () => {
+    const t0 = performance.now();
+    let end!: () => void;
+    const finished = new Promise<void>((r) => (end = r));
+    const { run } = await startRun(engine, 'demo.research', { topic: 'durable execution', searchUrl });
+    done.set(run.id, end);
+    subscribe(`run:${run.id}`);
+    await finished;
+    const ms = performance.now() - t0;
+    const [row] = await db.sql.query<{ status: string; output: { turns: number } }>('select status, output from runs where id = $1', [run.id]);
+    if (row!.status !== 'completed') throw new Error(`run ${run.id} ended ${row!.status}`);
+    return { id: run.id, ms, turns: row!.output.turns };
+  };
+
+  for (let i = 0; i < 3; i++) await one(); // warm up: SDK import, connections, prepared plans
+  const streamsBefore = emulator.firstTokenAt.length;
+  const perTurn: number[] = [];
+  const ids: string[] = [];
+  let turns = 0;
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const r = await one();
+    perTurn.push((r.ms - r.turns * MODEL_MS) / r.turns);
+    turns = r.turns;
+    ids.push(r.id);
+  }
+  console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${fmt(perTurn)} (target ≤ 10 ms)`);
+
+  // Streams are written in run order, each run's model calls in turn order: pair them up.
+  const sent = emulator.firstTokenAt.slice(streamsBefore);
+  const received = ids.flatMap((id) => Array.from({ length: turns }, (_, t) => firstToken.get(`${id}/research/turn-${t + 1}/model`)));
+  const lags = sent.flatMap((at, i) => (received[i] === undefined ? [] : [received[i]! - at]));
+  console.log(`first streamed token, emulator → /ws client (${lags.length} streams): ${fmt(lags)} (target ≤ 50 ms)`);
+
+  const rss = peakRss(() => [agents!.child.pid], 50);
+  const idle = rssBytes(agents!.child.pid);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENT }, () => one()));
+  console.log(`${CONCURRENT} agents at once: all done in ${((performance.now() - t0) / 1000).toFixed(2)} s; agent-runner RSS idle ${mb(idle)}, peak ${mb(rss.stop())} (target ≤ 200 MB)`);
+  ws.close();
+} finally {
+  await Promise.all(procs.map((p) => p.stop()));
+  await emulator.stop();
+  search.close();
+  await db.drop();
+}
