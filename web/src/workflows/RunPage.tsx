@@ -51,6 +51,7 @@ export function RunPage({ id }: { id: string }) {
           <p className="small">input <code>{compactJson(run.input, 300)}</code>{run.output !== null && <> · output <code>{compactJson(run.output, 300)}</code></>}</p>
         </>
       )}
+      <div className="scroll" tabIndex={0}>
       <table className="grid" aria-label="Steps">
         <thead>
           <tr><th>step</th><th>kind</th><th>status</th><th className="n">attempt</th><th className="wide">timeline</th><th className="n">took</th><th>output / error</th></tr>
@@ -80,6 +81,7 @@ export function RunPage({ id }: { id: string }) {
           })}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }
