@@ -112,8 +112,8 @@ describe.each(backends)('Backfill on $name', (backend) => {
 
     const backfill = (await call('GET', '/api/backfills')).body.backfills.find((b: any) => b.configId === configId);
     expect(Object.keys(backfill).sort()).toEqual(['backfillCompletedAt', 'backfillError', 'backfillProgress', 'backfillSince',
-      'backfillStartedAt', 'backfillStatus', 'backfillUntil', 'configId', 'email', 'grantId', 'messagesSynced',
-      'percentComplete', 'threadsCompleted', 'threadsFailed', 'threadsProcessing', 'threadsQueued', 'threadsTotal']);
+      'backfillStartedAt', 'backfillStatus', 'backfillUntil', 'configId', 'email', 'grantId', 'messagesAlreadySynced', 'messagesSynced',
+      'percentComplete', 'run', 'threadsAlreadySynced', 'threadsCompleted', 'threadsFailed', 'threadsProcessing', 'threadsQueued', 'threadsTotal']);
     expect(backfill).toMatchObject({ grantId: grant, percentComplete: 100 });
 
     const [thread] = (await call('GET', `/api/inboxes/${inbox.id}/threads?limit=1`)).body.threads;

@@ -52,6 +52,8 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
   let webDir: string;
   let deadId: number;
   let invalidId: number;
+  let configId: string;
+  let dealId: string;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -70,6 +72,12 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
     invalidId = await q.send(STRICT, { threadId: 42 });
     await q.send(QUEUE, { configId: config, threadId: 't5', n: 5 }, { delayMs: 3_600_000 });
     await until(async () => (await q.metrics(QUEUE)).completed === 3 && (await q.metrics(QUEUE)).dead === 1 && (await q.metrics(STRICT)).dead === 1, 20_000, 'jobs finished');
+    // An inbox never backfilled (its backfill page) and a deal (its page).
+    const post = async (path: string, body: unknown) => (await fetch(`${base}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    })).json() as Promise<Record<string, any>>;
+    configId = (await post('/api/inboxes', { grantId: 'grant-pages', email: 'pages@example.com' })).configId;
+    dealId = (await post('/api/deals', { name: 'Pages Deal' })).deal.id;
     browser = await launchChromium();
   }, 120_000);
 
@@ -91,7 +99,8 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
 
   const pages = () => [
     '/queues', `/queues/${QUEUE}`, `/queues/${QUEUE}?state=dead`, `/queues/${QUEUE}?state=scheduled`,
-    `/queues/${QUEUE}/jobs/${deadId}`, `/queues/${STRICT}/jobs/${invalidId}`, '/backfills', '/workers', '/inbox',
+    `/queues/${QUEUE}/jobs/${deadId}`, `/queues/${STRICT}/jobs/${invalidId}`, '/backfills', `/backfills/${configId}`,
+    '/workers', '/inbox', '/schedules', '/workflows', '/approvals', '/deals', `/deals/${dealId}`,
   ];
 
   for (const [width, scheme] of [[1366, 'light'], [390, 'light'], [390, 'dark']] as const) {
@@ -159,14 +168,15 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
     const page = await open(1366);
     try {
       await page.goto(`${base}/queues/${QUEUE}?state=completed`);
-      await expect.poll(() => page.locator('tr[data-job]').count()).toBe(3);
+      // The first page load can take longer than expect.poll's 1 s default on a loaded machine.
+      await expect.poll(() => page.locator('tr[data-job]').count(), { timeout: 15_000 }).toBe(3);
       // configId is the same in every row: the rows show threadId and n, which differ.
       const first = page.locator('tr[data-job]').first();
       expect(await first.locator('.chip').allTextContents()).toEqual(['n=3', 'threadId="t2"']);
       await page.getByRole('tab', { name: /^completed \(last 100 kept\)/ }).waitFor();
       await page.getByLabel('payload').fill('threadId=t1');
       await page.getByRole('button', { name: 'Search' }).click();
-      await expect.poll(() => page.locator('tr[data-job]').count()).toBe(2);
+      await expect.poll(() => page.locator('tr[data-job]').count(), { timeout: 15_000 }).toBe(2);
       expect(new URL(page.url()).searchParams.get('where')).toBe('threadId=t1');
       await page.getByLabel('payload').fill('threadId=nobody');
       await page.getByRole('button', { name: 'Search' }).click();

@@ -57,7 +57,7 @@ export function buildCli(domains: readonly Domain[]): Command {
         exitOnConfigError(err);
         throw err;
       });
-            const emailDemo = await prepareDemo(loaded as EmailConfig, wanted);
+      const emailDemo = await prepareDemo(loaded as EmailConfig, wanted);
       const dealsDemo = await prepareDealsDemo(emailDemo?.config ?? loaded, wanted);
       const demo = { begin: async (r: Runtime) => { await emailDemo?.begin(r); await dealsDemo?.begin(r); }, stop: async () => { await emailDemo?.stop(); await dealsDemo?.stop(); } };
       const config = dealsDemo?.config ?? emailDemo?.config ?? loaded;

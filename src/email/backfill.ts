@@ -74,12 +74,16 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext<Back
         dedupKey: threadDedupKey(config.id, t.thread_id),
         groupKey: config.id,
       })), tx);
+      // Threads listed but not queued: every message stored already (or listed twice).
+      const queued = new Set(inserted.map((t) => t.thread_id));
+      const skippedMessages = page.data.reduce((n, t) => (queued.has(t.id) ? n : n + (t.message_ids?.length ?? 0)), 0);
       const next: state.Checkpoint = {
         pageToken: page.nextCursor,
         pages: checkpoint.pages + 1,
         listed: checkpoint.listed + page.data.length,
         queued: checkpoint.queued + inserted.length,
         skipped: checkpoint.skipped + page.data.length - inserted.length,
+        skippedMessages: (checkpoint.skippedMessages ?? 0) + skippedMessages,
         oldestSeen: oldest,
       };
       const status = last ? 'thread_sync' : 'discovering';

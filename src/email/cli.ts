@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { apiClient, type ApiClient } from '../cli/api-client.ts';
-import { ago, table } from '../cli/format.ts';
+import { ago, duration, table } from '../cli/format.ts';
 
 /**
  * `nova backfill start|status|list`: drives backfills through the API server (NOVA_API_URL, with
@@ -22,6 +22,29 @@ interface Progress {
   percentComplete: number;
   backfillError: string | null;
   backfillProgress: { discovery?: { listed?: number; pages?: number } };
+  run?: number;
+  threadsAlreadySynced?: number;
+  messagesAlreadySynced?: number;
+}
+
+/** One run as GET /api/backfill-runs lists it. */
+interface Run {
+  configId: string;
+  run: number;
+  grantId: string;
+  email: string | null;
+  current: boolean;
+  status: string;
+  outcome: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  threadsAlreadySynced: number | null;
+  messagesAlreadySynced: number | null;
+  threadsTotal: number | null;
+  threadsCompleted: number | null;
+  threadsFailed: number | null;
+  messagesSynced: number | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -56,19 +79,41 @@ export function registerBackfillCommands(program: Command): void {
 
   backfill
     .command('list')
-    .description('every backfill that ran, newest first, with its outcome')
+    .description('every backfill run kept, newest first, with its outcome (re-runs count threads already synced)')
+    .option('--config <configId>', "only this backfill's runs")
+    .option('--limit <n>', 'how many runs (at most 500)', '50')
     .option('--json', 'print the API answer as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const { backfills } = await apiClient('nova backfill').request<{ backfills: Progress[] }>('GET', '/api/backfills');
-      if (opts.json) return console.log(JSON.stringify({ backfills }, null, 2));
-      if (!backfills.length) return console.log('no backfill has run yet: nova backfill start --grant <grantId>');
+    .action(async (opts: { config?: string; limit: string; json?: boolean }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) fail(`--limit: expected a whole number from 1 to 500, got "${opts.limit}"`);
+      const q = new URLSearchParams({ limit: String(limit), ...(opts.config && { configId: opts.config }) });
+      const { runs } = await apiClient('nova backfill').request<{ runs: Run[] }>('GET', `/api/backfill-runs?${q}`);
+      if (opts.json) return console.log(JSON.stringify({ runs }, null, 2));
+      if (!runs.length) return console.log('no backfill has run yet: nova backfill start --grant <grantId>');
       console.log(table([
-        ['config', 'inbox', 'outcome', 'threads', 'failed', 'messages', 'started'],
-        ...backfills.map((p) => [
-          p.configId, p.email ?? p.grantId ?? '-', outcome(p), `${Number(p.threadsCompleted) + Number(p.threadsFailed)}/${p.threadsTotal}`,
-          String(p.threadsFailed), String(p.messagesSynced), ago(p.backfillStartedAt),
+        ['config', 'run', 'inbox', 'outcome', 'threads', 'failed', 'messages', 'already synced', 'started', 'took'],
+        ...runs.map((r) => [
+          r.configId, String(r.run), r.email ?? r.grantId, r.outcome.replaceAll('_', ' '),
+          r.threadsTotal === null ? '-' : `${(r.threadsCompleted ?? 0) + (r.threadsFailed ?? 0)}/${r.threadsTotal}`,
+          r.threadsFailed === null ? '-' : String(r.threadsFailed), r.messagesSynced === null ? '-' : String(r.messagesSynced),
+          alreadySynced(r.threadsAlreadySynced, r.messagesAlreadySynced), ago(r.startedAt), took(r),
         ]),
       ]));
+      const failed = runs.find((r) => r.current && r.outcome === 'completed_with_failures');
+      if (failed) console.log(`\nretry the failed threads of a run: nova backfill retry-failed ${failed.configId}`);
+    });
+
+  backfill
+    .command('retry-failed')
+    .description("queue a completed backfill's failed threads again (their dead jobs are redriven)")
+    .argument('<configId>', 'the backfill (inbox configuration) id')
+    .action(async (configId: string) => {
+      const res = await apiClient('nova backfill').request<{ run: number; retried: number; redriven: number }>(
+        'POST', `/api/backfills/${encodeURIComponent(configId)}/retry-failed`,
+      );
+      console.log(res.retried
+        ? `run ${res.run}: ${res.retried} failed thread${res.retried === 1 ? '' : 's'} queued again (${res.redriven} dead job${res.redriven === 1 ? '' : 's'} redriven); follow with: nova backfill status ${configId} --follow`
+        : `run ${res.run} has no failed thread to retry`);
     });
 
   backfill
@@ -116,7 +161,19 @@ export function render(p: Progress): string {
   const done = p.threadsCompleted + p.threadsFailed;
   const failed = p.threadsFailed ? `, ${p.threadsFailed} failed` : '';
   const listed = p.backfillStatus === 'discovering' ? ` (discovering: ${p.backfillProgress.discovery?.listed ?? 0} listed)` : '';
-  return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threadsTotal} threads${failed}  ${p.messagesSynced} messages  ${p.backfillStatus}${listed}`;
+  const already = p.threadsAlreadySynced ? `  (${alreadySynced(p.threadsAlreadySynced, p.messagesAlreadySynced ?? null)} already synced)` : '';
+  return `${bar} ${percent.toFixed(2).padStart(6)}%  ${done}/${p.threadsTotal} threads${failed}  ${p.messagesSynced} messages${already}  ${p.backfillStatus}${listed}`;
+}
+
+/** `80 threads, 240 messages`: what a run found stored already; `-` when it did not record it. */
+function alreadySynced(threads: number | null, messages: number | null): string {
+  if (threads === null) return '-';
+  return `${threads} thread${threads === 1 ? '' : 's'}${messages ? `, ${messages} message${messages === 1 ? '' : 's'}` : ''}`;
+}
+
+function took(r: Run): string {
+  if (!r.startedAt || !r.endedAt) return r.current && !FINISHED.has(r.status) ? 'running' : '-';
+  return duration(Math.max(0, Date.parse(r.endedAt) - Date.parse(r.startedAt)));
 }
 
 /** A finished backfill whose threads partly failed did not simply complete. */
@@ -127,9 +184,10 @@ function outcome(p: Progress): string {
 
 function describe(p: Progress): string {
   return [
-    `backfill ${p.configId}: ${outcome(p)}`,
+    `backfill ${p.configId}${p.run ? ` (run ${p.run})` : ''}: ${outcome(p)}`,
     `  threads   ${p.threadsCompleted} completed, ${p.threadsProcessing} processing, ${p.threadsFailed} failed, ${p.threadsTotal} in all`,
     `  messages  ${p.messagesSynced}`,
+    ...(p.threadsAlreadySynced ? [`  already   ${alreadySynced(p.threadsAlreadySynced, p.messagesAlreadySynced ?? null)} synced before this run (not fetched again)`] : []),
     `  progress  ${p.percentComplete.toFixed(2)}%`,
     ...(p.backfillError ? [`  error     ${p.backfillError}`] : []),
   ].join('\n');

@@ -96,7 +96,7 @@ export const emailDomain = defineDomain<EmailDeps, typeof emailConfig.shape>({
   routes: async (app, services, deps) => {
     // Scopes of their own: webhook routes read raw bodies, the others parse JSON.
     await app.register(async (scope) => webhookRoutes(scope, services, deps));
-    await app.register(async (scope) => inboxRoutes(scope, services));
+    await app.register(async (scope) => inboxRoutes(scope, services, deps));
   },
   commands: registerBackfillCommands,
 });

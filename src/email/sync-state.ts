@@ -17,6 +17,8 @@ export interface Checkpoint {
   listed: number;
   queued: number;
   skipped: number;
+  /** Messages of the skipped threads (already stored); absent in checkpoints saved before it was counted. */
+  skippedMessages?: number;
   /**
    * The oldest latest_message_received_date seen (unix seconds): where a resumed discovery
    * restarts its window (latest_message_before) if the page token no longer works.
@@ -333,12 +335,14 @@ const REOPEN_PREMATURE = `
 const RECORD_HISTORY = `
   insert into backfill_history (config_id, run, event, detail, actor) values ($1, $2, $3, $4::text::jsonb, $5)`;
 
-/** $1 config id: the seed's get_sync_progress, one row. */
-const PROGRESS = `select * from get_sync_progress($1)`;
+/** $1 config id: the seed's get_sync_progress, one row, with the run number. */
+const PROGRESS = `
+  select p.*, c.backfill_run as run
+  from get_sync_progress($1) p join flux_inbox_configurations c on c.id = p.config_id`;
 
 /** Every backfill that ever ran, newest first, with its inbox. */
 const ALL_PROGRESS = `
-  select p.*, i.grant_id, i.email
+  select p.*, c.backfill_run as run, i.grant_id, i.email
   from flux_inbox_configurations c
   join flux_inboxes i on i.id = c.inbox_id
   cross join lateral get_sync_progress(c.id) p
@@ -478,6 +482,7 @@ export interface SyncProgress {
   percent_complete: string;
   backfill_progress: Record<string, unknown>;
   backfill_error: string | null;
+  run: number;
 }
 
 export async function syncProgress(db: Queryable, configId: string): Promise<SyncProgress | undefined> {
@@ -487,4 +492,142 @@ export async function syncProgress(db: Queryable, configId: string): Promise<Syn
 
 export async function allProgress(db: Queryable): Promise<(SyncProgress & { grant_id: string; email: string | null })[]> {
   return db.query(ALL_PROGRESS);
+}
+
+/**
+ * Every run of every backfill (or of one configuration, $1), newest first, at most $2. A run is
+ * rebuilt from its backfill_history events: the window from `started`, what discovery listed and
+ * skipped from `discovered`, the final counters from the last `completed`, the error from
+ * `failed`. The configuration's current run reads its live state instead (status, checkpoint,
+ * inbox_sync_stats), and is listed even without events (a run the seed finished before adoption).
+ */
+const RUNS = `
+  with h as (
+    select config_id, run,
+      min(at) filter (where event = 'started') as started_at,
+      (array_agg(detail order by id) filter (where event = 'started'))[1] as run_window,
+      (array_agg(detail order by id desc) filter (where event = 'discovered'))[1] as discovery,
+      (array_agg(detail order by id desc) filter (where event = 'completed'))[1] as counters,
+      (array_agg(event order by id desc) filter (where event in ('completed', 'failed', 'recovered')))[1] as outcome,
+      (array_agg(at order by id desc) filter (where event in ('completed', 'failed', 'recovered')))[1] as ended_at,
+      (array_agg(detail ->> 'error' order by id desc) filter (where event = 'failed'))[1] as error
+    from backfill_history
+    where $1::uuid is null or config_id = $1
+    group by config_id, run
+  ), keys as (
+    select config_id, run from h
+    union
+    select id, backfill_run from flux_inbox_configurations where backfill_run > 0 and ($1::uuid is null or id = $1)
+  ), runs as (
+    select k.config_id, k.run, c.inbox_id, i.grant_id, i.email, k.run = c.backfill_run as current,
+      case when k.run = c.backfill_run then c.backfill_status
+           when h.outcome in ('completed', 'failed') then h.outcome else 'unknown' end as status,
+      case when k.run = c.backfill_run then c.backfill_since else (h.run_window ->> 'since')::timestamptz end as since,
+      case when k.run = c.backfill_run then c.backfill_until else (h.run_window ->> 'until')::timestamptz end as until,
+      coalesce(h.started_at, case when k.run = c.backfill_run then c.backfill_started_at end) as started_at,
+      case when k.run = c.backfill_run then c.backfill_completed_at
+           when h.outcome in ('completed', 'failed') then h.ended_at end as ended_at,
+      case when k.run = c.backfill_run then coalesce(c.backfill_checkpoint, h.discovery) else h.discovery end as discovery,
+      case when k.run = c.backfill_run
+           then jsonb_build_object('threads_queued', coalesce(s.threads_queued, 0), 'threads_completed', coalesce(s.threads_completed, 0),
+                                   'threads_failed', coalesce(s.threads_failed, 0), 'messages_synced', coalesce(s.messages_synced, 0))
+           else h.counters end as counters,
+      case when k.run = c.backfill_run then c.backfill_error else h.error end as error
+    from keys k
+    join flux_inbox_configurations c on c.id = k.config_id
+    join flux_inboxes i on i.id = c.inbox_id
+    left join h on h.config_id = k.config_id and h.run = k.run
+    left join inbox_sync_stats s on s.config_id = k.config_id and k.run = c.backfill_run
+  )
+  select config_id, run, inbox_id, grant_id, email, current, status, since, until, started_at, ended_at, error,
+    (discovery ->> 'listed')::int as threads_listed,
+    (discovery ->> 'skipped')::int as threads_already_synced,
+    (discovery ->> 'skippedMessages')::int as messages_already_synced,
+    (counters ->> 'threads_queued')::int as threads_total,
+    (counters ->> 'threads_completed')::int as threads_completed,
+    (counters ->> 'threads_failed')::int as threads_failed,
+    (counters ->> 'messages_synced')::int as messages_synced
+  from runs
+  order by started_at desc nulls first, run desc
+  limit $2`;
+
+export interface BackfillRun {
+  config_id: string;
+  run: number;
+  inbox_id: string;
+  grant_id: string;
+  email: string | null;
+  current: boolean;
+  status: BackfillStatus | 'unknown';
+  since: Date | null;
+  until: Date | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  error: string | null;
+  /** Null where the run has no record of it (discovery never finished, or before it was kept). */
+  threads_listed: number | null;
+  threads_already_synced: number | null;
+  messages_already_synced: number | null;
+  threads_total: number | null;
+  threads_completed: number | null;
+  threads_failed: number | null;
+  messages_synced: number | null;
+}
+
+export async function listRuns(db: Queryable, configId: string | null, limit: number): Promise<BackfillRun[]> {
+  return db.query<BackfillRun>(RUNS, [configId, limit]);
+}
+
+/** $1 config id, $2 limit: the current run's threads that failed for good, newest first. */
+const FAILED_THREADS = `
+  select thread_id, thread ->> 'subject' as subject, error, attempts, processed_at as failed_at
+  from queued_threads where config_id = $1 and status = 'failed'
+  order by processed_at desc nulls last, id
+  limit $2`;
+
+export interface FailedThread {
+  thread_id: string;
+  subject: string | null;
+  error: string | null;
+  attempts: number;
+  failed_at: Date | null;
+}
+
+export async function failedThreads(db: Queryable, configId: string, limit: number): Promise<FailedThread[]> {
+  return db.query<FailedThread>(FAILED_THREADS, [configId, limit]);
+}
+
+/**
+ * $1 config id: reopens a completed run whose threads partly failed ("retry failed"): its failed
+ * threads are queued again (their attempts start over), the run goes back to thread_sync and its
+ * counters row is open again, so the completion monitor completes it once they are done. Locks
+ * the configuration; returns its run, status and the threads queued again (none when the run
+ * is not completed or had no failed thread: nothing changes then).
+ */
+const REOPEN_FAILED = `
+  with cfg as (
+    select id, backfill_run, backfill_status from flux_inbox_configurations where id = $1 for update
+  ), retried as (
+    update queued_threads q set status = 'queued', attempts = 0, processed_at = null
+    from cfg where q.config_id = cfg.id and cfg.backfill_status = 'completed' and q.status = 'failed'
+    returning q.thread_id
+  ), reopened as (
+    update flux_inbox_configurations c
+    set backfill_status = 'thread_sync', backfill_completed_at = null, updated_at = now()
+    from cfg where c.id = cfg.id and exists (select 1 from retried)
+  ), stats as (
+    update inbox_sync_stats s
+    set threads_failed = greatest(0, s.threads_failed - (select count(*) from retried)::int),
+        backfill_status = 'thread_sync', sync_completed_at = null, updated_at = now()
+    from cfg where s.config_id = cfg.id and exists (select 1 from retried)
+  )
+  select cfg.backfill_run as run, cfg.backfill_status as status,
+         coalesce((select array_agg(thread_id order by thread_id) from retried), '{}') as threads
+  from cfg`;
+
+export async function reopenFailed(
+  tx: Queryable, configId: string,
+): Promise<{ run: number; status: BackfillStatus; threads: string[] } | undefined> {
+  const [row] = await tx.query<{ run: number; status: BackfillStatus; threads: string[] }>(REOPEN_FAILED, [configId]);
+  return row;
 }

@@ -1,5 +1,5 @@
 import type { InboxListing, InboxRow, StoredMessage, ThreadListing } from './store.ts';
-import type { SyncProgress } from './sync-state.ts';
+import type { BackfillRun, FailedThread, SyncProgress } from './sync-state.ts';
 
 /**
  * The API's views of the email domain's rows: camelCase, like every other object the API returns.
@@ -42,6 +42,60 @@ export function progressView(row: SyncProgress) {
     percentComplete: Number(row.percent_complete),
     backfillProgress: row.backfill_progress,
     backfillError: row.backfill_error,
+    run: row.run,
+    // What discovery listed but did not queue: stored already by an earlier run or by webhooks.
+    threadsAlreadySynced: discovered(row.backfill_progress, 'skipped'),
+    messagesAlreadySynced: discovered(row.backfill_progress, 'skippedMessages'),
+  };
+}
+
+function discovered(progress: Record<string, unknown> | null, key: string): number {
+  const value = (progress?.discovery as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'number' ? value : 0;
+}
+
+/**
+ * A finished run whose threads partly failed did not simply complete: its outcome says so.
+ * Other outcomes are the run's status.
+ */
+export function runOutcome(status: string, failed: number | null): string {
+  return status === 'completed' && (failed ?? 0) > 0 ? 'completed_with_failures' : status;
+}
+
+/** One run of a backfill, as GET /api/backfill-runs lists it. */
+export function runView(row: BackfillRun) {
+  return {
+    configId: row.config_id,
+    run: row.run,
+    inboxId: row.inbox_id,
+    grantId: row.grant_id,
+    email: row.email,
+    current: row.current,
+    status: row.status,
+    outcome: runOutcome(row.status, row.threads_failed),
+    since: row.since,
+    until: row.until,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    error: row.error,
+    threadsListed: row.threads_listed,
+    threadsAlreadySynced: row.threads_already_synced,
+    messagesAlreadySynced: row.messages_already_synced,
+    threadsTotal: row.threads_total,
+    threadsCompleted: row.threads_completed,
+    threadsFailed: row.threads_failed,
+    messagesSynced: row.messages_synced,
+  };
+}
+
+export function failedThreadView(row: FailedThread, deadJobId: number | undefined) {
+  return {
+    threadId: row.thread_id,
+    subject: row.subject,
+    error: row.error,
+    attempts: row.attempts,
+    failedAt: row.failed_at,
+    deadJobId: deadJobId ?? null,
   };
 }
 

@@ -31,6 +31,9 @@ export const MIGRATION_LOCK_KEY = 7_412_306_815;
  * Returns the names it applied.
  */
 export async function migrate(sql: Sql, migrations = loadMigrations()): Promise<string[]> {
+  // The common case, a restart on a current schema: one read, no lock, no DDL. Migrations are
+  // only ever added, so a database holding every id known here has nothing to apply.
+  if (await isCurrent(sql, migrations)) return [];
   return sql.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     return applyPending(tx, migrations);
@@ -43,6 +46,12 @@ async function ensureMigrationsTable(db: Queryable): Promise<void> {
     name text not null,
     applied_at timestamptz not null default now()
   )`);
+}
+
+/** Whether every migration in `migrations` is recorded as applied already. */
+async function isCurrent(db: Queryable, migrations: readonly Migration[]): Promise<boolean> {
+  const done = await appliedMigrations(db);
+  return migrations.every((m) => done.has(m.id));
 }
 
 /** The ids of the migrations applied to `db` (none when Nova never migrated it). */

@@ -4,6 +4,7 @@ import { ApprovalsPage } from './approvals/ApprovalsPage.tsx';
 import { live } from './api/live.ts';
 import { JOB_STATES, type JobState } from './api/types.ts';
 import { TokenDialog } from './auth/TokenDialog.tsx';
+import { BackfillPage } from './backfills/BackfillPage.tsx';
 import { BackfillsPage } from './backfills/BackfillsPage.tsx';
 import { DealPage, DealsPage } from './deals/DealsPage.tsx';
 import { InboxPage } from './inbox/InboxPage.tsx';
@@ -64,7 +65,7 @@ function Page() {
       return <JobsPage key={parts[1]} name={parts[1]} state={state} search={search} />;
     }
     case 'backfills':
-      return <BackfillsPage highlight={query.get('config')} />;
+      return parts[1] ? <BackfillPage key={parts[1]} configId={parts[1]} /> : <BackfillsPage highlight={query.get('config')} />;
     case 'schedules':
       return <SchedulesPage />;
     case 'workers':

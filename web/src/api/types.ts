@@ -106,6 +106,44 @@ export interface Progress {
   messagesSynced: number | string;
   percentComplete: number | string;
   backfillError: string | null;
+  /** The run these counts belong to (1 for the first backfill of the inbox). */
+  run?: number;
+  /** Threads (and their messages) discovery listed but did not fetch: stored already. */
+  threadsAlreadySynced?: number;
+  messagesAlreadySynced?: number;
+}
+
+/** One run of a backfill as GET /api/backfill-runs lists it (counts null where not recorded). */
+export interface BackfillRun {
+  configId: string;
+  run: number;
+  inboxId: string;
+  grantId: string;
+  email: string | null;
+  current: boolean;
+  status: BackfillStatus | 'unknown';
+  outcome: string;
+  since: string | null;
+  until: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  threadsListed: number | null;
+  threadsAlreadySynced: number | null;
+  messagesAlreadySynced: number | null;
+  threadsTotal: number | null;
+  threadsCompleted: number | null;
+  threadsFailed: number | null;
+  messagesSynced: number | null;
+}
+
+export interface FailedThread {
+  threadId: string;
+  subject: string | null;
+  error: string | null;
+  attempts: number;
+  failedAt: string | null;
+  deadJobId: number | null;
 }
 
 export interface Inbox {

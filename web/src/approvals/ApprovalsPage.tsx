@@ -65,6 +65,7 @@ function ApprovalCard({ approval: a, me, onDecided }: { approval: Approval; me: 
         {a.timeoutAt && a.status === 'pending' && <> · on {new Date(a.timeoutAt).toLocaleString()} it will {a.onTimeout === 'fail' ? 'fail the step' : `${a.onTimeout} by timeout`}</>}
       </p>
       {(a.decisions ?? []).length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Decisions">
           <thead><tr><th>by</th><th>decision</th><th>reason</th><th>data</th><th>via</th><th>from</th><th>when</th></tr></thead>
           <tbody>
@@ -76,6 +77,7 @@ function ApprovalCard({ approval: a, me, onDecided }: { approval: Approval; me: 
             ))}
           </tbody>
         </table>
+        </div>
       )}
       {canDecide && <DecisionForm approval={a} me={me} onDecided={onDecided} />}
     </article>

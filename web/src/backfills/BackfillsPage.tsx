@@ -1,13 +1,13 @@
 import { useEffect, useState } from 'react';
-import { api } from '../api/client.ts';
 import { useLive, useResource, useThrottled } from '../api/hooks.ts';
-import type { BackfillProgressData, JobView, Progress } from '../api/types.ts';
+import type { BackfillProgressData, Progress } from '../api/types.ts';
 import { failedThreadJobs } from '../jobs/links.ts';
 import { Link } from '../router.tsx';
 import { Ago } from '../time.tsx';
 import { Badge, Empty, ErrorNote, FlashNote, useFlash } from '../ui.tsx';
 import { ProgressBar } from './ProgressBar.tsx';
 import { viewOf } from './progress.ts';
+import { retryFailedThreads } from './retry.ts';
 import { StartBackfill } from './StartBackfill.tsx';
 
 /**
@@ -23,13 +23,9 @@ export function BackfillsPage({ highlight }: { highlight?: string | null }) {
 
   const rows = list.data?.backfills ?? [];
   const [flash, setFlash] = useFlash(6000);
-  // The dead thread jobs of this backfill, run again: what "retry failed" means.
   const retryFailed = async (configId: string) => {
     try {
-      const q = new URLSearchParams({ state: 'dead', limit: '500', 'payload.configId': configId });
-      const { jobs } = await api<{ jobs: JobView[] }>('GET', `/api/queues/thread_sync_jobs/jobs?${q}`);
-      for (const job of jobs) await api('POST', `/api/jobs/${job.id}/retry`);
-      setFlash({ kind: 'ok', text: jobs.length ? `${jobs.length} failed thread${jobs.length === 1 ? '' : 's'} queued again.` : 'No dead thread job is left to retry.' });
+      setFlash({ kind: 'ok', text: await retryFailedThreads(configId) });
     } catch (err) {
       setFlash({ kind: 'error', text: (err as Error).message });
     }
@@ -74,21 +70,31 @@ export function BackfillsPage({ highlight }: { highlight?: string | null }) {
               const shown = partial ? 'partial' : v.status;
               return (
                 <tr key={v.configId} data-config={v.configId} className={highlight === v.configId ? 'highlight' : undefined}>
-                  <td title={v.configId}>{v.who}</td>
+                  <td title={v.configId}>
+                    <Link to={`/backfills/${encodeURIComponent(v.configId)}`}>{v.who}</Link>
+                    {v.run !== null && <div className="small meta">run {v.run}</div>}
+                  </td>
                   <td>
                     <Badge kind={shown}>{partial ? 'completed with failures' : v.status.replace('_', ' ')}</Badge>
                     {v.error && <div className="error-text small">{v.error}</div>}
                     {v.failed > 0 && (
                       <div className="small links">
-                        <Link to={failedThreadJobs(v.configId)}>{v.failed} failed thread{v.failed === 1 ? '' : 's'}</Link>
+                        <Link to={`/backfills/${encodeURIComponent(v.configId)}#failed`}>{v.failed} failed thread{v.failed === 1 ? '' : 's'}</Link>
+                        <Link to={failedThreadJobs(v.configId)}>dead jobs</Link>
                         <button type="button" onClick={() => retryFailed(v.configId)}>Retry failed</button>
                       </div>
                     )}
                   </td>
                   <td><ProgressBar percent={v.percent} status={shown} label={`Backfill of ${v.who}`} /></td>
-                  <td className="n">{v.completed + v.failed}/{v.total}</td>
+                  <td className="n">
+                    {v.completed + v.failed}/{v.total}
+                    {v.alreadySynced > 0 && <div className="small meta">{v.alreadySynced} already synced</div>}
+                  </td>
                   <td className="n">{v.failed}</td>
-                  <td className="n">{v.messages}</td>
+                  <td className="n">
+                    {v.messages}
+                    {v.alreadyMessages > 0 && <div className="small meta">{v.alreadyMessages} already stored</div>}
+                  </td>
                   <td><Ago iso={v.startedAt} /></td>
                 </tr>
               );

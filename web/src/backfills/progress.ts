@@ -14,6 +14,10 @@ export interface BackfillView {
   startedAt: string | null;
   completedAt: string | null;
   error: string | null;
+  run: number | null;
+  /** Threads and messages this run found stored already (a re-run's "already synced"). */
+  alreadySynced: number;
+  alreadyMessages: number;
 }
 
 export function viewOf(row: Progress, event?: BackfillProgressData): BackfillView {
@@ -29,6 +33,9 @@ export function viewOf(row: Progress, event?: BackfillProgressData): BackfillVie
     startedAt: row.backfillStartedAt,
     completedAt: row.backfillCompletedAt,
     error: row.backfillError,
+    run: row.run ?? null,
+    alreadySynced: num(row.threadsAlreadySynced),
+    alreadyMessages: num(row.messagesAlreadySynced),
   };
   if (!event) return view;
   // The same arithmetic as get_sync_progress: finished threads over queued ones, 100 once completed.

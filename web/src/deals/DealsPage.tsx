@@ -29,6 +29,7 @@ export function DealsPage() {
       <ErrorNote error={list.error} />
       {list.data && deals.length === 0 && <Empty>No deal yet.</Empty>}
       {deals.length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Deals">
           <thead><tr><th>deal</th><th>status</th><th>time zone</th><th>created</th></tr></thead>
           <tbody>
@@ -42,6 +43,7 @@ export function DealsPage() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
@@ -62,13 +64,16 @@ export function DealPage({ id }: { id: string }) {
           <h2>Latest brief {latest && <small>{latest.briefDate}</small>}</h2>
           {latest ? <pre className="brief" aria-label="Latest brief">{latest.markdown ?? latest.error}</pre> : <Empty>No brief yet.</Empty>}
           <h2>Briefs</h2>
+          <div className="scroll" tabIndex={0}>
           <table className="grid" aria-label="Briefs">
             <thead><tr><th>day</th><th>status</th><th>published</th></tr></thead>
             <tbody>{d.briefs.map((b) => (
               <tr key={b.id}><td>{b.briefDate}</td><td><Badge kind={b.status}>{b.status}</Badge>{b.error && <div className="error-text small">{b.error}</div>}</td><td>{b.publishedAt ? ago(b.publishedAt) : '—'}</td></tr>
             ))}</tbody>
           </table>
+          </div>
           <h2>Documents</h2>
+          <div className="scroll" tabIndex={0}>
           <table className="grid" aria-label="Documents">
             <thead><tr><th>name</th><th>source</th><th>status</th><th>workstream</th><th className="wide">summary</th></tr></thead>
             <tbody>{d.documents.map((doc) => (
@@ -78,21 +83,26 @@ export function DealPage({ id }: { id: string }) {
               </tr>
             ))}</tbody>
           </table>
+          </div>
           <h2>Emails</h2>
+          <div className="scroll" tabIndex={0}>
           <table className="grid" aria-label="Emails">
             <thead><tr><th>subject</th><th>from</th><th>sentiment</th><th>received</th></tr></thead>
             <tbody>{d.communications.map((c) => (
               <tr key={c.id}><td>{c.subject}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
             ))}</tbody>
           </table>
+          </div>
           <h2>Sources</h2>
           {d.sources.length === 0 ? <Empty>No source connected.</Empty> : (
+            <div className="scroll" tabIndex={0}>
             <table className="grid" aria-label="Sources">
               <thead><tr><th>type</th><th>folder</th><th>cursor</th><th>last sync</th></tr></thead>
               <tbody>{d.sources.map((s) => (
                 <tr key={s.id}><td>{s.sourceType}</td><td>{s.folderId}</td><td>{s.hasCursor ? 'saved' : '—'}</td><td>{s.lastSyncedAt ? ago(s.lastSyncedAt) : '—'}{s.lastError && <div className="error-text small">{s.lastError}</div>}</td></tr>
               ))}</tbody>
             </table>
+            </div>
           )}
         </>
       )}

@@ -50,6 +50,7 @@ export function SchedulesPage() {
       <FlashNote flash={flash} />
       {schedules.data && rows.length === 0 && <Empty>No schedule yet: domains declare theirs, or add one above.</Empty>}
       {rows.length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Schedules">
           <thead>
             <tr>
@@ -97,6 +98,7 @@ export function SchedulesPage() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );

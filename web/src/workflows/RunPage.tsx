@@ -57,6 +57,7 @@ export function RunPage({ id }: { id: string }) {
         </>
       )}
       <AgentPanel runId={id} steps={steps} />
+      <div className="scroll" tabIndex={0}>
       <table className="grid" aria-label="Steps">
         <thead>
           <tr><th>step</th><th>kind</th><th>status</th><th className="n">attempt</th><th className="wide">timeline</th><th className="n">took</th><th>output / error</th></tr>
@@ -86,6 +87,7 @@ export function RunPage({ id }: { id: string }) {
           })}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }

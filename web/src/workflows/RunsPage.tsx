@@ -26,6 +26,7 @@ export function RunsPage({ workflow }: { workflow: string | null }) {
       <ErrorNote error={workflows.error} />
       {workflows.data && workflows.data.workflows.length === 0 && <Empty>No workflow is declared or submitted yet.</Empty>}
       {workflows.data && workflows.data.workflows.length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Workflows">
           <thead>
             <tr><th>workflow</th><th>kind</th><th className="n">version</th><th className="n">runs</th><th className="n">active</th><th className="actions">start a run</th></tr>
@@ -43,11 +44,13 @@ export function RunsPage({ workflow }: { workflow: string | null }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
       <h2>Runs{workflow && <> of {workflow} <Link to="/workflows">(all)</Link></>}</h2>
       <ErrorNote error={runs.error} />
       {runs.data && runs.data.runs.length === 0 && <Empty>No runs yet.</Empty>}
       {runs.data && runs.data.runs.length > 0 && (
+        <div className="scroll" tabIndex={0}>
         <table className="grid" aria-label="Runs">
           <thead>
             <tr><th>run</th><th>workflow</th><th>status</th><th>started</th><th className="n">took</th></tr>
@@ -64,6 +67,7 @@ export function RunsPage({ workflow }: { workflow: string | null }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
