@@ -129,6 +129,11 @@ export interface DomainDefinition<D = void, S extends ZodRawShape = ZodRawShape>
   /** A WORKER_TYPE group name that selects all of this domain's roles (email, deals, ...). */
   group?: string;
   roles: string[];
+  /**
+   * Other roles whose processes also set this domain up (and stop it), without running its
+   * queues or loops: a `workflow-runner` executing the domain's workflows needs its deps.
+   */
+  setupRoles?: string[];
   /** The domain's variables, merged into the one boot schema and checked at start. */
   config?: ZodObject<S>;
   /** Checks across variables, run at start: a problem stops the process with exit 78. */
