@@ -10,6 +10,10 @@ import * as store from './store.ts';
 import { CHANNELS, STATUSES } from './store.ts';
 import * as subs from './subscribers-store.ts';
 import { renderMessage, TemplateError } from './templates.ts';
+import { parseCron } from '../runtime/schedules.ts';
+import { digestCounts } from './digest-store.ts';
+import { fireEvent, RULE_SCHEDULE_PREFIX, RuleError, syncRuleSchedules } from './rules.ts';
+import * as rules from './rules-store.ts';
 import { present, presentDelivery, presentInbox, presentSubscriber, presentWorkflow } from './present.ts';
 
 /**
@@ -89,6 +93,19 @@ const previewBody = z.strictObject({
 }).refine((b) => !!b.templateKey !== (b.body !== undefined && !!b.channel), 'give templateKey, or channel and body');
 const inboxQuery = z.object({ archived: z.enum(['true', 'false']).default('false'), before: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 const markBody = z.strictObject({ action: z.enum(['read', 'unread', 'seen', 'archive', 'unarchive']), ids: z.array(z.number().int().positive()).max(1000).optional() });
+const ruleBody = z.strictObject({
+  name: plainString(300),
+  workflowKey: z.string().min(1).max(200),
+  enterpriseId: uuid.optional(),
+  triggerType: z.enum(['CRON', 'EVENT']),
+  triggerConfig: z.strictObject({
+    cron: z.string().max(200).optional(), timezone: z.string().max(100).optional(), enabled: z.boolean().optional(),
+    missed: z.enum(['skip', 'run-once']).optional(), catchUpMs: z.number().int().min(0).optional(), event: z.string().min(1).max(200).optional(),
+  }),
+  rulePayload: z.record(z.string(), z.unknown()).default({}),
+  publish: z.boolean().default(true),
+});
+const eventBody = z.strictObject({ name: z.string().min(1).max(200), data: z.record(z.string(), z.unknown()).default({}), eventId: z.string().min(1).max(200).optional(), enterpriseId: uuid.optional() });
 const retractBody = z.strictObject({ reason: z.string().max(2000).optional(), enterpriseId: uuid.optional() });
 
 function validZone(zone: string): boolean {
@@ -263,6 +280,52 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     events.emit({ type: 'inbox.updated', topic: inboxTopic(subscriberId), data: { action: b.action, ids: changed, ...counts }, at: Date.now() });
     return { changed, ...counts };
   });
+
+  // ---- rules, events and digests ----
+  app.get('/api/notify/rules', async () => ({ rules: await rules.listRules(sql) }));
+  app.post('/api/notify/rules', async (req, reply) => {
+    const b = ruleBody.parse(req.body ?? {});
+    const wf = await store.workflowByKey(sql, b.workflowKey);
+    if (!wf) throw new HttpError(404, 'workflow_not_found', `no notification workflow ${b.workflowKey}`);
+    if (b.triggerType === 'CRON') {
+      try {
+        parseCron(b.triggerConfig.cron ?? '', b.triggerConfig.timezone ?? 'UTC');
+      } catch (err) {
+        throw new HttpError(400, 'invalid_cron', (err as Error).message);
+      }
+    } else if (!b.triggerConfig.event) throw new HttpError(400, 'invalid_rule', 'an EVENT rule needs triggerConfig.event');
+    const row = await rules.insertRule(sql, {
+      name: b.name, enterpriseId: b.enterpriseId ?? null, workflowId: wf.id, triggerType: b.triggerType, triggerConfig: b.triggerConfig,
+      rulePayload: b.rulePayload, publish: b.publish,
+    });
+    if (!row) throw new HttpError(409, 'rule_exists', `a rule named ${b.name} exists`);
+    const sync = await syncRuleSchedules(deps.services);
+    return reply.status(201).send({ rule: row, schedule: row.trigger_type === 'CRON' ? `${RULE_SCHEDULE_PREFIX}${row.id}` : null, sync });
+  });
+  app.post('/api/notify/rules/:id/:action', async (req) => {
+    const { id, action } = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['activate', 'deactivate']) }).parse(req.params);
+    const row = await rules.setRuleActive(sql, id, action === 'activate');
+    if (!row) throw new HttpError(404, 'not_found', `no rule ${id}`);
+    await syncRuleSchedules(deps.services);
+    return { rule: row };
+  });
+  app.delete('/api/notify/rules/:id', async (req, reply) => {
+    const { id } = idParam.parse(req.params);
+    if (!(await rules.deleteRule(sql, id))) throw new HttpError(404, 'not_found', `no rule ${id}`);
+    await syncRuleSchedules(deps.services);
+    return reply.status(204).send();
+  });
+  app.post('/api/notify/events', async (req, reply) => {
+    const b = eventBody.parse(req.body ?? {});
+    try {
+      const made = await sql.transaction((tx) => fireEvent(tx, { name: b.name, data: b.data, ...(b.eventId && { eventId: b.eventId }), ...(b.enterpriseId && { enterpriseId: b.enterpriseId }) }));
+      return reply.status(202).send({ notifications: made.map(present) });
+    } catch (err) {
+      if (err instanceof RuleError) throw new HttpError(422, err.code.toLowerCase(), err.message);
+      throw err;
+    }
+  });
+  app.get('/api/notify/digests', async () => ({ ...(await digestCounts(sql)) }));
 
   // ---- the local SMTP sink (demo default / tests) ----
   app.get('/api/notify/emulator/smtp', async () => {

@@ -39,6 +39,10 @@ export const notifyConfig = z.object({
   /** Novu forwarding for workflows marked forward_to_novu (the original's path). */
   NOVU_SECRET_KEY: z.string().min(1).optional(),
   NOVU_API_URL: optionalUrl.default('https://api.novu.co'),
+  /** CRON rules are matched to the engine's schedules this often (the original's rule polling loop). */
+  RULE_POLL_INTERVAL_MS: int(30_000, 10),
+  /** Digest buckets are checked for a due flush this often. */
+  NOTIFY_DIGEST_INTERVAL_MS: int(1000, 10),
   /** Timeout of one outbound call of a channel (chat, SMS, Novu). */
   NOTIFY_HTTP_TIMEOUT_MS: int(10_000, 100),
 });

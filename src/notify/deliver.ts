@@ -10,10 +10,11 @@ import { z } from 'zod';
 import { defineWorkflow, StepFailed, type Workflow } from '../workflows/index.ts';
 import { PermanentDeliveryError } from './channels/types.ts';
 import type { NotifyDeps } from './deps.ts';
+import { addDigestEvents } from './digest-store.ts';
 import { planDeliveries, type PlannedDelivery } from './plan.ts';
 import * as store from './store.ts';
 import type { ChannelType, NotificationRow, WorkflowRow } from './store.ts';
-import { preferencesOf, subscribersOf, type SubscriberRow } from './subscribers-store.ts';
+import { bareSubscriber, preferencesOf, subscribersOf, type SubscriberRow } from './subscribers-store.ts';
 import { renderMessage, scopeFor, sourceFor, TemplateError } from './templates.ts';
 
 export const DELIVER_WORKFLOW = 'notify.deliver';
@@ -37,14 +38,6 @@ interface Plan {
   subscribers: SubscriberRow[];
   templates: Awaited<ReturnType<typeof store.templatesByKey>>;
   deliveries: PlannedDelivery[];
-}
-
-/** A recipient with no subscriber row still has an in-app inbox. */
-function bareSubscriber(id: string, enterpriseId: string | null): SubscriberRow {
-  return {
-    id: 0, enterprise_id: enterpriseId, subscriber_id: id, name: null, email: null, phone: null, chat_webhook_url: null, push_subscriptions: [],
-    locale: null, timezone: 'UTC', quiet_hours_start: null, quiet_hours_end: null, data: null, created_at: new Date(0), updated_at: new Date(0),
-  };
 }
 
 async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
@@ -76,6 +69,18 @@ async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
   await store.openDeliveries(sql, n.id, n.enterprise_id, opened.map((d) => ({ recipient: d.recipient, channel: d.channel })));
   for (const d of opened.filter((x) => x.action === 'skip')) {
     await store.recordDelivery(sql, { notificationId: n.id, recipient: d.recipient, channel: d.channel, status: 'SKIPPED', error: d.reason ?? null, attempted: false });
+  }
+  // A digest workflow gathers its events per subscriber and channel; the digest loop sends them.
+  if (workflow?.digest) {
+    const digested = opened.filter((x) => x.action === 'send');
+    await addDigestEvents(sql, digested.map((x) => ({
+      notificationId: n.id, enterpriseId: n.enterprise_id, subscriberId: x.recipient, workflowId: workflow.id, channel: x.channel, payload: n.payload,
+    })));
+    for (const x of digested) {
+      x.action = 'digest';
+      delete x.notBefore;
+      await store.recordDelivery(sql, { notificationId: n.id, recipient: x.recipient, channel: x.channel, status: 'DIGESTED', attempted: false });
+    }
   }
   const keys = Object.values(workflow?.template_overrides ?? {}).filter((k): k is string => typeof k === 'string');
   const templates = await store.templatesByKey(sql, keys, n.enterprise_id);
@@ -146,6 +151,7 @@ async function finish(deps: NotifyDeps, id: number, dispatch: number, outcomes: 
     results: outcomes,
     alreadySent: previous.filter((d) => d.action === 'done').map((d) => ({ recipient: d.recipient, channel: d.channel })),
     skipped: previous.filter((d) => d.action === 'skip').map((d) => ({ recipient: d.recipient, channel: d.channel, reason: d.reason })),
+    digested: previous.filter((d) => d.action === 'digest').length,
     successCount: outcomes.filter((o) => o.status === 'SENT').length,
     failureCount: failed.length,
     ...(failed.length && { error: failed.map((f) => `${f.recipient}/${f.channel}: ${f.error}`).join('; ').slice(0, 2000) }),

@@ -16,10 +16,15 @@ import { notifyConfig, type NotifyConfig } from './config.ts';
 import { deliveryWorkflow } from './deliver.ts';
 import { setupNotify, type NotifyDeps, type NotifySetupOptions } from './deps.ts';
 import { DISPATCH_QUEUE, dispatchHandler, pollFailedRows, pollNewRows, pollScheduledRows, type DispatchJob } from './dispatch.ts';
+import { DIGEST_QUEUE, flushDigests, sendDigest, type DigestJob } from './digest.ts';
+import { finishDigest } from './digest-store.ts';
+import { RULE_QUEUE, RuleError, runRuleJob, syncRuleSchedules, type RuleJob } from './rules.ts';
 
 export { notifyConfig, type NotifyConfig } from './config.ts';
 export { DISPATCH_QUEUE, type DispatchJob } from './dispatch.ts';
 export { DELIVER_WORKFLOW } from './deliver.ts';
+export { DIGEST_QUEUE, type DigestJob } from './digest.ts';
+export { RULE_QUEUE, type RuleJob } from './rules.ts';
 export { inboxTopic } from './channels/in-app.ts';
 export type { ChannelProvider, OutgoingMessage, SendResult } from './channels/types.ts';
 export { PermanentDeliveryError } from './channels/types.ts';
@@ -30,6 +35,8 @@ export const NOTIFICATIONS_ROLE = 'notifications';
 declare module '../queue/types.ts' {
   interface JobCatalog {
     'notify.dispatch': DispatchJob;
+    'notify.digest': DigestJob;
+    'notify.rule': RuleJob;
   }
 }
 
@@ -52,6 +59,7 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
   };
   const domain = defineDomain<NotifyDeps, typeof notifyConfig.shape>({
     name: 'notify',
+    group: 'notifications',
     roles: [NOTIFICATIONS_ROLE],
     setupRoles: ['workflow-runner'],
     config: notifyConfig,
@@ -67,12 +75,27 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
         // A dispatch only claims a row and starts a run; it fails on infrastructure errors alone.
         retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 }, timeoutMs: 60_000,
       }),
+      defineQueue({
+        name: DIGEST_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: DigestJob, ctx) => sendDigest(ctx.deps, payload, ctx),
+        concurrency: (c as NotifyConfig).NOTIFY_CONCURRENCY, batchSize: 64,
+        retry: { maxAttempts: (c as NotifyConfig).NOTIFY_DELIVERY_ATTEMPTS, baseDelayMs: (c as NotifyConfig).NOTIFY_RETRY_BASE_MS, maxDelayMs: 300_000 },
+        timeoutMs: 60_000,
+        onDead: async (job, ctx) => finishDigest(ctx.tx, (job.payload as DigestJob).digestId, 'FAILED', null, ctx.error.message),
+      }),
+      defineQueue({
+        name: RULE_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: RuleJob, ctx) => runRuleJob(ctx.services.sql, payload),
+        concurrency: 4, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 30_000 }, timeoutMs: 60_000,
+        nonRetryable: (err) => err instanceof RuleError,
+      }),
     ],
     loops: (c) => {
       const config = c as NotifyConfig;
       return [
         { name: 'notify-poll-new', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.POLL_INTERVAL_MS, run: async (ctx) => void (await pollNewRows(ctx)) },
         { name: 'notify-poll-failed', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.FAILED_POLL_INTERVAL_MS, run: async (ctx) => void (await pollFailedRows(ctx)) },
+        { name: 'notify-rules', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.RULE_POLL_INTERVAL_MS, run: async (ctx) => void (await syncRuleSchedules(ctx.services)) },
+        // Not a singleton: flushes on several replicas skip each other's claimed rows.
+        { name: 'notify-digest', role: NOTIFICATIONS_ROLE, intervalMs: config.NOTIFY_DIGEST_INTERVAL_MS, run: async (ctx) => void (await flushDigests(ctx)) },
         { name: 'notify-poll-scheduled', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.SCHEDULED_POLL_INTERVAL_MS, run: async (ctx) => void (await pollScheduledRows(ctx)) },
       ];
     },

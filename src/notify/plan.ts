@@ -10,8 +10,8 @@ import type { PreferenceRow, SubscriberRow } from './subscribers-store.ts';
 export interface PlannedDelivery {
   recipient: string;
   channel: ChannelType;
-  /** send; or skip (with reason); or done (sent by an earlier dispatch). */
-  action: 'send' | 'skip' | 'done';
+  /** send; skip (with reason); done (sent by an earlier dispatch); digest (gathered into a digest bucket). */
+  action: 'send' | 'skip' | 'done' | 'digest';
   reason?: string;
   /** ISO time before which it must not go out (quiet hours). */
   notBefore?: string;

@@ -38,6 +38,14 @@ export interface SubscriberInput {
   data?: Record<string, unknown> | null;
 }
 
+/** A recipient with no subscriber row: reachable in-app only. */
+export function bareSubscriber(id: string, enterpriseId: string | null): SubscriberRow {
+  return {
+    id: 0, enterprise_id: enterpriseId, subscriber_id: id, name: null, email: null, phone: null, chat_webhook_url: null, push_subscriptions: [],
+    locale: null, timezone: 'UTC', quiet_hours_start: null, quiet_hours_end: null, data: null, created_at: new Date(0), updated_at: new Date(0),
+  };
+}
+
 export async function upsertSubscriber(db: Queryable, s: SubscriberInput): Promise<SubscriberRow> {
   const [row] = await db.query<SubscriberRow>(
     `insert into notify.ent_subscriber (subscriber_id, enterprise_id, name, email, phone, chat_webhook_url, push_subscriptions, locale,

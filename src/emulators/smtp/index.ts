@@ -51,6 +51,8 @@ export class SmtpSink {
     const maxBytes = this.options.maxBytes ?? 1 << 20;
     this.server = new SMTPServer({
       authOptional: true,
+      // No reverse DNS of each client: it needs the libuv pool, which a busy embedded database also uses.
+      disableReverseLookup: true,
       disabledCommands: ['STARTTLS'],
       size: maxBytes,
       logger: false,

@@ -14,7 +14,14 @@ export class EmailChannel implements ChannelProvider {
   private readonly transport: Transporter;
 
   constructor(smtpUrl: string, private readonly from: string) {
-    this.transport = nodemailer.createTransport(smtpUrl + (smtpUrl.includes('?') ? '&' : '?') + 'pool=true&maxConnections=8&maxMessages=10000');
+    const url = new URL(smtpUrl);
+    this.transport = nodemailer.createTransport({
+      host: url.hostname, port: Number(url.port) || (url.protocol === 'smtps:' ? 465 : 587), secure: url.protocol === 'smtps:',
+      ...(url.username && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
+      pool: true, maxConnections: 8, maxMessages: 10_000,
+      // A fixed EHLO name: nodemailer would otherwise look the machine's name up for every connection.
+      name: 'nova.local',
+    });
   }
 
   unreachable(r: SubscriberRow): string | null {
