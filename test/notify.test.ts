@@ -59,7 +59,7 @@ describe.each(backends)('notifications on $name', (backend) => {
     chat = await chatReceiver();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    runtime = await startRuntime(db, processDomains(), { ...env(), PORT: String(port) });
+    runtime = await startRuntime(db, processDomains(), { ...env(), PORT: String(port) }, { health: true });
     await api('PUT', '/api/notify/templates/welcome-email', { channel: 'EMAIL', subject: 'Hello {{ subscriber.name }}', body: '<p>Order {{ orderId }} ships {{ when | default: "soon" }}</p>' });
     await api('PUT', '/api/notify/templates/welcome-inapp', { channel: 'IN_APP', subject: 'Order {{ orderId }}', body: 'Your order {{ orderId }} is on its way' });
     await api('PUT', '/api/notify/templates/welcome-sms', { channel: 'SMS', body: 'Order {{ orderId }} shipped. Reply STOP to opt out' });
@@ -343,6 +343,21 @@ describe.each(backends)('notifications on $name', (backend) => {
     expect(done.notification.status).toBe('SENT');
     expect(novu.triggers).toEqual([{ name: 'forwarded', to: { subscriberId: sub }, payload: { x: 1 }, overrides: {}, transactionId: `fwd-1:${sub}` }]);
     expect(done.notification.errorDetails.novu_transaction_ids).toEqual([`fwd-1:${sub}`]);
+  });
+
+  it("serves the original worker's health routes beside /status, and the pollers' metrics", async () => {
+    const health = `http://127.0.0.1:${runtime.healthPort}`;
+    const detailed = await (await fetch(`${health}/health/detailed`)).json() as any;
+    expect(detailed).toMatchObject({ status: 'healthy', database: 'up', process: { pid: process.pid } });
+    expect(detailed.uptime).toBeGreaterThan(0);
+    const subs = await (await fetch(`${health}/health/subscriptions`)).json() as any;
+    expect(subs).toMatchObject({ status: 'healthy', polling_loop: { status: 'running' } });
+    expect(subs.polling_loop.loops.map((l: { name: string }) => l.name).sort()).toEqual(['notify-poll-failed', 'notify-poll-new', 'notify-poll-scheduled']);
+    expect((await fetch(`${health}/health`)).status).toBe(200);
+    expect((await fetch(`${health}/nope`)).status).toBe(404);
+    const status = (await api('GET', '/api/notify/status')).body;
+    expect(status.pollers.find((p: { name: string }) => p.name === 'new')).toMatchObject({ rowsLastPoll: expect.any(Number) });
+    expect(status.statuses.SENT).toBeGreaterThan(0);
   });
 
   it('marks inbox messages seen, read and archived', async () => {

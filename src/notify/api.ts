@@ -326,6 +326,15 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     }
   });
   app.get('/api/notify/digests', async () => ({ ...(await digestCounts(sql)) }));
+  // The pollers' last runs (cursor, rows per poll, lag) and counts by status: seed 002's polling metrics.
+  app.get('/api/notify/status', async () => {
+    const [pollers, statuses, digests] = await Promise.all([store.pollStats(sql), store.statusCounts(sql), digestCounts(sql)]);
+    const now = Date.now();
+    return {
+      pollers: pollers.map((p) => ({ name: p.name, lastPollAt: p.polled_at, rowsLastPoll: p.rows_last_poll, cursor: p.updated_at, lagMs: p.name === 'new' ? Math.max(0, now - p.updated_at.getTime()) : null })),
+      statuses, digests,
+    };
+  });
 
   // ---- the local SMTP sink (demo default / tests) ----
   app.get('/api/notify/emulator/smtp', async () => {
