@@ -6,6 +6,7 @@ import { JOB_STATES, type JobState } from './api/types.ts';
 import { TokenDialog } from './auth/TokenDialog.tsx';
 import { BackfillsPage } from './backfills/BackfillsPage.tsx';
 import { DealPage, DealsPage } from './deals/DealsPage.tsx';
+import { InboxDemoPage, NotificationPage, NotificationsPage } from './notify/NotificationsPage.tsx';
 import { InboxPage } from './inbox/InboxPage.tsx';
 import { JobPage } from './jobs/JobPage.tsx';
 import { JobsPage } from './queues/JobsPage.tsx';
@@ -26,6 +27,7 @@ const NAV = [
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
   ['/deals', 'Deals'],
+  ['/notifications', 'Notifications'],
 ] as const;
 
 export function App() {
@@ -77,6 +79,9 @@ function Page() {
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
     case 'deals':
       return parts[1] ? <DealPage key={parts[1]} id={parts[1]} /> : <DealsPage />;
+    case 'notifications':
+      if (parts[1] === 'inbox') return <InboxDemoPage />;
+      return parts[1] ? <NotificationPage key={parts[1]} id={parts[1]} /> : <NotificationsPage />;
     default:
       return <Empty>No page at {path}. <Link to="/queues">Queues</Link></Empty>;
   }
