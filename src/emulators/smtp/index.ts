@@ -91,6 +91,8 @@ export class SmtpSink {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
     });
+    // A client that vanishes mid-exchange (a killed process) is that connection's end, not the sink's.
+    this.server.on('error', () => {});
     this.port = (this.server.server.address() as { port: number }).port;
     return this.url;
   }
