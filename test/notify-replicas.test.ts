@@ -17,7 +17,7 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
 function processDomains(api = false) {
   let wf: WorkflowsDomain | undefined;
   const notify = createNotify({ engine: (s) => wf!.engine(s) });
-  wf = workflowsDomain({ workflows: notify.workflows, recoveryIntervalMs: 500 });
+  wf = workflowsDomain({ workflows: notify.workflows });
   return api ? [apiDomain, wf, notify.domain] : [wf, notify.domain];
 }
 

@@ -32,7 +32,7 @@ async function chatReceiver(): Promise<{ url: string; hits: { path: string; head
 function processDomains() {
   let wf: WorkflowsDomain | undefined;
   const notify = createNotify({ engine: (s) => wf!.engine(s) });
-  wf = workflowsDomain({ workflows: notify.workflows, recoveryIntervalMs: 500 });
+  wf = workflowsDomain({ workflows: notify.workflows });
   return [apiDomain, wf, notify.domain];
 }
 
@@ -330,7 +330,7 @@ describe.each(backends)('notifications on $name', (backend) => {
     await db.sql.query(`update notify.ent_subscriber set phone = '12345' where subscriber_id = $1::uuid`, [sub]);
     const a = await api('POST', '/api/notifications', { workflowKey: 'order-shipped', recipients: [sub], channels: ['SMS'], payload: { orderId: 'X' } });
     const done = await settled(a.body.notification.id);
-    expect(done.deliveries[0]).toMatchObject({ status: 'FAILED', attempts: 1 });
+    expect(done.deliveries[0], JSON.stringify(done.deliveries[0])).toMatchObject({ status: 'FAILED', attempts: 1 });
     expect(done.deliveries[0].error).toContain('21211');
     expect(twilio.messages.length).toBe(before);
   });
