@@ -7,7 +7,9 @@ import { loadDomainConfig, type Domain } from './runtime/domain.ts';
 import type { DealsConfig } from './deals/config.ts';
 import type { EmailConfig } from './email/config.ts';
 import type { ExtractionConfig } from './extraction/config.ts';
-import { workflowsDomain } from './workflows/index.ts';
+import { workflowEngineOf, workflowsDomain, type WorkflowsDomain } from './workflows/index.ts';
+import { createNotify } from './notify/index.ts';
+import type { NotifyConfig } from './notify/config.ts';
 import { exampleWorkflows } from './workflows/examples.ts';
 import type { WorkflowsConfig } from './workflows/config.ts';
 
@@ -15,13 +17,22 @@ import type { WorkflowsConfig } from './workflows/config.ts';
  * Every domain Nova ships, in one list the runtime reads. Each domain declares its own queues,
  * loops, routes and roles in its folder; nothing is wired by hand in main.
  */
+// Notification deliveries run on the workflows engine: the notify domain declares its workflow
+// to it and starts runs on the engine of the runtime it runs in, which sets the workflows domain
+// up in `notifications` processes too.
+const notify = createNotify({ engine: workflowEngineOf });
+const workflows: WorkflowsDomain = {
+  ...workflowsDomain({ workflows: [...exampleWorkflows, ...notify.workflows] }),
+  setupRoles: ['notifications'],
+};
+
 export const domains: Domain[] = [
-  apiDomain, fanoutDomain, emailDomain, extractionDomain, workflowsDomain({ workflows: exampleWorkflows }), dealsDomain,
+  apiDomain, fanoutDomain, emailDomain, extractionDomain, workflows, dealsDomain, notify.domain,
   dashboardDomain(),
 ];
 
 /** The boot configuration of every shipped domain: the engine's variables and each slice. */
-export type NovaConfig = EmailConfig & ExtractionConfig & WorkflowsConfig & DealsConfig;
+export type NovaConfig = EmailConfig & ExtractionConfig & WorkflowsConfig & DealsConfig & NotifyConfig;
 
 /** Parses the environment with every shipped domain's slice and checks (ConfigError on a bad one). */
 export function loadNovaConfig(env: NodeJS.ProcessEnv = process.env): NovaConfig {

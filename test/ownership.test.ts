@@ -55,6 +55,18 @@ const OWNERS: Record<string, Owner> = {
     migrations: ['0010_workflows.sql', '0013_approvals.sql', '0016_workflow_events.sql', '0017_agents.sql'],
     owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
   },
+  // Seed 002's tables live in schema `notify`, named schema-qualified everywhere. Its category and
+  // priority tables are created for fidelity (foreign keys point at them) but Nova writes neither.
+  notify: {
+    dirs: ['src/notify'],
+    migrations: ['0014_notify.sql'],
+    owns: [
+      'notify.ent_notification_template',
+      'notify.ent_notification_workflow', 'notify.ent_notification_rule', 'notify.ent_notification', 'notify.ent_subscriber',
+      'notify.ent_subscriber_preference', 'notify.ent_notification_delivery', 'notify.ent_inbox_message', 'notify.ent_digest_event',
+      'notify.ent_digest', 'notify.poll_cursor',
+    ],
+  },
   // Surfaces reach data through the domains and the engine: they own nothing and write nothing.
   surfaces: { dirs: ['src/cli', 'src/http', 'src/emulators'], migrations: [], owns: [] },
 };
@@ -107,9 +119,9 @@ function accesses(sql: string): Access[] {
   const tokens = text.match(/"[^"]*"|[a-z_][a-z0-9_$]*(?:\.[a-z_][a-z0-9_$]*)?|\S/g) ?? [];
   const name = (i: number) => (tokens[i] ?? '').replace(/"/g, '').replace(/^public\./, '');
   const found: Access[] = [];
-  // Only an identifier can be a table: prose such as 'give an update' names none.
+  // Only an identifier (optionally schema-qualified) can be a table: prose such as 'give an update' names none.
   const push = (kind: Access['kind'], table: string) => {
-    if (/^[a-z_][a-z0-9_$]*$/.test(table)) found.push({ kind, table });
+    if (/^(?:notify\.)?[a-z_][a-z0-9_$]*$/.test(table)) found.push({ kind, table });
   };
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];

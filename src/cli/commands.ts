@@ -8,6 +8,7 @@ import { Runtime } from '../runtime/runtime.ts';
 import { resolveRoles } from '../runtime/roles.ts';
 import { VERSION } from '../version.ts';
 import { prepareDealsDemo } from '../deals/demo.ts';
+import { prepareNotifyDemo } from '../notify/demo.ts';
 import { prepareDemo } from './demo.ts';
 import { registerDockerCommands } from './docker.ts';
 import { registerEmulatorCommands } from './emulator.ts';
@@ -59,7 +60,8 @@ export function buildCli(domains: readonly Domain[]): Command {
       });
       const emailDemo = await prepareDemo(loaded as EmailConfig, wanted);
       const dealsDemo = await prepareDealsDemo(emailDemo?.config ?? loaded, wanted);
-      const demo = { begin: async (r: Runtime) => { await emailDemo?.begin(r); await dealsDemo?.begin(r); }, stop: async () => { await emailDemo?.stop(); await dealsDemo?.stop(); } };
+      const notifyDemo = prepareNotifyDemo(loaded, wanted);
+      const demo = { begin: async (r: Runtime) => { await emailDemo?.begin(r); await dealsDemo?.begin(r); await notifyDemo?.begin(r); }, stop: async () => { await emailDemo?.stop(); await dealsDemo?.stop(); } };
       const config = dealsDemo?.config ?? emailDemo?.config ?? loaded;
       const runtime = new Runtime({ config, domains, ...(roles.length && { roles: roles.join(',') }) });
       handleStopSignals(runtime, { deadlineMs: config.SHUTDOWN_TIMEOUT_MS, afterStop: async () => demo?.stop() });

@@ -29,6 +29,11 @@ export interface Services {
   processId: string;
   /** The process's logger; take a child per component. */
   log: Logger;
+  /**
+   * What another domain's `setup` built in this process (runtime.depsOf), for a domain built on
+   * another one (notifications start workflow runs). Undefined outside a runtime.
+   */
+  depsOf?<D = unknown>(domain: string): D | undefined;
 }
 
 /** The attempt a handler runs in. */
@@ -129,6 +134,11 @@ export interface DomainDefinition<D = void, S extends ZodRawShape = ZodRawShape>
   /** A WORKER_TYPE group name that selects all of this domain's roles (email, deals, ...). */
   group?: string;
   roles: string[];
+  /**
+   * Other roles whose processes also set this domain up (and stop it), without running its
+   * queues or loops: a `workflow-runner` executing the domain's workflows needs its deps.
+   */
+  setupRoles?: string[];
   /** The domain's variables, merged into the one boot schema and checked at start. */
   config?: ZodObject<S>;
   /** Checks across variables, run at start: a problem stops the process with exit 78. */

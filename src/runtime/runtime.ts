@@ -122,7 +122,7 @@ export class Runtime {
     const queue = new QueueClient(this.sql, this.events);
     this.services = {
       config, sql: this.sql, queue, events: this.events, rateLimiter: new RateLimiter(this.sql), processId: this.processId,
-      log: this.log,
+      log: this.log, depsOf: (name) => this.depsOf(name),
     };
     this.metrics = new RuntimeMetrics({
       inFlight: () => new Map([...this.queues].map(([name, q]) => [name, q.consumer.stats().running + q.consumer.stats().buffered])),
@@ -133,7 +133,7 @@ export class Runtime {
     // LLM client. Each setup runs once; its deps go to the domain's handlers, loops and routes.
     const serves = (d: Domain) => !!d.routes && (d.httpRoles ?? [API_ROLE]).some((r) => this.roles.has(r));
     for (const domain of domains) {
-      const runsHere = domain.roles.some((r: string) => this.roles.has(r)) || serves(domain);
+      const runsHere = [...domain.roles, ...(domain.setupRoles ?? [])].some((r: string) => this.roles.has(r)) || serves(domain);
       if (!runsHere) continue;
       this.active.push({ domain, deps: domain.setup ? await domain.setup(this.services) : undefined });
     }

@@ -37,6 +37,13 @@ export const HITL_ROLE = 'hitl-worker';
 export const AGENT_ROLE = 'agent-runner';
 export { AGENT_QUEUE, type AgentOptions, type AgentResult, type AgentTool } from './agent-types.ts';
 
+/** The workflow engine of the runtime that owns `services` (notifications start their runs on it). */
+export function workflowEngineOf(services: Services): WorkflowEngine {
+  const engine = services.depsOf?.<WorkflowEngine>('workflows');
+  if (!engine) throw new Error('the workflows domain is not set up in this process');
+  return engine;
+}
+
 /** The workflows domain; its deps (runtime.depsOf('workflows')) are the WorkflowEngine. */
 export type WorkflowsDomain = Domain;
 

@@ -7,6 +7,7 @@ import { TokenDialog } from './auth/TokenDialog.tsx';
 import { BackfillPage } from './backfills/BackfillPage.tsx';
 import { BackfillsPage } from './backfills/BackfillsPage.tsx';
 import { DealPage, DealsPage } from './deals/DealsPage.tsx';
+import { InboxDemoPage, NotificationPage, NotificationsPage } from './notify/NotificationsPage.tsx';
 import { InboxPage } from './inbox/InboxPage.tsx';
 import { JobPage } from './jobs/JobPage.tsx';
 import { JobsPage } from './queues/JobsPage.tsx';
@@ -27,6 +28,7 @@ const NAV = [
   ['/workers', 'Workers'],
   ['/inbox', 'Inbox'],
   ['/deals', 'Deals'],
+  ['/notifications', 'Notifications'],
 ] as const;
 
 export function App() {
@@ -78,6 +80,9 @@ function Page() {
       return <InboxPage inboxId={query.get('inbox')} threadId={query.get('thread')} />;
     case 'deals':
       return parts[1] ? <DealPage key={parts[1]} id={parts[1]} /> : <DealsPage />;
+    case 'notifications':
+      if (parts[1] === 'inbox') return <InboxDemoPage />;
+      return parts[1] ? <NotificationPage key={parts[1]} id={parts[1]} /> : <NotificationsPage />;
     default:
       return <Empty>No page at {path}. <Link to="/queues">Queues</Link></Empty>;
   }

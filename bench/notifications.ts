@@ -1,0 +1,190 @@
+/**
+ * Notifications benchmark (issue 16). Prints numbers; asserts nothing.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:notifications
+ *
+ * One built Nova process runs `api,notifications,workflow-runner` on a scratch database, with
+ * email going to an SMTP sink in this process (real SMTP over loopback). Phases:
+ *  1. latency: BENCH_LATENCY rows inserted PENDING one by one (raw SQL, as any producer);
+ *     insert commit → the sink accepted the message (p50 / p99);
+ *  2. throughput: BENCH_BURST rows (email + in-app each) inserted in one statement; deliveries/s
+ *     until every delivery is SENT;
+ *  3. in-app over /ws: BENCH_WS in-app notifications; insert commit → the `inbox:<id>` event at a
+ *     WebSocket client (p50 / p99);
+ *  4. digest: BENCH_DIGEST_EVENTS events for BENCH_DIGEST_SUBS subscribers on a digest workflow
+ *     (window 2 s); the process is killed with SIGKILL half-way and started again; counts the
+ *     digests and the events they hold;
+ *  5. peak RSS of the Nova process.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { SmtpSink } from '../src/emulators/smtp/index.ts';
+import * as store from '../src/notify/store.ts';
+import { upsertSubscriber } from '../src/notify/subscribers-store.ts';
+import { mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+
+const env = process.env;
+const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const LATENCY = int('BENCH_LATENCY', 300);
+const BURST = int('BENCH_BURST', 5000);
+const WS = int('BENCH_WS', 200);
+const DIGEST_EVENTS = int('BENCH_DIGEST_EVENTS', 20_000);
+const DIGEST_SUBS = int('BENCH_DIGEST_SUBS', 200);
+
+if (!env.DATABASE_URL) {
+  console.error('bench:notifications needs DATABASE_URL (a PostgreSQL server; a scratch database is made on it)');
+  process.exit(2);
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+
+const db = await scratchDatabase(env.DATABASE_URL);
+const sink = new SmtpSink({ capacity: 100 });
+await sink.start();
+const novaEnv = {
+  DATABASE_URL: db.url, PORT: '0', API_HOST: '127.0.0.1', NOTIFY_SMTP_URL: sink.url, NOTIFY_DIGEST_INTERVAL_MS: '200',
+  NOTIFY_CONCURRENCY: '64', WORKFLOW_RUNNER_CONCURRENCY: '128', NOVA_DEMO: 'false',
+};
+const roles = 'api,notifications,workflow-runner';
+let nova: NovaChild = await startNova(roles, novaEnv);
+// Peak RSS of whichever Nova process runs (the digest phase replaces it); a reading of a process
+// that just exited is skipped.
+let peak = 0;
+const sampler = setInterval(() => {
+  const v = rssBytes(nova.child.pid);
+  if (Number.isFinite(v)) peak = Math.max(peak, v);
+}, 100);
+
+// Delivery times by notification id, from the X-Nova-Notification header.
+const accepted = new Map<number, number>();
+sink.onMail((m) => {
+  const id = /X-Nova-Notification: (\d+)/.exec(m.raw)?.[1];
+  if (id) accepted.set(Number(id), m.receivedAt);
+});
+
+try {
+  await store.upsertTemplate(db.sql, { key: 'b-email', channel: 'EMAIL', subject: 'Order {{ n }}', body: '<p>Order {{ n }} shipped</p>' });
+  await store.upsertTemplate(db.sql, { key: 'b-inapp', channel: 'IN_APP', body: 'Order {{ n }} shipped' });
+  await store.upsertTemplate(db.sql, { key: 'b-digest', channel: 'IN_APP', subject: '{{ digest.count }} updates', body: '{{ events.size }} events' });
+  const email = await store.upsertWorkflow(db.sql, { key: 'bench-email', defaultChannels: ['EMAIL'], templates: { EMAIL: 'b-email' } });
+  const both = await store.upsertWorkflow(db.sql, { key: 'bench-both', defaultChannels: ['EMAIL', 'IN_APP'], templates: { EMAIL: 'b-email', IN_APP: 'b-inapp' } });
+  const inapp = await store.upsertWorkflow(db.sql, { key: 'bench-inapp', defaultChannels: ['IN_APP'], templates: { IN_APP: 'b-inapp' } });
+  const digest = await store.upsertWorkflow(db.sql, { key: 'bench-digest', defaultChannels: ['IN_APP'], templates: { IN_APP: 'b-digest' }, digest: { windowMs: 2000, maxEvents: 100_000 } });
+  const subs: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const id = randomUUID();
+    subs.push(id);
+    await upsertSubscriber(db.sql, { subscriberId: id, email: `bench-${i}@example.com` });
+  }
+  const insertOne = (workflowId: number, recipient: string, n: number) => db.sql.query<{ id: number }>(
+    `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
+     select 'bench ' || $3 || ' ' || gen_random_uuid(), jsonb_build_object('n', $3::int), array[$1::uuid], w.default_channels, w.id, 'PUBLISH'
+     from notify.ent_notification_workflow w where w.id = $2 returning id`,
+    [recipient, workflowId, n],
+  );
+
+  // 1. latency: insert → SMTP accepted
+  const inserted = new Map<number, number>();
+  for (let i = 0; i < LATENCY; i++) {
+    const [row] = await insertOne(email.id, subs[i % subs.length]!, i);
+    inserted.set(row!.id, Date.now());
+    await sleep(5);
+  }
+  const deadline = Date.now() + 60_000;
+  while ([...inserted.keys()].some((id) => !accepted.has(id)) && Date.now() < deadline) await sleep(20);
+  const lat = [...inserted].filter(([id]) => accepted.has(id)).map(([id, t]) => accepted.get(id)! - t);
+  console.log(`insert PENDING → SMTP accepted (${lat.length}/${LATENCY}): p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (targets 50 / 200)`);
+
+  // 2. throughput: one statement inserts BURST notifications of two channels each
+  const t0 = Date.now();
+  const burst = await db.sql.query<{ id: number }>(
+    `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
+     select 'burst ' || g, jsonb_build_object('n', g), array[($1::text[])[1 + g % 100]::uuid],
+            array['EMAIL', 'IN_APP']::notify.notification_channel_type[], $2, 'PUBLISH'
+     from generate_series(1, $3::int) g returning id`,
+    [subs, both.id, BURST],
+  );
+  const first = burst[0]!.id;
+  for (;;) {
+    const [r] = await db.sql.query<{ n: number }>(
+      `select count(*)::int as n from notify.ent_notification_delivery where notification_id >= $1 and status = 'SENT'`, [first]);
+    if (r!.n >= BURST * 2 || Date.now() - t0 > 300_000) {
+      const s = (Date.now() - t0) / 1000;
+      console.log(`throughput: ${r!.n} deliveries (email + in-app) of ${BURST} notifications in ${s.toFixed(1)} s = ${Math.round(r!.n / s)} deliveries/s (target ≥ 1,000)`);
+      break;
+    }
+    await sleep(200);
+  }
+
+  // 3. in-app over /ws
+  const sub = subs[0]!;
+  const ws = new WebSocket(`ws://127.0.0.1:${nova.apiPort}/ws`);
+  const arrivals = new Map<number, number>();
+  ws.on('message', (data) => {
+    const msg = JSON.parse(data.toString()) as { type: string; event?: { type: string; data?: { notification_id?: number } } };
+    const id = msg.event?.data?.notification_id;
+    if (msg.event?.type === 'inbox.message' && id) arrivals.set(id, Date.now());
+  });
+  await new Promise<void>((resolve) => ws.on('open', () => resolve()));
+  ws.send(JSON.stringify({ type: 'subscribe', topics: [`inbox:${sub}`] }));
+  await sleep(300);
+  const wsSent = new Map<number, number>();
+  for (let i = 0; i < WS; i++) {
+    const [row] = await insertOne(inapp.id, sub, i);
+    wsSent.set(row!.id, Date.now());
+    await sleep(10);
+  }
+  const wsDeadline = Date.now() + 30_000;
+  while ([...wsSent.keys()].some((id) => !arrivals.has(id)) && Date.now() < wsDeadline) await sleep(20);
+  const wsLat = [...wsSent].filter(([id]) => arrivals.has(id)).map(([id, t]) => arrivals.get(id)! - t);
+  console.log(`in-app: insert → /ws inbox event (${wsLat.length}/${WS}): p50 ${pct(wsLat, 50)} ms, p99 ${pct(wsLat, 99)} ms`);
+  ws.close();
+
+  // 4. digest with a SIGKILL half-way
+  const dsubs = Array.from({ length: DIGEST_SUBS }, () => randomUUID());
+  const half = Math.floor(DIGEST_EVENTS / 2);
+  const insertDigest = (from: number, to: number) => db.sql.query(
+    `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
+     select 'digest ' || g, jsonb_build_object('n', g), array[($1::text[])[1 + g % $4::int]::uuid], array['IN_APP']::notify.notification_channel_type[], $2, 'PUBLISH'
+     from generate_series($3::int, $5::int) g`,
+    [dsubs, digest.id, from, DIGEST_SUBS, to],
+  );
+  const d0 = Date.now();
+  await insertDigest(1, half);
+  await sleep(1500);
+  nova.child.kill('SIGKILL');
+  await new Promise((r) => nova.child.once('exit', r));
+  console.log('digest: notifications process killed (SIGKILL) half-way; starting it again');
+  nova = await startNova(roles, novaEnv);
+  await insertDigest(half + 1, DIGEST_EVENTS);
+  for (;;) {
+    const [r] = await db.sql.query<{ events: number; open: number; pending: number; notified: number }>(
+      `select (select count(*)::int from notify.ent_digest_event) as events,
+              (select count(*)::int from notify.ent_digest_event where digest_id is null) as open,
+              (select count(*)::int from notify.ent_digest where status = 'PENDING') as pending,
+              (select count(*)::int from notify.ent_notification where notification_workflow_id = $1 and notification_status in ('PENDING', 'PROCESSING')) as notified`,
+      [digest.id],
+    );
+    if ((r!.events >= DIGEST_EVENTS && r!.open === 0 && r!.pending === 0 && r!.notified === 0) || Date.now() - d0 > 600_000) break;
+    await sleep(500);
+  }
+  const [d] = await db.sql.query<{ digests: number; held: number; distinct_events: number; sent: number; per_sub_max: number }>(
+    `select count(*)::int as digests, coalesce(sum(event_count), 0)::int as held,
+            (select count(distinct id)::int from notify.ent_digest_event where digest_id is not null) as distinct_events,
+            count(*) filter (where status = 'SENT')::int as sent,
+            (select max(c)::int from (select count(*) as c from notify.ent_digest group by subscriber_id) x) as per_sub_max
+     from notify.ent_digest`,
+  );
+  console.log(`digest: ${DIGEST_EVENTS} events for ${DIGEST_SUBS} subscribers → ${d!.digests} digests (${d!.sent} sent) holding ${d!.held} events ` +
+    `(${d!.distinct_events} distinct; expected ${DIGEST_EVENTS}), at most ${d!.per_sub_max} digests per subscriber, in ${((Date.now() - d0) / 1000).toFixed(1)} s`);
+  clearInterval(sampler);
+  console.log(`peak RSS of the Nova process: ${mb(peak)} (target ≤ 150 MB)`);
+} finally {
+  await nova.stop().catch(() => {});
+  await sink.stop();
+  await db.drop();
+}

@@ -1,0 +1,52 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { ChannelProvider, OutgoingMessage, SendResult } from './types.ts';
+import { PermanentDeliveryError } from './types.ts';
+import type { SubscriberRow } from '../subscribers-store.ts';
+
+/**
+ * Email over SMTP with nodemailer (a pooled transport). The same code reaches a real relay
+ * (NOTIFY_SMTP_URL) or the local SMTP sink (src/emulators/smtp). A 5xx SMTP reply is permanent;
+ * 4xx replies and connection faults are retried by the delivery step.
+ */
+export class EmailChannel implements ChannelProvider {
+  readonly channel = 'EMAIL' as const;
+  readonly provider = 'smtp';
+  private readonly transport: Transporter;
+
+  constructor(smtpUrl: string, private readonly from: string) {
+    const url = new URL(smtpUrl);
+    this.transport = nodemailer.createTransport({
+      host: url.hostname, port: Number(url.port) || (url.protocol === 'smtps:' ? 465 : 587), secure: url.protocol === 'smtps:',
+      ...(url.username && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
+      pool: true, maxConnections: 8, maxMessages: 10_000,
+      // A fixed EHLO name: nodemailer would otherwise look the machine's name up for every connection.
+      name: 'nova.local',
+    });
+  }
+
+  unreachable(r: SubscriberRow): string | null {
+    return r.email ? null : 'subscriber has no email address';
+  }
+
+  async send(m: OutgoingMessage, signal: AbortSignal): Promise<SendResult> {
+    signal.throwIfAborted();
+    try {
+      const info = await this.transport.sendMail({
+        from: this.from,
+        to: m.recipient.email!,
+        subject: m.content.subject ?? '(no subject)',
+        html: m.content.body,
+        headers: { 'X-Nova-Notification': String(m.notificationId) },
+      });
+      return { provider: this.provider, messageId: info.messageId ?? null };
+    } catch (err) {
+      const code = (err as { responseCode?: number }).responseCode;
+      if (code !== undefined && code >= 500) throw new PermanentDeliveryError(`SMTP ${code}: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Role `notifications`: hands due notifications to delivery runs. A row becomes due (inserted
+ * PENDING and published, by the API, SQL or a rule) and the table's trigger queues one
+ * `notify.dispatch` job for it at once (dedup key `notification-<id>`, delayed to scheduled_for).
+ * The seed's three pollers stay as the safety net, each a singleton loop that only queues the
+ * same deduplicated jobs; the claim in the job (a conditional update) and the run's idempotency
+ * key `notification-<id>-<dispatch>` make a second job or a second replica a no-op.
+ */
+import { RetryLater } from '../queue/errors.ts';
+import type { JobContext, LoopContext } from '../runtime/domain.ts';
+import { startRun } from '../workflows/index.ts';
+import type { NotifyDeps } from './deps.ts';
+import { DELIVER_WORKFLOW } from './deliver.ts';
+import * as store from './store.ts';
+
+export const DISPATCH_QUEUE = 'notify.dispatch';
+export type DispatchJob = { notificationId: number };
+
+export const dedupKey = (id: number) => `notification-${id}`;
+
+export async function dispatch(deps: NotifyDeps, job: DispatchJob): Promise<unknown> {
+  const { sql } = deps.services;
+  const { NOTIFY_MAX_DISPATCHES: max, NOTIFY_REDISPATCH_BASE_MS: base } = deps.config;
+  const claim = await store.claimForDispatch(sql, job.notificationId, max, base);
+  if (!claim) {
+    const n = await store.getNotification(sql, job.notificationId);
+    // Woken a little early for a scheduled row: come back when it is due.
+    if (n?.notification_status === 'PENDING' && n.scheduled_for && n.scheduled_for.getTime() > Date.now()) {
+      throw new RetryLater(n.scheduled_for.getTime() - Date.now(), `notification ${n.id} is scheduled for ${n.scheduled_for.toISOString()}`);
+    }
+    return { dispatched: false, status: n?.notification_status ?? 'missing' };
+  }
+  const { run, created } = await startRun(deps.engine, DELIVER_WORKFLOW, { notificationId: job.notificationId, dispatch: claim.dispatch }, {
+    idempotencyKey: `${dedupKey(job.notificationId)}-${claim.dispatch}`, submittedBy: 'notifications',
+  });
+  await store.setRun(sql, job.notificationId, run.id);
+  return { dispatched: true, dispatch: claim.dispatch, runId: run.id, created };
+}
+
+export function dispatchHandler(deps: NotifyDeps) {
+  return (payload: DispatchJob, _ctx: JobContext<DispatchJob, NotifyDeps>) => dispatch(deps, payload);
+}
+
+async function enqueue(ctx: LoopContext<NotifyDeps>, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ctx.services.queue.sendBatch(DISPATCH_QUEUE, ids.map((id) => ({ payload: { notificationId: id }, dedupKey: dedupKey(id) })));
+}
+
+/** New PENDING/FAILED rows past the cursor (the original's first loop); the cursor lives in notify.poll_cursor. */
+export async function pollNewRows(ctx: LoopContext<NotifyDeps>): Promise<number> {
+  const { sql } = ctx.services;
+  const { POLL_BATCH_SIZE: limit } = ctx.deps.config;
+  const cursor = (await store.readCursor(sql, 'new')) ?? { updatedAt: new Date(Date.now() - 86_400_000), lastId: 0 };
+  const rows = await store.pollNew(sql, cursor, limit);
+  await enqueue(ctx, rows.map((r) => r.id));
+  const last = rows.at(-1);
+  await store.saveCursor(sql, 'new', last ? { updatedAt: last.updated_at, lastId: last.id } : cursor, rows.length);
+  return rows.length;
+}
+
+/** FAILED rows whose backoff has passed and that have dispatches left (the original's second loop, bounded). */
+export async function pollFailedRows(ctx: LoopContext<NotifyDeps>): Promise<number> {
+  const { sql } = ctx.services;
+  const c = ctx.deps.config;
+  const ids = await store.pollFailed(sql, c.NOTIFY_MAX_DISPATCHES, c.NOTIFY_REDISPATCH_BASE_MS, c.POLL_BATCH_SIZE);
+  await enqueue(ctx, ids);
+  await touchCursor(ctx, 'failed', ids.length);
+  return ids.length;
+}
+
+/** PENDING rows whose scheduled_for came (the original's third loop), plus PROCESSING rows left stale by a crash. */
+export async function pollScheduledRows(ctx: LoopContext<NotifyDeps>): Promise<number> {
+  const { sql } = ctx.services;
+  const c = ctx.deps.config;
+  const ids = await store.pollScheduled(sql, c.NOTIFY_STALE_PROCESSING_MS, c.POLL_BATCH_SIZE);
+  await enqueue(ctx, ids);
+  await touchCursor(ctx, 'scheduled', ids.length);
+  return ids.length;
+}
+
+async function touchCursor(ctx: LoopContext<NotifyDeps>, name: string, rows: number): Promise<void> {
+  await store.saveCursor(ctx.services.sql, name, { updatedAt: new Date(), lastId: 0 }, rows);
+}
