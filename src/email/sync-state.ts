@@ -518,7 +518,7 @@ const RUNS = `
     select config_id, run from h
     union
     select id, backfill_run from flux_inbox_configurations where backfill_run > 0 and ($1::uuid is null or id = $1)
-  ), runs as (
+  ), run_list as (
     select k.config_id, k.run, c.inbox_id, i.grant_id, i.email, k.run = c.backfill_run as current,
       case when k.run = c.backfill_run then c.backfill_status
            when h.outcome in ('completed', 'failed') then h.outcome else 'unknown' end as status,
@@ -547,7 +547,7 @@ const RUNS = `
     (counters ->> 'threads_completed')::int as threads_completed,
     (counters ->> 'threads_failed')::int as threads_failed,
     (counters ->> 'messages_synced')::int as messages_synced
-  from runs
+  from run_list
   order by started_at desc nulls first, run desc
   limit $2`;
 
