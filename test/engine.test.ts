@@ -136,8 +136,10 @@ describe.each(backends)('engine primitives on $name', (backend) => {
 
   it('charges no attempt to claimed jobs that never started when their holder dies', async () => {
     // A "process" claims 3 jobs with one free slot: one starts, two wait in its buffer. It dies.
-    const ids = await Promise.all([1, 2, 3].map((n) => q.send('e-prefetch', { n })));
-    const claimed = await q.claim('e-prefetch', { limit: 3, startNow: 1, leaseMs: 50, workerId: 'doomed' });
+    const ids: number[] = [];
+    for (const n of [1, 2, 3]) ids.push(await q.send('e-prefetch', { n }));
+    // RETURNING order is not the claim order: sort by id (the claim order of equal-priority jobs).
+    const claimed = (await q.claim('e-prefetch', { limit: 3, startNow: 1, leaseMs: 50, workerId: 'doomed' })).sort((a, b) => a.id - b.id);
     expect(claimed.map((j) => [j.id, j.charged, j.attempt])).toEqual([[ids[0], true, 1], [ids[1], false, 1], [ids[2], false, 1]]);
     // The second one had started too before the crash: its charge went in (with some ack).
     await q.complete('e-prefetch', [], true, [claimed[1]!]);
