@@ -23,10 +23,10 @@ import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
 import { setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { mb, peakRss, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { envInt, mb, peakRss, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 30);
 const CONCURRENT = int('BENCH_CONCURRENT', 16);
 const MODEL_MS = int('BENCH_MODEL_MS', 200);

@@ -21,10 +21,10 @@ import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
 import { decide, setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { cpuMs, mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { envInt, cpuMs, mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 200);
 const WAITING = int('BENCH_WAITING', 10_000);
 const TIMEOUTS = int('BENCH_TIMEOUTS', 1_000);

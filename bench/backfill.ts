@@ -21,10 +21,10 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NylasEmulator } from '../src/emulators/nylas/index.ts';
-import { cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { envInt, cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const THREADS = int('BENCH_THREADS', 5000);
 const MESSAGES = int('BENCH_MESSAGES', 4);
 const RATE = int('BENCH_RATE', 50);

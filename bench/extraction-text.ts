@@ -12,8 +12,9 @@
 import { extractBuiltin } from '../src/extraction/builtin/index.ts';
 import { prepareBody } from '../src/extraction/text.ts';
 import { adversarialBodies } from '../test/helpers/adversarial-text.ts';
+import { envInt } from './support.ts';
 
-const int = (name: string, def: number) => (Number.isInteger(Number(process.env[name])) && Number(process.env[name]) > 0 ? Number(process.env[name]) : def);
+const int = envInt;
 const SIZE = int('BENCH_SIZE', 100 * 1024);
 const RUNS = int('BENCH_RUNS', 7);
 

@@ -26,9 +26,10 @@ import { silentLogger } from '../src/log.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import type { Services } from '../src/runtime/domain.ts';
 import { migrate, openPostgres, type Sql } from '../src/storage/index.ts';
+import { envInt } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const MESSAGES = int('BENCH_MESSAGES', 5000);
 const LLM_MESSAGES = Math.min(MESSAGES, int('BENCH_LLM_MESSAGES', 1200));
 const LATENCY = int('BENCH_LATENCY_MS', 200);

@@ -17,10 +17,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { EventHub } from '../src/queue/events.ts';
 import { redisTransport } from '../src/runtime/redis-events.ts';
-import { cpuMs, mb, peakRss, scratchDatabase, startNova } from './support.ts';
+import { envInt, cpuMs, mb, peakRss, scratchDatabase, startNova } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const CLIENTS = int('BENCH_CLIENTS', 1000);
 const EVENTS = int('BENCH_EVENTS', 200);
 const RATE = int('BENCH_RATE', 20);

@@ -19,9 +19,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mb, peakRss, rssBytes, scratchDatabase, startNova } from './support.ts';
+import { envInt, mb, peakRss, rssBytes, scratchDatabase, startNova } from './support.ts';
 
-const int = (name: string, def: number) => (Number.isInteger(Number(process.env[name])) && Number(process.env[name]) > 0 ? Number(process.env[name]) : def);
+const int = envInt;
 const UPLOADS = int('BENCH_UPLOADS', 200);
 const SIZE = int('BENCH_MB', 8) * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');

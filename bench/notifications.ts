@@ -22,10 +22,10 @@ import WebSocket from 'ws';
 import { SmtpSink } from '../src/emulators/smtp/index.ts';
 import * as store from '../src/notify/store.ts';
 import { upsertSubscriber } from '../src/notify/subscribers-store.ts';
-import { mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { envInt, mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const LATENCY = int('BENCH_LATENCY', 300);
 const BURST = int('BENCH_BURST', 5000);
 const WS = int('BENCH_WS', 200);

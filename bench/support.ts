@@ -117,3 +117,9 @@ export function peakRss(pids: () => (number | undefined)[], everyMs = 100): { st
 }
 
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/** A positive integer from the environment, or `def` when unset or not one. */
+export function envInt(name: string, def: number): number {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : def;
+}

@@ -23,9 +23,9 @@ import { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite, type Sql } from '../src/storage/index.ts';
 import { fuzzBodies } from '../test/helpers/fuzz-deliveries.ts';
 import { freePort } from '../test/helpers/runtime.ts';
-import { scratchDatabase } from './support.ts';
+import { envInt, scratchDatabase } from './support.ts';
 
-const int = (name: string, def: number) => (Number.isInteger(Number(process.env[name])) && Number(process.env[name]) > 0 ? Number(process.env[name]) : def);
+const int = envInt;
 const COUNT = int('BENCH_DELIVERIES', 10_000);
 const CONCURRENCY = int('BENCH_CONCURRENCY', 50);
 const SEED = int('BENCH_SEED', 1);

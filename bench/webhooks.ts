@@ -26,9 +26,10 @@ import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { NylasEmulator, signWebhook } from '../src/emulators/nylas/index.ts';
 import { migrate, openPostgres } from '../src/storage/index.ts';
+import { envInt } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const SECONDS = int('BENCH_SECONDS', 10);
 const CONNECTIONS = int('BENCH_CONNECTIONS', 64);
 const E2E = int('BENCH_E2E', 500);

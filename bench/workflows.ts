@@ -22,10 +22,10 @@ import { QueueClient } from '../src/queue/queue.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import { exampleWorkflows } from '../src/workflows/examples.ts';
 import { setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { envInt, cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => (Number.isInteger(Number(env[name])) && Number(env[name]) > 0 ? Number(env[name]) : def);
+const int = envInt;
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 500);
 const RUNS = int('BENCH_RUNS', 20_000);
 const SLEEPERS = int('BENCH_SLEEPERS', 10_000);
