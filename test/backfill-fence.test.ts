@@ -68,7 +68,8 @@ describe.each(backends)("backfill discovery's lease fence on $name", (backend) =
 
   const context = (job: Job<BackfillJob>): JobContext<BackfillJob, EmailDeps> => ({
     job, attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
-    signal: new AbortController().signal, log: silentLogger, progress: async () => {}, services, deps,
+    signal: new AbortController().signal, log: silentLogger, progress: async () => {},
+    checkpoint: (tx) => services.queue.checkpoint(job, tx), services, deps,
   });
 
   const written = async (configId: string) => {
@@ -97,5 +98,19 @@ describe.each(backends)("backfill discovery's lease fence on $name", (backend) =
     expect(after.threads).toBeGreaterThan(10);
     expect(after.jobs).toBe(after.threads);
     expect(after.checkpoint).toMatchObject({ pages: Math.ceil(after.threads / 10) });
+  });
+
+  it('marks each saved page as a checkpoint, so a holder that dies after one is not charged the attempt', async () => {
+    const payload = await openBackfill('grant-crashing');
+    const doomed = await claim('worker-c', 30_000);
+    expect(doomed.attempt).toBe(1);
+    await discoverThreads(payload, context(doomed));
+    // The process "dies" before its ack: its lease lapses and the reaper hands the job back.
+    await db.sql.query(`update nova_jobs set lease_expires_at = now() - interval '1 second' where id = $1`, [doomed.id]);
+    expect(await services.queue.reapExpired()).toMatchObject({ returned: 1, spent: 0 });
+    const again = await claim('worker-d', 30_000);
+    expect(again).toMatchObject({ id: doomed.id, attempt: 1 });
+    const job = (await services.queue.getJob(doomed.id))!;
+    expect((await services.queue.attemptsOf(job)).map((a) => a.outcome)).toEqual(['interrupted', 'running']);
   });
 });

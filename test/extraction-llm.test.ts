@@ -156,7 +156,7 @@ describe.each(backends)('extraction when the provider fails, on $name', (backend
   const run = (messageId: string, attempt: number, on: { services: Services; deps: ExtractionDeps } = { services, deps }) => {
     const ctx: JobContext<ExtractionJob, ExtractionDeps> = {
       job: jobFor(messageId, attempt), attempt: { number: attempt, max: 5, isLast: attempt === 5 },
-      signal: new AbortController().signal, log: silentLogger, progress: async () => {}, ...on,
+      signal: new AbortController().signal, log: silentLogger, progress: async () => {}, checkpoint: async () => true, ...on,
     };
     return handle({ messageId }, ctx);
   };

@@ -45,7 +45,7 @@ describe.each(backends)('nova processes on $name', (backend) => {
       expect(first).toHaveLength(1);
       // The holder is named by the ticks themselves: on a loaded machine the first process to take
       // the lease can lose it to a slow renewal before the window opens, so the log alone can't say.
-      const leader = procs.find((p) => first[0].includes(`:${p.child.pid}:`))!;
+      const leader = procs.find((p) => first[0]!.includes(`:${p.child.pid}:`))!;
       expect(leader, first[0]).toBeDefined();
       expect(leader.output()).toContain('took the lease');
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHub, type NovaEvent } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
+import { MAX_REFUNDS } from '../src/queue/sql.ts';
 import { loadMigrations, migrate } from '../src/storage/index.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 
@@ -90,6 +91,47 @@ describe.each(backends)('queue engine on $name', (backend) => {
     expect(await q.reapExpired()).toMatchObject({ returned: 1, spent: 1 });
     const [again] = await q.claim(name, { ...lease, limit: 1 });
     expect(again).toMatchObject({ id, attempt: 2, maxAttempts: 1, lastError: { name: 'LeaseExpired' } });
+  });
+
+  it('does not charge an attempt cut short after a checkpoint, charges one without, and lets a job off at most MAX_REFUNDS times', async () => {
+    const name = fresh();
+    const id = await q.send(name, 'long', { maxAttempts: 2 });
+    const expire = () => db.sql.query(`update nova_jobs set lease_expires_at = now() - interval '1 second' where id = $1`, [id]);
+    const crashAfter = async (checkpoints: boolean) => {
+      const [job] = await q.claim(name, { ...lease, limit: 1 });
+      expect(job!.id).toBe(id);
+      if (checkpoints) expect(await db.sql.transaction((tx) => q.checkpoint(job!, tx))).toBe(true);
+      await expire();
+      await q.reapExpired();
+      return job!;
+    };
+    // Crashes after a checkpoint: attempt 1 again and again, each recorded as interrupted.
+    for (let i = 0; i < MAX_REFUNDS; i++) expect((await crashAfter(true)).attempt).toBe(1);
+    const history = await q.attemptsOf((await q.getJob(id))!);
+    expect(history.map((a) => a.outcome)).toEqual(Array(MAX_REFUNDS).fill('interrupted'));
+    // Past the bound a crash is charged even after a checkpoint, so a job that crashes its process
+    // while claiming to move on still reaches the dead letters.
+    expect((await crashAfter(true)).attempt).toBe(1);
+    const [next] = await q.claim(name, { ...lease, limit: 1 });
+    expect(next).toMatchObject({ id, attempt: 2 });
+    await expire();
+    expect(await q.reapExpired()).toMatchObject({ returned: 1, spent: 1 });
+    expect((await q.attemptsOf((await q.getJob(id))!)).map((a) => a.outcome).slice(-2)).toEqual(['lease-expired', 'lease-expired']);
+  });
+
+  it('charges an attempt cut short before any checkpoint, and a checkpoint from an earlier attempt does not count', async () => {
+    const name = fresh();
+    const id = await q.send(name, 'long', { maxAttempts: 3 });
+    const [first] = await q.claim(name, { ...lease, limit: 1 });
+    await q.checkpoint(first!);
+    expect(await q.fail({ ...first!, queue: name }, new Error('boom'), { retryDelayMs: 0 })).toBe('retry');
+    const [second] = await q.claim(name, { ...lease, limit: 1 });
+    expect(second).toMatchObject({ id, attempt: 2 });
+    await db.sql.query(`update nova_jobs set lease_expires_at = now() - interval '1 second' where id = $1`, [id]);
+    expect(await q.reapExpired()).toMatchObject({ returned: 1, spent: 0 });
+    const [third] = await q.claim(name, { ...lease, limit: 1 });
+    expect(third).toMatchObject({ id, attempt: 3 });
+    expect((await q.attemptsOf((await q.getJob(id))!)).map((a) => a.outcome)).toEqual(['retry', 'lease-expired', 'running']);
   });
 
   it('retries after the given delay, then dead-letters with the last error kept, and redrives', async () => {

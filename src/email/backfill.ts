@@ -88,6 +88,8 @@ export async function discoverThreads(payload: BackfillJob, ctx: JobContext<Back
       };
       const status = last ? 'thread_sync' : 'discovering';
       if (!(await state.saveCheckpoint(tx, config.id, payload.run, next, status))) return undefined;
+      // A crash from here on does not charge this attempt: the next one resumes past this page.
+      await ctx.checkpoint(tx);
       // The counters row appears with the first queued thread (the seed's "Monitor Active Syncs"
       // divides by threads_queued); a run that queues nothing gets its row when it completes.
       const counters = inserted.length ? await state.countQueued(tx, config.id, config.inbox_id, inserted.length, status) : undefined;

@@ -341,6 +341,15 @@ export class QueueClient {
     return { returned: rows.length, spent: rows.filter((r) => r.spent).length };
   }
 
+  /**
+   * Marks a resume point in the current attempt: if the process dies after it, the lease reaper
+   * does not charge the attempt (up to q.MAX_REFUNDS times). Call it in the transaction that saves
+   * the job's own resume state; false when the lease is gone.
+   */
+  async checkpoint(lease: Lease, db: Queryable = this.sql): Promise<boolean> {
+    return (await db.query(q.CHECKPOINT, [lease.id, lease.token])).length > 0;
+  }
+
   async progress(lease: Lease & { queue: string }, data: unknown): Promise<boolean> {
     const rows = await this.sql.query(q.PROGRESS, [lease.id, lease.token, JSON.stringify(data ?? null)]);
     if (rows.length) this.events?.emit({ type: 'progress', queue: lease.queue, ids: [lease.id], data, at: Date.now() });
@@ -450,7 +459,8 @@ export class QueueClient {
     }));
     const last = attempts.at(-1);
     const current = job.state === 'active' || job.state === 'completed';
-    if (current && job.started_at && (!last || last.attempt < job.attempts)) {
+    // An interrupted attempt was given back, so the one running now carries the same number.
+    if (current && job.started_at && (!last || last.attempt < job.attempts || last.outcome === 'interrupted')) {
       attempts.push({
         attempt: job.attempts, startedAt: job.started_at, finishedAt: job.finished_at, worker: job.worker ?? null,
         outcome: job.state === 'active' ? 'running' : 'completed', error: null,
@@ -472,7 +482,7 @@ export interface AttemptRecord {
   /** Null while it runs. */
   finishedAt: Date | null;
   worker: string | null;
-  outcome: 'retry' | 'dead' | 'lease-expired' | 'running' | 'completed';
+  outcome: 'retry' | 'dead' | 'lease-expired' | 'interrupted' | 'running' | 'completed';
   error: StoredError | null;
 }
 

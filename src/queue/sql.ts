@@ -84,6 +84,9 @@ export const HOLDS_LEASE = `
  * until COMPLETE charges them as they start, so a crash charges no attempt to a job that never ran.
  * `charged` tells the claimer which is which.
  */
+/** Crashes after a checkpoint that a job is let off (REAP_EXPIRED); past it they are charged. */
+export const MAX_REFUNDS = 25;
+
 const LEASE = `state = 'active', attempts = j.attempts + (next.n <= $5)::int,
   lease_token = (select nextval('nova_lease_seq')),
   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),
@@ -331,24 +334,31 @@ export const RELEASE = `
  */
 export const REAP_EXPIRED = `
   with expired as (
-    select id, locked_by from nova_jobs
+    select id, locked_by,
+      -- a checkpoint taken during the attempt gives the attempt back (at most ${MAX_REFUNDS} times a job)
+      coalesce(checkpoint_at >= started_at, false) and (
+        select count(*) from nova_job_attempts a where a.job_id = nova_jobs.id and a.outcome = 'interrupted'
+      ) < ${MAX_REFUNDS} as refund
+    from nova_jobs
     where state = 'active' and lease_expires_at < now()
     order by lease_expires_at
     limit $1
     for update skip locked
   ), returned as (
     update nova_jobs j
-    set state = 'queued', run_at = now(),
+    set state = 'queued', run_at = now(), attempts = j.attempts - expired.refund::int,
         -- a prefetched job that never started (started_at null) keeps its last error
         last_error = case when j.started_at is null then j.last_error
                           else jsonb_build_object('message', 'lease expired before the job was acknowledged',
                                                   'name', 'LeaseExpired', 'attempt', j.attempts) end,
         lease_token = null, lease_expires_at = null, locked_by = null
     from expired where j.id = expired.id
-    returning j.id, j.queue, j.attempts, j.max_attempts, j.started_at, j.last_error, expired.locked_by
+    returning j.id, j.queue, j.attempts, j.max_attempts, j.started_at, j.last_error, expired.locked_by, expired.refund
   ), history as (
     insert into nova_job_attempts (job_id, queue, attempt, started_at, worker, outcome, error)
-    select id, queue, attempts, started_at, locked_by, 'lease-expired', last_error from returned
+    select id, queue, attempts + refund::int, started_at, locked_by,
+           case when refund then 'interrupted' else 'lease-expired' end, last_error
+    from returned
     where started_at is not null
   )
   select queue, attempts >= max_attempts as spent from returned`;
@@ -361,6 +371,15 @@ export const ATTEMPTS_OF = `
 /** $1 max age ms: drops attempt records older than that (retention of finished jobs). */
 export const PRUNE_ATTEMPTS = `
   delete from nova_job_attempts where finished_at < now() - make_interval(secs => $1::float8 / 1000)`;
+
+/**
+ * $1 id, $2 token: marks a resume point taken during the current attempt (see migration 0020).
+ * Run it in the transaction that saves the job's own state, so both commit or neither does.
+ */
+export const CHECKPOINT = `
+  update nova_jobs set checkpoint_at = now()
+  where id = $1 and lease_token = $2 and state = 'active'
+  returning id`;
 
 /** $1 id, $2 token, $3 progress jsonb: records progress while the lease holds. */
 export const PROGRESS = `

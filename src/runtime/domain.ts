@@ -53,6 +53,11 @@ export interface JobContext<P = unknown, D = unknown> {
   log: Logger;
   /** Stores progress on the job and publishes a `progress` event. */
   progress(data: unknown): Promise<void>;
+  /**
+   * Marks a resume point, in `tx` with the job's own saved state: a crash after it does not charge
+   * this attempt, because the next one starts past it. False when the lease is gone.
+   */
+  checkpoint(tx?: Queryable): Promise<boolean>;
   services: Services;
   /** What the domain's `setup` built for this process. */
   deps: D;

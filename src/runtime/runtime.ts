@@ -458,6 +458,7 @@ export class Runtime {
       progress: async (data) => {
         await queue.progress(job, data);
       },
+      checkpoint: (tx) => queue.checkpoint(job, tx),
       services: this.services,
       deps,
     };

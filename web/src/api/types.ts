@@ -34,7 +34,7 @@ export interface Attempt {
   finishedAt?: string | null;
   durationMs: number | null;
   worker: string | null;
-  /** retry | dead | lease-expired | running | completed */
+  /** retry | dead | lease-expired | interrupted (cut short after a checkpoint; not charged) | running | completed */
   outcome?: string;
   error: ErrorView | null;
 }
