@@ -124,6 +124,11 @@ export interface LoopDefinition<D = unknown> {
   intervalMs: number;
   /** Run in one process at a time, chosen by a database lease. */
   singleton?: boolean;
+  /**
+   * Wait before the first run (after start, or after taking the lease); 0 by default. Upkeep that
+   * can wait sets it, so a starting process answers /health before it prunes.
+   */
+  firstRunAfterMs?: number;
   run(ctx: LoopContext<D>): Promise<void>;
 }
 

@@ -41,7 +41,7 @@ export class PeriodicLoop {
 
   start(): void {
     if (!this.lease) {
-      this.schedule(0);
+      this.schedule(this.def.firstRunAfterMs ?? 0);
       return;
     }
     void this.renew();
@@ -86,7 +86,7 @@ export class PeriodicLoop {
       if (held && !this.leader && !this.stopping) {
         this.leader = true;
         this.deps.log.info('took the lease', { loop: this.def.name, token: this.lease.heldToken });
-        this.schedule(0);
+        this.schedule(this.def.firstRunAfterMs ?? 0);
       } else if (!held && this.leader) {
         this.loseLeadership('lease taken by another process');
       }

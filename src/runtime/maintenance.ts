@@ -41,6 +41,8 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
       role: 'nova',
       intervalMs: 30_000,
       singleton: true,
+      // Nothing is due at start that cannot wait: the first prune runs once the process serves.
+      firstRunAfterMs: 10_000,
       async run({ services, log }) {
         let removed = 0;
         for (const queue of await services.queue.queues()) {
@@ -61,6 +63,7 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
       role: 'nova',
       intervalMs: 60_000,
       singleton: true,
+      firstRunAfterMs: 10_000,
       async run({ services }) {
         await sampleDepth(services.sql, 86_400_000);
       },

@@ -19,6 +19,8 @@ export function queueHealthLoop(intervalMs: number, snapshot: () => Promise<Queu
     name: 'nova:queue-health',
     role: 'nova',
     intervalMs,
+    // The first line after a full interval, as the seed's worker logged it: at start it says nothing.
+    firstRunAfterMs: intervalMs,
     async run({ log }) {
       const queues = await snapshot();
       if (queues.length === 0) return;

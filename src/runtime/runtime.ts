@@ -141,6 +141,32 @@ export class Runtime {
     // Every process schedules; row locks make each occurrence fire once. Declared schedules are
     // checked here so that a bad cron stops the start before any consumer runs.
     await syncDeclaredSchedules(this.sql, domains.flatMap((d) => declared<ScheduleDefinition>(d.schedules, config)));
+    // Serve first: /health and the API answer while the consumers and loops below make their
+    // first round of statements (on PGlite they share one thread with every request).
+    const served = this.active.filter(({ domain }) => serves(domain));
+    if (served.length) {
+      const { startApiServer } = await import('./api-server.ts');
+      this.api = await startApiServer({
+        domains: served, services: this.services, port: config.PORT, host: config.API_HOST, token: config.NOVA_API_TOKEN,
+        log: this.log.child('Api'),
+      });
+      if (!config.NOVA_API_TOKEN && config.NODE_ENV !== 'development') {
+        this.log.warn(`NOVA_API_TOKEN is not set: any client that can reach port ${this.api.port} may use the management API and /ws (browsers only from the dashboard's own origin)`);
+      }
+    }
+
+    if (this.options.health !== false) {
+      this.health = await startHealthServer(
+        {
+          checkDatabase: () => this.checkDatabase(),
+          status: () => this.status(),
+          metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+        },
+        config.WORKER_HEALTH_PORT,
+        config.NOVA_HEALTH_HOST,
+      );
+    }
+
     this.scheduler = createScheduler({ sql: this.sql, queue, log: this.log.child('Scheduler') });
     await this.scheduler.start();
 
@@ -173,29 +199,6 @@ export class Runtime {
       loop.start();
     }
 
-    const served = this.active.filter(({ domain }) => serves(domain));
-    if (served.length) {
-      const { startApiServer } = await import('./api-server.ts');
-      this.api = await startApiServer({
-        domains: served, services: this.services, port: config.PORT, host: config.API_HOST, token: config.NOVA_API_TOKEN,
-        log: this.log.child('Api'),
-      });
-      if (!config.NOVA_API_TOKEN && config.NODE_ENV !== 'development') {
-        this.log.warn(`NOVA_API_TOKEN is not set: any client that can reach port ${this.api.port} may use the management API and /ws (browsers only from the dashboard's own origin)`);
-      }
-    }
-
-    if (this.options.health !== false) {
-      this.health = await startHealthServer(
-        {
-          checkDatabase: () => this.checkDatabase(),
-          status: () => this.status(),
-          metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
-        },
-        config.WORKER_HEALTH_PORT,
-        config.NOVA_HEALTH_HOST,
-      );
-    }
     await this.register();
     this.state = 'running';
     this.log.info('Nova started', {
