@@ -45,7 +45,6 @@ export interface ConsumerSource<J extends LeasedJob> {
    * the claim, the rest wait in the buffer uncharged (a crash then costs them nothing).
    */
   claim(limit: number, startNow: number): Promise<J[]>;
-  /** Acks with each job's result; returns the ids accepted (the rest had lost their lease). */
   /**
    * Acks with each job's result, and charges the attempts of buffered jobs that started (one
    * round trip for both); returns the ids acked (the rest had lost their lease).
