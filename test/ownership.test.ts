@@ -39,7 +39,7 @@ const OWNERS: Record<string, Owner> = {
   // The queue, the runtime and storage are one engine under every domain.
   engine: {
     dirs: ['src/queue', 'src/runtime', 'src/storage'],
-    migrations: ['0001_queue.sql', '0002_pgmq_compat.sql', '0006_ops.sql', '0007_engine.sql', '0008_job_search.sql', '0011_schedules.sql', '0019_attempts.sql'],
+    migrations: ['0001_queue.sql', '0002_pgmq_compat.sql', '0006_ops.sql', '0007_engine.sql', '0008_job_search.sql', '0011_schedules.sql', '0019_attempts.sql', '0020_checkpoints.sql'],
     owns: [
       'nova_jobs', 'nova_job_results', 'nova_job_attempts', 'nova_job_groups', 'nova_queues', 'nova_queue_minutes', 'nova_leases',
       'nova_rate_buckets', 'nova_workers', 'nova_migrations', 'nova_queue_depth', 'nova_schedules',
