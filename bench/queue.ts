@@ -30,12 +30,10 @@ import { QueueClient } from '../src/queue/queue.ts';
 import type { Domain } from '../src/runtime/domain.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite, openPostgres, type Sql } from '../src/storage/index.ts';
+import { envInt } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => {
-  const v = Number(env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
+const int = envInt;
 const JOBS = int('BENCH_JOBS', 20_000);
 const CONCURRENCY = int('BENCH_CONCURRENCY', 10);
 // Unset: the engine's default (adaptive claim size), which is what a user gets.

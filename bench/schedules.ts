@@ -23,13 +23,10 @@ import { silentLogger } from '../src/log.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import { createSchedule, createScheduler, getSchedule } from '../src/runtime/schedules.ts';
 import { openPostgres } from '../src/storage/index.ts';
-import { scratchDatabase } from './support.ts';
+import { envInt, scratchDatabase } from './support.ts';
 
 const env = process.env;
-const int = (name: string, def: number) => {
-  const v = Number(env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
+const int = envInt;
 const SECONDS = int('BENCH_SECONDS', 60);
 const SCHEDULERS = int('BENCH_SCHEDULERS', 3);
 const QUEUE = 'bench.tick';
