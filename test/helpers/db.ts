@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -25,14 +25,19 @@ export interface Backend {
 
 /** From the globalSetup: NOVA_TEST_DATABASE_URL, or the local server when one answers. */
 const pgUrl = inject('testDatabaseUrl');
+/** From the globalSetup: closed PGlite directories to copy instead of running initdb per file. */
+const templates = inject('pgliteTemplates');
 
 const pglite: Backend = {
   name: 'pglite',
   multiProcess: false,
   async create(options = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'nova-test-'));
+    const migrated = options.migrate !== false;
+    if (templates) cpSync(migrated ? templates.migrated : templates.bare, join(dir, 'db'), { recursive: true });
     const sql = await openPglite(join(dir, 'db'));
-    if (options.migrate !== false) await migrate(sql);
+    // A copy of the migrated template is current already: this reads nova_migrations and returns.
+    if (migrated) await migrate(sql);
     const db: TestDb = {
       sql,
       env: { NOVA_DATA_DIR: join(dir, 'db') },
