@@ -27,6 +27,7 @@ export interface Backend {
 const pgUrl = inject('testDatabaseUrl');
 /** From the globalSetup: closed PGlite directories to copy instead of running initdb per file. */
 const templates = inject('pgliteTemplates');
+const pgTemplate = inject('postgresTemplate');
 
 const pglite: Backend = {
   name: 'pglite',
@@ -57,7 +58,9 @@ const server: Backend = {
   async create(options = {}) {
     const name = `nova_t_${randomBytes(6).toString('hex')}`;
     const admin = postgres(pgUrl!, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
+    const migrated = options.migrate !== false;
+    // A copy of the migrated template costs about half of creating and migrating.
+    await admin.unsafe(migrated && pgTemplate ? `create database ${name} template ${pgTemplate}` : `create database ${name}`);
     const url = new URL(pgUrl!);
     url.pathname = `/${name}`;
     const opened: Sql[] = [];
@@ -67,7 +70,7 @@ const server: Backend = {
       return sql;
     };
     const sql = await connect();
-    if (options.migrate !== false) await migrate(sql);
+    if (migrated) await migrate(sql);
     return {
       sql,
       env: { DATABASE_URL: url.toString() },

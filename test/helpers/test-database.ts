@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { migrate, openPglite } from '../../src/storage/index.ts';
+import { migrate, openPglite, openPostgres } from '../../src/storage/index.ts';
 
 /**
  * Which PostgreSQL server the suites run on besides PGlite, decided once per `vitest run` (a
@@ -23,6 +24,8 @@ declare module 'vitest' {
     testDatabaseUrl: string | null;
     /** Closed PGlite data directories made once per run, for test files to copy (test/helpers/db.ts). */
     pgliteTemplates: { bare: string; migrated: string };
+    /** A migrated database on that server for `create database … template`, or null. */
+    postgresTemplate: string | null;
   }
 }
 
@@ -63,13 +66,40 @@ async function makePgliteTemplates(root: string): Promise<{ bare: string; migrat
   return { bare, migrated };
 }
 
-export default async function setup(project: TestProject): Promise<() => void> {
+/** The same on the server: a migrated database that files copy with `create database … template`. */
+async function makePostgresTemplate(url: string): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `nova_template_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  const sql = openPostgres({ url: target.toString(), poolSize: 1 });
+  try {
+    await migrate(sql);
+  } finally {
+    await sql.close();
+  }
+  return {
+    name,
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'nova-test-templates-'));
   const [url, templates] = await Promise.all([resolveTestDatabaseUrl(process.env), makePgliteTemplates(root)]);
   if (url !== null && process.env.NOVA_TEST_DATABASE_URL === undefined) {
     console.log(`PostgreSQL answers at ${url}: suites run on PGlite and PostgreSQL (NOVA_TEST_DATABASE_URL= for PGlite only)`);
   }
+  const server = url === null ? null : await makePostgresTemplate(url);
   project.provide('testDatabaseUrl', url);
   project.provide('pgliteTemplates', templates);
-  return () => rmSync(root, { recursive: true, force: true });
+  project.provide('postgresTemplate', server?.name ?? null);
+  return async () => {
+    rmSync(root, { recursive: true, force: true });
+    await server?.drop();
+  };
 }
