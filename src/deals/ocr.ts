@@ -96,32 +96,7 @@ export class OcrEngine {
    * ends the worker (Tesseract cannot stop mid-page); the next page starts a new one.
    */
   recognize(image: Uint8Array, signal?: AbortSignal): Promise<string> {
-    const run = this.chain.then(async () => {
-      signal?.throwIfAborted();
-      const worker = await this.start();
-      let onAbort: (() => void) | undefined;
-      // Tesseract cannot stop mid-page, and a terminated worker may never answer: race the abort.
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => {
-          void this.close();
-          reject(signal!.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      try {
-        const { data } = await Promise.race([worker.recognize(Buffer.from(image.buffer, image.byteOffset, image.byteLength)), aborted]);
-        this.pages++;
-        return data.text;
-      } catch (err) {
-        signal?.throwIfAborted();
-        const message = err instanceof Error ? err.message : String(err);
-        throw new OcrImageError(`OCR could not read the image: ${message}`, { cause: err });
-      } finally {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
-      }
-    });
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.exclusive(() => this.readBytes(image, signal));
   }
 
   /**
@@ -129,6 +104,26 @@ export class OcrEngine {
    * when the page says how large the image is drawn, lets a finer scan be reduced to OCR_DPI.
    */
   recognizePixels(image: RawImage, signal?: AbortSignal, dpi?: number): Promise<string> {
+    return this.exclusive(() => this.readPixels(image, signal, dpi));
+  }
+
+  /**
+   * Runs `fn` alone on the engine, with a reader of pixels: a caller decodes a page's images
+   * inside it, so only the page being read has decoded images in memory, however many documents
+   * wait for OCR (a `documents` process reads five at once; a 600 dpi page's images are tens of MB).
+   */
+  session<T>(fn: (read: (image: RawImage, dpi?: number) => Promise<string>) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.exclusive(() => fn((image, dpi) => this.readPixels(image, signal, dpi)));
+  }
+
+  /** One thing at a time on the worker, in call order; a failure does not stop the next. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private readPixels(image: RawImage, signal: AbortSignal | undefined, dpi: number | undefined): Promise<string> {
     if (image.width * image.height > this.options.maxPixels) {
       return Promise.reject(new OcrImageError(`a ${image.width}×${image.height} image is larger than the OCR limit of ${this.options.maxPixels} pixels`));
     }
@@ -140,7 +135,32 @@ export class OcrEngine {
       return Promise.reject(err);
     }
     if (scale < 1) this.downscaled++;
-    return this.recognize(pgm, signal);
+    return this.readBytes(pgm, signal);
+  }
+
+  private async readBytes(image: Uint8Array, signal: AbortSignal | undefined): Promise<string> {
+    signal?.throwIfAborted();
+    const worker = await this.start();
+    let onAbort: (() => void) | undefined;
+    // Tesseract cannot stop mid-page, and a terminated worker may never answer: race the abort.
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        void this.close();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const { data } = await Promise.race([worker.recognize(Buffer.from(image.buffer, image.byteOffset, image.byteLength)), aborted]);
+      this.pages++;
+      return data.text;
+    } catch (err) {
+      signal?.throwIfAborted();
+      const message = err instanceof Error ? err.message : String(err);
+      throw new OcrImageError(`OCR could not read the image: ${message}`, { cause: err });
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   async close(): Promise<void> {
