@@ -31,7 +31,7 @@ class NarratingAnalyzer extends BuiltinAnalyzer {
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('deal page in headless Chromium', () => {
+describe.skipIf(!existsSync(CHROMIUM)).each(backends)('deal page in headless Chromium on $name', (backend) => {
   let db: TestDb;
   let runtime: Runtime;
   let demo: DealsDemo | undefined;
@@ -43,11 +43,11 @@ describe.skipIf(!existsSync(CHROMIUM))('deal page in headless Chromium', () => {
 
   beforeAll(async () => {
     const webDir = await dashboardBuild();
-    db = await backends[0]!.create();
+    db = await backend.create();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const roles = 'api,daily-brief,documents,emails,source-sync';
-    const loaded = loadNovaConfig({ ...db.env, WORKER_TYPE: roles, PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '100', WORKER_HEALTH_PORT: '0' });
+    const loaded = loadNovaConfig({ ...db.env, WORKER_TYPE: roles, NOVA_DEMO: 'true', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '100', WORKER_HEALTH_PORT: '0' });
     demo = await prepareDealsDemo(loaded, new Set(roles.split(',')));
     expect(demo).toBeDefined();
     const served = domains.map((d) => (d.name === 'dashboard' ? dashboardDomain(webDir) : d.name === 'deals' ? createDealsDomain({ analyzer: new NarratingAnalyzer() }) : d));
