@@ -104,11 +104,20 @@ describe.skipIf(!existsSync(CHROMIUM)).each(backends)('deal page in headless Chr
     expect(pageErrors).toEqual([]);
   });
 
-  it('shows a source\'s last error and the emails with their sentiment', async () => {
+  it('keeps earlier briefs folded, rendered when opened, and shows a source\'s last error in its own column', async () => {
+    const res = await fetch(`${base}/api/deals/${dealId}/briefs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ date: '2026-01-15' }) });
+    expect(res.status).toBe(202);
+    await until(async () => (await store.getBrief(db.sql, dealId, '2026-01-15'))?.status === 'published', 30_000, 'the earlier brief');
     await sources.markSourceFailed(db.sql, dealId, 'gdrive', 'Drive answered 403: rate limit exceeded');
     await page.goto(`${base}/deals/${dealId}`);
-    await page.getByRole('table', { name: 'Sources' }).getByText('Drive answered 403: rate limit exceeded').waitFor({ timeout: 15_000 });
-    await page.getByRole('table', { name: 'Emails' }).getByRole('row').filter({ hasText: 'Data room access for the lender' }).getByText(/blocker/).waitFor();
+    const earlier = page.locator('details').filter({ hasText: '2026-01-15' });
+    await earlier.locator('summary').click({ timeout: 15_000 });
+    await earlier.getByRole('article', { name: 'Brief of 2026-01-15' }).getByRole('heading', { name: 'Demo: Project Falcon: daily brief, 2026-01-15' }).waitFor();
+    // The latest brief stays the one on top.
+    expect(await page.getByRole('article', { name: 'Latest brief' }).getAttribute('data-brief-date')).not.toBe('2026-01-15');
+    const row = page.getByRole('table', { name: 'Sources' }).getByRole('row').filter({ hasText: 'gdrive' });
+    await row.getByRole('cell', { name: 'Drive answered 403: rate limit exceeded', exact: true }).waitFor();
+    await page.getByRole('table', { name: 'Emails' }).getByRole('row').filter({ hasText: 'Data room access for the lender' }).getByText(/, blocker$/).waitFor();
     expect(pageErrors).toEqual([]);
   });
 });
