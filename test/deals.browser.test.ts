@@ -117,7 +117,7 @@ describe.skipIf(!existsSync(CHROMIUM)).each(backends)('deal page in headless Chr
     expect(await page.getByRole('article', { name: 'Latest brief' }).getAttribute('data-brief-date')).not.toBe('2026-01-15');
     const row = page.getByRole('table', { name: 'Sources' }).getByRole('row').filter({ hasText: 'gdrive' });
     await row.getByRole('cell', { name: 'Drive answered 403: rate limit exceeded', exact: true }).waitFor();
-    await page.getByRole('table', { name: 'Emails' }).getByRole('row').filter({ hasText: 'Data room access for the lender' }).getByText(/, blocker$/).waitFor();
+    await page.getByRole('table', { name: 'Emails' }).getByRole('row').filter({ hasText: 'Data room access for the lender' }).getByText('blocker', { exact: true }).waitFor();
     expect(pageErrors).toEqual([]);
   });
 });

@@ -98,7 +98,7 @@ export function DealPage({ id }: { id: string }) {
             <table className="grid" aria-label="Emails">
               <thead><tr><th>subject</th><th>from</th><th>sentiment</th><th>received</th></tr></thead>
               <tbody>{d.communications.map((c) => (
-                <tr key={c.id}><td>{c.subject}{c.error && <div className="error-text small">{c.error}</div>}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.isBlocker ? `${c.sentiment}, blocker` : c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
+                <tr key={c.id}><td>{c.subject}{c.error && <div className="error-text small">{c.error}</div>}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.isBlocker && c.sentiment !== 'blocker' ? `${c.sentiment}, blocker` : c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
               ))}</tbody>
             </table>
             </div>
