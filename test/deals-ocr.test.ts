@@ -4,7 +4,7 @@ import { OcrEngine, toPgm } from '../src/deals/ocr.ts';
 import { queueDocumentProcessing } from '../src/deals/queues.ts';
 import * as store from '../src/deals/store.ts';
 import { extractText } from '../src/deals/text.ts';
-import { encryptedPdfBytes, scannedPdfBytes, scanPng } from '../src/emulators/gdrive/samples.ts';
+import { encryptedPdfBytes, scannedPdfBytes, scanPng, scanPngScaled } from '../src/emulators/gdrive/samples.ts';
 import { QueueClient } from '../src/queue/queue.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
@@ -22,6 +22,15 @@ describe('OCR of scans, offline', () => {
     const read = await extractText(scannedPdfBytes(), 'application/pdf', { maxChars: 100_000, ocr });
     expect(read.ocrPages).toBe(1);
     for (const word of KNOWN_WORDS) expect(read.text.toLowerCase()).toContain(word);
+  });
+
+  it('reads a 660 dpi scan reduced to 300 dpi, and a 165 dpi one as it is', async () => {
+    const before = ocr.downscaled;
+    const fine = await extractText(scannedPdfBytes(1, scanPngScaled(4)), 'application/pdf', { maxChars: 100_000, ocr });
+    expect(ocr.downscaled).toBe(before + 1);
+    for (const word of KNOWN_WORDS) expect(fine.text.toLowerCase()).toContain(word);
+    await extractText(scannedPdfBytes(), 'application/pdf', { maxChars: 100_000, ocr });
+    expect(ocr.downscaled).toBe(before + 1);
   });
 
   it('leaves scanned pages past the page limit unread', async () => {
@@ -50,6 +59,10 @@ describe('OCR of scans, offline', () => {
     const rgb = toPgm({ width: 2, height: 1, kind: 2, data: new Uint8Array([255, 255, 255, 255, 0, 0]) });
     expect(new TextDecoder().decode(rgb.slice(0, 11))).toBe('P5\n2 1\n255\n');
     expect([...rgb.slice(-2)]).toEqual([255, 76]);
+    // Halved: each output pixel the mean of a 2×2 block.
+    const half = toPgm({ width: 4, height: 2, kind: 2, data: new Uint8Array([0, 0, 0, 255, 255, 255, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0]) }, 0.5);
+    expect(new TextDecoder().decode(half.slice(0, 11))).toBe('P5\n2 1\n255\n');
+    expect([...half.slice(-2)]).toEqual([191, 0]);
   });
 });
 

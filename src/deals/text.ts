@@ -122,32 +122,62 @@ async function pdfText(bytes: Uint8Array, options: ReadOptions): Promise<ReadRes
         continue;
       }
       options.signal?.throwIfAborted();
-      const page = await pdf.getPage(n);
-      const ops = await page.getOperatorList();
-      let read = false;
-      for (let i = 0; i < ops.fnArray.length; i++) {
-        const fn = ops.fnArray[i];
-        // A repeated image (pdf.js folds repeats into one paint) is read once.
-        if (fn !== OPS.paintImageXObject && fn !== OPS.paintImageXObjectRepeat && fn !== OPS.paintInlineImageXObject) continue;
-        const arg = ops.argsArray[i]![0] as string | RawImage;
-        // A named image is resolved by its page (or, shared, by the document); an inline one is its own data.
-        const image = typeof arg === 'string'
-          ? await new Promise<RawImage | null>((resolve) => (arg.startsWith('g_') ? page.commonObjs : page.objs).get(arg, resolve))
-          : arg;
-        // Tiny images are logos and rules, not page scans.
-        if (!image?.data || image.width * image.height < 10_000 || ![1, 2, 3].includes(image.kind)) continue;
-        texts.push(layer, await ocrOrUnreadable(() => options.ocr!.recognizePixels(image, options.signal)));
-        read = true;
-      }
-      if (read) out.ocrPages++;
-      else texts.push(layer);
-      page.cleanup();
+      // Decoded and read while holding the engine: only this page's images are in memory.
+      const read = await options.ocr.session((ocrRead) => ocrPage(pdf, n, OPS, ocrRead), options.signal);
+      if (read.length) out.ocrPages++;
+      texts.push(layer, ...read);
     }
     out.text = texts.join('\n');
     return out;
   } finally {
     await pdf.loadingTask.destroy();
   }
+}
+
+/** The OCR text of the images drawn on page `n` (none: an empty list). */
+async function ocrPage(
+  pdf: Awaited<ReturnType<typeof import('unpdf').getDocumentProxy>>,
+  n: number,
+  OPS: Record<string, number>,
+  read: (image: RawImage, dpi?: number) => Promise<string>,
+): Promise<string[]> {
+  const page = await pdf.getPage(n);
+  try {
+    const ops = await page.getOperatorList();
+    const texts: string[] = [];
+    // The current transformation (PDF `cm`, `q`/`Q`): an image is drawn on the unit square
+    // under it, so its drawn width in points, against its pixels, gives the scan's dpi.
+    let ctm = [1, 0, 0, 1, 0, 0];
+    const saved: number[][] = [];
+    for (let i = 0; i < ops.fnArray.length; i++) {
+      const fn = ops.fnArray[i];
+      if (fn === OPS.save) saved.push(ctm);
+      else if (fn === OPS.restore) ctm = saved.pop() ?? ctm;
+      else if (fn === OPS.transform) ctm = multiply(ctm, ops.argsArray[i] as number[]);
+      // A repeated image (pdf.js folds repeats into one paint) is read once.
+      if (fn !== OPS.paintImageXObject && fn !== OPS.paintImageXObjectRepeat && fn !== OPS.paintInlineImageXObject) continue;
+      const arg = ops.argsArray[i]![0] as string | RawImage;
+      // A named image is resolved by its page (or, shared, by the document); an inline one is its own data.
+      const image = typeof arg === 'string'
+        ? await new Promise<RawImage | null>((resolve) => (arg.startsWith('g_') ? page.commonObjs : page.objs).get(arg, resolve))
+        : arg;
+      // Tiny images are logos and rules, not page scans.
+      if (!image?.data || image.width * image.height < 10_000 || ![1, 2, 3].includes(image.kind)) continue;
+      const drawnInches = Math.hypot(ctm[0]!, ctm[1]!) / 72;
+      const dpi = fn === OPS.paintImageXObjectRepeat || drawnInches < 0.5 ? undefined : image.width / drawnInches;
+      texts.push(await ocrOrUnreadable(() => read(image, dpi)));
+    }
+    return texts;
+  } finally {
+    page.cleanup();
+  }
+}
+
+/** `m` then `n` as PDF matrices [a b c d e f] (`n` applied first, as `cm` does). */
+function multiply(m: number[], n: number[]): number[] {
+  const [a, b, c, d, e, f] = m as [number, number, number, number, number, number];
+  const [p, q, r, s, t, u] = n as [number, number, number, number, number, number];
+  return [p * a + q * c, p * b + q * d, r * a + s * c, r * b + s * d, t * a + u * c + e, t * b + u * d + f];
 }
 
 async function docxText(bytes: Uint8Array): Promise<string> {

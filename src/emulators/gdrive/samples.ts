@@ -1,3 +1,4 @@
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { SCAN_PNG_BASE64 } from './scan-sample.ts';
 
@@ -44,6 +45,74 @@ export const SCAN_TEXT = 'SCANNED CONFIDENTIAL MEMORANDUM The environmental surv
 /** The sample scan as a PNG file (an image upload). */
 export function scanPng(): Uint8Array {
   return new Uint8Array(Buffer.from(SCAN_PNG_BASE64, 'base64'));
+}
+
+/**
+ * The sample scan at `factor` times its resolution (each pixel a factor × factor block), as a PNG:
+ * the same page as a finer scanner would give it. Drawn on a letter-wide PDF page, the sample is
+ * about 165 dpi; factor 4 makes it about 660 dpi.
+ */
+export function scanPngScaled(factor: number): Uint8Array {
+  const png = scanPng();
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const idat: Uint8Array[] = [];
+  let width = 0;
+  let height = 0;
+  for (let at = 8; at < png.length;) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
+    if (type === 'IHDR') [width, height] = [view.getUint32(at + 8), view.getUint32(at + 12)];
+    if (type === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  // The sample is 1-bit gray: rows of ceil(width / 8) bytes, each after its filter byte.
+  const raw = inflateSync(Buffer.concat(idat));
+  const rowBytes = (width + 7) >> 3;
+  const rows: Uint8Array[] = [];
+  let prev = new Uint8Array(rowBytes);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (rowBytes + 1)]!;
+    const line = new Uint8Array(raw.subarray(y * (rowBytes + 1) + 1, (y + 1) * (rowBytes + 1)));
+    for (let x = 0; x < rowBytes; x++) {
+      const left = x ? line[x - 1]! : 0;
+      const up = prev[x]!;
+      const upLeft = x ? prev[x - 1]! : 0;
+      const paeth = () => {
+        const p = left + up - upLeft;
+        const [pa, pb, pc] = [Math.abs(p - left), Math.abs(p - up), Math.abs(p - upLeft)];
+        return pa <= pb && pa <= pc ? left : pb <= pc ? up : upLeft;
+      };
+      const add = [0, left, up, (left + up) >> 1, 0][filter] ?? 0;
+      line[x] = (line[x]! + (filter === 4 ? paeth() : add)) & 255;
+    }
+    rows.push(line);
+    prev = line;
+  }
+  const w = width * factor;
+  const h = height * factor;
+  const outRow = (w + 7) >> 3;
+  const out = new Uint8Array(h * (outRow + 1));
+  for (let y = 0; y < h; y++) {
+    const src = rows[Math.floor(y / factor)]!;
+    const dst = out.subarray(y * (outRow + 1) + 1);
+    for (let x = 0; x < w; x++) {
+      const sx = Math.floor(x / factor);
+      if ((src[sx >> 3]! >> (7 - (sx & 7))) & 1) dst[x >> 3] = dst[x >> 3]! | (1 << (7 - (x & 7)));
+    }
+  }
+  const chunk = (type: string, data: Uint8Array) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([1, 0, 0, 0, 0], 8);
+  return new Uint8Array(Buffer.concat([png.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(out)), chunk('IEND', new Uint8Array(0))]));
 }
 
 /**

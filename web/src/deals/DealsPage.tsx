@@ -4,13 +4,15 @@ import { useResource } from '../api/hooks.ts';
 import { ago } from '../format.ts';
 import { Link } from '../router.tsx';
 import { Badge, Empty, ErrorNote } from '../ui.tsx';
+import { Markdown } from './markdown.ts';
 
 /** The deals routes' shapes (docs/API.md, Deals), as far as these pages read them. */
 interface Deal { id: string; name: string; status: string; timezone: string | null; createdAt: string }
-interface DealDocument { id: string; name: string; sourceType: string; status: string; workstream: string | null; summary: string | null; error: string | null; updatedAt: string }
+interface DocumentRisk { title: string; severity: string; citation?: string }
+interface DealDocument { id: string; name: string; sourceType: string; status: string; workstream: string | null; summary: string | null; risks: DocumentRisk[] | null; error: string | null; updatedAt: string }
 interface Communication { id: string; subject: string; sender: string; sentiment: string | null; isBlocker: boolean; error: string | null; receivedAt: string }
 interface Brief { id: string; briefDate: string; status: string; error: string | null; markdown: string | null; publishedAt: string | null }
-interface Source { id: string; sourceType: string; folderId: string | null; hasCursor: boolean; lastSyncedAt: string | null; lastError: string | null }
+interface Source { id: string; sourceType: string; folderId: string | null; isActive: boolean; hasCursor: boolean; lastSyncedAt: string | null; lastError: string | null }
 interface DealDetail { deal: Deal; documents: DealDocument[]; communications: Communication[]; briefs: Brief[]; sources: Source[] }
 
 /** Every deal, with a button that queues today's briefs (the 8:00 job, now). */
@@ -49,11 +51,11 @@ export function DealsPage() {
   );
 }
 
-/** One deal: its latest brief (Markdown as text), briefs, documents, emails and sources. */
+/** One deal: its briefs (latest first, Markdown rendered), documents, emails and sources. */
 export function DealPage({ id }: { id: string }) {
   const detail = useResource<DealDetail>(`/api/deals/${id}`, { live: 5_000, offline: 5_000 });
   const d = detail.data;
-  const latest = d?.briefs[0];
+  const [latest, ...older] = d?.briefs ?? [];
   return (
     <section>
       <p><Link to="/deals">Deals</Link></p>
@@ -62,44 +64,57 @@ export function DealPage({ id }: { id: string }) {
       {d && (
         <>
           <h2>Latest brief {latest && <small>{latest.briefDate}</small>}</h2>
-          {latest ? <pre className="brief" aria-label="Latest brief">{latest.markdown ?? latest.error}</pre> : <Empty>No brief yet.</Empty>}
-          <h2>Briefs</h2>
-          <div className="scroll" tabIndex={0}>
-          <table className="grid" aria-label="Briefs">
-            <thead><tr><th>day</th><th>status</th><th>published</th></tr></thead>
-            <tbody>{d.briefs.map((b) => (
-              <tr key={b.id}><td>{b.briefDate}</td><td><Badge kind={b.status}>{b.status}</Badge>{b.error && <div className="error-text small">{b.error}</div>}</td><td>{b.publishedAt ? ago(b.publishedAt) : '—'}</td></tr>
-            ))}</tbody>
-          </table>
-          </div>
+          {latest ? <BriefView brief={latest} label="Latest brief" /> : <Empty>No brief yet.</Empty>}
+          {older.length > 0 && (
+            <>
+              <h2>Earlier briefs</h2>
+              {older.map((b) => (
+                <details key={b.id} className="brief-older">
+                  <summary>{b.briefDate} <Badge kind={b.status}>{b.status}</Badge> {b.publishedAt && <span className="small">published {ago(b.publishedAt)}</span>}</summary>
+                  <BriefView brief={b} label={`Brief of ${b.briefDate}`} />
+                </details>
+              ))}
+            </>
+          )}
           <h2>Documents</h2>
-          <div className="scroll" tabIndex={0}>
-          <table className="grid" aria-label="Documents">
-            <thead><tr><th>name</th><th>source</th><th>status</th><th>workstream</th><th className="wide">summary</th></tr></thead>
-            <tbody>{d.documents.map((doc) => (
-              <tr key={doc.id}>
-                <td>{doc.name}</td><td>{doc.sourceType}</td><td><Badge kind={doc.status}>{doc.status}</Badge></td><td>{doc.workstream ?? '—'}</td>
-                <td>{doc.summary ?? '—'}{doc.error && <div className="error-text small">{doc.error}</div>}</td>
-              </tr>
-            ))}</tbody>
-          </table>
-          </div>
+          {d.documents.length === 0 ? <Empty>No document yet.</Empty> : (
+            <div className="scroll" tabIndex={0}>
+            <table className="grid" aria-label="Documents">
+              <thead><tr><th>name</th><th>source</th><th>status</th><th>workstream</th><th className="wide">summary</th><th>risks</th><th>updated</th></tr></thead>
+              <tbody>{d.documents.map((doc) => (
+                <tr key={doc.id}>
+                  <td>{doc.name}</td><td>{doc.sourceType}</td><td><Badge kind={doc.status}>{doc.status}</Badge></td><td>{doc.workstream ?? '—'}</td>
+                  <td>{doc.summary ?? '—'}{doc.error && <div className="error-text small">{doc.error}</div>}</td>
+                  <td><Risks risks={doc.risks} /></td>
+                  <td>{ago(doc.updatedAt)}</td>
+                </tr>
+              ))}</tbody>
+            </table>
+            </div>
+          )}
           <h2>Emails</h2>
-          <div className="scroll" tabIndex={0}>
-          <table className="grid" aria-label="Emails">
-            <thead><tr><th>subject</th><th>from</th><th>sentiment</th><th>received</th></tr></thead>
-            <tbody>{d.communications.map((c) => (
-              <tr key={c.id}><td>{c.subject}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
-            ))}</tbody>
-          </table>
-          </div>
+          {d.communications.length === 0 ? <Empty>No email yet.</Empty> : (
+            <div className="scroll" tabIndex={0}>
+            <table className="grid" aria-label="Emails">
+              <thead><tr><th>subject</th><th>from</th><th>sentiment</th><th>received</th></tr></thead>
+              <tbody>{d.communications.map((c) => (
+                <tr key={c.id}><td>{c.subject}{c.error && <div className="error-text small">{c.error}</div>}</td><td>{c.sender}</td><td>{c.sentiment ? <Badge kind={c.isBlocker ? 'failed' : c.sentiment}>{c.isBlocker && c.sentiment !== 'blocker' ? `${c.sentiment}, blocker` : c.sentiment}</Badge> : '—'}</td><td>{ago(c.receivedAt)}</td></tr>
+              ))}</tbody>
+            </table>
+            </div>
+          )}
           <h2>Sources</h2>
           {d.sources.length === 0 ? <Empty>No source connected.</Empty> : (
             <div className="scroll" tabIndex={0}>
             <table className="grid" aria-label="Sources">
-              <thead><tr><th>type</th><th>folder</th><th>cursor</th><th>last sync</th></tr></thead>
+              <thead><tr><th>type</th><th>folder or drive</th><th>active</th><th>cursor</th><th>last sync</th><th>last error</th></tr></thead>
               <tbody>{d.sources.map((s) => (
-                <tr key={s.id}><td>{s.sourceType}</td><td>{s.folderId}</td><td>{s.hasCursor ? 'saved' : '—'}</td><td>{s.lastSyncedAt ? ago(s.lastSyncedAt) : '—'}{s.lastError && <div className="error-text small">{s.lastError}</div>}</td></tr>
+                <tr key={s.id}>
+                  <td>{s.sourceType}</td><td>{s.folderId ?? '—'}</td><td>{s.isActive ? 'yes' : 'no'}</td>
+                  <td>{s.hasCursor ? 'saved (next sync is incremental)' : 'none (next sync lists everything)'}</td>
+                  <td>{s.lastSyncedAt ? ago(s.lastSyncedAt) : 'never'}</td>
+                  <td>{s.lastError ? <span className="error-text">{s.lastError}</span> : '—'}</td>
+                </tr>
               ))}</tbody>
             </table>
             </div>
@@ -107,5 +122,28 @@ export function DealPage({ id }: { id: string }) {
         </>
       )}
     </section>
+  );
+}
+
+/** One brief: its failure if it has one, else its Markdown (the LLM's narrative opens it when there is one). */
+function BriefView({ brief, label }: { brief: Brief; label: string }) {
+  return (
+    <article className="brief" aria-label={label} data-brief-date={brief.briefDate}>
+      {brief.error && <p className="error-text">{brief.error}</p>}
+      {brief.markdown ? <Markdown source={brief.markdown} /> : !brief.error && <Empty>This brief has no text.</Empty>}
+    </article>
+  );
+}
+
+/** A document's stored risks (extract_risks), most severe first. */
+function Risks({ risks }: { risks: DocumentRisk[] | null }) {
+  if (!risks) return <span className="small">not extracted</span>;
+  if (risks.length === 0) return <span className="small">none</span>;
+  const order = ['high', 'medium', 'low'];
+  const sorted = [...risks].sort((a, b) => order.indexOf(a.severity) - order.indexOf(b.severity));
+  return (
+    <ul className="risks">
+      {sorted.map((r, i) => <li key={i}><Badge kind={r.severity === 'high' ? 'failed' : r.severity}>{r.severity}</Badge> {r.title}{r.citation && <div className="small">“{r.citation}”</div>}</li>)}
+    </ul>
   );
 }
