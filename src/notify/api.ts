@@ -51,6 +51,14 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+/** base64url of exactly `n` bytes. */
+const b64uBytes = (n: number, what: string) => z.string().max(200).refine((v) => /^[A-Za-z0-9_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64url').length === n, `must be ${what} (${n} bytes, base64url)`);
+/** A browser's PushSubscription as `JSON.stringify(subscription)` gives it. */
+const pushSubscription = z.object({
+  endpoint: z.url({ protocol: /^https?$/ }).max(2000),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({ p256dh: b64uBytes(65, 'an uncompressed P-256 public key'), auth: b64uBytes(16, 'the auth secret') }),
+}).transform(({ endpoint, keys }) => ({ endpoint, keys }));
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM');
 const subscriberBody = z.strictObject({
   enterpriseId: uuid.optional(),
@@ -58,7 +66,7 @@ const subscriberBody = z.strictObject({
   email: z.email().max(320).nullable().optional(),
   phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164 (+15551234567)').nullable().optional(),
   chatWebhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional(),
-  pushSubscriptions: z.array(z.object({ endpoint: z.url(), keys: z.object({ p256dh: z.string().max(200), auth: z.string().max(100) }) })).max(20).optional(),
+  pushSubscriptions: z.array(pushSubscription).max(20).optional(),
   locale: z.string().max(35).nullable().optional(),
   timezone: z.string().max(100).refine(validZone, 'must be an IANA time zone').default('UTC'),
   quietHoursStart: hhmm.nullable().optional(),
@@ -340,6 +348,21 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
   app.get('/api/notify/emulator/smtp', async () => {
     if (!deps.sink) throw new HttpError(404, 'no_sink', 'NOTIFY_SMTP_URL is set: mail goes to that relay, not to the local sink');
     return { url: deps.sink.url, accepted: deps.sink.accepted, messages: deps.sink.messages().reverse().slice(0, 100) };
+  });
+
+  // ---- the in-process push service (demo default with no VAPID keys) ----
+  app.get('/api/notify/push/vapid-public-key', async () => {
+    if (!deps.vapidPublicKey) throw new HttpError(404, 'push_off', 'web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT)');
+    return { publicKey: deps.vapidPublicKey };
+  });
+  app.get('/api/notify/emulator/push', async () => {
+    if (!deps.pushService) throw new HttpError(404, 'no_push_service', 'VAPID keys or NOTIFY_SMTP_URL are set: push goes to real push services');
+    return { url: deps.pushService.url, deliveries: deps.pushService.deliveries.slice(-100).reverse() };
+  });
+  /** A browser's subscription on the in-process push service, for a demo subscriber's pushSubscriptions. */
+  app.post('/api/notify/emulator/push/subscriptions', async (_req, reply) => {
+    if (!deps.pushService) throw new HttpError(404, 'no_push_service', 'VAPID keys or NOTIFY_SMTP_URL are set: push goes to real push services');
+    return reply.status(201).send(deps.pushService.subscribe(deps.vapidPublicKey));
   });
 
   // ---- the original XNovu app routes ----

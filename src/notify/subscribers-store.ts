@@ -127,3 +127,20 @@ export async function preferencesOf(db: Queryable, ids: string[], enterpriseId: 
     [ids, enterpriseId],
   );
 }
+
+/**
+ * Drops push subscriptions the push service said are gone (404/410), by endpoint; the others
+ * stay, including any added meanwhile.
+ */
+export async function removePushSubscriptions(db: Queryable, subscriberId: string, enterpriseId: string | null, endpoints: string[]): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    `update notify.ent_subscriber set updated_at = now(), push_subscriptions = (
+       select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from jsonb_array_elements(push_subscriptions) with ordinality as s(e, n)
+       where not (e->>'endpoint' = any($3::text[])))
+     where subscriber_id = $1::uuid and enterprise_id is not distinct from $2::uuid
+       and exists (select 1 from jsonb_array_elements(push_subscriptions) e where e->>'endpoint' = any($3::text[]))
+     returning id`,
+    [subscriberId, enterpriseId, endpoints],
+  );
+  return rows.length;
+}
