@@ -39,7 +39,7 @@ export function prepareNotifyDemo(config: Config, roles: Set<string>): NotifyDem
         await call('PUT', '/api/notify/templates/demo-welcome-inapp', { channel: 'IN_APP', subject: 'Welcome!', body: 'Workspace {{ workspace }} is ready.' });
         await call('PUT', '/api/notify/templates/demo-welcome-push', { channel: 'PUSH', subject: 'Welcome, {{ subscriber.name }}', body: 'Workspace {{ workspace }} is ready.' });
         // A browser of the demo subscriber, subscribed on the in-process push service (there with no VAPID keys).
-        const push = await fetch(`${base}/api/notify/emulator/push/subscriptions`, { method: 'POST', headers });
+        const push = await fetch(`${base}/api/notify/emulator/push/subscriptions`, { method: 'POST', headers, body: '{}' });
         const pushSubscriptions = push.ok ? [await push.json()] : [];
         const channels = pushSubscriptions.length ? ['EMAIL', 'IN_APP', 'PUSH'] : ['EMAIL', 'IN_APP'];
         await call('PUT', '/api/notify/workflows/demo-welcome', {
