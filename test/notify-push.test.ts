@@ -87,7 +87,9 @@ describe.each(backends)('web push on $name', (backend) => {
       // The push service emulator listens on loopback.
       NOTIFY_ALLOW_PRIVATE_WEBHOOKS: 'true',
     });
-    await n.api('PUT', '/api/notify/templates/order-push', { channel: 'PUSH', subject: 'Order {{ orderId }}', body: 'Hi {{ subscriber.name }}, order {{ orderId }} shipped' });
+    await n.api('PUT', '/api/notify/templates/order-push', {
+      channel: 'PUSH', subject: 'Order {{ orderId }}', body: 'Hi {{ subscriber.name }}, order {{ orderId }} shipped', actionUrl: 'https://shop.example/o/{{ orderId }}',
+    });
     expect((await n.api('PUT', '/api/notify/workflows/order-push', { defaultChannels: ['PUSH'], templates: { PUSH: 'order-push' } })).status).toBe(200);
   });
   afterAll(async () => {
@@ -124,12 +126,14 @@ describe.each(backends)('web push on $name', (backend) => {
     expect(row.content).toMatchObject({ subject: 'P-9 is on its way', body: 'Hello Grace', actionUrl: 'https://shop.example/orders/P-9' });
   });
 
-  it('renders the workflow template when no override is given', async () => {
+  it('renders the workflow template, its action included, when no override is given', async () => {
     const browser = push.subscribe();
     const sub = await subscriberWith([browser]);
     const created = await n.api('POST', '/api/notifications', { workflowKey: 'order-push', recipients: [sub], payload: { orderId: 'T-1' } });
     expect((await n.settled(created.body.notification.id)).notification.status).toBe('SENT');
-    expect(JSON.parse(push.deliveriesTo(browser.endpoint)[0]!.payload)).toMatchObject({ title: 'Order T-1', body: 'Hi Grace, order T-1 shipped', actionUrl: null });
+    expect(JSON.parse(push.deliveriesTo(browser.endpoint)[0]!.payload)).toMatchObject({ title: 'Order T-1', body: 'Hi Grace, order T-1 shipped', actionUrl: 'https://shop.example/o/T-1' });
+    const preview = await n.api('POST', '/api/notify/templates/preview', { templateKey: 'order-push', payload: { orderId: 'V-2' }, subscriber: { name: 'Ida' } });
+    expect(preview.body).toMatchObject({ channel: 'PUSH', subject: 'Order V-2', body: 'Hi Ida, order V-2 shipped', actionUrl: 'https://shop.example/o/V-2' });
   });
 
   it('removes a subscription the push service calls gone (410) and fails at once when none is left', async () => {

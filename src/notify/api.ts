@@ -90,12 +90,15 @@ const workflowBody = z.strictObject({
 const templateBody = z.strictObject({
   channel, name: plainString(300).optional(), enterpriseId: uuid.optional(),
   subject: z.string().max(10_000).nullable().optional(), body: z.string().min(1).max(100_000),
+  /** Liquid for the action link of in-app and push messages. */
+  actionUrl: z.string().max(10_000).nullable().optional(),
 });
 const previewBody = z.strictObject({
   templateKey: z.string().max(200).optional(),
   channel: channel.optional(),
   subject: z.string().max(10_000).nullable().optional(),
   body: z.string().max(100_000).optional(),
+  actionUrl: z.string().max(10_000).nullable().optional(),
   payload: z.record(z.string(), z.unknown()).default({}),
   subscriber: z.record(z.string(), z.unknown()).default({}),
 }).refine((b) => !!b.templateKey !== (b.body !== undefined && !!b.channel), 'give templateKey, or channel and body');
@@ -200,23 +203,26 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     try {
       deps.liquid.parse(b.body);
       if (b.subject) deps.liquid.parse(b.subject);
+      if (b.actionUrl) deps.liquid.parse(b.actionUrl);
     } catch (err) {
       throw new HttpError(400, 'invalid_template', `template ${key} does not parse: ${(err as Error).message}`);
     }
-    const row = await store.upsertTemplate(sql, { key, channel: b.channel, subject: b.subject ?? null, body: b.body, ...(b.name && { name: b.name }), enterpriseId: b.enterpriseId ?? null });
-    return { template: { id: row.id, key: row.template_key, channel: row.channel_type, subject: row.subject_template, body: row.body_template } };
+    const row = await store.upsertTemplate(sql, {
+      key, channel: b.channel, subject: b.subject ?? null, body: b.body, action: b.actionUrl ?? null, ...(b.name && { name: b.name }), enterpriseId: b.enterpriseId ?? null,
+    });
+    return { template: { id: row.id, key: row.template_key, channel: row.channel_type, subject: row.subject_template, body: row.body_template, actionUrl: row.action_template } };
   });
   app.post('/api/notify/templates/preview', async (req) => {
     const b = previewBody.parse(req.body ?? {});
-    let source: { key: string | null; subject: string | null; body: string };
+    let source: { key: string | null; subject: string | null; body: string; actionUrl: string | null };
     let ch = b.channel;
     if (b.templateKey) {
       const [t] = await store.templatesByKey(sql, [b.templateKey], null);
       if (!t) throw new HttpError(404, 'template_not_found', `no published template ${b.templateKey}`);
-      source = { key: t.template_key, subject: t.subject_template, body: t.body_template };
+      source = { key: t.template_key, subject: t.subject_template, body: t.body_template, actionUrl: t.action_template };
       ch = t.channel_type;
     } else {
-      source = { key: null, subject: b.subject ?? null, body: b.body! };
+      source = { key: null, subject: b.subject ?? null, body: b.body!, actionUrl: b.actionUrl ?? null };
     }
     try {
       const rendered = await renderMessage(deps.liquid, ch!, source, { ...b.payload, payload: b.payload, subscriber: b.subscriber });
