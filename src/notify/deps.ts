@@ -67,7 +67,9 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
   }
   // Subscriber-supplied URLs (chat webhooks, push endpoints) may reach only public addresses; the
   // push service this process started itself is let through.
-  const guard = addressGuard({ allowPrivate: config.NOTIFY_ALLOW_PRIVATE_WEBHOOKS, allowOrigins: () => (pushService ? [pushService.url] : []) });
+  const guard = addressGuard({
+    allowPrivate: config.NOTIFY_ALLOW_PRIVATE_WEBHOOKS, allowOrigins: () => (pushService ? [pushService.url] : []), hint: 'NOTIFY_ALLOW_PRIVATE_WEBHOOKS=true',
+  });
   const email = new EmailChannel(smtpUrl, config.NOTIFY_EMAIL_FROM);
   const providers: ChannelProvider[] = [
     email,

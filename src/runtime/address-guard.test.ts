@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressGuard, refusedAddress } from './address-guard.ts';
 import { ProviderError } from './outbound.ts';
 
@@ -17,28 +18,61 @@ describe('refusedAddress', () => {
 });
 
 describe('addressGuard', () => {
-  const resolving = (map: Record<string, string[]>) => async (host: string) => map[host] ?? [];
-  const guard = addressGuard({ allowPrivate: false, resolve: resolving({ 'ok.example': ['93.184.216.34'], 'mixed.example': ['93.184.216.34', '10.0.0.5'], 'v6.example': ['2606:4700::1', '::ffff:10.0.0.1'] }) });
+  let server: Server;
+  let port: number;
+  const hits: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      if (req.url === '/redirect') return void res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-request-id': 'r1' }).end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  it('refuses a name when any of its addresses is private, with a permanent error', async () => {
-    const err = await guard('chat', new URL('https://mixed.example/hook')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderError);
+  const resolving = (map: Record<string, string[]>) => async (host: string) => map[host] ?? [];
+  const names = { 'mixed.example': ['93.184.216.34', '10.0.0.5'], 'v6.example': ['2606:4700::1', '::ffff:10.0.0.1'], 'inside.example': ['127.0.0.1'] };
+  const guard = addressGuard({ allowPrivate: false, hint: 'ALLOW=true', resolve: resolving(names) }).fetch('chat');
+  const refusedWith = async (url: string) => {
+    const err = await guard(url, { method: 'POST', body: 'x' }).then(() => undefined, (e: unknown) => e);
+    expect(err, url).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ retryable: false, code: 'address_refused' });
-    expect((err as Error).message).toMatch(/mixed\.example resolves to 10\.0\.0\.5/);
-    await expect(guard('chat', new URL('https://v6.example/'))).rejects.toThrow(/::ffff:10\.0\.0\.1/);
+    return (err as Error).message;
+  };
+
+  it('refuses a name when any of its addresses is private, checked on the connection itself', async () => {
+    expect(await refusedWith('https://mixed.example/hook')).toMatch(/mixed\.example resolves to 10\.0\.0\.5.*\(ALLOW=true allows it\)/);
+    expect(await refusedWith('https://v6.example/')).toMatch(/::ffff:10\.0\.0\.1/);
+    // A name pointing inward never reaches the server listening there.
+    expect(await refusedWith(`http://inside.example:${port}/hook`)).toMatch(/127\.0\.0\.1/);
+    expect(hits).toEqual([]);
   });
 
   it('checks literal addresses, decimal and bracketed forms included, and refuses other schemes', async () => {
-    await expect(guard('chat', new URL('http://2130706433/'))).rejects.toThrow(/127\.0\.0\.1/);
-    await expect(guard('chat', new URL('http://[::1]:8080/'))).rejects.toThrow(/loopback/);
-    await expect(guard('chat', new URL('ftp://ok.example/'))).rejects.toThrow(/scheme/);
-    await expect(guard('chat', new URL('https://ok.example/hook'))).resolves.toBeUndefined();
+    expect(await refusedWith(`http://2130706433:${port}/`)).toMatch(/127\.0\.0\.1/);
+    expect(await refusedWith('http://[::1]:8080/')).toMatch(/loopback/);
+    expect(await refusedWith('ftp://ok.example/')).toMatch(/scheme/);
+    expect(hits).toEqual([]);
   });
 
-  it('lets private addresses through when allowed, or an origin on its allow list', async () => {
-    await expect(addressGuard({ allowPrivate: true })('chat', new URL('http://127.0.0.1:1/'))).resolves.toBeUndefined();
-    const listed = addressGuard({ allowPrivate: false, allowOrigins: () => ['http://127.0.0.1:4567'] });
-    await expect(listed('push', new URL('http://127.0.0.1:4567/wpush/x'))).resolves.toBeUndefined();
-    await expect(listed('push', new URL('http://127.0.0.1:4568/wpush/x'))).rejects.toThrow(/refused/);
+  it('calls a name whose addresses pass over its own connection, answering as fetch does, following no redirect', async () => {
+    // Loopback counts as public for this guard, so its own request path can reach the local server.
+    const lenient = addressGuard({ allowPrivate: false, resolve: resolving({ 'svc.example': ['127.0.0.1'] }), refused: (a) => (a === '10.0.0.5' ? 'private' : null) }).fetch('chat');
+    const res = await lenient(`http://svc.example:${port}/hook?a=1`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: new TextEncoder().encode('x') });
+    expect([res.status, await res.text(), res.headers.get('x-request-id')]).toEqual([200, 'ok', 'r1']);
+    expect(hits).toEqual(['POST /hook?a=1']);
+    const redirected = await lenient(`http://svc.example:${port}/redirect`);
+    expect(redirected.status).toBe(302);
+    expect(hits).toEqual(['POST /hook?a=1', 'GET /redirect']);
+    // An unknown name has no address: refused, not retried.
+    await expect(lenient(`http://nowhere.example:${port}/`)).rejects.toMatchObject({ code: 'address_refused' });
+  });
+
+  it('lets an origin on its allow list through', async () => {
+    const listed = addressGuard({ allowPrivate: false, allowOrigins: () => [`http://127.0.0.1:${port}`] }).fetch('push');
+    expect((await listed(`http://127.0.0.1:${port}/wpush/x`, { method: 'POST' })).status).toBe(200);
+    await expect(listed(`http://127.0.0.1:${port + 1}/wpush/x`)).rejects.toThrow(/refused/);
   });
 });

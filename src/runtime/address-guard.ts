@@ -1,5 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { ProviderError } from './outbound.ts';
 
 /**
@@ -10,9 +12,8 @@ import { ProviderError } from './outbound.ts';
  * in IPv4 and IPv6, including IPv4 hidden inside IPv6 (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96,
  * 6to4 2002::/16, the old compatible ::a.b.c.d).
  *
- * The check runs before the request; fetch resolves the name again when it connects, so a DNS
- * answer that changes between the two (rebinding) is not caught here. Redirects are not followed
- * by guarded calls (`redirect: 'manual'`), so a public URL cannot bounce the call inward.
+ * Names are checked at connect time on the addresses connected to (see addressGuard), so DNS
+ * rebinding cannot pass; redirects are not followed, so a public URL cannot bounce the call inward.
  */
 
 /** [first address, prefix length] of each refused IPv4 range. */
@@ -89,31 +90,96 @@ export interface AddressGuardOptions {
   allowPrivate: boolean;
   /** Origins always let through (an emulator this process started itself). */
   allowOrigins?: () => string[];
+  /** How an operator allows private addresses, named in refusals (the domain's variable). */
+  hint?: string;
   resolve?: Resolve;
+  /** Why an address is refused (default refusedAddress); tests swap it to reach a local server. */
+  refused?: (address: string) => string | null;
+}
+
+export interface AddressGuard {
+  /**
+   * A fetch for one provider's calls: it refuses, with a non-retryable ProviderError, a URL that
+   * is not http(s) or whose host is or resolves to a refused address, and follows no redirect.
+   */
+  fetch(provider: string): typeof fetch;
+}
+
+const MAX_ANSWER = 1024 * 1024;
+
+/**
+ * The guard of outbound calls to URLs from someone else's data. A host name is resolved once, at
+ * connect time, by the socket's own `lookup`, and every address it has is checked there: the
+ * address checked is the address connected to, so a DNS answer that changes between a check and
+ * the connect (rebinding) cannot slip through. Literal addresses are checked before the request.
+ * Guarded calls go over node:http(s) with agents of their own (a socket is never shared with
+ * unguarded code); allowed ones (allowPrivate, allowOrigins) over the global fetch.
+ */
+export function addressGuard(options: AddressGuardOptions): AddressGuard {
+  const resolve = options.resolve ?? systemResolve;
+  const refused = options.refused ?? refusedAddress;
+  const agents = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
+  const refuse = (provider: string, url: URL, reason: string) => refusal(provider, url, reason, options.hint);
+  return {
+    fetch: (provider) => async (input, init = {}) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse(provider, url, `scheme ${url.protocol} is not http or https`);
+      if (options.allowPrivate || options.allowOrigins?.().includes(url.origin)) return fetch(input, { ...init, redirect: 'manual' });
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (isIP(host)) {
+        const reason = refused(host);
+        if (reason) throw refuse(provider, url, `${host}, ${reason}`);
+      }
+      const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
+        resolve(hostname).then((addresses) => {
+          if (addresses.length === 0) return callback(refuse(provider, url, `${hostname} has no address`), '', 0);
+          for (const a of addresses) {
+            const reason = refused(a);
+            if (reason) return callback(refuse(provider, url, `${hostname} resolves to ${a}, ${reason}`), '', 0);
+          }
+          if (lookupOptions.all) return callback(null, addresses.map((address) => ({ address, family: isIP(address) })));
+          callback(null, addresses[0]!, isIP(addresses[0]!));
+        }, (err: NodeJS.ErrnoException) => callback(err, '', 0));
+      };
+      return send(url, init, agents[url.protocol], lookup);
+    },
+  };
 }
 
 /** A URL whose call the guard refused: permanent, no retry helps. */
-export function refusal(provider: string, url: URL, reason: string): ProviderError {
-  return new ProviderError(`${provider}: refused to call ${url.protocol}//${url.host}: ${reason} (NOTIFY_ALLOW_PRIVATE_WEBHOOKS=true allows it)`, {
+export function refusal(provider: string, url: URL, reason: string, hint?: string): ProviderError {
+  return new ProviderError(`${provider}: refused to call ${url.protocol}//${url.host}: ${reason}${hint ? ` (${hint} allows it)` : ''}`, {
     provider, status: 0, code: 'address_refused', retryable: false,
   });
 }
 
-/**
- * A check for outbound URLs: resolves without error when every address of the URL's host is
- * public (or the guard allows private ones), else throws a non-retryable ProviderError.
- */
-export function addressGuard(options: AddressGuardOptions): (provider: string, url: URL) => Promise<void> {
-  const resolve = options.resolve ?? systemResolve;
-  return async (provider, url) => {
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal(provider, url, `scheme ${url.protocol} is not http or https`);
-    if (options.allowPrivate || options.allowOrigins?.().includes(url.origin)) return;
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const addresses = isIP(host) ? [host] : await resolve(host);
-    if (addresses.length === 0) throw refusal(provider, url, 'the host has no address');
-    for (const a of addresses) {
-      const reason = refusedAddress(a);
-      if (reason) throw refusal(provider, url, `${host === a ? a : `${host} resolves to ${a}`}, ${reason}`);
-    }
-  };
+/** One request over node:http(s) with the checking lookup, answered as a fetch Response (no redirect followed). */
+function send(url: URL, init: RequestInit, agent: HttpAgent, lookup: LookupFunction): Promise<Response> {
+  const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as Uint8Array);
+  const headers = Object.fromEntries(new Headers(init.headers).entries());
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers, agent, lookup, ...(init.signal && { signal: init.signal }) }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER) res.destroy(new Error(`answer larger than ${MAX_ANSWER} bytes`));
+        else chunks.push(c);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const answer = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const x of [v ?? []].flat()) answer.append(k, x);
+        try {
+          resolve(new Response([101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers: answer }));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -187,12 +187,6 @@ export interface HttpTry {
   requestIdHeader?: string;
   /** Reads the provider's error body: its message, type and request id, when it has them. */
   describeError?: (text: string) => { message?: string | undefined; code?: string | undefined; requestId?: string | undefined };
-  /**
-   * Checks the URL before the call (the SSRF guard, runtime/address-guard.ts, for URLs taken from
-   * someone else's data) and throws a ProviderError to refuse it. A guarded call follows no
-   * redirect: a 3xx answer is a failure, so a checked URL cannot hand the call to an unchecked one.
-   */
-  guard?: (url: URL) => Promise<void>;
 }
 
 /**
@@ -200,8 +194,7 @@ export interface HttpTry {
  * carrying the status, Retry-After and request id of any other.
  */
 export async function fetchAnswer(how: HttpTry, url: string, init: RequestInit & { signal: AbortSignal }): Promise<HttpAnswer> {
-  if (how.guard) await how.guard(new URL(url));
-  const res = await (how.fetch ?? fetch)(url, how.guard ? { ...init, redirect: 'manual' } : init);
+  const res = await (how.fetch ?? fetch)(url, init);
   // A body cut off mid-way rejects here (TypeError "terminated"): a network fault, retried.
   const text = await res.text();
   let requestId = res.headers.get(how.requestIdHeader ?? 'x-request-id') ?? undefined;

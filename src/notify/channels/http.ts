@@ -1,3 +1,4 @@
+import type { AddressGuard } from '../../runtime/address-guard.ts';
 import { fetchAnswer, Outbound, ProviderError, type HttpAnswer, type HttpTry } from '../../runtime/outbound.ts';
 import type { RateLimiter } from '../../runtime/rate-limit.ts';
 import { PermanentDeliveryError } from './types.ts';
@@ -6,7 +7,7 @@ export interface ChannelHttpOptions {
   describeError?: HttpTry['describeError'];
   rateLimiter?: RateLimiter;
   /** The SSRF guard, for calls whose URL comes from subscriber data (chat webhooks, push endpoints). */
-  guard?: (provider: string, url: URL) => Promise<void>;
+  guard?: AddressGuard | undefined;
 }
 
 /**
@@ -17,11 +18,10 @@ export interface ChannelHttpOptions {
  */
 export function channelHttp(provider: string, timeoutMs: number, options: ChannelHttpOptions = {}) {
   const outbound = new Outbound({ provider, timeoutMs, maxRetries: 0, rateLimiter: options.rateLimiter });
-  const guard = options.guard;
   const how: HttpTry = {
     provider,
     ...(options.describeError && { describeError: options.describeError }),
-    ...(guard && { guard: (url: URL) => guard(provider, url) }),
+    ...(options.guard && { fetch: options.guard.fetch(provider) }),
   };
   return async (url: string, init: { method: string; headers: Record<string, string>; body: string | Uint8Array<ArrayBuffer> }, signal: AbortSignal): Promise<HttpAnswer> => {
     try {
