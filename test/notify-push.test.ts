@@ -168,6 +168,26 @@ describe.each(backends)('web push on $name', (backend) => {
     expect(push.deliveriesTo(browser.endpoint)).toHaveLength(1);
   });
 
+  it('adds a browser\'s subscription (the same endpoint replaced, the newest 20 kept) and removes one by endpoint', async () => {
+    const sub = await subscriberWith([]);
+    const [a, b] = [push.subscribe(), push.subscribe()];
+    const add = (s: unknown) => n.api('POST', `/api/notify/subscribers/${sub}/push-subscriptions`, s);
+    expect((await add(a)).status).toBe(201);
+    expect((await add(b)).status).toBe(201);
+    // The browser subscribed again on the same endpoint with new keys: one entry, the new keys.
+    const again = { ...a, keys: push.subscribe().keys };
+    const after = (await add(again)).body.subscriber.pushSubscriptions;
+    expect(after).toEqual([{ endpoint: b.endpoint, keys: b.keys }, { endpoint: a.endpoint, keys: again.keys }]);
+    for (let i = 0; i < 25; i++) await add(push.subscribe());
+    expect((await n.api('GET', `/api/notify/subscribers/${sub}`)).body.subscriber.pushSubscriptions).toHaveLength(20);
+    const del = await n.api('DELETE', `/api/notify/subscribers/${sub}/push-subscriptions?endpoint=${encodeURIComponent(after[0].endpoint)}`);
+    expect(del.body).toEqual({ removed: false });
+    const last = (await n.api('GET', `/api/notify/subscribers/${sub}`)).body.subscriber.pushSubscriptions.at(-1);
+    expect((await n.api('DELETE', `/api/notify/subscribers/${sub}/push-subscriptions?endpoint=${encodeURIComponent(last.endpoint)}`)).body).toEqual({ removed: true });
+    expect((await n.api('GET', `/api/notify/subscribers/${sub}`)).body.subscriber.pushSubscriptions).toHaveLength(19);
+    expect((await n.api('POST', `/api/notify/subscribers/${randomUUID()}/push-subscriptions`, push.subscribe())).status).toBe(404);
+  });
+
   it('refuses a subscription with keys that are not a browser\'s', async () => {
     const r = await n.api('PUT', `/api/notify/subscribers/${randomUUID()}`, { pushSubscriptions: [{ endpoint: `${push.url}/wpush/x`, keys: { p256dh: 'abc', auth: 'def' } }] });
     expect(r.status).toBe(400);

@@ -263,6 +263,19 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     if (!gone) throw new HttpError(404, 'not_found', `no subscriber ${subscriberId}`);
     return reply.status(204).send();
   });
+  // A browser subscribing (pushManager.subscribe) or unsubscribing, one subscription at a time.
+  app.post('/api/notify/subscribers/:subscriberId/push-subscriptions', async (req, reply) => {
+    const { subscriberId } = subscriberParam.parse(req.params);
+    const { enterpriseId } = enterpriseQuery.parse(req.query);
+    const row = await subs.addPushSubscription(sql, subscriberId, enterpriseId ?? null, pushSubscription.parse(req.body ?? {}));
+    if (!row) throw new HttpError(404, 'not_found', `no subscriber ${subscriberId}`);
+    return reply.status(201).send({ subscriber: presentSubscriber(row) });
+  });
+  app.delete('/api/notify/subscribers/:subscriberId/push-subscriptions', async (req) => {
+    const { subscriberId } = subscriberParam.parse(req.params);
+    const { enterpriseId, endpoint } = enterpriseQuery.extend({ endpoint: z.url().max(2000) }).parse(req.query);
+    return { removed: (await subs.removePushSubscriptions(sql, subscriberId, enterpriseId ?? null, [endpoint])) > 0 };
+  });
   app.put('/api/notify/subscribers/:subscriberId/preferences', async (req) => {
     const { subscriberId } = subscriberParam.parse(req.params);
     const b = preferenceBody.parse(req.body ?? {});
