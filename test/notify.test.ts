@@ -50,6 +50,8 @@ describe.each(backends)('notifications on $name', (backend) => {
     NOTIFY_SMTP_URL: sink.url, NOTIFY_DELIVERY_ATTEMPTS: '2', NOTIFY_RETRY_BASE_MS: '50', NOTIFY_REDISPATCH_BASE_MS: '100',
     TWILIO_API_URL: twilio.url, TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'tok', TWILIO_FROM: '+15550000000',
     NOTIFY_WEBHOOK_SECRET: SECRET, NOVU_SECRET_KEY: 'novu-secret', NOVU_API_URL: novu.url,
+    // The chat receiver listens on loopback, which the address guard refuses by default.
+    NOTIFY_ALLOW_PRIVATE_WEBHOOKS: 'true',
   });
 
   beforeAll(async () => {

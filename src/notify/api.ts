@@ -51,6 +51,14 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+/** base64url of exactly `n` bytes. */
+const b64uBytes = (n: number, what: string) => z.string().max(200).refine((v) => /^[A-Za-z0-9_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64url').length === n, `must be ${what} (${n} bytes, base64url)`);
+/** A browser's PushSubscription as `JSON.stringify(subscription)` gives it. */
+const pushSubscription = z.object({
+  endpoint: z.url({ protocol: /^https?$/ }).max(2000),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({ p256dh: b64uBytes(65, 'an uncompressed P-256 public key'), auth: b64uBytes(16, 'the auth secret') }),
+}).transform(({ endpoint, keys }) => ({ endpoint, keys }));
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM');
 const subscriberBody = z.strictObject({
   enterpriseId: uuid.optional(),
@@ -58,7 +66,7 @@ const subscriberBody = z.strictObject({
   email: z.email().max(320).nullable().optional(),
   phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164 (+15551234567)').nullable().optional(),
   chatWebhookUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional(),
-  pushSubscriptions: z.array(z.object({ endpoint: z.url(), keys: z.object({ p256dh: z.string().max(200), auth: z.string().max(100) }) })).max(20).optional(),
+  pushSubscriptions: z.array(pushSubscription).max(20).optional(),
   locale: z.string().max(35).nullable().optional(),
   timezone: z.string().max(100).refine(validZone, 'must be an IANA time zone').default('UTC'),
   quietHoursStart: hhmm.nullable().optional(),
@@ -82,12 +90,15 @@ const workflowBody = z.strictObject({
 const templateBody = z.strictObject({
   channel, name: plainString(300).optional(), enterpriseId: uuid.optional(),
   subject: z.string().max(10_000).nullable().optional(), body: z.string().min(1).max(100_000),
+  /** Liquid for the action link of in-app and push messages. */
+  actionUrl: z.string().max(10_000).nullable().optional(),
 });
 const previewBody = z.strictObject({
   templateKey: z.string().max(200).optional(),
   channel: channel.optional(),
   subject: z.string().max(10_000).nullable().optional(),
   body: z.string().max(100_000).optional(),
+  actionUrl: z.string().max(10_000).nullable().optional(),
   payload: z.record(z.string(), z.unknown()).default({}),
   subscriber: z.record(z.string(), z.unknown()).default({}),
 }).refine((b) => !!b.templateKey !== (b.body !== undefined && !!b.channel), 'give templateKey, or channel and body');
@@ -192,23 +203,26 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     try {
       deps.liquid.parse(b.body);
       if (b.subject) deps.liquid.parse(b.subject);
+      if (b.actionUrl) deps.liquid.parse(b.actionUrl);
     } catch (err) {
       throw new HttpError(400, 'invalid_template', `template ${key} does not parse: ${(err as Error).message}`);
     }
-    const row = await store.upsertTemplate(sql, { key, channel: b.channel, subject: b.subject ?? null, body: b.body, ...(b.name && { name: b.name }), enterpriseId: b.enterpriseId ?? null });
-    return { template: { id: row.id, key: row.template_key, channel: row.channel_type, subject: row.subject_template, body: row.body_template } };
+    const row = await store.upsertTemplate(sql, {
+      key, channel: b.channel, subject: b.subject ?? null, body: b.body, action: b.actionUrl ?? null, ...(b.name && { name: b.name }), enterpriseId: b.enterpriseId ?? null,
+    });
+    return { template: { id: row.id, key: row.template_key, channel: row.channel_type, subject: row.subject_template, body: row.body_template, actionUrl: row.action_template } };
   });
   app.post('/api/notify/templates/preview', async (req) => {
     const b = previewBody.parse(req.body ?? {});
-    let source: { key: string | null; subject: string | null; body: string };
+    let source: { key: string | null; subject: string | null; body: string; actionUrl: string | null };
     let ch = b.channel;
     if (b.templateKey) {
       const [t] = await store.templatesByKey(sql, [b.templateKey], null);
       if (!t) throw new HttpError(404, 'template_not_found', `no published template ${b.templateKey}`);
-      source = { key: t.template_key, subject: t.subject_template, body: t.body_template };
+      source = { key: t.template_key, subject: t.subject_template, body: t.body_template, actionUrl: t.action_template };
       ch = t.channel_type;
     } else {
-      source = { key: null, subject: b.subject ?? null, body: b.body! };
+      source = { key: null, subject: b.subject ?? null, body: b.body!, actionUrl: b.actionUrl ?? null };
     }
     try {
       const rendered = await renderMessage(deps.liquid, ch!, source, { ...b.payload, payload: b.payload, subscriber: b.subscriber });
@@ -248,6 +262,19 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     const gone = await sql.transaction((tx) => subs.deleteSubscriber(tx, subscriberId, enterpriseId ?? null));
     if (!gone) throw new HttpError(404, 'not_found', `no subscriber ${subscriberId}`);
     return reply.status(204).send();
+  });
+  // A browser subscribing (pushManager.subscribe) or unsubscribing, one subscription at a time.
+  app.post('/api/notify/subscribers/:subscriberId/push-subscriptions', async (req, reply) => {
+    const { subscriberId } = subscriberParam.parse(req.params);
+    const { enterpriseId } = enterpriseQuery.parse(req.query);
+    const row = await subs.addPushSubscription(sql, subscriberId, enterpriseId ?? null, pushSubscription.parse(req.body ?? {}));
+    if (!row) throw new HttpError(404, 'not_found', `no subscriber ${subscriberId}`);
+    return reply.status(201).send({ subscriber: presentSubscriber(row) });
+  });
+  app.delete('/api/notify/subscribers/:subscriberId/push-subscriptions', async (req) => {
+    const { subscriberId } = subscriberParam.parse(req.params);
+    const { enterpriseId, endpoint } = enterpriseQuery.extend({ endpoint: z.url().max(2000) }).parse(req.query);
+    return { removed: (await subs.removePushSubscriptions(sql, subscriberId, enterpriseId ?? null, [endpoint])) > 0 };
   });
   app.put('/api/notify/subscribers/:subscriberId/preferences', async (req) => {
     const { subscriberId } = subscriberParam.parse(req.params);
@@ -340,6 +367,21 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
   app.get('/api/notify/emulator/smtp', async () => {
     if (!deps.sink) throw new HttpError(404, 'no_sink', 'NOTIFY_SMTP_URL is set: mail goes to that relay, not to the local sink');
     return { url: deps.sink.url, accepted: deps.sink.accepted, messages: deps.sink.messages().reverse().slice(0, 100) };
+  });
+
+  // ---- the in-process push service (demo default with no VAPID keys) ----
+  app.get('/api/notify/push/vapid-public-key', async () => {
+    if (!deps.vapidPublicKey) throw new HttpError(404, 'push_off', 'web push is not configured (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT)');
+    return { publicKey: deps.vapidPublicKey };
+  });
+  app.get('/api/notify/emulator/push', async () => {
+    if (!deps.pushService) throw new HttpError(404, 'no_push_service', 'VAPID keys or NOTIFY_SMTP_URL are set: push goes to real push services');
+    return { url: deps.pushService.url, deliveries: deps.pushService.deliveries.slice(-100).reverse() };
+  });
+  /** A browser's subscription on the in-process push service, for a demo subscriber's pushSubscriptions. */
+  app.post('/api/notify/emulator/push/subscriptions', async (_req, reply) => {
+    if (!deps.pushService) throw new HttpError(404, 'no_push_service', 'VAPID keys or NOTIFY_SMTP_URL are set: push goes to real push services');
+    return reply.status(201).send(deps.pushService.subscribe(deps.vapidPublicKey));
   });
 
   // ---- the original XNovu app routes ----

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, type Config } from '../config.ts';
+import { bool, int, type Config, type ConfigProblem } from '../config.ts';
 
 const optionalUrl = z.url({ error: 'must be a URL' }).optional().transform((u) => u?.replace(/\/+$/, ''));
 
@@ -43,8 +43,47 @@ export const notifyConfig = z.object({
   RULE_POLL_INTERVAL_MS: int(30_000, 10),
   /** Digest buckets are checked for a due flush this often. */
   NOTIFY_DIGEST_INTERVAL_MS: int(1000, 10),
-  /** Timeout of one outbound call of a channel (chat, SMS, Novu). */
+  /** Timeout of one outbound call of a channel (chat, SMS, push, Novu). */
   NOTIFY_HTTP_TIMEOUT_MS: int(10_000, 100),
+  /**
+   * Web push (VAPID, RFC 8292): the application server key pair (base64url, as `web-push
+   * generate-vapid-keys` prints it) and a contact (mailto: or https:). All three or none; none,
+   * the PUSH channel is off (deliveries SKIPPED), except with the in-process SMTP sink (no
+   * NOTIFY_SMTP_URL), where a local push service and a key pair made at start stand in.
+   */
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  VAPID_PRIVATE_KEY: z.string().optional(),
+  VAPID_SUBJECT: z.string().optional(),
+  /** How long a push service keeps an undelivered message (the TTL header), in seconds. */
+  NOTIFY_PUSH_TTL_SECONDS: int(86_400, 0, 2_419_200),
+  /**
+   * Chat webhooks and push endpoints come from subscriber data, so they may not point at
+   * loopback, private, link-local or cloud-metadata addresses; true lets them (local emulators).
+   */
+  NOTIFY_ALLOW_PRIVATE_WEBHOOKS: bool(false),
 });
+
+/** Checks across the slice's variables: the VAPID identity is complete and well formed. */
+export function checkNotifyConfig(c: z.infer<typeof notifyConfig>): ConfigProblem[] {
+  const vapid = { VAPID_PUBLIC_KEY: c.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: c.VAPID_PRIVATE_KEY, VAPID_SUBJECT: c.VAPID_SUBJECT };
+  const set = Object.values(vapid).filter((v) => v !== undefined).length;
+  if (set === 0) return [];
+  const problems: ConfigProblem[] = [];
+  for (const [variable, value] of Object.entries(vapid)) {
+    if (value === undefined) problems.push({ variable, message: 'is required when any VAPID_* variable is set (web push needs all three)' });
+  }
+  const bytes = (v: string | undefined) => (v !== undefined && /^[A-Za-z0-9_-]+={0,2}$/.test(v) ? Buffer.from(v, 'base64url') : undefined);
+  const pub = bytes(c.VAPID_PUBLIC_KEY);
+  if (c.VAPID_PUBLIC_KEY !== undefined && (pub?.length !== 65 || pub[0] !== 4)) {
+    problems.push({ variable: 'VAPID_PUBLIC_KEY', message: 'must be a base64url uncompressed P-256 public key (65 bytes)' });
+  }
+  if (c.VAPID_PRIVATE_KEY !== undefined && bytes(c.VAPID_PRIVATE_KEY)?.length !== 32) {
+    problems.push({ variable: 'VAPID_PRIVATE_KEY', message: 'must be a base64url P-256 private key (32 bytes)' });
+  }
+  if (c.VAPID_SUBJECT !== undefined && !/^(mailto:.+@.+|https:\/\/.+)/.test(c.VAPID_SUBJECT)) {
+    problems.push({ variable: 'VAPID_SUBJECT', message: 'must be a mailto: address or an https: URL' });
+  }
+  return problems;
+}
 
 export type NotifyConfig = Config & z.infer<typeof notifyConfig>;

@@ -1,16 +1,21 @@
 /**
  * The notifications domain's per-process state, built once by `setup`: the channel providers,
- * the template engine, the Novu client, and (with no NOTIFY_SMTP_URL) the in-process SMTP sink
- * that the email channel then delivers to.
+ * the template engine, the Novu client, the address guard of subscriber-supplied URLs, and (with
+ * no NOTIFY_SMTP_URL) the in-process SMTP sink that the email channel then delivers to, plus,
+ * with no VAPID keys either, an in-process push service and a VAPID key pair made at start.
  */
 import type { Liquid } from 'liquidjs';
+import webpush from 'web-push';
 import type { Logger } from '../log.ts';
 import { SmtpSink } from '../emulators/smtp/index.ts';
+import { PushServiceEmulator } from '../emulators/webpush/index.ts';
+import { addressGuard } from '../runtime/address-guard.ts';
 import type { Services } from '../runtime/domain.ts';
 import type { WorkflowEngine } from '../workflows/index.ts';
 import { ChatChannel } from './channels/chat.ts';
 import { EmailChannel } from './channels/email.ts';
 import { InAppChannel } from './channels/in-app.ts';
+import { PushChannel, type Vapid } from './channels/push.ts';
 import { SmsChannel } from './channels/sms.ts';
 import type { ChannelProvider } from './channels/types.ts';
 import type { NotifyConfig } from './config.ts';
@@ -27,6 +32,10 @@ export interface NotifyDeps {
   novu: NovuClient | undefined;
   /** The in-process SMTP sink when NOTIFY_SMTP_URL is unset (captured mail: /api/notify/emulator/smtp). */
   sink: SmtpSink | undefined;
+  /** The in-process push service when neither NOTIFY_SMTP_URL nor VAPID keys are set (/api/notify/emulator/push). */
+  pushService: PushServiceEmulator | undefined;
+  /** The VAPID public key push subscriptions are made for (browsers' applicationServerKey), if push is on. */
+  vapidPublicKey: string | undefined;
   log: Logger;
   close(): Promise<void>;
 }
@@ -46,11 +55,27 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
     smtpUrl = await sink.start();
     log.info(`NOTIFY_SMTP_URL is not set: email goes to the in-process SMTP sink at ${smtpUrl} (see GET /api/notify/emulator/smtp)`);
   }
+  let vapid: Vapid | undefined = config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY && config.VAPID_SUBJECT
+    ? { publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY, subject: config.VAPID_SUBJECT }
+    : undefined;
+  let pushService: PushServiceEmulator | undefined;
+  if (!vapid && sink) {
+    pushService = new PushServiceEmulator();
+    await pushService.start();
+    vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:push@nova.local' };
+    log.info(`VAPID keys are not set: web push goes to the in-process push service at ${pushService.url} (see GET /api/notify/emulator/push)`);
+  }
+  // Subscriber-supplied URLs (chat webhooks, push endpoints) may reach only public addresses; the
+  // push service this process started itself is let through.
+  const guard = addressGuard({
+    allowPrivate: config.NOTIFY_ALLOW_PRIVATE_WEBHOOKS, allowOrigins: () => (pushService ? [pushService.url] : []), hint: 'NOTIFY_ALLOW_PRIVATE_WEBHOOKS=true',
+  });
   const email = new EmailChannel(smtpUrl, config.NOTIFY_EMAIL_FROM);
   const providers: ChannelProvider[] = [
     email,
     new InAppChannel(services.sql, services.events),
-    new ChatChannel(config.NOTIFY_WEBHOOK_SECRET, config.NOTIFY_HTTP_TIMEOUT_MS),
+    new ChatChannel(config.NOTIFY_WEBHOOK_SECRET, config.NOTIFY_HTTP_TIMEOUT_MS, guard),
+    new PushChannel({ vapid, ttlSeconds: config.NOTIFY_PUSH_TTL_SECONDS, timeoutMs: config.NOTIFY_HTTP_TIMEOUT_MS, sql: services.sql, log, guard }),
     new SmsChannel({
       apiUrl: config.TWILIO_API_URL, accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, from: config.TWILIO_FROM,
       timeoutMs: config.NOTIFY_HTTP_TIMEOUT_MS,
@@ -60,12 +85,12 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
   const channels = new Map<ChannelType, ChannelProvider>();
   for (const p of providers) channels.set(p.channel, p);
   return {
-    services, config, engine, channels, log, sink,
+    services, config, engine, channels, log, sink, pushService, vapidPublicKey: vapid?.publicKey,
     liquid: createLiquid(),
     novu: config.NOVU_SECRET_KEY ? new NovuClient(config.NOVU_API_URL, config.NOVU_SECRET_KEY, config.NOTIFY_HTTP_TIMEOUT_MS) : undefined,
     close: async () => {
       email.close();
-      await sink?.stop();
+      await Promise.all([sink?.stop(), pushService?.stop()]);
     },
   };
 }

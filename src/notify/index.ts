@@ -1,7 +1,7 @@
 /**
  * Notifications (seed 002, XNovu): role `notifications` dispatches due rows of
  * notify.ent_notification to delivery runs of the `notify.deliver` workflow (src/workflows), which
- * send them on their channels (email, in-app, chat, SMS, or Novu forwarding). Routes run on the
+ * send them on their channels (email, in-app, chat, SMS, web push, or Novu forwarding). Routes run on the
  * `api` role; processes running `workflow-runner` set this domain up too, as they execute its
  * delivery runs.
  *
@@ -12,7 +12,7 @@
 import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
 import type { Workflow, WorkflowEngine } from '../workflows/index.ts';
 import { registerNotifyCommands } from './cli.ts';
-import { notifyConfig, type NotifyConfig } from './config.ts';
+import { checkNotifyConfig, notifyConfig, type NotifyConfig } from './config.ts';
 import { deliveryWorkflow } from './deliver.ts';
 import { setupNotify, type NotifyDeps, type NotifySetupOptions } from './deps.ts';
 import { DISPATCH_QUEUE, dispatchHandler, pollFailedRows, pollNewRows, pollScheduledRows, type DispatchJob } from './dispatch.ts';
@@ -63,6 +63,7 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
     roles: [NOTIFICATIONS_ROLE],
     setupRoles: ['workflow-runner'],
     config: notifyConfig,
+    checkConfig: checkNotifyConfig,
     owns: NOTIFY_TABLES,
     setup: async (services) => {
       current = await setupNotify(services, options.engine(services), options);

@@ -16,7 +16,7 @@ export class NovuClient {
   private readonly http;
 
   constructor(private readonly apiUrl: string, private readonly secretKey: string, timeoutMs: number) {
-    this.http = channelHttp('novu', timeoutMs, (text) => ({ message: (JSON.parse(text) as { message?: string }).message }));
+    this.http = channelHttp('novu', timeoutMs, { describeError: (text) => ({ message: (JSON.parse(text) as { message?: string }).message }) });
   }
 
   async trigger(

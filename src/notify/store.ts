@@ -244,20 +244,22 @@ export interface TemplateRow {
   channel_type: ChannelType;
   subject_template: string | null;
   body_template: string;
+  /** Liquid for the action link (in-app, push); null: none. */
+  action_template: string | null;
   enterprise_id: string | null;
 }
 
 export async function upsertTemplate(
   db: Queryable,
-  t: { key: string; channel: ChannelType; subject?: string | null; body: string; name?: string; enterpriseId?: string | null },
+  t: { key: string; channel: ChannelType; subject?: string | null; body: string; action?: string | null; name?: string; enterpriseId?: string | null },
 ): Promise<TemplateRow> {
   const [row] = await db.query<TemplateRow>(
-    `insert into notify.ent_notification_template (name, template_key, channel_type, subject_template, body_template, enterprise_id, publish_status)
-     values ($1, $2, $3::notify.notification_channel_type, $4, $5, $6::uuid, 'PUBLISH')
+    `insert into notify.ent_notification_template (name, template_key, channel_type, subject_template, body_template, action_template, enterprise_id, publish_status)
+     values ($1, $2, $3::notify.notification_channel_type, $4, $5, $6, $7::uuid, 'PUBLISH')
      on conflict (template_key) do update set channel_type = excluded.channel_type, subject_template = excluded.subject_template,
-       body_template = excluded.body_template, updated_at = now()
-     returning id, template_key, channel_type::text as channel_type, subject_template, body_template, enterprise_id::text as enterprise_id`,
-    [t.name ?? t.key, t.key, t.channel, t.subject ?? null, t.body, t.enterpriseId ?? null],
+       body_template = excluded.body_template, action_template = excluded.action_template, updated_at = now()
+     returning id, template_key, channel_type::text as channel_type, subject_template, body_template, action_template, enterprise_id::text as enterprise_id`,
+    [t.name ?? t.key, t.key, t.channel, t.subject ?? null, t.body, t.action ?? null, t.enterpriseId ?? null],
   );
   return row!;
 }
@@ -266,7 +268,7 @@ export async function upsertTemplate(
 export async function templatesByKey(db: Queryable, keys: string[], enterpriseId: string | null): Promise<TemplateRow[]> {
   if (keys.length === 0) return [];
   return db.query<TemplateRow>(
-    `select id, template_key, channel_type::text as channel_type, subject_template, body_template, enterprise_id::text as enterprise_id
+    `select id, template_key, channel_type::text as channel_type, subject_template, body_template, action_template, enterprise_id::text as enterprise_id
      from notify.ent_notification_template
      where template_key = any($1::text[]) and publish_status = 'PUBLISH' and not deactivated
        and (enterprise_id is null or enterprise_id = $2::uuid)`,

@@ -127,3 +127,46 @@ export async function preferencesOf(db: Queryable, ids: string[], enterpriseId: 
     [ids, enterpriseId],
   );
 }
+
+/**
+ * Drops push subscriptions the push service said are gone (404/410), by endpoint; the others
+ * stay, including any added meanwhile.
+ */
+export async function removePushSubscriptions(db: Queryable, subscriberId: string, enterpriseId: string | null, endpoints: string[]): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    `update notify.ent_subscriber set updated_at = now(), push_subscriptions = (
+       select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from jsonb_array_elements(push_subscriptions) with ordinality as s(e, n)
+       where not (e->>'endpoint' = any($3::text[])))
+     where subscriber_id = $1::uuid and enterprise_id is not distinct from $2::uuid
+       and exists (select 1 from jsonb_array_elements(push_subscriptions) e where e->>'endpoint' = any($3::text[]))
+     returning id`,
+    [subscriberId, enterpriseId, endpoints],
+  );
+  return rows.length;
+}
+
+/** Most push subscriptions kept per subscriber (browsers and devices); the oldest go first. */
+export const MAX_PUSH_SUBSCRIPTIONS = 20;
+
+/**
+ * Adds a browser's push subscription to a subscriber (replacing one with the same endpoint, as a
+ * browser re-subscribing gets new keys), keeping the newest MAX_PUSH_SUBSCRIPTIONS. Undefined
+ * when there is no such subscriber.
+ */
+export async function addPushSubscription(
+  db: Queryable, subscriberId: string, enterpriseId: string | null, subscription: SubscriberRow['push_subscriptions'][number],
+): Promise<SubscriberRow | undefined> {
+  const [row] = await db.query<SubscriberRow>(
+    `update notify.ent_subscriber set updated_at = now(), push_subscriptions = (
+       select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
+         select e, n from (
+           select e, n from jsonb_array_elements(push_subscriptions) with ordinality as s(e, n) where e->>'endpoint' <> $3
+           union all select $4::text::jsonb, 1000000
+         ) every_one order by n desc limit $5
+       ) newest)
+     where subscriber_id = $1::uuid and enterprise_id is not distinct from $2::uuid
+     returning ${S}`,
+    [subscriberId, enterpriseId, subscription.endpoint, JSON.stringify(subscription), MAX_PUSH_SUBSCRIPTIONS],
+  );
+  return row;
+}

@@ -79,7 +79,7 @@ export function sourceFor(
   if (!key) return undefined;
   const t = templates.find((x) => x.template_key === key);
   if (!t) return { key, subject: null, body: '', missing: true };
-  return { key, subject: t.subject_template, body: t.body_template };
+  return { key, subject: t.subject_template, body: t.body_template, actionUrl: t.action_template };
 }
 
 /** The variables a template sees: the payload's fields, plus `payload`, `subscriber` and `notification`. */

@@ -1,21 +1,22 @@
 import { createHmac } from 'node:crypto';
 import type { SubscriberRow } from '../subscribers-store.ts';
-import { channelHttp } from './http.ts';
+import { channelHttp, type ChannelHttpOptions } from './http.ts';
 import type { ChannelProvider, OutgoingMessage, SendResult } from './types.ts';
 
 /**
  * Chat: a Slack-compatible incoming webhook (`{"text": ...}`; Slack answers `ok`) or a generic
  * JSON webhook signed with HMAC-SHA256 over `<timestamp>.<body>` (headers X-Nova-Timestamp and
  * X-Nova-Signature: sha256=<hex>). The subscriber's chat_webhook_url says where; its
- * `data.chatFormat` (`slack` | `webhook`) which, default slack for hooks.slack.com.
+ * `data.chatFormat` (`slack` | `webhook`) which, default slack for hooks.slack.com. The URL is
+ * subscriber data, so every call passes the address guard (no loopback, private or metadata hosts).
  */
 export class ChatChannel implements ChannelProvider {
   readonly channel = 'CHAT' as const;
   readonly provider = 'webhook';
   private readonly http;
 
-  constructor(private readonly secret: string | undefined, timeoutMs: number) {
-    this.http = channelHttp('chat', timeoutMs);
+  constructor(private readonly secret: string | undefined, timeoutMs: number, guard: ChannelHttpOptions['guard']) {
+    this.http = channelHttp('chat', timeoutMs, { guard });
   }
 
   unreachable(r: SubscriberRow): string | null {

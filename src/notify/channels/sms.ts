@@ -17,9 +17,11 @@ export class SmsChannel implements ChannelProvider {
 
   constructor(private readonly options: { apiUrl: string; accountSid: string | undefined; authToken: string | undefined; from: string | undefined; timeoutMs: number }) {
     // Twilio's error body: {code, message, more_info, status}.
-    this.http = channelHttp('twilio', options.timeoutMs, (text) => {
-      const e = JSON.parse(text) as { code?: number; message?: string };
-      return { message: e.message && `${e.code ?? ''} ${e.message}`.trim(), code: e.code === undefined ? undefined : String(e.code) };
+    this.http = channelHttp('twilio', options.timeoutMs, {
+      describeError: (text) => {
+        const e = JSON.parse(text) as { code?: number; message?: string };
+        return { message: e.message && `${e.code ?? ''} ${e.message}`.trim(), code: e.code === undefined ? undefined : String(e.code) };
+      },
     });
   }
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api } from '../api/client.ts';
-import { useResource } from '../api/hooks.ts';
+import { useLive, useResource } from '../api/hooks.ts';
 import { ago } from '../format.ts';
 import { Link } from '../router.tsx';
 import { Badge, Empty, ErrorNote } from '../ui.tsx';
@@ -10,8 +10,8 @@ interface Notification {
   id: number; name: string; status: string; recipients: string[]; channels: string[] | null; payload: unknown;
   errorDetails: unknown; runId: string | null; dispatchCount: number; scheduledFor: string | null; createdAt: string; processedAt: string | null;
 }
-interface Delivery { id: number; recipient: string; channel: string; status: string; attempts: number; provider: string | null; content: { subject?: string | null; body?: string } | null; error: string | null }
-interface InboxMessage { id: number; title: string | null; body: string; read: boolean; seen: boolean; createdAt: string }
+interface Delivery { id: number; recipient: string; channel: string; status: string; attempts: number; provider: string | null; content: { subject?: string | null; body?: string; actionUrl?: string | null } | null; error: string | null }
+interface InboxMessage { id: number; title: string | null; body: string; actionUrl: string | null; read: boolean; seen: boolean; createdAt: string }
 
 const kind = (status: string) => (status === 'SENT' ? 'completed' : status === 'FAILED' ? 'failed' : status === 'RETRACTED' ? 'cancelled' : status.toLowerCase());
 
@@ -67,7 +67,8 @@ export function NotificationPage({ id }: { id: string }) {
               <tbody>{detail.data!.deliveries.map((d) => (
                 <tr key={d.id}>
                   <td className="small">{d.recipient}</td><td>{d.channel}</td><td><Badge kind={kind(d.status)}>{d.status}</Badge></td><td>{d.attempts}</td>
-                  <td>{d.content?.subject && <strong>{d.content.subject}<br /></strong>}<span className="small">{d.content?.body ?? '—'}</span>{d.error && <div className="error-text small">{d.error}</div>}</td>
+                  <td>{d.content?.subject && <strong>{d.content.subject}<br /></strong>}<span className="small">{d.content?.body ?? '—'}</span>
+                    {d.content?.actionUrl && <div className="small">action: {d.content.actionUrl}</div>}{d.error && <div className="error-text small">{d.error}</div>}</td>
                 </tr>
               ))}</tbody>
             </table>
@@ -84,12 +85,18 @@ export function NotificationPage({ id }: { id: string }) {
 
 const DEMO_SUBSCRIBER = '00000000-0000-4000-8000-00000000d3e0';
 
-/** An in-app inbox: a subscriber's messages, unread count, mark read / archive. */
+/**
+ * An in-app inbox: a subscriber's messages, unread count, mark read / archive. Live over `/ws`
+ * (topic `inbox:<subscriberId>`: new, updated and retracted messages); polled only while the
+ * socket is down.
+ */
 export function InboxDemoPage() {
   const [subscriber, setSubscriber] = useState(DEMO_SUBSCRIBER);
-  const inbox = useResource<{ messages: InboxMessage[]; unread: number; total: number }>(`/api/notify/inbox/${subscriber}`, { live: 2_000, offline: 2_000 });
+  const inbox = useResource<{ messages: InboxMessage[]; unread: number; total: number }>(`/api/notify/inbox/${subscriber}`, { live: 60_000, offline: 3_000 });
+  useLive([`inbox:${subscriber}`], () => inbox.reload());
   const mark = async (action: string, ids?: number[]) => {
     await api('POST', `/api/notify/inbox/${subscriber}/mark`, { action, ...(ids && { ids }) });
+    inbox.reload();
   };
   return (
     <section>
@@ -104,7 +111,7 @@ export function InboxDemoPage() {
           <thead><tr><th>message</th><th>received</th><th /></tr></thead>
           <tbody>{inbox.data.messages.map((m) => (
             <tr key={m.id}>
-              <td>{!m.read && <Badge kind="waiting">new</Badge>} <strong>{m.title}</strong> {m.body}</td><td>{ago(m.createdAt)}</td>
+              <td>{!m.read && <Badge kind="waiting">new</Badge>} <strong>{m.title}</strong> {m.body}{m.actionUrl && /^https?:\/\//.test(m.actionUrl) && <> · <a href={m.actionUrl} rel="noreferrer">open</a></>}</td><td>{ago(m.createdAt)}</td>
               <td>{!m.read && <button type="button" onClick={() => void mark('read', [m.id])}>Read</button>} <button type="button" onClick={() => void mark('archive', [m.id])}>Archive</button></td>
             </tr>
           ))}</tbody>
