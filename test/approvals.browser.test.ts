@@ -11,10 +11,14 @@ import { backends, type TestDb } from './helpers/db.ts';
 import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
+const MANAGER = 'manager-personal-token-0123456789';
+const ANA = 'ana-personal-token-0123456789';
+
 /**
- * The approvals inbox in headless Chromium: an approver names themself, sees the pending
- * demo.expense approval with its form rendered, is told when the data does not fit the form,
- * and approves; the run then pays.
+ * The approvals inbox in headless Chromium, on a server with NOVA_USERS: an approver signs in
+ * with their personal token (a wrong one is refused), sees the pending demo.expense approval with
+ * its form rendered, is told when the data does not fit the form, and approves; the run then pays.
+ * The run's own starter is refused with the server's reason shown.
  */
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
 
@@ -35,6 +39,7 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, domain, dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,orchestrator', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
+      NOVA_USERS: `manager:${MANAGER}:finance,ana:${ANA}`,
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -47,10 +52,23 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await db?.drop();
   });
 
-  it('shows a pending approval with its form to its approver, refuses data off the form, and approves', async () => {
-    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['manager'] }, { submittedBy: 'ana' });
+  const signIn = async (token: string) => {
+    await page.getByRole('button', { name: 'Enter your user token' }).click();
+    await page.getByRole('textbox', { name: 'user token' }).fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('signs an approver in by personal token, refuses data off the form, and resumes the run on approval', async () => {
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['role:finance'] }, { submittedBy: 'ana' });
     await page.goto(`${base}/approvals?view=mine`);
-    await page.getByLabel('your user name').fill('manager');
+    await page.getByText('Sign in with your user token to see the approvals waiting for you.').waitFor();
+    await signIn('not-anybody-s-token-0123456789');
+    await page.getByRole('dialog').getByText(/Token rejected/).waitFor();
+    await page.getByRole('textbox', { name: 'user token' }).fill(MANAGER);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
+
+    // A role approver's card: "mine" through the role the token's user holds.
     const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });
     await card.waitFor({ timeout: 15_000 });
     await card.getByLabel('amount *').fill('500');
@@ -64,9 +82,30 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await until(async () => (await store.getRun(db.sql, run.id))!.status === 'completed', 10_000, 'the run to complete');
     expect((await store.getRun(db.sql, run.id))!.output).toEqual({ paid: true, amount: 100, costCentre: 'ops' });
 
+    // The token stays in this browser: the decided view shows the audit trail, still signed in.
     await page.goto(`${base}/approvals?view=decided`);
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
     const decided = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });
     await decided.getByRole('table', { name: 'Decisions' }).getByText('manager').waitFor();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows the server refusing a run starter who approves their own run, recording nothing', async () => {
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 75, approvers: ['manager', 'ana'] }, { submittedBy: 'ana' });
+    await page.goto(`${base}/approvals?view=mine`);
+    await page.evaluate(() => localStorage.removeItem('nova.userToken'));
+    await page.reload();
+    await signIn(ANA);
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('ana');
+    const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 75?' });
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByLabel('amount *').fill('75');
+    await card.getByLabel('costCentre *').selectOption('rnd');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByRole('alert').getByText('Refused: ana started this run and may not decide its approval').waitFor();
+    const approval = (await (await fetch(`${base}/api/approvals?runId=${run.id}`)).json()) as { approvals: { status: string; decisions: unknown[] }[] };
+    expect(approval.approvals[0]).toMatchObject({ status: 'pending', decisions: [] });
+    expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
     expect(pageErrors).toEqual([]);
   });
 });
