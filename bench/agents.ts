@@ -15,15 +15,9 @@
  */
 import { createServer } from 'node:http';
 import WebSocket from 'ws';
-import { loadConfig } from '../src/config.ts';
 import { LlmEmulator } from '../src/emulators/llm/index.ts';
-import { silentLogger } from '../src/log.ts';
-import { EventHub } from '../src/queue/events.ts';
-import { QueueClient } from '../src/queue/queue.ts';
-import { RateLimiter } from '../src/runtime/rate-limit.ts';
-import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { envInt, mb, peakRss, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { startRun } from '../src/workflows/index.ts';
+import { envInt, mb, peakRss, rssBytes, startNova, type NovaChild, p50p99, workflowBench } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -36,13 +30,7 @@ if (!env.DATABASE_URL) {
   process.exit(2);
 }
 
-const db = await scratchDatabase(env.DATABASE_URL);
-const events = new EventHub();
-const services = {
-  config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
-  processId: 'bench', log: silentLogger,
-};
-const engine = setupWorkflows(services, exampleWorkflows);
+const { db, engine } = await workflowBench(env.DATABASE_URL, { listen: false });
 
 const emulator = new LlmEmulator({ latencyMs: MODEL_MS });
 const llmUrl = await emulator.start();
@@ -54,8 +42,6 @@ const procEnv = {
   DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: 'openai', OPENAI_BASE_URL: llmUrl,
   OPENAI_MODEL: 'emulator', AGENT_RUNNER_CONCURRENCY: '32', API_HOST: '127.0.0.1', PORT: '0',
 };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
 
 let procs: NovaChild[] = [];
 try {
@@ -107,13 +93,13 @@ try {
     turns = r.turns;
     ids.push(r.id);
   }
-  console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${fmt(perTurn)} (target ≤ 10 ms)`);
+  console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${p50p99(perTurn)} (target ≤ 10 ms)`);
 
   // Streams are written in run order, each run's model calls in turn order: pair them up.
   const sent = emulator.firstTokenAt.slice(streamsBefore);
   const received = ids.flatMap((id) => Array.from({ length: turns }, (_, t) => firstToken.get(`${id}/research/turn-${t + 1}/model`)));
   const lags = sent.flatMap((at, i) => (received[i] === undefined ? [] : [received[i]! - at]));
-  console.log(`first streamed token, emulator → /ws client (${lags.length} streams): ${fmt(lags)} (target ≤ 50 ms)`);
+  console.log(`first streamed token, emulator → /ws client (${lags.length} streams): ${p50p99(lags)} (target ≤ 50 ms)`);
 
   const rss = peakRss(() => [agents!.child.pid], 50);
   const idle = rssBytes(agents!.child.pid);
