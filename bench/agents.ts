@@ -4,9 +4,10 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:agents
  *
  * On a scratch database, with built `nova` processes (api+fanout, workflow-runner+http-worker,
- * agent-runner) running the shipped `demo.research` agent against the LLM emulator (OpenAI
- * chat completions, streamed, BENCH_MODEL_MS model latency, default 200) and a local search
- * server; the builtin policy makes one tool call per turn, then answers:
+ * agent-runner) running the shipped `demo.research` agent against the LLM emulator (streamed
+ * OpenAI chat completions, or Anthropic messages with BENCH_PROVIDER=anthropic; BENCH_MODEL_MS
+ * model latency, default 200) and a local search server; the builtin policy makes one tool
+ * call per turn, then answers:
  *   1. overhead per turn: BENCH_SEQUENTIAL runs one after the other, start → run.completed,
  *      minus the emulator's latency for each model call, divided by the turns;
  *   2. first streamed token: emulator writes a run's first content chunk → the `agent.token`
@@ -24,6 +25,7 @@ const int = envInt;
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 30);
 const CONCURRENT = int('BENCH_CONCURRENT', 16);
 const MODEL_MS = int('BENCH_MODEL_MS', 200);
+const PROVIDER = env.BENCH_PROVIDER === 'anthropic' ? 'anthropic' : 'openai';
 
 if (!env.DATABASE_URL) {
   console.error('bench:agents needs DATABASE_URL (the processes share the database; PGlite is single-process)');
@@ -39,13 +41,13 @@ await new Promise<void>((r) => search.listen(0, '127.0.0.1', r));
 const searchUrl = `http://127.0.0.1:${(search.address() as { port: number }).port}/search?q={query}`;
 
 const procEnv = {
-  DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: 'openai', OPENAI_BASE_URL: llmUrl,
+  DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: PROVIDER, OPENAI_BASE_URL: llmUrl, ANTHROPIC_BASE_URL: llmUrl.replace(/\/v1$/, ''), ANTHROPIC_MODEL: 'emulator',
   OPENAI_MODEL: 'emulator', AGENT_RUNNER_CONCURRENCY: '32', API_HOST: '127.0.0.1', PORT: '0',
 };
 
 let procs: NovaChild[] = [];
 try {
-  console.log(`bench:agents on ${new URL(db.url).host}; emulator latency ${MODEL_MS} ms per model call`);
+  console.log(`bench:agents on ${new URL(db.url).host}; ${PROVIDER} emulator latency ${MODEL_MS} ms per model call`);
   const [api, runner, agents] = await Promise.all([
     startNova('api,fanout', procEnv), startNova('workflow-runner,http-worker', procEnv), startNova('agent-runner', procEnv),
   ]);
