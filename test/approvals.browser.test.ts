@@ -108,4 +108,26 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
     expect(pageErrors).toEqual([]);
   });
+
+  it('without NOVA_USERS (development) decides as the name typed in the page', async () => {
+    const port = await freePort();
+    const dev = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: exampleWorkflows }), dashboardDomain(webDir)], {
+      WORKER_TYPE: 'api', PORT: String(port), API_HOST: '127.0.0.1',
+    });
+    try {
+      const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 60, approvers: ['manager'] }, { submittedBy: 'ana' });
+      await page.goto(`http://127.0.0.1:${port}/approvals?view=mine`);
+      await page.getByLabel('your user name').fill('manager');
+      const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 60?' });
+      await card.waitFor({ timeout: 15_000 });
+      await card.getByLabel('amount *').fill('60');
+      await card.getByLabel('costCentre *').selectOption('sales');
+      await card.getByRole('button', { name: 'Approve' }).click();
+      await until(async () => (await store.getRun(db.sql, run.id))!.status === 'completed', 10_000, 'the run to complete');
+      expect((await store.getRun(db.sql, run.id))!.output).toEqual({ paid: true, amount: 60, costCentre: 'sales' });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await dev.stop();
+    }
+  });
 });

@@ -39,7 +39,10 @@ function useIdentity() {
     api<{ directory: boolean; user: string | null; roles: string[] }>('GET', '/api/approvals/me', undefined, userToken.headers(token)).then(
       (r) => current && (setServer(r), setProblem(undefined)),
       (err: unknown) => {
-        if (!current || !(err instanceof ApiError) || !err.code.startsWith('identity_')) return;
+        if (!current) return;
+        // Another failure (the server unreachable): decide as a typed name; a decision refused
+        // for want of a token opens the token dialog all the same.
+        if (!(err instanceof ApiError) || !err.code.startsWith('identity_')) return setServer((s) => s ?? { directory: false, user: null, roles: [] });
         setServer({ directory: true, user: null, roles: [] });
         if (err.code !== 'identity_invalid') return;
         // As with the API token: a token the server does not know is forgotten and asked for again.
@@ -56,6 +59,8 @@ function useIdentity() {
   const identity: Identity = { directory, user: directory ? server?.user ?? '' : name, roles: directory ? server?.roles ?? [] : [], token: directory ? token : null };
   return {
     identity,
+    /** The server answered who this is (until then the page shows neither a name field nor a sign-in). */
+    known: server !== undefined,
     problem,
     asking,
     /** Opens the token dialog, saying why when a decision was refused for the token. */
@@ -97,7 +102,7 @@ export function ApprovalsPage({ view }: { view: string | null }) {
     <section>
       <h1>Approvals</h1>
       <p>
-        {me.directory ? (
+        {!id.known ? null : me.directory ? (
           me.user ? (
             <>
               Signed in as <b aria-label="signed in user">{me.user}</b>{me.roles.length > 0 && <> ({me.roles.join(', ')})</>}{' '}
