@@ -13,12 +13,14 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 const MANAGER = 'manager-personal-token-0123456789';
 const ANA = 'ana-personal-token-0123456789';
+const API_TOKEN = 'approvals-browser-api-token-0123456789';
 
 /**
  * The approvals inbox in headless Chromium, on a server with NOVA_USERS: an approver signs in
  * with their personal token (a wrong one is refused), sees the pending demo.expense approval with
  * its form rendered, is told when the data does not fit the form, and approves; the run then pays.
- * The run's own starter is refused with the server's reason shown.
+ * The run's own starter is refused with the server's reason shown. NOVA_API_TOKEN is set too: a
+ * refused personal token must not cost the page its API token.
  */
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
 
@@ -39,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, domain, dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,orchestrator', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
-      NOVA_USERS: `manager:${MANAGER}:finance,ana:${ANA}`,
+      NOVA_USERS: `manager:${MANAGER}:finance,ana:${ANA}`, NOVA_API_TOKEN: API_TOKEN,
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -61,12 +63,18 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
   it('signs an approver in by personal token, refuses data off the form, and resumes the run on approval', async () => {
     const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['role:finance'] }, { submittedBy: 'ana' });
     await page.goto(`${base}/approvals?view=mine`);
+    const apiDialog = page.getByRole('dialog', { name: 'API token' });
+    await apiDialog.getByLabel('API token').fill(API_TOKEN);
+    await apiDialog.getByRole('button', { name: 'Continue' }).click();
     await page.getByText('Sign in with your user token to see the approvals waiting for you.').waitFor();
     await signIn('not-anybody-s-token-0123456789');
     await page.getByRole('dialog').getByText(/Token rejected/).waitFor();
     await page.getByRole('textbox', { name: 'user token' }).fill(MANAGER);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
+    // The 401s about the personal token left the API token alone.
+    expect(await apiDialog.count()).toBe(0);
+    expect(await page.evaluate(() => localStorage.getItem('nova.token'))).toBe(API_TOKEN);
 
     // A role approver's card: "mine" through the role the token's user holds.
     const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });
@@ -103,7 +111,7 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await card.getByLabel('costCentre *').selectOption('rnd');
     await card.getByRole('button', { name: 'Approve' }).click();
     await card.getByRole('alert').getByText('Refused: ana started this run and may not decide its approval').waitFor();
-    const approval = (await (await fetch(`${base}/api/approvals?runId=${run.id}`)).json()) as { approvals: { status: string; decisions: unknown[] }[] };
+    const approval = (await (await fetch(`${base}/api/approvals?runId=${run.id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { approvals: { status: string; decisions: unknown[] }[] };
     expect(approval.approvals[0]).toMatchObject({ status: 'pending', decisions: [] });
     expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
     expect(pageErrors).toEqual([]);
