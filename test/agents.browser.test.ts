@@ -14,7 +14,7 @@ import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
 /**
  * The run page's AgentPanel in headless Chromium: an agent step against the LLM emulator (OpenAI
- * streaming) shows its answer growing token by token over /ws while the emulator holds the stream
+ * and Anthropic streaming) shows its answer growing token by token over /ws while the emulator holds the stream
  * mid-answer, then the stored final answer, and the tool call of the turn before with its result.
  */
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
@@ -23,7 +23,7 @@ const ANSWER = 'Nova ships agents, say the news of today.';
 
 const browse = defineWorkflow({ name: 't.browse' }, async ({ input, step }) =>
   step.agent('browse', {
-    model: 'openai:live', input: String(input),
+    model: `${(input as { provider: string }).provider}:live`, input: 'What is new in Nova?',
     tools: { search: { description: 'Search the news', parameters: z.object({ query: z.string() }), run: (a: { query: string }) => ({ hits: [`${a.query} ships agents`] }) } },
   }));
 
@@ -43,13 +43,12 @@ describe.skipIf(!existsSync(CHROMIUM))('agent panel in headless Chromium', () =>
   const pageErrors: string[] = [];
   const turnOf = (r: AgentTurnRequest) => r.messages.filter((m) => m.role === 'assistant').length;
   // The second turn's stream waits before its first piece (until the page listens) and before its fourth.
-  const start = gate();
-  const middle = gate();
+  const gates = { openai: { start: gate(), middle: gate() }, anthropic: { start: gate(), middle: gate() } };
   const emulator = new LlmEmulator({
     respondAgent: (r) => (turnOf(r) === 0
       ? { text: 'Searching the news for Nova.', toolCalls: [{ name: 'search', arguments: { query: 'nova' } }] }
       : { text: ANSWER, toolCalls: [] }),
-    holdToken: (r, index) => (turnOf(r) !== 1 ? undefined : index === 0 ? start.wait : index === 3 ? middle.wait : undefined),
+    holdToken: (r, index) => (turnOf(r) !== 1 ? undefined : index === 0 ? gates[r.api].start.wait : index === 3 ? gates[r.api].middle.wait : undefined),
   });
 
   beforeAll(async () => {
@@ -60,6 +59,7 @@ describe.skipIf(!existsSync(CHROMIUM))('agent panel in headless Chromium', () =>
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, workflowsDomain({ workflows: [browse] }), dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,workflow-runner,agent-runner', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200', OPENAI_BASE_URL: url,
+      ANTHROPIC_BASE_URL: url.replace(/\/v1$/, ''),
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -67,17 +67,17 @@ describe.skipIf(!existsSync(CHROMIUM))('agent panel in headless Chromium', () =>
   }, 180_000);
 
   afterAll(async () => {
-    start.open();
-    middle.open();
+    for (const g of Object.values(gates)) g.start.open(), g.middle.open();
     await browser?.close();
     await runtime?.stop();
     await db?.drop();
     await emulator.stop();
   });
 
-  it('streams the answer into the run page live, then shows the stored answer and the tool call', async () => {
-    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 't.browse', 'What is new in Nova?');
-    await until(() => emulator.agentRequests.some((r) => turnOf(r) === 1), 15_000, 'the second model call');
+  it.each(['openai', 'anthropic'] as const)('%s: streams the answer into the run page live, then shows the stored answer and the tool call', async (provider) => {
+    const { start, middle } = gates[provider];
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 't.browse', { provider });
+    await until(() => emulator.agentRequests.some((r) => r.api === provider && turnOf(r) === 1), 15_000, 'the second model call');
 
     // The page's socket is subscribed to run:<id> (the server's confirmation) before any piece is sent.
     const subscribed = new Promise<void>((resolve) => page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
