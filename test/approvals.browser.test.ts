@@ -62,6 +62,8 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
 
   it('signs an approver in by personal token, refuses data off the form, and resumes the run on approval', async () => {
     const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['role:finance'] }, { submittedBy: 'ana' });
+    const sent: string[] = [];
+    page.on('websocket', (ws) => ws.on('framesent', ({ payload }) => sent.push(String(payload))));
     await page.goto(`${base}/approvals?view=mine`);
     const apiDialog = page.getByRole('dialog', { name: 'API token' });
     await apiDialog.getByLabel('API token').fill(API_TOKEN);
@@ -72,6 +74,8 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await page.getByRole('textbox', { name: 'user token' }).fill(MANAGER);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
+    // Live on the signed-in user's topics: their own and their role's.
+    await expect.poll(() => sent.some((f) => f.includes('"approvals:manager"') && f.includes('"approvals:role:finance"'))).toBe(true);
     // The 401s about the personal token left the API token alone.
     expect(await apiDialog.count()).toBe(0);
     expect(await page.evaluate(() => localStorage.getItem('nova.token'))).toBe(API_TOKEN);

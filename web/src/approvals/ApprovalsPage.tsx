@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError } from '../api/client.ts';
-import { useAuth, useResource } from '../api/hooks.ts';
+import { useAuth, useLive, useResource, useThrottled } from '../api/hooks.ts';
 import { UserTokenDialog, userToken } from '../auth/UserTokenDialog.tsx';
 import { ago } from '../format.ts';
 import { Link } from '../router.tsx';
@@ -88,7 +88,8 @@ const mayDecide = (a: Approval, me: Identity) => !!me.user && (a.approvers.inclu
  * their audit trail. A pending approval shows its form; approve and reject post a decision as the
  * user of your personal token (servers with NOVA_USERS) or the name typed at the top. The server
  * has the last word: a refusal (not an approver, your own run's approval) is shown on the card.
- * Polled (approval events go to per-user topics the page may not know).
+ * Live on `approvals:<user>` and `approvals:role:<role>` once the user is known; polled as well
+ * (decisions are published on the runs' topics).
  */
 export function ApprovalsPage({ view }: { view: string | null }) {
   const current: View = VIEWS.some(([v]) => v === view) ? (view as View) : 'pending';
@@ -96,6 +97,11 @@ export function ApprovalsPage({ view }: { view: string | null }) {
   const me = id.identity;
   const q = current === 'decided' ? 'limit=100' : 'status=pending&limit=100';
   const list = useResource<{ approvals: Approval[] }>(`/api/approvals?${q}`, { live: 5_000, offline: 5_000 });
+  // New requests for this user (or a role of theirs) reload the list at once; polling covers the rest.
+  const reload = useThrottled(list.reload, 300);
+  useLive(me.user ? [`approvals:${me.user}`, ...me.roles.map((r) => `approvals:role:${r}`)] : [], (event) => {
+    if (event.type.startsWith('approval.')) reload();
+  });
   const rows = (list.data?.approvals ?? []).filter((a) => (current === 'decided' ? a.status !== 'pending' : current === 'mine' ? mayDecide(a, me) : true));
 
   return (
