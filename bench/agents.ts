@@ -4,9 +4,10 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:agents
  *
  * On a scratch database, with built `nova` processes (api+fanout, workflow-runner+http-worker,
- * agent-runner) running the shipped `demo.research` agent against the LLM emulator (OpenAI
- * chat completions, streamed, BENCH_MODEL_MS model latency, default 200) and a local search
- * server; the builtin policy makes one tool call per turn, then answers:
+ * agent-runner) running the shipped `demo.research` agent against the LLM emulator (streamed
+ * OpenAI chat completions, or Anthropic messages with BENCH_PROVIDER=anthropic; BENCH_MODEL_MS
+ * model latency, default 200) and a local search server; the builtin policy makes one tool
+ * call per turn, then answers:
  *   1. overhead per turn: BENCH_SEQUENTIAL runs one after the other, start → run.completed,
  *      minus the emulator's latency for each model call, divided by the turns;
  *   2. first streamed token: emulator writes a run's first content chunk → the `agent.token`
@@ -15,34 +16,23 @@
  */
 import { createServer } from 'node:http';
 import WebSocket from 'ws';
-import { loadConfig } from '../src/config.ts';
 import { LlmEmulator } from '../src/emulators/llm/index.ts';
-import { silentLogger } from '../src/log.ts';
-import { EventHub } from '../src/queue/events.ts';
-import { QueueClient } from '../src/queue/queue.ts';
-import { RateLimiter } from '../src/runtime/rate-limit.ts';
-import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { envInt, mb, peakRss, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { startRun } from '../src/workflows/index.ts';
+import { envInt, mb, peakRss, rssBytes, startNova, type NovaChild, p50p99, workflowBench } from './support.ts';
 
 const env = process.env;
 const int = envInt;
 const SEQUENTIAL = int('BENCH_SEQUENTIAL', 30);
 const CONCURRENT = int('BENCH_CONCURRENT', 16);
 const MODEL_MS = int('BENCH_MODEL_MS', 200);
+const PROVIDER = env.BENCH_PROVIDER === 'anthropic' ? 'anthropic' : 'openai';
 
 if (!env.DATABASE_URL) {
   console.error('bench:agents needs DATABASE_URL (the processes share the database; PGlite is single-process)');
   process.exit(2);
 }
 
-const db = await scratchDatabase(env.DATABASE_URL);
-const events = new EventHub();
-const services = {
-  config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
-  processId: 'bench', log: silentLogger,
-};
-const engine = setupWorkflows(services, exampleWorkflows);
+const { db, engine } = await workflowBench(env.DATABASE_URL, { listen: false });
 
 const emulator = new LlmEmulator({ latencyMs: MODEL_MS });
 const llmUrl = await emulator.start();
@@ -51,15 +41,13 @@ await new Promise<void>((r) => search.listen(0, '127.0.0.1', r));
 const searchUrl = `http://127.0.0.1:${(search.address() as { port: number }).port}/search?q={query}`;
 
 const procEnv = {
-  DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: 'openai', OPENAI_BASE_URL: llmUrl,
+  DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000', LLM_PROVIDER: PROVIDER, OPENAI_BASE_URL: llmUrl, ANTHROPIC_BASE_URL: llmUrl.replace(/\/v1$/, ''), ANTHROPIC_MODEL: 'emulator',
   OPENAI_MODEL: 'emulator', AGENT_RUNNER_CONCURRENCY: '32', API_HOST: '127.0.0.1', PORT: '0',
 };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
 
 let procs: NovaChild[] = [];
 try {
-  console.log(`bench:agents on ${new URL(db.url).host}; emulator latency ${MODEL_MS} ms per model call`);
+  console.log(`bench:agents on ${new URL(db.url).host}; ${PROVIDER} emulator latency ${MODEL_MS} ms per model call`);
   const [api, runner, agents] = await Promise.all([
     startNova('api,fanout', procEnv), startNova('workflow-runner,http-worker', procEnv), startNova('agent-runner', procEnv),
   ]);
@@ -107,13 +95,13 @@ try {
     turns = r.turns;
     ids.push(r.id);
   }
-  console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${fmt(perTurn)} (target ≤ 10 ms)`);
+  console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${p50p99(perTurn)} (target ≤ 10 ms)`);
 
   // Streams are written in run order, each run's model calls in turn order: pair them up.
   const sent = emulator.firstTokenAt.slice(streamsBefore);
   const received = ids.flatMap((id) => Array.from({ length: turns }, (_, t) => firstToken.get(`${id}/research/turn-${t + 1}/model`)));
   const lags = sent.flatMap((at, i) => (received[i] === undefined ? [] : [received[i]! - at]));
-  console.log(`first streamed token, emulator → /ws client (${lags.length} streams): ${fmt(lags)} (target ≤ 50 ms)`);
+  console.log(`first streamed token, emulator → /ws client (${lags.length} streams): ${p50p99(lags)} (target ≤ 50 ms)`);
 
   const rss = peakRss(() => [agents!.child.pid], 50);
   const idle = rssBytes(agents!.child.pid);

@@ -14,14 +14,8 @@
  *      to the last one applied (status timed_out, run ticked).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../src/config.ts';
-import { silentLogger } from '../src/log.ts';
-import { EventHub } from '../src/queue/events.ts';
-import { QueueClient } from '../src/queue/queue.ts';
-import { RateLimiter } from '../src/runtime/rate-limit.ts';
-import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { decide, setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { envInt, cpuMs, mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { decide, startRun } from '../src/workflows/index.ts';
+import { envInt, cpuMs, mb, rssBytes, startNova, type NovaChild, p50p99, workflowBench } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -34,13 +28,7 @@ if (!env.DATABASE_URL) {
   process.exit(2);
 }
 
-const db = await scratchDatabase(env.DATABASE_URL);
-const events = new EventHub();
-const services = {
-  config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
-  processId: 'bench', log: silentLogger,
-};
-const engine = setupWorkflows(services, exampleWorkflows);
+const { db, events, services, engine } = await workflowBench(env.DATABASE_URL);
 const waiting = new Map<string, () => void>();
 const ended = new Map<string, () => void>();
 events.on((e) => {
@@ -49,12 +37,8 @@ events.on((e) => {
   if (e.type === 'run.waiting') waiting.get(id)?.();
   if (e.type === 'run.completed' || e.type === 'run.failed') ended.get(id)?.();
 });
-await events.connect(db.sql);
-await events.listening;
 
 const procEnv = { DATABASE_URL: db.url, POLL_INTERVAL_MS: '1000', APPROVAL_LINK_SECRET: 'bench-approval-link-secret-0123456789abcdef' };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
 const input = (timeoutMs = 86_400_000) => ({ amount: 100, approvers: ['manager'], timeoutMs });
 
 /** Starts `n` runs, 32 at a time; returns their ids. */
@@ -100,7 +84,7 @@ try {
     `select extract(epoch from (s.started_at - d.decided_at)) * 1000 as ms
      from approvals a join approval_decisions d on d.approval_id = a.id join run_steps s on s.run_id = a.run_id and s.step_id = 'pay'
      where a.run_id = any($1::uuid[])`, [ids]);
-  console.log(`decision committed → run resumed and its next step started (${rows.length} sequential): ${fmt(rows.map((r) => Number(r.ms)))} (target p50 ≤ 20 ms)`);
+  console.log(`decision committed → run resumed and its next step started (${rows.length} sequential): ${p50p99(rows.map((r) => Number(r.ms)))} (target p50 ≤ 20 ms)`);
 
   // 2. Many runs waiting at once.
   const w0 = performance.now();
@@ -139,7 +123,7 @@ try {
     `select extract(epoch from (resolved_at - timeout_at)) * 1000 as ms from approvals where run_id = any($1::uuid[])`, [timed])).map((r) => Number(r.ms));
   const [burst] = await db.sql.query<{ n: number }>(
     `select max(n)::int as n from (select count(*) as n from approvals where run_id = any($1::uuid[]) group by date_trunc('second', timeout_at)) x`, [timed]);
-  console.log(`${TIMEOUTS} timeouts (at most ${burst!.n} due in the same second): applied after their due time ${fmt(lags)}, max ${Math.max(...lags).toFixed(0)} ms (target: all within 2000 ms; 1 hitl-worker)`);
+  console.log(`${TIMEOUTS} timeouts (at most ${burst!.n} due in the same second): applied after their due time ${p50p99(lags)}, max ${Math.max(...lags).toFixed(0)} ms (target: all within 2000 ms; 1 hitl-worker)`);
 } finally {
   await Promise.all(procs.map((p) => p.stop()));
   await db.drop();

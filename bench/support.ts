@@ -123,3 +123,33 @@ export function envInt(name: string, def: number): number {
   const v = Number(process.env[name]);
   return Number.isInteger(v) && v > 0 ? v : def;
 }
+
+/** Percentile `p` (0–100) of some numbers, nearest rank. */
+export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+/** `p50 … ms, p99 … ms` of some durations. */
+export const p50p99 = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms`;
+
+/**
+ * What the workflow benches (workflows, approvals, agents) run in this process: a scratch
+ * database and a workflow engine of the shipped examples on it, to start runs and decide
+ * approvals; with `listen`, its event hub hears the runs' events from the Nova processes.
+ */
+export async function workflowBench(serverUrl: string, { listen = true } = {}) {
+  // Imported here, not at the top: the other benches using this file need not load the domain.
+  const [{ loadConfig }, { silentLogger }, { EventHub }, { QueueClient }, { RateLimiter }, { exampleWorkflows }, { setupWorkflows }] = await Promise.all([
+    import('../src/config.ts'), import('../src/log.ts'), import('../src/queue/events.ts'), import('../src/queue/queue.ts'),
+    import('../src/runtime/rate-limit.ts'), import('../src/workflows/examples.ts'), import('../src/workflows/index.ts'),
+  ]);
+  const db = await scratchDatabase(serverUrl);
+  const events = new EventHub();
+  const services = {
+    config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
+    processId: 'bench', log: silentLogger,
+  };
+  const engine = setupWorkflows(services, exampleWorkflows);
+  if (listen) {
+    await events.connect(db.sql);
+    await events.listening;
+  }
+  return { db, events, services, engine };
+}

@@ -15,14 +15,8 @@
  */
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../src/config.ts';
-import { silentLogger } from '../src/log.ts';
-import { EventHub } from '../src/queue/events.ts';
-import { QueueClient } from '../src/queue/queue.ts';
-import { RateLimiter } from '../src/runtime/rate-limit.ts';
-import { exampleWorkflows } from '../src/workflows/examples.ts';
-import { setupWorkflows, startRun } from '../src/workflows/index.ts';
-import { envInt, cpuMs, mb, peakRss, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { startRun } from '../src/workflows/index.ts';
+import { envInt, cpuMs, mb, peakRss, startNova, type NovaChild, p50p99, percentile, workflowBench } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -36,28 +30,18 @@ if (!env.DATABASE_URL) {
   process.exit(2);
 }
 
-const db = await scratchDatabase(env.DATABASE_URL);
-const events = new EventHub();
-const services = {
-  config: loadConfig({}), sql: db.sql, queue: new QueueClient(db.sql, events), events, rateLimiter: new RateLimiter(db.sql),
-  processId: 'bench', log: silentLogger,
-};
-const engine = setupWorkflows(services, exampleWorkflows);
+const { db, events, services, engine } = await workflowBench(env.DATABASE_URL);
 const waiters = new Map<string, () => void>();
 events.on((e) => {
   if (e.type !== 'run.completed' && e.type !== 'run.failed') return;
   const id = (e.data as { runId: string }).runId;
   waiters.get(id)?.();
 });
-await events.connect(db.sql);
-await events.listening;
 
 const procEnv = { DATABASE_URL: db.url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', POLL_INTERVAL_MS: '1000' };
 async function until(done: () => Promise<boolean>): Promise<void> {
   while (!(await done())) await sleep(100);
 }
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
 
 /** Runs one workflow at a time; returns client-observed and database-side durations. */
 async function sequential(name: string, input: unknown, n: number): Promise<{ client: number[]; db: number[] }> {
@@ -91,10 +75,10 @@ try {
   runners = [await startNova('workflow-runner,http-worker', procEnv)];
   await sequential('demo.three-steps', {}, 50); // warm up
   const three = await sequential('demo.three-steps', {}, SEQUENTIAL);
-  console.log(`3-step no-op workflow, start → completed (${SEQUENTIAL} sequential): client ${fmt(three.client)}; database ${fmt(three.db)}`);
+  console.log(`3-step no-op workflow, start → completed (${SEQUENTIAL} sequential): client ${p50p99(three.client)}; database ${p50p99(three.db)}`);
   const fetchRuns = await sequential('demo.fetch', { url }, Math.max(100, Math.floor(SEQUENTIAL / 2)));
-  console.log(`1 http step (runner → http-worker → runner): client ${fmt(fetchRuns.client)}; database ${fmt(fetchRuns.db)}`);
-  console.log(`  added by the http hop over the 3-step run at p50: ${(pct(fetchRuns.client, 50) - pct(three.client, 50)).toFixed(1)} ms (the local server answers in < 0.2 ms)`);
+  console.log(`1 http step (runner → http-worker → runner): client ${p50p99(fetchRuns.client)}; database ${p50p99(fetchRuns.db)}`);
+  console.log(`  added by the http hop over the 3-step run at p50: ${(percentile(fetchRuns.client, 50) - percentile(three.client, 50)).toFixed(1)} ms (the local server answers in < 0.2 ms)`);
   await Promise.all(runners.map((r) => r.stop()));
 
   // Throughput: the backlog first, then two runners work it off.
@@ -154,7 +138,7 @@ try {
   const lags = (await db.sql.query<{ ms: number }>(
     `select extract(epoch from (s.finished_at - s.wake_at)) * 1000 as ms from run_steps s join runs r on r.id = s.run_id
      where r.workflow = 'demo.nap' and s.step_id = 'nap' and r.created_at < s.wake_at`)).map((r) => Number(r.ms));
-  console.log(`woken after their due time (${SPREAD_MS / 1000} s spread): ${fmt(lags)}, max ${Math.max(...lags).toFixed(0)} ms, ${lags.filter((l) => l > 1000).length} later than 1 s`);
+  console.log(`woken after their due time (${SPREAD_MS / 1000} s spread): ${p50p99(lags)}, max ${Math.max(...lags).toFixed(0)} ms, ${lags.filter((l) => l > 1000).length} later than 1 s`);
 } finally {
   await Promise.all(runners.map((r) => r.stop()));
   target.close();

@@ -59,7 +59,7 @@ describe.each(backends)('agents on $name', (backend) => {
     },
   });
   const domain = workflowsDomain({ workflows: [research, researchAgent, expenseEscalation] });
-  const env = (url: string) => ({ POLL_INTERVAL_MS: '100', OPENAI_BASE_URL: url, HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', AGENT_MAX_RUN_PATCHES: '1' });
+  const env = (url: string) => ({ POLL_INTERVAL_MS: '100', OPENAI_BASE_URL: url, ANTHROPIC_BASE_URL: url.replace(/\/v1$/, ''), HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1', AGENT_MAX_RUN_PATCHES: '1' });
 
   beforeAll(async () => {
     await new Promise<void>((r) => (search as Server).listen(0, '127.0.0.1', r));
@@ -127,6 +127,25 @@ describe.each(backends)('agents on $name', (backend) => {
     const tokens = client.events().filter((e) => e.type === 'agent.token' && e.data.stepId === 'research/turn-3/model');
     expect(tokens.length).toBeGreaterThan(1);
     expect(tokens.map((e) => e.data.text).join('')).toBe((byId['research/turn-3/model']!.output as { text: string }).text);
+    client.ws.close();
+  });
+
+  it('streams the tokens of an Anthropic agent to /ws as its Messages API events arrive, the structured answer included', async () => {
+    const { run } = await startRun(engine, 't.research', { topic: 'What is new in Nova?', model: 'anthropic:claude-emu' });
+    const client = await socket(`run:${run.id}`);
+    const done = await finished(run.id);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect((done.output as { output: { sources: number } }).output.sources).toBe(1);
+    const requests = emulator.agentRequests.filter((r) => r.model === 'claude-emu');
+    expect(requests.map((r) => [r.api, r.stream])).toEqual([['anthropic', true], ['anthropic', true], ['anthropic', true]]);
+
+    await until(() => client.events().some((e) => e.type === 'run.completed'), 5000, 'run.completed on /ws');
+    const steps = Object.fromEntries((await store.getSteps(db.sql, run.id)).map((s) => [s.step_id, s]));
+    for (const turn of [1, 3]) {
+      const tokens = client.events().filter((e) => e.type === 'agent.token' && e.data.stepId === `research/turn-${turn}/model`);
+      expect(tokens.length).toBeGreaterThan(1);
+      expect(tokens.map((e) => e.data.text).join('')).toBe((steps[`research/turn-${turn}/model`]!.output as { text: string }).text);
+    }
     client.ws.close();
   });
 

@@ -11,10 +11,16 @@ import { backends, type TestDb } from './helpers/db.ts';
 import { CHROMIUM, dashboardBuild, launchChromium } from './helpers/browser.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
+const MANAGER = 'manager-personal-token-0123456789';
+const ANA = 'ana-personal-token-0123456789';
+const API_TOKEN = 'approvals-browser-api-token-0123456789';
+
 /**
- * The approvals inbox in headless Chromium: an approver names themself, sees the pending
- * demo.expense approval with its form rendered, is told when the data does not fit the form,
- * and approves; the run then pays.
+ * The approvals inbox in headless Chromium, on a server with NOVA_USERS: an approver signs in
+ * with their personal token (a wrong one is refused), sees the pending demo.expense approval with
+ * its form rendered, is told when the data does not fit the form, and approves; the run then pays.
+ * The run's own starter is refused with the server's reason shown. NOVA_API_TOKEN is set too: a
+ * refused personal token must not cost the page its API token.
  */
 if (!existsSync(CHROMIUM) && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI installs Debian's chromium package (.ci/run)`);
 
@@ -35,6 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     base = `http://127.0.0.1:${port}`;
     runtime = await startRuntime(db, [apiDomain, fanoutDomain, domain, dashboardDomain(webDir)], {
       WORKER_TYPE: 'api,fanout,orchestrator', PORT: String(port), API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
+      NOVA_USERS: `manager:${MANAGER}:finance,ana:${ANA}`, NOVA_API_TOKEN: API_TOKEN,
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -47,10 +54,33 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await db?.drop();
   });
 
-  it('shows a pending approval with its form to its approver, refuses data off the form, and approves', async () => {
-    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['manager'] }, { submittedBy: 'ana' });
+  const signIn = async (token: string) => {
+    await page.getByRole('button', { name: 'Enter your user token' }).click();
+    await page.getByRole('textbox', { name: 'user token' }).fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('signs an approver in by personal token, refuses data off the form, and resumes the run on approval', async () => {
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['role:finance'] }, { submittedBy: 'ana' });
+    const sent: string[] = [];
+    page.on('websocket', (ws) => ws.on('framesent', ({ payload }) => sent.push(String(payload))));
     await page.goto(`${base}/approvals?view=mine`);
-    await page.getByLabel('your user name').fill('manager');
+    const apiDialog = page.getByRole('dialog', { name: 'API token' });
+    await apiDialog.getByLabel('API token').fill(API_TOKEN);
+    await apiDialog.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText('Sign in with your user token to see the approvals waiting for you.').waitFor();
+    await signIn('not-anybody-s-token-0123456789');
+    await page.getByRole('dialog').getByText(/Token rejected/).waitFor();
+    await page.getByRole('textbox', { name: 'user token' }).fill(MANAGER);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
+    // Live on the signed-in user's topics: their own and their role's.
+    await expect.poll(() => sent.some((f) => f.includes('"approvals:manager"') && f.includes('"approvals:role:finance"'))).toBe(true);
+    // The 401s about the personal token left the API token alone.
+    expect(await apiDialog.count()).toBe(0);
+    expect(await page.evaluate(() => localStorage.getItem('nova.token'))).toBe(API_TOKEN);
+
+    // A role approver's card: "mine" through the role the token's user holds.
     const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });
     await card.waitFor({ timeout: 15_000 });
     await card.getByLabel('amount *').fill('500');
@@ -64,9 +94,52 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await until(async () => (await store.getRun(db.sql, run.id))!.status === 'completed', 10_000, 'the run to complete');
     expect((await store.getRun(db.sql, run.id))!.output).toEqual({ paid: true, amount: 100, costCentre: 'ops' });
 
+    // The token stays in this browser: the decided view shows the audit trail, still signed in.
     await page.goto(`${base}/approvals?view=decided`);
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
     const decided = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 120?' });
     await decided.getByRole('table', { name: 'Decisions' }).getByText('manager').waitFor();
     expect(pageErrors).toEqual([]);
+  });
+
+  it('shows the server refusing a run starter who approves their own run, recording nothing', async () => {
+    const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 75, approvers: ['manager', 'ana'] }, { submittedBy: 'ana' });
+    await page.goto(`${base}/approvals?view=mine`);
+    await page.evaluate(() => localStorage.removeItem('nova.userToken'));
+    await page.reload();
+    await signIn(ANA);
+    await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('ana');
+    const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 75?' });
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByLabel('amount *').fill('75');
+    await card.getByLabel('costCentre *').selectOption('rnd');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByRole('alert').getByText('Refused: ana started this run and may not decide its approval').waitFor();
+    const approval = (await (await fetch(`${base}/api/approvals?runId=${run.id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { approvals: { status: string; decisions: unknown[] }[] };
+    expect(approval.approvals[0]).toMatchObject({ status: 'pending', decisions: [] });
+    expect((await store.getRun(db.sql, run.id))!.status).toBe('waiting');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('without NOVA_USERS (development) decides as the name typed in the page', async () => {
+    const port = await freePort();
+    const dev = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: exampleWorkflows }), dashboardDomain(webDir)], {
+      WORKER_TYPE: 'api', PORT: String(port), API_HOST: '127.0.0.1',
+    });
+    try {
+      const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 60, approvers: ['manager'] }, { submittedBy: 'ana' });
+      await page.goto(`http://127.0.0.1:${port}/approvals?view=mine`);
+      await page.getByLabel('your user name').fill('manager');
+      const card = page.locator('article[data-approval]').filter({ hasText: 'Approve an expense of 60?' });
+      await card.waitFor({ timeout: 15_000 });
+      await card.getByLabel('amount *').fill('60');
+      await card.getByLabel('costCentre *').selectOption('sales');
+      await card.getByRole('button', { name: 'Approve' }).click();
+      await until(async () => (await store.getRun(db.sql, run.id))!.status === 'completed', 10_000, 'the run to complete');
+      expect((await store.getRun(db.sql, run.id))!.output).toEqual({ paid: true, amount: 60, costCentre: 'sales' });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await dev.stop();
+    }
   });
 });

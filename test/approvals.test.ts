@@ -379,6 +379,14 @@ describe.each(backends)('approvals on $name', (backend) => {
       expect(await post(a.id, { decision: 'approve' }, { 'x-user-id': 'bob' })).toMatchObject({ status: 401, body: { error: { code: 'identity_required' } } });
       expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': 'not-a-token-of-anyone' })).toMatchObject({ status: 401, body: { error: { code: 'identity_invalid' } } });
       expect(await post(a.id, { decision: 'approve', by: 'dora' }, { 'x-user-token': BOB })).toMatchObject({ status: 403, body: { error: { code: 'identity_mismatch' } } });
+      // Who the dashboard is signed in as: the token's user and roles.
+      const me = async (headers: Record<string, string>) => {
+        const res = await fetch(`${url}/api/approvals/me`, { headers });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      expect(await me({ 'x-user-token': DORA })).toEqual({ status: 200, body: { directory: true, user: 'dora', roles: ['finance', 'audit'] } });
+      expect(await me({ 'x-user-id': 'dora' })).toMatchObject({ status: 401, body: { error: { code: 'identity_required' } } });
+      expect((await call('GET', '/api/approvals/me', undefined, 'dora')).body).toEqual({ directory: false, user: 'dora', roles: [] });
       // Role approvers: a member of finance may decide, a member of sales may not.
       expect(await post(a.id, { decision: 'approve' }, { 'x-user-token': ERIN })).toMatchObject({ status: 403, body: { error: { code: 'not_an_approver' } } });
       expect((await post(a.id, { decision: 'approve' }, { 'x-user-token': BOB })).body.status).toBe('pending');

@@ -1,7 +1,7 @@
 /**
  * The models an agent-runner calls: `builtin` (deterministic, offline), `openai` (chat
  * completions with tools, streamed, official SDK, any compatible base URL such as the LLM
- * emulator) and `anthropic` (messages with tools, official SDK). Provider, keys, base URLs and the
+ * emulator) and `anthropic` (messages with tools, streamed as Messages API events, official SDK). Provider, keys, base URLs and the
  * default model come from the LLM layer's variables (LLM_PROVIDER, OPENAI_*, ANTHROPIC_*).
  */
 import { ConfigError } from '../config.ts';
@@ -140,33 +140,76 @@ async function anthropicModel(config: ExtractionConfig, model: string): Promise<
     provider: 'anthropic',
     model,
     async call(request, onToken, signal) {
-      // Claude has no JSON mode: an object answer comes as the input of a `final_answer` tool.
+      // An object answer comes as the input of a `final_answer` tool (readAnthropicStream).
       const final = request.outputSchema?.type === 'object' ? [{ name: FINAL_TOOL, description: 'Give your final answer.', parameters: request.outputSchema }] : [];
       const tools = [...request.tools, ...final];
       try {
-        const res = await client.messages.create({
-          model, max_tokens: request.maxOutputTokens, system: request.system, messages: toAnthropic(request.messages) as never,
+        const stream = await client.messages.create({
+          model, max_tokens: request.maxOutputTokens, system: request.system, messages: toAnthropic(request.messages) as never, stream: true,
           ...(tools.length && { tools: tools.map((t) => ({ name: t.name, description: t.description, input_schema: { type: 'object' as const, ...t.parameters } })) }),
         }, { signal });
-        let text = '';
-        let answer: string | undefined;
-        const toolCalls: ToolCall[] = [];
-        for (const block of res.content) {
-          if (block.type === 'text') text += block.text;
-          else if (block.type === 'tool_use' && block.name === FINAL_TOOL && final.length) answer = JSON.stringify(block.input);
-          else if (block.type === 'tool_use') toolCalls.push({ id: block.id, name: block.name, arguments: block.input });
-        }
-        if (answer !== undefined && toolCalls.length === 0) text = answer;
-        if (text) onToken(text);
-        return {
-          provider: 'anthropic', model, text, toolCalls, finishReason: res.stop_reason ?? 'end_turn',
-          usage: { inputTokens: res.usage.input_tokens, outputTokens: res.usage.output_tokens },
-        };
+        return { provider: 'anthropic', model, ...(await readAnthropicStream(stream, final.length > 0, onToken)) };
       } catch (err) {
         throw fromSdkError('anthropic', err, APIError);
       }
     },
   };
+}
+
+type AnthropicEvent = import('@anthropic-ai/sdk').Anthropic.Messages.RawMessageStreamEvent;
+
+/**
+ * A Messages API event stream into a reply: text deltas go to `onToken` as they come, and so does
+ * the input JSON of the `final_answer` tool (the structured answer); other tool inputs are
+ * gathered from their `input_json_delta`s and parsed at their block's end.
+ */
+async function readAnthropicStream(stream: AsyncIterable<AnthropicEvent>, structured: boolean, onToken: (delta: string) => void) {
+  const blocks: ({ kind: 'text'; text: string } | { kind: 'tool'; id: string; name: string; json: string })[] = [];
+  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let finishReason = 'end_turn';
+  for await (const event of stream) {
+    switch (event.type) {
+      case 'message_start':
+        usage = { inputTokens: event.message.usage.input_tokens, outputTokens: event.message.usage.output_tokens };
+        break;
+      case 'content_block_start': {
+        const b = event.content_block;
+        if (b.type === 'text') {
+          blocks[event.index] = { kind: 'text', text: b.text };
+          if (b.text) onToken(b.text);
+        } else if (b.type === 'tool_use') blocks[event.index] = { kind: 'tool', id: b.id, name: b.name, json: '' };
+        break;
+      }
+      case 'content_block_delta': {
+        const b = blocks[event.index];
+        if (b?.kind === 'text' && event.delta.type === 'text_delta') {
+          b.text += event.delta.text;
+          onToken(event.delta.text);
+        } else if (b?.kind === 'tool' && event.delta.type === 'input_json_delta') {
+          b.json += event.delta.partial_json;
+          if (structured && b.name === FINAL_TOOL) onToken(event.delta.partial_json);
+        }
+        break;
+      }
+      case 'message_delta':
+        if (event.delta.stop_reason) finishReason = event.delta.stop_reason;
+        // message_delta's usage is cumulative: it replaces message_start's count.
+        usage = { inputTokens: event.usage.input_tokens ?? usage.inputTokens, outputTokens: event.usage.output_tokens };
+        break;
+    }
+  }
+  let text = '';
+  let answer: string | undefined;
+  const toolCalls: ToolCall[] = [];
+  for (const b of blocks) {
+    if (!b) continue;
+    if (b.kind === 'text') text += b.text;
+    else if (structured && b.name === FINAL_TOOL) answer = JSON.stringify(parseArguments(b.json));
+    else toolCalls.push({ id: b.id, name: b.name, arguments: parseArguments(b.json) });
+  }
+  // Claude has no JSON mode: an object answer is the input of the final_answer tool.
+  if (answer !== undefined && toolCalls.length === 0) text = answer;
+  return { text, toolCalls, usage, finishReason };
 }
 
 /** Anthropic turns: tool results ride in the next user turn as tool_result blocks. */

@@ -1,6 +1,9 @@
 /**
  * Approval routes (docs/API.md):
  * - `GET /api/approvals?status&approver&runId&limit`: approvals, newest first (an approver's inbox);
+ * - `GET /api/approvals/me`: who a decision from this caller would be made as (the dashboard's
+ *   sign-in check): with NOVA_USERS, the user of `X-User-Token` (401 without a valid one);
+ *   without, the `X-User-ID` / `X-User-Roles` headers, if any;
  * - `GET /api/approvals/:id`: one approval with its decisions (the audit trail);
  * - `POST /api/approvals/:id/decision` {decision, by, reason?, data?}: decides; 400 for a decision
  *   that may not be made as sent (no reason, data not fitting the form), 403 for a caller who may
@@ -52,6 +55,15 @@ export function approvalRoutes(app: FastifyInstance, engine: WorkflowEngine): vo
     const rows = await astore.listApprovals(sql, q);
     const decisions = await astore.decisionsOfMany(sql, rows.map((r) => r.id));
     return { approvals: rows.map((a) => approvalJson(a, decisions.filter((d) => d.approval_id === a.id))) };
+  });
+
+  app.get('/api/approvals/me', async (req) => {
+    if (!directory) {
+      const user = typeof req.headers['x-user-id'] === 'string' && req.headers['x-user-id'] ? req.headers['x-user-id'] : null;
+      return { directory: false, user, roles: user ? identify(undefined, req.headers).roles : [] };
+    }
+    const who = identify(directory, req.headers);
+    return { directory: true, user: who.user, roles: who.roles };
   });
 
   app.get('/api/approvals/:id', async (req) => {

@@ -105,18 +105,31 @@ export async function decisionsOfMany(db: Queryable, ids: readonly string[]): Pr
   return db.query<DecisionRow>('select * from approval_decisions where approval_id = any($1::uuid[]) order by decided_at, id', [ids]);
 }
 
-/** Records one decision; undefined when the approver already decided or the link was used. */
-export async function insertDecision(
+/**
+ * Records one decision and reads the approval's decisions in the same round trip (the decision
+ * path's latency is a chain of round trips): `row` undefined when the approver already decided or
+ * the link was used; `decisions` all of them, this one included, oldest first.
+ */
+export async function recordDecision(
   db: Queryable,
   d: { approvalId: string; by: string; decision: 'approve' | 'reject'; reason: string | null; data: unknown; channel: string; ip: string | null; linkId: string | null },
-): Promise<DecisionRow | undefined> {
-  const [row] = await db.query<DecisionRow>(
-    `insert into approval_decisions (approval_id, decided_by, decision, reason, data, channel, ip, link_id)
-     values ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8)
-     on conflict do nothing returning *`,
+): Promise<{ row: DecisionRow | undefined; decisions: DecisionRow[] }> {
+  // The statement's snapshot does not see its own insert: the new row comes from `ins`.
+  const rows = await db.query<DecisionRow & { inserted: boolean }>(
+    `with ins as (
+       insert into approval_decisions (approval_id, decided_by, decision, reason, data, channel, ip, link_id)
+       values ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8)
+       on conflict do nothing returning *
+     )
+     select d.*, false as inserted from approval_decisions d where d.approval_id = $1
+     union all
+     select ins.*, true from ins
+     order by decided_at, id`,
     [d.approvalId, d.by, d.decision, d.reason, json(d.data ?? null), d.channel, d.ip, d.linkId],
   );
-  return row;
+  const decisions = rows.map(({ inserted: _, ...r }) => r as DecisionRow);
+  const at = rows.findIndex((r) => r.inserted);
+  return { row: at < 0 ? undefined : decisions[at], decisions };
 }
 
 /** Whether a signed link's id was already used. */

@@ -73,11 +73,10 @@ export async function decide(engine: WorkflowEngine, d: DecisionInput): Promise<
       const problems = formProblems(a.form, d.data ?? null);
       if (problems.length) throw new HttpError(400, 'invalid_form', `the decision's data does not fit the form: ${problems.join('; ')}`);
     }
-    const row = await astore.insertDecision(tx, {
+    const { row, decisions } = await astore.recordDecision(tx, {
       approvalId: a.id, by: d.by, decision: d.decision, reason, data: d.data ?? null, channel: d.channel, ip: d.ip, linkId: d.linkId ?? null,
     });
     if (!row) throw new HttpError(409, 'already_decided', `${d.by} already decided on approval ${a.id}`);
-    const decisions = await astore.decisionsOf(tx, a.id);
     const approvals = decisions.filter((x) => x.decision === 'approve').length;
     const rejections = decisions.length - approvals;
     let status: astore.ApprovalStatus = 'pending';

@@ -4,7 +4,8 @@
  * tool call). Answers come from a responder function; latency, 429s with Retry-After, server
  * errors and bad output (not JSON, or JSON that breaks the schema) are configurable or injected
  * one by one. Requests that offer tools (an agent's turn) get tool calls in the same formats:
- * OpenAI `tool_calls` (also as a `stream: true` SSE chunk stream) and Anthropic `tool_use` blocks.
+ * OpenAI `tool_calls` and Anthropic `tool_use` blocks, whole or, with `stream: true`, as each
+ * API's server-sent events (agent-wire.ts).
  * Tests and benchmarks drive the real SDK paths over loopback.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom } from '../nylas/generate.ts';
 import { checkOptions, type AgentTurnRequest, type CompletionRequest, type LlmEmulatorOptions, type LlmFault } from './options.ts';
-import { builtinTurn } from '../../workflows/agent-builtin.ts';
+import { builtinTurn, FINAL_TOOL } from '../../workflows/agent-builtin.ts';
+import { anthropicTurn, openAiTurn, toolCallId, type SseFrame } from './agent-wire.ts';
 import type { AgentMessage } from '../../workflows/agent-types.ts';
 
 export interface LlmEmulatorStats {
@@ -26,7 +28,8 @@ export interface LlmEmulatorStats {
   unauthorized: number;
 }
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string>; sse?: { chunks: unknown[]; delayMs: number } };
+type Stream = { frames: SseFrame[]; done?: string; request: AgentTurnRequest };
+type Answer = { status: number; body: unknown; headers?: Record<string, string>; sse?: Stream };
 
 const defaultRespond = (r: CompletionRequest) => ({ echo: r.messages.find((m) => m.role === 'user')?.content.slice(0, 200) ?? '' });
 
@@ -147,22 +150,26 @@ export class LlmEmulator {
     return api === 'openai' ? openAiAnswer(request.model, text, usage) : anthropicAnswer(request.model, text, output, fault === 'malformed', usage, request.tool);
   }
 
-  /** An OpenAI chat.completion.chunk stream: one `data:` event per chunk, then `[DONE]`. */
-  private async stream(res: ServerResponse, sse: { chunks: unknown[]; delayMs: number }): Promise<void> {
+  /**
+   * A server-sent event stream: OpenAI's bare `data:` chunks ending in `[DONE]`, or Anthropic's
+   * named events. Answer pieces are paced by `tokenDelayMs` and may be held by `holdToken`.
+   */
+  private async stream(res: ServerResponse, sse: Stream): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': `req_${randomUUID()}` });
-    let first = true;
-    for (const chunk of sse.chunks) {
+    const delayMs = this.options.tokenDelayMs ?? 0;
+    let token = 0;
+    for (const frame of sse.frames) {
+      if (frame.token) await this.options.holdToken?.(sse.request, token);
       if (res.destroyed) return;
-      const content = (chunk as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content;
-      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-      if (content && first) {
-        first = false;
+      res.write(`${frame.event ? `event: ${frame.event}\n` : ''}data: ${JSON.stringify(frame.data)}\n\n`);
+      if (!frame.token) continue;
+      if (token++ === 0) {
         this.firstTokenAt.push(performance.now());
         if (this.firstTokenAt.length > 1000) this.firstTokenAt.splice(0, this.firstTokenAt.length - 1000);
       }
-      if (content && sse.delayMs > 0) await sleep(sse.delayMs);
+      if (delayMs > 0) await sleep(delayMs);
     }
-    res.end('data: [DONE]\n\n');
+    res.end(sse.done ? `data: ${sse.done}\n\n` : undefined);
   }
 
   /** A tool-calling turn: the responder's (default: the builtin agent policy) answer in the caller's wire format. */
@@ -183,51 +190,17 @@ export class LlmEmulator {
     }
     this.counters.completions++;
     const turn = (this.options.respondAgent ?? builtinTurn)(request);
-    const n = request.messages.filter((m) => m.role === 'assistant').length + 1;
-    const calls = turn.toolCalls.map((c, k) => ({ ...c, id: api === 'openai' ? `call_${randomUUID().replace(/-/g, '').slice(0, 24)}` : `toolu_${randomUUID().replace(/-/g, '')}`, n, k }));
+    const calls = turn.toolCalls.map((c) => ({ ...c, id: toolCallId(api) }));
     const chars = request.system.length + request.messages.reduce((x, m) => x + m.content.length, 0);
     const usage = { input: Math.ceil(chars / 4), output: Math.ceil((turn.text.length + calls.reduce((x, c) => x + JSON.stringify(c.arguments).length, 0)) / 4) };
     // Streamed: the latency is the time to the first token; else the whole answer's time.
     const wait = (this.options.latencyMs ?? 0) - (performance.now() - arrivedAt);
     if (wait > 0) await sleep(wait);
     const model = typeof body.model === 'string' ? body.model : 'emulator';
-    if (api === 'anthropic') {
-      const content: unknown[] = turn.text ? [{ type: 'text', text: turn.text }] : [];
-      for (const c of calls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
-      return {
-        status: 200,
-        body: {
-          id: `msg_${randomUUID().replace(/-/g, '')}`, type: 'message', role: 'assistant', model, content,
-          stop_reason: calls.length ? 'tool_use' : 'end_turn', stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: usage.output },
-        },
-      };
-    }
-    const id = `chatcmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const toolCalls = calls.map((c, index) => ({ index, id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
-    const finish = calls.length ? 'tool_calls' : 'stop';
-    const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output };
-    if (body.stream !== true) {
-      return {
-        status: 200,
-        body: {
-          id, object: 'chat.completion', created, model,
-          choices: [{ index: 0, message: { role: 'assistant', content: turn.text || null, refusal: null, ...(toolCalls.length && { tool_calls: toolCalls.map(({ index: _, ...t }) => t) }) }, finish_reason: finish, logprobs: null }],
-          usage: u,
-        },
-      };
-    }
-    const chunk = (delta: unknown, finishReason: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] });
-    const chunks: unknown[] = [chunk({ role: 'assistant', content: '' })];
-    for (const piece of turn.text.match(/\S+\s*/g) ?? []) chunks.push(chunk({ content: piece }));
-    for (const t of toolCalls) {
-      chunks.push(chunk({ tool_calls: [{ index: t.index, id: t.id, type: 'function', function: { name: t.function.name, arguments: '' } }] }));
-      chunks.push(chunk({ tool_calls: [{ index: t.index, function: { arguments: t.function.arguments } }] }));
-    }
-    chunks.push(chunk({}, finish));
-    const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
-    if (streamOptions?.include_usage) chunks.push({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: u });
-    return { status: 200, body: null, sse: { chunks, delayMs: this.options.tokenDelayMs ?? 0 } };
+    const wire = api === 'openai'
+      ? openAiTurn(model, turn, calls, usage, request.stream, (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true)
+      : anthropicTurn(model, turn, calls, usage, request.stream, request.tools.some((t) => t.name === FINAL_TOOL) ? FINAL_TOOL : undefined);
+    return wire.sse ? { status: 200, body: null, sse: { ...wire.sse, request } } : { status: 200, body: wire.body };
   }
 
   private nextFault(): LlmFault | undefined {

@@ -36,6 +36,8 @@ export interface LlmEmulatorOptions {
   respondAgent?: (request: AgentTurnRequest) => BuiltinTurn;
   /** Awaited before a tool-calling request is answered (tests hold an answer back with it). */
   hold?: (request: AgentTurnRequest) => Promise<void> | void;
+  /** Awaited before the `index`-th answer piece of a streamed turn is written (tests hold a stream mid-answer with it). */
+  holdToken?: (request: AgentTurnRequest, index: number) => Promise<void> | void;
   /** Pause between streamed content chunks (after the latency, which is the time to the first token). */
   tokenDelayMs?: number;
   /** Milliseconds added to every answer. */

@@ -53,8 +53,9 @@ export const authStore = {
   },
 };
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
+/** `extra`: headers of this call only (the approvals inbox's `X-User-Token`). */
+export async function api<T>(method: string, path: string, body?: unknown, extra?: Record<string, string>): Promise<T> {
+  const headers: Record<string, string> = { ...extra };
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
@@ -68,7 +69,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const parsed: unknown = text ? safeJson(text) : undefined;
   if (res.ok) return parsed as T;
   const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-  if (res.status === 401) {
+  // A 401 about the caller's personal token (identity_*) is the approvals inbox's to handle: the
+  // API token that was sent is fine, so it is kept.
+  if (res.status === 401 && !error?.code?.startsWith('identity_')) {
     try {
       localStorage.removeItem(TOKEN_KEY);
     } catch {
