@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer, sendJson as send } from '../http.ts';
 
 /**
  * A local stand-in for Novu's events API, the call XNovu made: `POST /v1/events/trigger` with
@@ -15,10 +16,9 @@ export interface NovuTrigger {
 }
 
 export class NovuEmulator {
-  private server: Server | undefined;
+  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), () => ({ statusCode: 500, message: 'internal error' }));
   readonly triggers: NovuTrigger[] = [];
   private failures = 0;
-  url = '';
 
   constructor(private readonly secretKey: string) {}
 
@@ -26,19 +26,17 @@ export class NovuEmulator {
     this.failures = n;
   }
 
-  async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => send(res, 500, { statusCode: 500, message: 'internal error' }));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    this.url = `http://${host}:${(this.server.address() as { port: number }).port}`;
-    return this.url;
+  /** `http://host:port` once started. */
+  get url(): string {
+    return this.http.url;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  start(port = 0, host = '127.0.0.1'): Promise<string> {
+    return this.http.start(port, host);
+  }
+
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -71,7 +69,3 @@ export class NovuEmulator {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer, readBody, sendJson } from '../http.ts';
 
 /**
  * A local stand-in for Twilio's Messages API (2010-04-01), the part Nova's SMS channel calls:
@@ -26,10 +27,9 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 const MAX_BODY = 64 * 1024;
 
 export class TwilioEmulator {
-  private server: Server | undefined;
+  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), () => ({ more_info: 'https://www.twilio.com/docs/errors', code: 20500, message: 'internal error', status: 500 }));
   readonly messages: SmsMessage[] = [];
   private failures: number;
-  url = '';
 
   constructor(private readonly options: TwilioEmulatorOptions) {
     this.failures = options.failFirst ?? 0;
@@ -39,19 +39,17 @@ export class TwilioEmulator {
     this.failures = n;
   }
 
-  async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => send(res, 500, { code: 20500, message: 'internal error', status: 500 }));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    this.url = `http://${host}:${(this.server.address() as { port: number }).port}`;
-    return this.url;
+  /** `http://host:port` once started. */
+  get url(): string {
+    return this.http.url;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  start(port = 0, host = '127.0.0.1'): Promise<string> {
+    return this.http.start(port, host);
+  }
+
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -64,7 +62,7 @@ export class TwilioEmulator {
       return send(res, 200, { messages: this.messages.map(resource(this.options.accountSid)), page: 0, page_size: this.messages.length });
     }
     if (req.method !== 'POST') return send(res, 405, { code: 20004, message: 'Method not allowed', status: 405 });
-    const text = await readBody(req);
+    const text = (await readBody(req, MAX_BODY))?.toString('utf8');
     if (text === undefined) return send(res, 413, { code: 20413, message: 'Request too large', status: 413 });
     const form = new URLSearchParams(text);
     const to = form.get('To') ?? '';
@@ -91,19 +89,7 @@ const resource = (accountSid: string) => (m: SmsMessage) => ({
 });
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(status >= 400 ? { more_info: 'https://www.twilio.com/docs/errors', ...(body as object) } : body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  sendJson(res, status, status >= 400 ? { more_info: 'https://www.twilio.com/docs/errors', ...(body as object) } : body);
 }
 
 function randomHex(n: number): string {

@@ -1,6 +1,7 @@
 import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, randomUUID, verify } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer, readBody, sendJson as send } from '../http.ts';
 
 /**
  * A local push service (the part of FCM / Mozilla autopush a Web Push sender talks to), and the
@@ -50,30 +51,27 @@ const MAX_BODY = 4096;
 const b64u = (b: Buffer) => b.toString('base64url');
 
 export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery] }> {
-  private server: Server | undefined;
+  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), (err) => ({ code: 500, errno: 999, error: 'Internal Server Error', message: err.message }));
   private readonly subscriptions = new Map<string, Held>();
   readonly deliveries: PushDelivery[] = [];
   private failures = 0;
-  url = '';
 
   /** Answer 503 to this many deliveries (transient-failure tests). */
   failNext(n: number): void {
     this.failures = n;
   }
 
-  async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: Error) => send(res, 500, { code: 500, errno: 999, error: 'Internal Server Error', message: err.message }));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    this.url = `http://${host}:${(this.server.address() as { port: number }).port}`;
-    return this.url;
+  /** `http://host:port` once started. */
+  get url(): string {
+    return this.http.url;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  start(port = 0, host = '127.0.0.1'): Promise<string> {
+    return this.http.start(port, host);
+  }
+
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   /** A browser subscribing: optionally bound to one application server (VAPID public) key. */
@@ -101,7 +99,7 @@ export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery]
     const match = /^\/wpush\/([0-9a-f-]{36})$/.exec(url.pathname);
     if (!match) return send(res, 404, { code: 404, errno: 102, error: 'Not Found', message: 'no such endpoint' });
     if (req.method !== 'POST') return send(res, 405, { code: 405, errno: 999, error: 'Method Not Allowed' });
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY);
     if (body === undefined) return send(res, 413, { code: 413, errno: 104, error: 'Payload Too Large', message: `at most ${MAX_BODY} bytes` });
     const held = this.subscriptions.get(match[1]!);
     if (!held) return send(res, 404, { code: 404, errno: 102, error: 'Not Found', message: 'unknown subscription' });
@@ -196,18 +194,4 @@ function header(req: IncomingMessage, name: string): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
