@@ -31,7 +31,7 @@ function reachable(engine: WorkflowEngine, a: { approvers: string[]; started_by:
 export const approvalJob = z.object({ kind: z.enum(['deliver', 'timeout']), approvalId: z.uuid() });
 export type ApprovalJob = z.infer<typeof approvalJob>;
 
-/** The topic an approver's requests are published on (`/ws`). */
+/** The topic an approver's requests are published on (`/ws`; with NOVA_USERS, theirs alone to watch). */
 export const approvalsTopic = (user: string) => `approvals:${user}`;
 
 export interface DecisionInput {

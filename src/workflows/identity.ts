@@ -4,7 +4,8 @@
  * (compared in constant time); `X-User-ID` and a body's `by` may only repeat it, and roles come
  * from the same list. Without NOVA_USERS (development), the `X-User-ID` header is trusted as the
  * original's was, and roles come from `X-User-Roles`. The API token (NOVA_API_TOKEN) still guards
- * every route; a personal token names who is calling, it does not replace it.
+ * every route; a personal token names who is calling, it does not replace it. On `/ws` the same
+ * token is what lets a client watch an approver's topics (approvalTopicGuard).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
