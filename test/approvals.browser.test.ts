@@ -63,7 +63,11 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
   it('signs an approver in by personal token, refuses data off the form, and resumes the run on approval', async () => {
     const { run } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 120, approvers: ['role:finance'] }, { submittedBy: 'ana' });
     const sent: string[] = [];
-    page.on('websocket', (ws) => ws.on('framesent', ({ payload }) => sent.push(String(payload))));
+    const received: string[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framesent', ({ payload }) => sent.push(String(payload)));
+      ws.on('framereceived', ({ payload }) => received.push(String(payload)));
+    });
     await page.goto(`${base}/approvals?view=mine`);
     const apiDialog = page.getByRole('dialog', { name: 'API token' });
     await apiDialog.getByLabel('API token').fill(API_TOKEN);
@@ -76,6 +80,15 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals inbox in headless Chromium', (
     await expect.poll(() => page.getByLabel('signed in user').textContent()).toBe('manager');
     // Live on the signed-in user's topics: their own and their role's.
     await expect.poll(() => sent.some((f) => f.includes('"approvals:manager"') && f.includes('"approvals:role:finance"'))).toBe(true);
+    // With NOVA_USERS the server admits them only with the user's token, sent with those topics alone.
+    const subscribe = sent.map((f) => JSON.parse(f)).find((f) => f.type === 'subscribe' && f.topics.includes('approvals:manager'));
+    expect(subscribe).toMatchObject({ userToken: MANAGER, topics: ['approvals:manager', 'approvals:role:finance'] });
+    await expect.poll(() => received.some((f) => f.includes('"subscribed"') && f.includes('"approvals:manager"') && f.includes('"approvals:role:finance"'))).toBe(true);
+    expect(received.filter((f) => f.includes('"forbidden"'))).toEqual([]);
+    // A new request arrives live on the role's topic, and its event carries no signed link.
+    const { run: next } = await startRun(runtime.depsOf<WorkflowEngine>('workflows')!, 'demo.expense', { amount: 33, approvers: ['role:finance'] }, { submittedBy: 'ana' });
+    await expect.poll(() => received.some((f) => f.includes('"approval.requested"') && f.includes(next.id)), { timeout: 15_000 }).toBe(true);
+    expect(received.filter((f) => f.includes('"approval.requested"')).join('\n')).not.toMatch(/token=|"links"/);
     // The 401s about the personal token left the API token alone.
     expect(await apiDialog.count()).toBe(0);
     expect(await page.evaluate(() => localStorage.getItem('nova.token'))).toBe(API_TOKEN);

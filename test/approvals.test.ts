@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiDomain } from '../src/http/index.ts';
+import WebSocket from 'ws';
+import { apiDomain, fanoutDomain } from '../src/http/index.ts';
 import type { NovaEvent } from '../src/queue/events.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
-import { defineWorkflow, signLink, StepFailed, workflowsDomain } from '../src/workflows/index.ts';
+import { approvalTopicGuard, defineWorkflow, signLink, StepFailed, workflowsDomain, type ApprovalLinkDelivery } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
@@ -32,10 +33,13 @@ describe.each(backends)('approvals on $name', (backend) => {
   let runtime: Runtime;
   let api: string;
   const delivered: NovaEvent[] = [];
+  /** What the link channel (a mail, a chat) was handed: each approver's own links. */
+  const linksSent: ApprovalLinkDelivery[] = [];
+  const sendLinks = (d: ApprovalLinkDelivery) => void linksSent.push(d);
 
   beforeAll(async () => {
     db = await backend.create();
-    runtime = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense] })], {
+    runtime = await startRuntime(db, [apiDomain, workflowsDomain({ workflows: [expense], sendLinks })], {
       WORKER_TYPE: 'api,orchestrator', PORT: '0', API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '100', APPROVAL_LINK_SECRET: SECRET,
       APPROVAL_LINK_BASE_URL: 'https://approve.example/',
     });
@@ -246,14 +250,21 @@ describe.each(backends)('approvals on $name', (backend) => {
   it('accepts a signed link once and refuses expired or tampered ones', async () => {
     // With a form there is no approve link (a click carries no data): check that first.
     const withForm = await pending(await start({ approvers: ['bob'] }));
-    await until(() => delivered.some((e) => (e.data as any).id === withForm.id), 5000, 'delivery of the form approval');
-    expect((delivered.find((e) => (e.data as any).id === withForm.id)!.data as any).links).toMatchObject({ approve: null, reject: expect.stringContaining('/reject?token=') });
+    await until(() => linksSent.some((d) => d.approval.id === withForm.id), 5000, 'links of the form approval');
+    expect(linksSent.find((d) => d.approval.id === withForm.id)!.links).toMatchObject({ approve: null, reject: expect.stringContaining('/reject?token=') });
 
     const runId = await start({ approvers: ['bob', 'carol'], required: 2, noForm: true });
     const a = await pending(runId);
-    await until(() => delivered.some((e) => e.topic === 'approvals:bob' && (e.data as any).id === a.id), 5000, 'delivery to bob');
-    const links = (delivered.find((e) => e.topic === 'approvals:bob' && (e.data as any).id === a.id)!.data as any).links;
+    // Each approver is handed their own links through the link channel, and only there.
+    await until(() => linksSent.filter((d) => d.approval.id === a.id).length === 2, 5000, 'links for bob and carol');
+    expect(linksSent.filter((d) => d.approval.id === a.id).map((d) => d.approver).sort()).toEqual(['bob', 'carol']);
+    const links = linksSent.find((d) => d.approver === 'bob' && d.approval.id === a.id)!.links as { approve: string; reject: string };
     expect(links.approve).toMatch(/^https:\/\/approve\.example\/api\/approvals\//);
+    // The events published for the same approvals (on /ws, LISTEN/NOTIFY) carry no link nor token.
+    await until(() => delivered.filter((e) => (e.data as any).id === a.id).length === 2, 5000, 'events for bob and carol');
+    const published = JSON.stringify(delivered.filter((e) => [a.id, withForm.id].includes((e.data as any).id)));
+    expect(published).not.toMatch(/token=|\/approve\?|\/reject\?|"links"/);
+    expect(published).not.toContain(new URL(links.approve).searchParams.get('token')!.split('.')[1]);
     const path = (url: string) => url.slice(url.indexOf('/api/'));
 
     const token = new URL(links.approve).searchParams.get('token')!;
@@ -397,6 +408,76 @@ describe.each(backends)('approvals on $name', (backend) => {
     } finally {
       await users.stop();
     }
+  });
+
+  it('on /ws with NOVA_USERS, shows an approver\'s topics only to that user\'s token, and never a link', async () => {
+    const BOB = 'bob-ws-personal-token-0123456789';
+    const DORA = 'dora-ws-personal-token-0123456789';
+    const API_TOKEN = 'ws-approvals-api-token-0123456789';
+    const secured = await startRuntime(db, [apiDomain, fanoutDomain, workflowsDomain({ workflows: [expense], sendLinks })], {
+      WORKER_TYPE: 'api,fanout,orchestrator', PORT: '0', API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '100', APPROVAL_LINK_SECRET: SECRET,
+      NOVA_USERS: `bob:${BOB},dora:${DORA}:finance`, NOVA_API_TOKEN: API_TOKEN,
+    });
+    const sockets: WebSocket[] = [];
+    const socket = async (headers: Record<string, string> = {}) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${secured.apiPort}/ws`, { headers: { authorization: `Bearer ${API_TOKEN}`, ...headers } });
+      sockets.push(ws);
+      const frames: any[] = [];
+      ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      });
+      const subscribe = async (topics: string[], userToken?: string) => {
+        const before = frames.filter((f) => f.type === 'subscribed').length;
+        ws.send(JSON.stringify({ type: 'subscribe', topics, ...(userToken && { userToken }) }));
+        await until(() => frames.filter((f) => f.type === 'subscribed').length > before, 5000, 'the subscription answer');
+        return frames.filter((f) => f.type === 'subscribed').at(-1).topics as string[];
+      };
+      return { frames, subscribe, events: (id: string) => frames.filter((f) => f.type === 'event' && f.event.data?.id === id) };
+    };
+    try {
+      const mine = ['approvals:bob', 'approvals:role:finance'];
+      // The API token alone (anyone running the dashboard or a script) is refused both topics.
+      const intruder = await socket();
+      expect(await intruder.subscribe(mine)).toEqual([]);
+      expect(intruder.frames.find((f) => f.type === 'error')).toMatchObject({ code: 'forbidden', topics: mine });
+      // Another user's token does not open bob's topic, nor a role that user lacks.
+      expect(await intruder.subscribe(mine, DORA)).toEqual(['approvals:role:finance']);
+      const nobody = await socket();
+      expect(await nobody.subscribe(mine, 'not-anybody-s-token-0123456789')).toEqual([]);
+      // The user's own token: in the subscribe message (browsers) or on the upgrade.
+      const bob = await socket();
+      expect(await bob.subscribe(['approvals:bob'], BOB)).toEqual(['approvals:bob']);
+      const dora = await socket({ 'x-user-token': DORA });
+      expect(await dora.subscribe(mine)).toEqual(['approvals:role:finance']);
+
+      const runId = await start({ approvers: ['bob', 'role:finance'], noForm: true });
+      const a = await pending(runId);
+      await nobody.subscribe([`run:${runId}`]);
+      await until(() => bob.events(a.id).length > 0 && dora.events(a.id).length > 0, 10_000, 'the approval on bob\'s and the role\'s topics');
+      expect(bob.events(a.id)[0]).toMatchObject({ topic: 'approvals:bob', event: { type: 'approval.requested', data: { id: a.id, approvers: ['bob', 'role:finance'] } } });
+      expect(dora.events(a.id)[0]).toMatchObject({ topic: 'approvals:role:finance', event: { type: 'approval.requested' } });
+      for (const frame of [...bob.events(a.id), ...dora.events(a.id)]) expect(JSON.stringify(frame)).not.toMatch(/token=|"links"/);
+
+      // The link still reaches bob, through the link channel, and decides once.
+      await until(() => linksSent.some((d) => d.approver === 'bob' && d.approval.id === a.id), 5000, 'bob\'s links');
+      const link = linksSent.find((d) => d.approver === 'bob' && d.approval.id === a.id)!.links.approve!;
+      const url = `http://127.0.0.1:${secured.apiPort}${link.slice(link.indexOf('/api/'))}`;
+      expect((await fetch(url, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(url, { method: 'POST' })).status).toBe(410);
+      // The decision's event comes after the request on the same hub: seen by the refused client
+      // on the run's topic, it shows the request had its chance to arrive and did not.
+      await until(() => nobody.frames.some((f) => f.type === 'event' && f.event.data?.approvalId === a.id), 10_000, 'the decision on the run topic');
+      expect(nobody.events(a.id)).toEqual([]);
+      expect(intruder.frames.filter((f) => f.type === 'event' && f.topic === 'approvals:bob')).toEqual([]);
+      expect(await finished(runId)).toMatchObject({ status: 'completed', output: { approved: true } });
+    } finally {
+      for (const ws of sockets) ws.close();
+      await secured.stop();
+    }
+    // Without NOVA_USERS (development) nothing is guarded: any topic, as before.
+    expect(approvalTopicGuard(undefined)).toBeUndefined();
   });
 
   it('lists, approves and rejects from the command line (nova approvals)', async () => {

@@ -12,6 +12,11 @@ import { crossOriginRefusal, tokenMatches } from '../runtime/auth.ts';
  * through the event hub (LISTEN/NOTIFY or Redis). Each event is serialized once per topic, not
  * once per client. A client whose unsent data passes MAX_BUFFERED is closed, never buffered
  * without bound; one that stops answering pings is dropped.
+ *
+ * The API token lets a client in; some topics also need the subscriber to prove who they are
+ * (`mayWatch`: with NOVA_USERS, `approvals:<user>` needs that user's personal token). The token
+ * comes with a subscribe message (`userToken`, what a browser can send) or as `X-User-Token` on
+ * the upgrade; a refused topic is answered with an error frame and left out of `subscribed`.
  */
 
 const PATH = '/ws';
@@ -21,7 +26,7 @@ const PING_MS = 15_000;
 const MAX_TOPICS = 1000;
 
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('subscribe'), topics: z.array(z.string().min(1).max(300)).max(MAX_TOPICS) }),
+  z.object({ type: z.literal('subscribe'), topics: z.array(z.string().min(1).max(300)).max(MAX_TOPICS), userToken: z.string().min(1).max(1000).optional() }),
   z.object({ type: z.literal('unsubscribe'), topics: z.array(z.string().min(1).max(300)).max(MAX_TOPICS) }),
 ]);
 
@@ -29,6 +34,8 @@ interface Client {
   socket: WebSocket;
   topics: Set<string>;
   alive: boolean;
+  /** `X-User-Token` of the upgrade, if any: the subscriber's identity for guarded topics. */
+  userToken: string | undefined;
 }
 
 export interface Fanout {
@@ -56,9 +63,15 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 export function attachFanout(
   server: Server,
   events: EventHub,
-  options: { token: string | undefined; allowedOrigins?: readonly string[]; log: Logger },
+  options: {
+    token: string | undefined;
+    allowedOrigins?: readonly string[];
+    log: Logger;
+    /** Whether a subscriber with this personal token (if any) may watch `topic`; unset: any topic. */
+    mayWatch?: ((topic: string, userToken: string | undefined) => boolean) | undefined;
+  },
 ): Fanout {
-  const { log, token } = options;
+  const { log, token, mayWatch } = options;
   const allowedOrigins = options.allowedOrigins ?? [];
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Set<Client>();
@@ -83,12 +96,13 @@ export function attachFanout(
       socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"unauthorized","message":"a valid API token is required"}}');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => connected(ws));
+    const userToken = typeof req.headers['x-user-token'] === 'string' && req.headers['x-user-token'] ? req.headers['x-user-token'] : undefined;
+    wss.handleUpgrade(req, socket, head, (ws) => connected(ws, userToken));
   };
   server.on('upgrade', onUpgrade);
 
-  function connected(socket: WebSocket): void {
-    const client: Client = { socket, topics: new Set(), alive: true };
+  function connected(socket: WebSocket, userToken: string | undefined): void {
+    const client: Client = { socket, topics: new Set(), alive: true, userToken };
     clients.add(client);
     socket.on('pong', () => (client.alive = true));
     socket.on('message', (raw, isBinary) => {
@@ -99,8 +113,11 @@ export function attachFanout(
         send(client, JSON.stringify({ type: 'error', message: 'expected {"type":"subscribe"|"unsubscribe","topics":[...]}' }));
         return;
       }
+      const refused: string[] = [];
       for (const topic of message.topics) {
-        if (message.type === 'subscribe' && client.topics.size < MAX_TOPICS) {
+        if (message.type === 'subscribe' && mayWatch && !client.topics.has(topic) && !mayWatch(topic, message.userToken ?? client.userToken)) {
+          refused.push(topic);
+        } else if (message.type === 'subscribe' && client.topics.size < MAX_TOPICS) {
           client.topics.add(topic);
           let set = byTopic.get(topic);
           if (!set) byTopic.set(topic, (set = new Set()));
@@ -109,6 +126,12 @@ export function attachFanout(
           client.topics.delete(topic);
           forget(client, topic);
         }
+      }
+      if (refused.length) {
+        send(client, JSON.stringify({
+          type: 'error', code: 'forbidden', topics: refused,
+          message: 'these topics need the personal token of the user (or a member of the role) they name: "userToken" in the subscribe message, or X-User-Token on the upgrade',
+        }));
       }
       send(client, JSON.stringify({ type: 'subscribed', topics: [...client.topics] }));
     });

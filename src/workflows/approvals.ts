@@ -31,7 +31,7 @@ function reachable(engine: WorkflowEngine, a: { approvers: string[]; started_by:
 export const approvalJob = z.object({ kind: z.enum(['deliver', 'timeout']), approvalId: z.uuid() });
 export type ApprovalJob = z.infer<typeof approvalJob>;
 
-/** The topic an approver's requests are published on (`/ws`). */
+/** The topic an approver's requests are published on (`/ws`; with NOVA_USERS, theirs alone to watch). */
 export const approvalsTopic = (user: string) => `approvals:${user}`;
 
 export interface DecisionInput {
@@ -153,33 +153,53 @@ export function outcome(a: astore.ApprovalRow, status: 'approved' | 'rejected' |
   };
 }
 
+/** One approver's own signed links to an approval, for the channel that reaches that person. */
+export interface ApprovalLinkDelivery {
+  approver: string;
+  approval: ReturnType<typeof approvalJson>;
+  /** `approve` is null when the approval has a form: a click cannot carry its data. */
+  links: { approve: string | null; reject: string; expiresAt: string };
+}
+
+/**
+ * Hands one approver their links (a mail, a chat message): set with `workflowsDomain({ sendLinks })`.
+ * A throw retries the delivery job, which sends every approver fresh links again.
+ */
+export type ApprovalLinkSender = (delivery: ApprovalLinkDelivery) => Promise<void> | void;
+
 /**
  * Job `deliver` (role hitl-worker): publishes the request on `approvals:<user>` for each approver
- * who may decide, with signed approve/reject links for email and chat. At least once: a retried
+ * who may decide (and on `approvals:role:<role>`), and hands each of them their signed
+ * approve/reject links through the engine's link sender, if one is set. At least once: a retried
  * job publishes again, which an inbox shows as the same approval id.
+ *
+ * The events carry no link: a link decides as its approver without their personal token, and
+ * events reach every holder of the API token (`/ws`) and the database (LISTEN/NOTIFY), so links go
+ * only through the channel meant for the one person they name.
  */
 export async function deliver(engine: WorkflowEngine, approvalId: string): Promise<number> {
   const { services } = engine;
   const a = await astore.getApproval(services.sql, approvalId);
   if (!a || a.status !== 'pending') return 0;
   const config = services.config as Partial<WorkflowsConfig>;
+  const directory = config.NOVA_USERS;
+  const recipients = approverUsers(a.approvers, directory).filter((u) => u !== a.started_by);
+  const approval = approvalJson(a);
+  for (const role of a.approvers.filter((x) => x.startsWith(ROLE_PREFIX))) {
+    services.events.emit({ type: 'approval.requested', topic: approvalsTopic(role), at: Date.now(), data: approval });
+  }
+  for (const user of recipients) {
+    services.events.emit({ type: 'approval.requested', topic: approvalsTopic(user), at: Date.now(), data: approval });
+  }
+  const send = engine.sendLinks;
+  if (!send) return recipients.length;
   const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
   const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
   const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
-  const directory = config.NOVA_USERS;
-  const recipients = approverUsers(a.approvers, directory).filter((u) => u !== a.started_by);
-  // Role approvers are also told on `approvals:role:<role>` (without links: a link names one person).
-  for (const role of a.approvers.filter((x) => x.startsWith(ROLE_PREFIX))) {
-    services.events.emit({ type: 'approval.requested', topic: approvalsTopic(role), at: Date.now(), data: { ...approvalJson(a), links: null } });
-  }
   for (const user of recipients) {
     const link = (decision: 'approve' | 'reject') =>
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
-    services.events.emit({
-      type: 'approval.requested', topic: approvalsTopic(user), at: Date.now(),
-      // An approval with a form needs its data, which a one-click link cannot carry.
-      data: { ...approvalJson(a), links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } },
-    });
+    await send({ approver: user, approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } });
   }
   return recipients.length;
 }

@@ -16,6 +16,7 @@ import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
 import { currentTagVersion, runPatches } from './tag-store.ts';
 import { applyOperations } from './document/catalog.ts';
+import type { ApprovalLinkSender } from './approvals.ts';
 
 /** The tick queue (role `workflow-runner`), the HTTP step queue (role `http-worker`) and the approval queue (role `hitl-worker`). */
 export const TICK_QUEUE = 'workflow.tick';
@@ -40,9 +41,14 @@ export interface WorkflowEngine {
   ready: Promise<void>;
   /** The HMAC key of signed approval links (APPROVAL_LINK_SECRET, else made up for this process). */
   linkSecret: string;
+  /**
+   * The channel that hands an approver their own signed links (mail, chat); none: no links are
+   * made. Never the event hub: `/ws` and LISTEN/NOTIFY are readable with the API token alone.
+   */
+  sendLinks: ApprovalLinkSender | undefined;
 }
 
-export function setup(services: Services, workflows: readonly Workflow<any, any>[]): WorkflowEngine {
+export function setup(services: Services, workflows: readonly Workflow<any, any>[], options: { sendLinks?: ApprovalLinkSender } = {}): WorkflowEngine {
   const registry = new WorkflowRegistry(workflows);
   const ready = store.registerVersions(services.sql, registry.all().map((w) => {
     const definition = codeDefinition(w);
@@ -56,6 +62,7 @@ export function setup(services: Services, workflows: readonly Workflow<any, any>
   const engine: WorkflowEngine = {
     services,
     linkSecret: configured ?? randomBytes(32).toString('hex'),
+    sendLinks: options.sendLinks,
     registry,
     log,
     documents: new Map(),

@@ -4,7 +4,8 @@
  * (compared in constant time); `X-User-ID` and a body's `by` may only repeat it, and roles come
  * from the same list. Without NOVA_USERS (development), the `X-User-ID` header is trusted as the
  * original's was, and roles come from `X-User-Roles`. The API token (NOVA_API_TOKEN) still guards
- * every route; a personal token names who is calling, it does not replace it.
+ * every route; a personal token names who is calling, it does not replace it. On `/ws` the same
+ * token is what lets a client watch an approver's topics (approvalTopicGuard).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -40,6 +41,12 @@ export interface Identity {
   authenticated: boolean;
 }
 
+/** The user whose personal token this is, if any (compared in constant time). */
+export function userOfToken(dir: Directory, token: string): { name: string } | undefined {
+  const given = digest(token);
+  return dir.tokens.find((t) => timingSafeEqual(t.digest, given));
+}
+
 type Headers = Record<string, string | string[] | undefined>;
 const header = (h: Headers, name: string) => (typeof h[name] === 'string' && h[name] ? (h[name] as string) : undefined);
 
@@ -53,8 +60,7 @@ export function identify(dir: Directory | undefined, headers: Headers, claimed?:
   }
   const token = header(headers, 'x-user-token');
   if (!token) throw new HttpError(401, 'identity_required', 'a decision needs the approver\'s personal token (X-User-Token, from NOVA_USERS)');
-  const given = digest(token);
-  const match = dir.tokens.find((t) => timingSafeEqual(t.digest, given));
+  const match = userOfToken(dir, token);
   if (!match) throw new HttpError(401, 'identity_invalid', 'X-User-Token matches no user of NOVA_USERS');
   for (const other of [claimed, header(headers, 'x-user-id')]) {
     if (other !== undefined && other !== match.name) throw new HttpError(403, 'identity_mismatch', `the token is ${match.name}'s; it cannot decide as ${other}`);
@@ -75,4 +81,24 @@ export function approverUsers(approvers: readonly string[], dir: Directory | und
   const roles = approvers.filter((a) => a.startsWith(ROLE_PREFIX)).map((a) => a.slice(ROLE_PREFIX.length));
   if (dir) for (const [name, u] of dir.byName) if (u.roles.some((r) => roles.includes(r))) users.add(name);
   return [...users];
+}
+
+const TOPIC_PREFIX = 'approvals:';
+
+/**
+ * Who may watch which approvals topic on `/ws`, given a subscriber's personal token. With
+ * NOVA_USERS, `approvals:<user>` is that user's only and `approvals:role:<role>` the role's
+ * members' only (an inbox shows what waits for someone, and when); other topics are not this
+ * domain's to guard. Without NOVA_USERS (development) there is nobody to prove: undefined.
+ */
+export function approvalTopicGuard(dir: Directory | undefined): ((topic: string, userToken: string | undefined) => boolean) | undefined {
+  if (!dir) return undefined;
+  return (topic, userToken) => {
+    if (!topic.startsWith(TOPIC_PREFIX)) return true;
+    const user = userToken ? userOfToken(dir, userToken)?.name : undefined;
+    if (!user) return false;
+    const owner = topic.slice(TOPIC_PREFIX.length);
+    if (owner.startsWith(ROLE_PREFIX)) return dir.byName.get(user)!.roles.includes(owner.slice(ROLE_PREFIX.length));
+    return owner === user;
+  };
 }

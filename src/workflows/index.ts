@@ -14,7 +14,7 @@ import { workflowsConfig, type WorkflowsConfig } from './config.ts';
 import type { Workflow } from './define.ts';
 import { APPROVAL_QUEUE, HTTP_QUEUE, setup, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { RetryLater } from '../queue/errors.ts';
-import { applyTimeout, approvalJob, deliver } from './approvals.ts';
+import { applyTimeout, approvalJob, deliver, type ApprovalLinkSender } from './approvals.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
 import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
 import { pruneEvents } from './store.ts';
@@ -26,7 +26,9 @@ export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
 export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
 export { runTopic, workflowTopic } from './events.ts';
 export { APPROVAL_QUEUE, HTTP_QUEUE, TICK_QUEUE, setup as setupWorkflows, type WorkflowEngine } from './engine.ts';
-export { decide, approvalsTopic, type DecisionInput } from './approvals.ts';
+export { decide, approvalsTopic, type DecisionInput, type ApprovalLinkDelivery, type ApprovalLinkSender } from './approvals.ts';
+export { approvalTopicGuard } from './identity.ts';
+export type { WorkflowsConfig } from './config.ts';
 export { signLink } from './approval-links.ts';
 export type { ApprovalRow, DecisionRow } from './approval-store.ts';
 export type { RunRow, StepRow, RunStatus } from './store.ts';
@@ -52,6 +54,8 @@ export function workflowsDomain(options: {
   workflows?: readonly Workflow<any, any>[];
   /** How often `workflow-recovery` looks for runs no tick holds, and how idle they must be; default 30 s. */
   recoveryIntervalMs?: number;
+  /** The channel that hands approvers their signed one-time links; none: no links are made. */
+  sendLinks?: ApprovalLinkSender;
 } = {}): WorkflowsDomain {
   const workflows = options.workflows ?? [];
   const recoveryMs = options.recoveryIntervalMs ?? 30_000;
@@ -61,7 +65,7 @@ export function workflowsDomain(options: {
     roles: [RUNNER_ROLE, HTTP_ROLE, HITL_ROLE, AGENT_ROLE],
     config: workflowsConfig,
     owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
-    setup: (services: Services) => setup(services, workflows),
+    setup: (services: Services) => setup(services, workflows, { ...(options.sendLinks && { sendLinks: options.sendLinks }) }),
     queues: (c) => [
       defineQueue({
         name: TICK_QUEUE,

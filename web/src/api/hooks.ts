@@ -55,15 +55,18 @@ export function useLiveStatus(): LiveStatus {
   return useSyncExternalStore(live.onStatus, live.getStatus);
 }
 
-/** Calls `handler` for every event on `topics` while the component is mounted. */
-export function useLive(topics: readonly string[], handler: EventHandler): void {
+/**
+ * Calls `handler` for every event on `topics` while the component is mounted; `userToken`: the
+ * personal token those topics need (an approver's own topics on a server with NOVA_USERS).
+ */
+export function useLive(topics: readonly string[], handler: EventHandler, userToken?: string | null): void {
   const ref = useRef(handler);
   ref.current = handler;
   const key = topics.join('\n');
   useEffect(() => {
     if (!key) return;
-    return live.subscribe(key.split('\n'), (event, topic) => ref.current(event, topic));
-  }, [key]);
+    return live.subscribe(key.split('\n'), (event, topic) => ref.current(event, topic), userToken);
+  }, [key, userToken]);
 }
 
 /** `fn` at most once per `ms`, the last call always honoured (trailing). */

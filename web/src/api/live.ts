@@ -5,7 +5,9 @@ import type { NovaEvent } from './types.ts';
  * One WebSocket to `/ws` for the whole page (docs/API.md, fan-out). Views subscribe to topics
  * with handlers; the socket sends the union of topics, resubscribes after a reconnect, and
  * reconnects with backoff when the connection drops or the token changes. The token goes in the
- * query string because browsers cannot set headers on a WebSocket.
+ * query string because browsers cannot set headers on a WebSocket. Topics that need the
+ * subscriber's personal token (`approvals:<user>` on a server with NOVA_USERS) are subscribed
+ * with it as `userToken`, in their own subscribe message: it goes only with those topics.
  */
 
 export type LiveStatus = 'connecting' | 'open' | 'closed';
@@ -16,6 +18,8 @@ const MAX_BACKOFF_MS = 10_000;
 class LiveSocket {
   private ws: WebSocket | undefined;
   private readonly handlers = new Map<string, Set<EventHandler>>();
+  /** The personal token a topic was subscribed with, if any. */
+  private readonly userTokens = new Map<string, string>();
   private readonly statusListeners = new Set<() => void>();
   private status: LiveStatus = 'closed';
   private backoffMs = 500;
@@ -38,17 +42,18 @@ class LiveSocket {
     return () => this.statusListeners.delete(listener);
   };
 
-  subscribe(topics: readonly string[], handler: EventHandler): () => void {
+  subscribe(topics: readonly string[], handler: EventHandler, userToken?: string | null): () => void {
     const added: string[] = [];
     for (const topic of topics) {
       let set = this.handlers.get(topic);
       if (!set) {
         this.handlers.set(topic, (set = new Set()));
         added.push(topic);
+        if (userToken) this.userTokens.set(topic, userToken);
       }
       set.add(handler);
     }
-    if (added.length) this.send({ type: 'subscribe', topics: added });
+    if (added.length) this.send({ type: 'subscribe', topics: added, ...(userToken && { userToken }) });
     this.ensureOpen();
     return () => {
       const removed: string[] = [];
@@ -56,6 +61,7 @@ class LiveSocket {
         const set = this.handlers.get(topic);
         if (!set?.delete(handler) || set.size > 0) continue;
         this.handlers.delete(topic);
+        this.userTokens.delete(topic);
         removed.push(topic);
       }
       if (removed.length) this.send({ type: 'unsubscribe', topics: removed });
@@ -74,7 +80,7 @@ class LiveSocket {
     ws.onopen = () => {
       this.backoffMs = 500;
       this.setStatus('open');
-      if (this.handlers.size) this.send({ type: 'subscribe', topics: [...this.handlers.keys()] });
+      this.resubscribe();
     };
     ws.onmessage = (msg) => this.receive(msg.data);
     ws.onclose = () => {
@@ -87,6 +93,16 @@ class LiveSocket {
       }, this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
     };
+  }
+
+  /** Every topic again after a (re)connect, grouped by the personal token each needs. */
+  private resubscribe(): void {
+    const byToken = new Map<string | undefined, string[]>();
+    for (const topic of this.handlers.keys()) {
+      const token = this.userTokens.get(topic);
+      byToken.set(token, [...(byToken.get(token) ?? []), topic]);
+    }
+    for (const [userToken, topics] of byToken) this.send({ type: 'subscribe', topics, ...(userToken && { userToken }) });
   }
 
   private restart(): void {

@@ -88,7 +88,8 @@ const mayDecide = (a: Approval, me: Identity) => !!me.user && (a.approvers.inclu
  * their audit trail. A pending approval shows its form; approve and reject post a decision as the
  * user of your personal token (servers with NOVA_USERS) or the name typed at the top. The server
  * has the last word: a refusal (not an approver, your own run's approval) is shown on the card.
- * Live on `approvals:<user>` and `approvals:role:<role>` once the user is known; polled as well
+ * Live on `approvals:<user>` and `approvals:role:<role>` once the user is known (subscribed with
+ * the personal token, which the server requires for them under NOVA_USERS); polled as well
  * (decisions are published on the runs' topics).
  */
 export function ApprovalsPage({ view }: { view: string | null }) {
@@ -99,9 +100,10 @@ export function ApprovalsPage({ view }: { view: string | null }) {
   const list = useResource<{ approvals: Approval[] }>(`/api/approvals?${q}`, { live: 5_000, offline: 5_000 });
   // New requests for this user (or a role of theirs) reload the list at once; polling covers the rest.
   const reload = useThrottled(list.reload, 300);
+  // With NOVA_USERS the server admits these topics only with the user's own token.
   useLive(me.user ? [`approvals:${me.user}`, ...me.roles.map((r) => `approvals:role:${r}`)] : [], (event) => {
     if (event.type.startsWith('approval.')) reload();
-  });
+  }, me.token);
   const rows = (list.data?.approvals ?? []).filter((a) => (current === 'decided' ? a.status !== 'pending' : current === 'mine' ? mayDecide(a, me) : true));
 
   return (
