@@ -92,7 +92,7 @@ describe.each(backends)('HTTP steps on $name', (backend) => {
     const port = new URL(base).port;
     const cases: [string, RegExp][] = [
       [`http://localhost:${port}/x`, /localhost is a loopback address; add it to HTTP_STEP_ALLOWED_HOSTS/],
-      ['http://10.1.2.3/x', /10\.1\.2\.3 is a private or reserved address/],
+      ['http://10.1.2.3/x', /10\.1\.2\.3 is a private address/],
       ['http://169.254.169.254/latest/meta-data', /169\.254\.169\.254 is a link-local address/],
       ['http://[::ffff:127.0.0.2]/x', /loopback/],
       ['file:///etc/passwd', /scheme file: is not allowed/],

@@ -16,14 +16,16 @@ import { ProviderError } from './outbound.ts';
  * rebinding cannot pass; redirects are not followed, so a public URL cannot bounce the call inward.
  */
 
-/** [first address, prefix length] of each refused IPv4 range. */
-const V4_REFUSED: [string, number][] = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+/** [first address, prefix length, what it is] of each refused IPv4 range. */
+const V4_REFUSED: [string, number, string][] = [
+  ['0.0.0.0', 8, 'a "this network" address'], ['10.0.0.0', 8, 'a private address'], ['100.64.0.0', 10, 'a carrier-grade NAT address'],
+  ['127.0.0.0', 8, 'a loopback address'], ['169.254.0.0', 16, 'a link-local address'], ['172.16.0.0', 12, 'a private address'],
+  ['192.0.0.0', 24, 'a reserved address'], ['192.0.2.0', 24, 'a documentation address'], ['192.88.99.0', 24, 'a reserved address'],
+  ['192.168.0.0', 16, 'a private address'], ['198.18.0.0', 15, 'a benchmarking address'], ['198.51.100.0', 24, 'a documentation address'],
+  ['203.0.113.0', 24, 'a documentation address'], ['224.0.0.0', 4, 'a multicast address'], ['240.0.0.0', 4, 'a reserved address'],
 ];
 
-const V4_RANGES = V4_REFUSED.map(([a, bits]) => ({ base: v4ToInt(a), mask: bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0 }));
+const V4_RANGES = V4_REFUSED.map(([a, bits, what]) => ({ base: v4ToInt(a), mask: bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0, what }));
 
 function v4ToInt(a: string): number {
   return a.split('.').reduce((n, part) => ((n << 8) | Number(part)) >>> 0, 0);
@@ -53,8 +55,7 @@ function v6Bytes(address: string): number[] {
 
 function v4Refused(n: number): string | null {
   if (n === 0xffffffff) return 'broadcast';
-  const hit = V4_RANGES.find((r) => ((n & r.mask) >>> 0) === r.base);
-  return hit ? 'a loopback, private, link-local or reserved IPv4 address' : null;
+  return V4_RANGES.find((r) => ((n & r.mask) >>> 0) === r.base)?.what ?? null;
 }
 
 /** Why an IP address may not be called, or null when it is public. */
@@ -66,14 +67,15 @@ export function refusedAddress(address: string): string | null {
   const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   const v4At = (i: number) => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
   const why = (inner: number) => (v4Refused(inner) ? `an IPv6 address carrying ${v4Refused(inner)}` : null);
-  if (zeros(0, 15) && (b[15] === 0 || b[15] === 1)) return 'the unspecified or loopback IPv6 address';
+  if (zeros(0, 15) && b[15] === 1) return 'a loopback address';
+  if (zeros(0, 16)) return 'the unspecified address';
   // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible): the IPv4 address is what is reached.
   if (zeros(0, 10) && ((b[10] === 0xff && b[11] === 0xff) || (b[10] === 0 && b[11] === 0))) return why(v4At(12));
   // 64:ff9b::/96 (NAT64) and 64:ff9b:1::/48 (local NAT64).
   if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b) return (b[4] === 0 && b[5] === 1) ? 'a local-use NAT64 address' : why(v4At(12));
   if (b[0] === 0x20 && b[1] === 0x02) return why(v4At(2));
   if ((b[0]! & 0xfe) === 0xfc) return 'a unique-local IPv6 address (fc00::/7)';
-  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'a link-local IPv6 address (fe80::/10)';
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'a link-local address';
   if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return 'a site-local IPv6 address (fec0::/10)';
   if (b[0] === 0xff) return 'a multicast IPv6 address';
   if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) return 'a documentation IPv6 address (2001:db8::/32)';

@@ -6,13 +6,18 @@ describe('the SSRF guard of HTTP steps', () => {
   it('classifies loopback, private, link-local, CGNAT and mapped addresses, and lets public ones through', () => {
     expect(blockedReason('127.0.0.1')).toBe('a loopback address');
     expect(blockedReason('::1')).toBe('a loopback address');
-    expect(blockedReason('::ffff:127.0.0.1')).toBe('a loopback address');
-    expect(blockedReason('::ffff:7f00:1')).toBe('a loopback address');
+    expect(blockedReason('::ffff:127.0.0.1')).toBe('an IPv6 address carrying a loopback address');
+    expect(blockedReason('::ffff:7f00:1')).toBe('an IPv6 address carrying a loopback address');
     expect(blockedReason('169.254.169.254')).toBe('a link-local address');
     expect(blockedReason('fe80::1')).toBe('a link-local address');
-    for (const ip of ['10.0.0.1', '172.16.5.4', '192.168.1.1', '100.64.0.1', 'fd00::1', '0.0.0.0', '224.0.0.1']) {
-      expect(blockedReason(ip), ip).toBe('a private or reserved address');
-    }
+    for (const ip of ['10.0.0.1', '172.16.5.4', '192.168.1.1']) expect(blockedReason(ip), ip).toBe('a private address');
+    expect(blockedReason('100.64.0.1')).toBe('a carrier-grade NAT address');
+    expect(blockedReason('fd00::1')).toMatch(/unique-local/);
+    expect(blockedReason('0.0.0.0')).toBe('a "this network" address');
+    expect(blockedReason('224.0.0.1')).toBe('a multicast address');
+    // Ranges the HTTP steps' own list missed before it became the outbound layer's.
+    expect(blockedReason('64:ff9b::a00:1')).toMatch(/carrying a private address/);
+    expect(blockedReason('2002:7f00:1::')).toMatch(/carrying a loopback address/);
     for (const ip of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '172.32.0.1']) expect(blockedReason(ip), ip).toBeNull();
   });
 

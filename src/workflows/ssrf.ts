@@ -6,39 +6,21 @@
  * rebinding window), again on every redirect, and a DNS failure fails the request.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { refusedAddress } from '../runtime/address-guard.ts';
 
 /** A request the guard refused; never retried. The message says why. */
 export class BlockedRequest extends Error {
   override name = 'BlockedRequest';
 }
 
-const blocked = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) blocked.addSubnet(net, bits, 'ipv6');
-
-/** Why `ip` may not be reached, or null when it may. */
+/**
+ * Why `ip` may not be reached, or null when it may (or when it is not an IP address). The ranges
+ * are the outbound layer's (src/runtime/address-guard.ts), so HTTP steps and channel calls refuse
+ * the same addresses.
+ */
 export function blockedReason(ip: string): string | null {
-  const family = isIP(ip);
-  if (family === 0) return null;
-  let addr = ip.toLowerCase();
-  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
-  if (mapped) addr = mapped[1]!;
-  // The same in the hex form URL parsing produces (::ffff:7f00:1).
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(addr);
-  if (hex) {
-    const [hi, lo] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
-    addr = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  const v4 = isIP(addr) === 4;
-  if (!blocked.check(addr, v4 ? 'ipv4' : 'ipv6')) return null;
-  if (v4 ? addr.startsWith('127.') : addr === '::1') return 'a loopback address';
-  if (v4 ? addr.startsWith('169.254.') : addr.startsWith('fe8') || addr.startsWith('fe9') || addr.startsWith('fea') || addr.startsWith('feb')) return 'a link-local address';
-  return 'a private or reserved address';
+  return isIP(ip) === 0 ? null : refusedAddress(ip);
 }
 
 const TRAVERSAL = [/\.\.[/\\]/, /%2e%2e(%2f|%5c|\/|\\)/i, /\.\.%(2f|5c)/i, /file:\/\//i, /\\\\\.\\pipe\\/i];
