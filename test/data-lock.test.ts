@@ -4,7 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirInUse, LOCK_FILE, lockDataDir } from '../src/storage/data-lock.ts';
-import { migrate, openPglite } from '../src/storage/index.ts';
+import { openPglite } from '../src/storage/index.ts';
+import { pgliteAt } from './helpers/db.ts';
 import { insertMessage } from './helpers/extraction.ts';
 import { spawnNova, type NovaProcess } from './helpers/process.ts';
 import { freePort } from './helpers/runtime.ts';
@@ -57,8 +58,7 @@ describe('a second process on the same NOVA_DATA_DIR', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nova-lock-proc-'));
-    const sql = await openPglite(join(dir, 'db'));
-    await migrate(sql);
+    const sql = await pgliteAt(join(dir, 'db'));
     messageId = await insertMessage(sql, { subject: 'Quote', body: 'We can pay $12,500 by Friday, March 6.' });
     await sql.close();
     env = { NOVA_DATA_DIR: join(dir, 'db'), NOVA_DEMO: 'false', API_HOST: '127.0.0.1', NODE_ENV: 'development', LLM_PROVIDER: 'builtin' };

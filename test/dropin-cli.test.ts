@@ -5,8 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { prepareDemo } from '../src/cli/demo.ts';
 import { domains, loadNovaConfig as loadConfig } from '../src/domains.ts';
 import { resolveRoles } from '../src/runtime/roles.ts';
-import { openPglite } from '../src/storage/index.ts';
-import { backends } from './helpers/db.ts';
+import { backends, pgliteAt } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
 
 /** The seed's configuration habits through the real `nova` entry point (src/cli/main.ts). */
@@ -43,7 +42,7 @@ describe('nova migrate on a seed database', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const schema = readFileSync(new URL('./fixtures/seed-001-schema.sql', import.meta.url), 'utf8');
   const seedDatabase = async (name: string, extra = '') => {
-    const sql = await openPglite(join(dir, name));
+    const sql = await pgliteAt(join(dir, name), 'bare');
     await sql.exec(schema + extra);
     await sql.close();
     return { NOVA_DATA_DIR: join(dir, name) };

@@ -17,8 +17,8 @@ import type { Job } from '../src/queue/types.ts';
 import type { JobContext, Services } from '../src/runtime/domain.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
-import { migrate, openPglite } from '../src/storage/index.ts';
-import { backends, type TestDb } from './helpers/db.ts';
+import { openPglite } from '../src/storage/index.ts';
+import { backends, pgliteAt, type TestDb } from './helpers/db.ts';
 import { extractionRows, insertMessage } from './helpers/extraction.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
 
@@ -248,8 +248,7 @@ describe('nova extract', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nova-extract-'));
     try {
       // PGlite has one owner: fill the database, close it, then hand it to the CLI process.
-      const sql = await openPglite(join(dir, 'db'));
-      await migrate(sql);
+      const sql = await pgliteAt(join(dir, 'db'));
       const id = await insertMessage(sql, { subject: 'CLI run', body: BODY });
       await sql.close();
       const root = fileURLToPath(new URL('../', import.meta.url));

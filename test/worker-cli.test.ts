@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRunning, type PidRecord } from '../src/cli/pidfile.ts';
 import { QueueClient } from '../src/queue/queue.ts';
-import { migrate, openPglite } from '../src/storage/index.ts';
+import { pgliteAt } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
 
 /**
@@ -39,8 +39,7 @@ describe('nova worker and nova queue', () => {
     pidPath = join(dataDir, 'nova.pid');
     env = { NOVA_DATA_DIR: dataDir, WORKER_TYPE: 'api', PORT: '0', API_HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '5000', NODE_ENV: 'test' };
     // Three dead letters for the queue commands, written before Nova owns the embedded database.
-    const sql = await openPglite(dataDir);
-    await migrate(sql);
+    const sql = await pgliteAt(dataDir);
     const queue = new QueueClient(sql);
     await queue.sendBatch(QUEUE, [1, 2, 3].map((n) => ({ payload: { n } })));
     const jobs = await queue.claim(QUEUE, { limit: 3, leaseMs: 60_000, workerId: 'test' });

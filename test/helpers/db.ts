@@ -29,6 +29,17 @@ const pgUrl = inject('testDatabaseUrl');
 const templates = inject('pgliteTemplates');
 const pgTemplate = inject('postgresTemplate');
 
+/**
+ * A PGlite database at `dataDir` for a test to fill and hand to a child process: a copy of the
+ * run's template (migrated, or only initialised for tests of adopting or migrating), opened here.
+ */
+export async function pgliteAt(dataDir: string, kind: 'migrated' | 'bare' = 'migrated'): Promise<Sql> {
+  if (templates) cpSync(templates[kind], dataDir, { recursive: true });
+  const sql = await openPglite(dataDir);
+  if (kind === 'migrated') await migrate(sql);
+  return sql;
+}
+
 const pglite: Backend = {
   name: 'pglite',
   multiProcess: false,
