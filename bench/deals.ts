@@ -8,6 +8,8 @@
  * - brief: time from queueDailyBrief to the saved brief of a deal with BENCH_DOCS documents and
  *   BENCH_EMAILS emails, p50 / max over BENCH_BRIEFS runs;
  * - email analysis: BENCH_EMAIL_JOBS analyze_sentiment jobs queued at once, time until all are done;
+ *   then 50 detect_blocker jobs one at a time, each one's handler time (start to ack);
+ * - a 10-page text PDF read as a document job reads it, p50 of 10 warm reads;
  * - the 8:00 fire: queueAllDailyBriefs for BENCH_DEALS active deals (what the schedule's job runs);
  * - Drive: an incremental sync of BENCH_CHANGES changes from the emulator's changes feed;
  * - SharePoint: an incremental sync of BENCH_CHANGES changes from the Graph emulator's drive delta;
@@ -30,7 +32,7 @@ import { existsSync } from 'node:fs';
 import { OcrEngine } from '../src/deals/ocr.ts';
 import { extractText } from '../src/deals/text.ts';
 import { GdriveEmulator } from '../src/emulators/gdrive/index.ts';
-import { scannedPdfBytes, scanPngScaled } from '../src/emulators/gdrive/samples.ts';
+import { pdfPagesBytes, scannedPdfBytes, scanPngScaled } from '../src/emulators/gdrive/samples.ts';
 import { GraphEmulator } from '../src/emulators/graph/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { QueueClient } from '../src/queue/queue.ts';
@@ -308,6 +310,27 @@ async function main(): Promise<void> {
     await waitFor(queue, jobIds);
     const emailMs = performance.now() - t;
     console.log(`email analysis: ${EMAIL_JOBS} jobs in ${ms(emailMs)} (${(EMAIL_JOBS / (emailMs / 1000)).toFixed(0)}/s, ${(emailMs / EMAIL_JOBS).toFixed(2)} ms per email, one process, concurrency 10)`);
+    // One email's analysis on its own: the handler's time (start to ack) of jobs sent one at a time.
+    const single: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = await store.insertCommunication(db.sql, { dealId: deal.id, subject: `One ${i}`, sender: 's@x.example', body: 'We are blocked on the NDA.', receivedAt: new Date() });
+      const jobId = await queueEmailProcessing(queue, id, deal.id, 'detect_blocker');
+      await waitFor(queue, [jobId]);
+      const [row] = await db.sql.query<{ ms: number }>(
+        'select extract(epoch from finished_at - started_at) * 1000 as ms from nova_job_results where id = $1', [jobId]);
+      if (row) single.push(Number(row.ms));
+    }
+    console.log(`email analysis, one at a time: handler start to ack p50 ${pct(single, 0.5).toFixed(2)} ms, max ${Math.max(...single).toFixed(2)} ms over ${single.length} (target ≤ 5 ms)`);
+
+    // --- a 10-page text PDF read (no OCR), as a document job reads it
+    const tenPages = pdfPagesBytes(Array.from({ length: 10 }, (_, i) => `Page ${i + 1}. ${'The parties agree to the indemnity and the escrow terms set out below. '.repeat(40)}`));
+    const pdfMs: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const t0 = performance.now();
+      await extractText(tenPages, 'application/pdf', { maxChars: 500_000 });
+      if (i > 0) pdfMs.push(performance.now() - t0);
+    }
+    console.log(`10-page text PDF (${(tenPages.length / 1024).toFixed(0)} KB) read: p50 ${ms(pct(pdfMs, 0.5))}, max ${ms(Math.max(...pdfMs))} over ${pdfMs.length} warm reads (target ≤ 300 ms)`);
 
     // --- the 8:00 fire
     for (let i = 0; i < DEALS; i += 500) {

@@ -18,6 +18,7 @@ describe.each(backends)('engine primitives on $name', (backend) => {
   const started = new Map<number, number>();
   const attempts: { id: number; number: number; isLast: boolean }[] = [];
   let releaseCancellable: (() => void) | undefined;
+  let releaseProgress: (() => void) | undefined;
 
   // One domain with a queue per behaviour; each handler reads its instructions from the payload.
   const domain: Domain = defineDomain<{ built: number }>({
@@ -65,6 +66,15 @@ describe.each(backends)('engine primitives on $name', (backend) => {
         handler: async (payload: { key: string; timeoutMs?: number }, ctx) => {
           if (!ctx.job.wake) throw new Park(payload.key, payload.timeoutMs ?? null);
           return ctx.job.wake;
+        },
+      }),
+      defineQueue({
+        name: 'e-progress', role: 'engine-test', concurrency: 2,
+        handler: async (payload: { wait: boolean }, ctx) => {
+          await ctx.progress(10);
+          await ctx.progress(30);
+          if (payload.wait) await new Promise<void>((resolve) => (releaseProgress = resolve));
+          await ctx.progress(100);
         },
       }),
       defineQueue({
@@ -158,6 +168,26 @@ describe.each(backends)('engine primitives on $name', (backend) => {
     const id = await q.send('e-result', { x: 21 });
     await until(async () => (await q.getJob(id))?.state === 'completed', 10_000, 'completed');
     expect((await q.getJob(id))!.result).toEqual({ doubled: 42, deps: 'object' });
+  });
+
+  it('stores a running job\'s latest progress once, and nothing for a job that completes before it is due', async () => {
+    const seen: NovaEvent[] = [];
+    const off = runtime.service.events.on((e) => {
+      if (e.type === 'progress' && e.queue === 'e-progress') seen.push(e);
+    });
+    try {
+      const quick = await q.send('e-progress', { wait: false });
+      await until(async () => (await q.getJob(quick))?.state === 'completed', 10_000, 'quick job completed');
+      const slow = await q.send('e-progress', { wait: true });
+      await until(async () => (await q.getJob(slow))?.progress === 30, 10_000, 'progress 30 stored while it runs');
+      releaseProgress!();
+      await until(async () => (await q.getJob(slow))?.state === 'completed', 10_000, 'slow job completed');
+      // 10 was replaced by 30 before it was due; the quick job's three reports and the slow one's
+      // 100 came after their jobs settled: one write, one event.
+      expect(seen.map((e) => [e.ids, e.data])).toEqual([[[slow], 30]]);
+    } finally {
+      off();
+    }
   });
 
   it('hands a deferred job back without spending its attempt', async () => {

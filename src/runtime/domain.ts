@@ -51,7 +51,10 @@ export interface JobContext<P = unknown, D = unknown> {
   /** Aborted on timeout, lost lease, cancel, or shutdown past the deadline. */
   signal: AbortSignal;
   log: Logger;
-  /** Stores progress on the job and publishes a `progress` event. */
+  /**
+   * Reports progress: the latest value is stored on the job and published as a `progress` event
+   * at most every 250 ms, and dropped if the job settles first (a short job's steps cost nothing).
+   */
   progress(data: unknown): Promise<void>;
   /**
    * Marks a resume point, in `tx` with the job's own saved state: a crash after it does not charge

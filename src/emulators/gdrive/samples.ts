@@ -6,16 +6,30 @@ import { SCAN_PNG_BASE64 } from './scan-sample.ts';
 
 /** A one-page PDF showing `text` in Helvetica, with a correct cross-reference table. */
 export function pdfBytes(text: string): Uint8Array {
+  return pdfPagesBytes([text]);
+}
+
+/** A text PDF of one page per string (the 10-page document of the deals bench). */
+export function pdfPagesBytes(pages: string[]): Uint8Array {
   // Lines of at most 80 characters: text past the page's edge is not extracted by PDF readers.
-  const lines = text.match(/.{1,80}(\s|$)/g) ?? [text];
-  const shown = lines.map((l) => `(${l.replace(/[\\()]/g, (c) => `\\${c}`)}) Tj 0 -16 Td`).join(' ');
-  const stream = `BT /F1 12 Tf 72 720 Td ${shown} ET`;
+  const content = (text: string) => {
+    const lines = text.match(/.{1,80}(\s|$)/g) ?? [text];
+    const shown = lines.map((l) => `(${l.replace(/[\\()]/g, (c) => `\\${c}`)}) Tj 0 -16 Td`).join(' ');
+    return `BT /F1 12 Tf 72 720 Td ${shown} ET`;
+  };
+  // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content stream per page.
+  const page = (i: number) => 4 + 2 * i;
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    `<< /Type /Pages /Kids [${pages.map((_, i) => `${page(i)} 0 R`).join(' ')}] /Count ${pages.length} >>`,
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    ...pages.flatMap((text, i) => {
+      const stream = content(text);
+      return [
+        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${page(i) + 1} 0 R /Resources << /Font << /F1 3 0 R >> >> >>`,
+        `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+      ];
+    }),
   ];
   let out = '%PDF-1.4\n';
   const offsets: number[] = [];
