@@ -46,7 +46,14 @@ export function createBatches(sql: Sql, config: NotifyConfig): NotifyBatches {
     }, 200, 1, (o) => store.openPlannedDeliveries(sql, [o])),
     claim: new Batcher(async (ids) => {
       const got = await store.claimManyForDispatch(sql, [...new Set(ids)], config.NOTIFY_MAX_DISPATCHES, config.NOTIFY_REDISPATCH_BASE_MS);
-      return ids.map((id) => got.get(id));
+      // As if asked one after another: a row asked for twice in a batch is claimed by the first.
+      const seen = new Set<number>();
+      return ids.map((id) => {
+        const c = got.get(id);
+        if (c && seen.has(id)) return { dispatch: c.dispatch, claimed: false };
+        seen.add(id);
+        return c;
+      });
     }, 500),
     setRun: new Batcher(async (runs) => {
       for (const part of byUniqueKey(runs, (r) => String(r.id))) await store.setRuns(sql, part);
