@@ -225,7 +225,7 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
       source = { key: null, subject: b.subject ?? null, body: b.body!, actionUrl: b.actionUrl ?? null };
     }
     try {
-      const rendered = await renderMessage(deps.liquid, ch!, source, { ...b.payload, payload: b.payload, subscriber: b.subscriber });
+      const rendered = await renderMessage(deps.templates, ch!, source, { ...b.payload, payload: b.payload, subscriber: b.subscriber });
       return { channel: ch, ...rendered };
     } catch (err) {
       if (err instanceof TemplateError) throw new HttpError(422, 'template_error', err.message);

@@ -14,7 +14,7 @@ import { addDigestEvents } from './digest-store.ts';
 import { planDeliveries, type PlannedDelivery } from './plan.ts';
 import * as store from './store.ts';
 import type { ChannelType, NotificationRow, WorkflowRow } from './store.ts';
-import { bareSubscriber, preferencesOf, subscribersOf, type SubscriberRow } from './subscribers-store.ts';
+import { bareSubscriber, type SubscriberRow } from './subscribers-store.ts';
 import { renderMessage, scopeFor, sourceFor, TemplateError } from './templates.ts';
 
 export const DELIVER_WORKFLOW = 'notify.deliver';
@@ -43,11 +43,12 @@ interface Plan {
 async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
   const { sql } = deps.services;
   const empty = { subscribers: [], templates: [], deliveries: [] };
-  const n = await store.getNotification(sql, input.notificationId);
-  if (!n) return { ...empty, stop: 'notification not found' };
+  // One statement reads all the plan needs (store.readPlan), one writes the delivery rows.
+  const read = await store.readPlan(sql, input.notificationId);
+  if (!read) return { ...empty, stop: 'notification not found' };
+  const { notification: n, workflow } = read;
   // Another dispatch took over, or the row was retracted meanwhile: this run does nothing.
   if (n.notification_status !== 'PROCESSING' || n.dispatch_count !== input.dispatch) return { ...empty, stop: `notification is ${n.notification_status} (dispatch ${n.dispatch_count})` };
-  const workflow = n.notification_workflow_id ? await store.workflowById(sql, n.notification_workflow_id) : undefined;
   const notification = {
     id: n.id, name: n.name, enterprise_id: n.enterprise_id, payload: n.payload, overrides: n.overrides, transaction_id: n.transaction_id,
     notification_workflow_id: n.notification_workflow_id,
@@ -56,8 +57,7 @@ async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
     if (!deps.novu) return { ...empty, notification, workflow, stop: 'workflow forwards to Novu but NOVU_SECRET_KEY is not set' };
     return { ...empty, notification, workflow, deliveries: [...new Set(n.recipients)].map((recipient) => ({ recipient, channel: 'IN_APP' as const, action: 'send' as const })) };
   }
-  const [subscribers, preferences] = await Promise.all([subscribersOf(sql, n.recipients, n.enterprise_id), preferencesOf(sql, n.recipients, n.enterprise_id)]);
-  const previous = await store.deliveriesOf(sql, n.id);
+  const { subscribers, preferences, previous } = read;
   const deliveries = planDeliveries({
     notification: n, workflow, subscribers, preferences, previous, now: new Date(),
     unreachable: (channel, sub) => {
@@ -65,26 +65,23 @@ async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
       return provider ? provider.unreachable(sub) : `${channel} has no provider in this deployment`;
     },
   });
-  const opened = deliveries.filter((d) => d.action !== 'done');
-  await store.openDeliveries(sql, n.id, n.enterprise_id, opened.map((d) => ({ recipient: d.recipient, channel: d.channel })));
-  for (const d of opened.filter((x) => x.action === 'skip')) {
-    await store.recordDelivery(sql, { notificationId: n.id, recipient: d.recipient, channel: d.channel, status: 'SKIPPED', error: d.reason ?? null, attempted: false });
-  }
   // A digest workflow gathers its events per subscriber and channel; the digest loop sends them.
   if (workflow?.digest) {
-    const digested = opened.filter((x) => x.action === 'send');
+    const digested = deliveries.filter((x) => x.action === 'send');
     await addDigestEvents(sql, digested.map((x) => ({
       notificationId: n.id, enterpriseId: n.enterprise_id, subscriberId: x.recipient, workflowId: workflow.id, channel: x.channel, payload: n.payload,
     })));
     for (const x of digested) {
       x.action = 'digest';
       delete x.notBefore;
-      await store.recordDelivery(sql, { notificationId: n.id, recipient: x.recipient, channel: x.channel, status: 'DIGESTED', attempted: false });
     }
   }
-  const keys = Object.values(workflow?.template_overrides ?? {}).filter((k): k is string => typeof k === 'string');
-  const templates = await store.templatesByKey(sql, keys, n.enterprise_id);
-  return { notification, workflow, subscribers, templates, deliveries };
+  await deps.batches.open.add({ notificationId: n.id, enterpriseId: n.enterprise_id, rows: deliveries.filter((d) => d.action !== 'done').map((d) => ({
+    recipient: d.recipient, channel: d.channel,
+    status: d.action === 'skip' ? 'SKIPPED' as const : d.action === 'digest' ? 'DIGESTED' as const : 'PENDING' as const,
+    error: d.action === 'skip' ? d.reason ?? null : null,
+  })) });
+  return { notification, workflow, subscribers, templates: read.templates, deliveries };
 }
 
 /** One delivery: checked against retraction, rendered in full, then sent once. */
@@ -92,8 +89,8 @@ async function sendOne(deps: NotifyDeps, p: Plan, d: PlannedDelivery, signal: Ab
   const { sql } = deps.services;
   const n = p.notification!;
   const base = { notificationId: n.id, recipient: d.recipient, channel: d.channel };
-  if ((await store.statusOf(sql, n.id)) === 'RETRACTED') {
-    await store.recordDelivery(sql, { ...base, status: 'SKIPPED', error: 'retracted before delivery', attempted: false });
+  if ((await deps.batches.status.add(n.id)) === 'RETRACTED') {
+    await deps.batches.record.add({ ...base, status: 'SKIPPED', error: 'retracted before delivery', attempted: false });
     return { recipient: d.recipient, channel: d.channel, status: 'SKIPPED', error: 'retracted' };
   }
   const sub = p.subscribers.find((s) => s.subscriber_id === d.recipient) ?? bareSubscriber(d.recipient, n.enterprise_id);
@@ -101,20 +98,20 @@ async function sendOne(deps: NotifyDeps, p: Plan, d: PlannedDelivery, signal: Ab
   if (wf?.throttle && n.notification_workflow_id) {
     const since = new Date(Date.now() - wf.throttle.windowMs);
     if ((await store.sentSince(sql, d.recipient, d.channel, n.notification_workflow_id, since)) >= wf.throttle.limit) {
-      await store.recordDelivery(sql, { ...base, status: 'SKIPPED', error: `throttled: ${wf.throttle.limit} per ${wf.throttle.windowMs} ms`, attempted: false });
+      await deps.batches.record.add({ ...base, status: 'SKIPPED', error: `throttled: ${wf.throttle.limit} per ${wf.throttle.windowMs} ms`, attempted: false });
       return { recipient: d.recipient, channel: d.channel, status: 'SKIPPED', error: 'throttled' };
     }
   }
   const source = sourceFor(d.channel, n.overrides, wf?.template_overrides ?? null, p.templates);
   const fail = async (error: string): Promise<DeliveryOutcome> => {
-    await store.recordDelivery(sql, { ...base, status: 'FAILED', error });
+    await deps.batches.record.add({ ...base, status: 'FAILED', error });
     return { recipient: d.recipient, channel: d.channel, status: 'FAILED', error };
   };
   if (!source) return fail(`no template for ${d.channel}: bind one in the workflow's template_overrides or give overrides.channels.${d.channel}`);
   let content;
   try {
     const subscriberVars = { id: sub.subscriber_id, subscriberId: sub.subscriber_id, name: sub.name, email: sub.email, phone: sub.phone, locale: sub.locale, timezone: sub.timezone, data: sub.data ?? {} };
-    content = await renderMessage(deps.liquid, d.channel, source, scopeFor(n.payload, subscriberVars, { id: n.id, name: n.name, transactionId: n.transaction_id }));
+    content = await renderMessage(deps.templates, d.channel, source, scopeFor(n.payload, subscriberVars, { id: n.id, name: n.name, transactionId: n.transaction_id }));
   } catch (err) {
     // Nothing is sent: a render error is recorded on the delivery and never retried.
     if (err instanceof TemplateError) return fail(err.message);
@@ -123,19 +120,19 @@ async function sendOne(deps: NotifyDeps, p: Plan, d: PlannedDelivery, signal: Ab
   const provider = deps.channels.get(d.channel)!;
   try {
     const result = await provider.send({ notificationId: n.id, enterpriseId: n.enterprise_id, workflowKey: wf?.workflow_key ?? 'manual', transactionId: n.transaction_id, recipient: sub, content }, signal);
-    await store.recordDelivery(sql, { ...base, status: 'SENT', provider: result.provider, messageId: result.messageId, content });
+    await deps.batches.record.add({ ...base, status: 'SENT', provider: result.provider, messageId: result.messageId, content });
     return { recipient: d.recipient, channel: d.channel, status: 'SENT', messageId: result.messageId };
   } catch (err) {
     if (err instanceof PermanentDeliveryError) return fail(err.message);
     // Transient: record the attempt and let the step's retry policy try again.
-    await store.recordDelivery(sql, { ...base, status: 'PENDING', provider: provider.provider, content, error: (err as Error).message });
+    await deps.batches.record.add({ ...base, status: 'PENDING', provider: provider.provider, content, error: (err as Error).message });
     throw err;
   }
 }
 
 async function forwardOne(deps: NotifyDeps, p: Plan, recipient: string, signal: AbortSignal): Promise<DeliveryOutcome> {
   const n = p.notification!;
-  if ((await store.statusOf(deps.services.sql, n.id)) === 'RETRACTED') return { recipient, channel: 'NOVU', status: 'SKIPPED', error: 'retracted' };
+  if ((await deps.batches.status.add(n.id)) === 'RETRACTED') return { recipient, channel: 'NOVU', status: 'SKIPPED', error: 'retracted' };
   const result = await deps.novu!.trigger({
     workflowKey: p.workflow!.workflow_key, subscriberId: recipient, payload: n.payload, overrides: n.overrides ?? {},
     transactionId: `${n.transaction_id ?? `nova-${n.id}`}:${recipient}`,
@@ -158,7 +155,7 @@ async function finish(deps: NotifyDeps, id: number, dispatch: number, outcomes: 
     novu_transaction_ids: outcomes.filter((o) => o.channel === 'NOVU' && o.messageId).map((o) => o.messageId),
     timestamp: new Date().toISOString(),
   };
-  const updated = await store.finishNotification(deps.services.sql, id, status, details);
+  const updated = await deps.batches.finish.add({ id, status, details });
   return { status, updated };
 }
 
@@ -184,7 +181,7 @@ export function deliveryWorkflow(deps: () => NotifyDeps): Workflow<DeliverInput,
         const error = err.message;
         // Attempts used up: the delivery is FAILED with its last error.
         return step.run(`failed:${key}`, async () => {
-          if (!p.workflow?.forward_to_novu) await store.recordDelivery(d.services.sql, { notificationId: input.notificationId, recipient: x.recipient, channel: x.channel, status: 'FAILED', error, attempted: false });
+          if (!p.workflow?.forward_to_novu) await d.batches.record.add({ notificationId: input.notificationId, recipient: x.recipient, channel: x.channel, status: 'FAILED', error, attempted: false });
           return { recipient: x.recipient, channel: p.workflow?.forward_to_novu ? 'NOVU' : x.channel, status: 'FAILED', error } as DeliveryOutcome;
         });
       }

@@ -21,7 +21,8 @@ import type { ChannelProvider } from './channels/types.ts';
 import type { NotifyConfig } from './config.ts';
 import { NovuClient } from './novu.ts';
 import type { ChannelType } from './store.ts';
-import { createLiquid } from './templates.ts';
+import { CompiledTemplates, createLiquid } from './templates.ts';
+import { createBatches, type NotifyBatches } from './batches.ts';
 
 export interface NotifyDeps {
   services: Services;
@@ -29,6 +30,10 @@ export interface NotifyDeps {
   engine: WorkflowEngine;
   channels: Map<ChannelType, ChannelProvider>;
   liquid: Liquid;
+  /** `liquid` with parsed templates kept (templates.ts). */
+  templates: CompiledTemplates;
+  /** The delivery path's per-notification statements, batched across notifications (batches.ts). */
+  batches: NotifyBatches;
   novu: NovuClient | undefined;
   /** The in-process SMTP sink when NOTIFY_SMTP_URL is unset (captured mail: /api/notify/emulator/smtp). */
   sink: SmtpSink | undefined;
@@ -82,11 +87,12 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
     }),
     ...(options.channels ?? []),
   ];
+  const liquid = createLiquid();
   const channels = new Map<ChannelType, ChannelProvider>();
   for (const p of providers) channels.set(p.channel, p);
   return {
     services, config, engine, channels, log, sink, pushService, vapidPublicKey: vapid?.publicKey,
-    liquid: createLiquid(),
+    liquid, templates: new CompiledTemplates(liquid), batches: createBatches(services.sql, config),
     novu: config.NOVU_SECRET_KEY ? new NovuClient(config.NOVU_API_URL, config.NOVU_SECRET_KEY, config.NOTIFY_HTTP_TIMEOUT_MS) : undefined,
     close: async () => {
       email.close();

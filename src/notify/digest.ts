@@ -64,7 +64,7 @@ export async function sendDigest(deps: NotifyDeps, job: DigestJob, ctx: Pick<Job
   let content;
   try {
     const scope = { events: events.map((e) => e.payload), digest: { count: digest.event_count, id: digest.id }, subscriber: { id: sub.subscriber_id, name: sub.name, email: sub.email } };
-    content = await renderMessage(deps.liquid, digest.channel_type, source, scope);
+    content = await renderMessage(deps.templates, digest.channel_type, source, scope);
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
     await finishDigest(sql, digest.id, 'FAILED', null, err.message);

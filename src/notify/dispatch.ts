@@ -20,8 +20,8 @@ export const dedupKey = (id: number) => `notification-${id}`;
 
 export async function dispatch(deps: NotifyDeps, job: DispatchJob): Promise<unknown> {
   const { sql } = deps.services;
-  const { NOTIFY_MAX_DISPATCHES: max, NOTIFY_REDISPATCH_BASE_MS: base } = deps.config;
-  const claim = await store.claimForDispatch(sql, job.notificationId, max, base);
+  // Claims (and run ids below) of the dispatch jobs this process runs at once share a statement.
+  const claim = await deps.batches.claim.add(job.notificationId);
   if (!claim) {
     const n = await store.getNotification(sql, job.notificationId);
     // Woken a little early for a scheduled row: come back when it is due.
@@ -33,7 +33,7 @@ export async function dispatch(deps: NotifyDeps, job: DispatchJob): Promise<unkn
   const { run, created } = await startRun(deps.engine, DELIVER_WORKFLOW, { notificationId: job.notificationId, dispatch: claim.dispatch }, {
     idempotencyKey: `${dedupKey(job.notificationId)}-${claim.dispatch}`, submittedBy: 'notifications',
   });
-  await store.setRun(sql, job.notificationId, run.id);
+  await deps.batches.setRun.add({ id: job.notificationId, runId: run.id });
   return { dispatched: true, dispatch: claim.dispatch, runId: run.id, created };
 }
 

@@ -32,6 +32,36 @@ export async function insertMessage(
   return existing!;
 }
 
+export type NewInboxMessage = Parameters<typeof insertMessage>[1];
+
+/**
+ * insertMessage for many messages (of different notification × subscriber pairs) in one
+ * statement, plus one to read the pairs that existed already; rows in the order given.
+ */
+export async function insertMessages(db: Queryable, list: NewInboxMessage[]): Promise<InboxRow[]> {
+  const inserted = await db.query<InboxRow>(
+    `insert into notify.ent_inbox_message (enterprise_id, subscriber_id, notification_id, title, body, action_url)
+     select m.enterprise_id::uuid, m.subscriber_id::uuid, m.notification_id, m.title, m.body, m.action_url
+     from jsonb_to_recordset($1::text::jsonb) as m(enterprise_id text, subscriber_id text, notification_id bigint, title text, body text, action_url text)
+     on conflict (notification_id, subscriber_id) do nothing returning ${I}`,
+    [JSON.stringify(list.map((m) => ({
+      enterprise_id: m.enterpriseId, subscriber_id: m.subscriberId, notification_id: m.notificationId, title: m.title, body: m.body, action_url: m.actionUrl,
+    })))],
+  );
+  const pair = (notificationId: number | null, subscriberId: string) => `${notificationId}:${subscriberId}`;
+  const rows = new Map(inserted.map((r) => [pair(r.notification_id === null ? null : Number(r.notification_id), r.subscriber_id), r]));
+  const missing = list.filter((m) => !rows.has(pair(m.notificationId, m.subscriberId)));
+  if (missing.length) {
+    const existing = await db.query<InboxRow>(
+      `select ${I} from notify.ent_inbox_message i
+       join jsonb_to_recordset($1::text::jsonb) as m(n bigint, s text) on i.notification_id = m.n and i.subscriber_id = m.s::uuid`,
+      [JSON.stringify(missing.map((m) => ({ n: m.notificationId, s: m.subscriberId })))],
+    );
+    for (const r of existing) rows.set(pair(r.notification_id === null ? null : Number(r.notification_id), r.subscriber_id), r);
+  }
+  return list.map((m) => rows.get(pair(m.notificationId, m.subscriberId))!);
+}
+
 export async function listInbox(db: Queryable, subscriberId: string, f: { archived: boolean; limit: number; beforeId?: number }): Promise<InboxRow[]> {
   return db.query<InboxRow>(
     `select ${I} from notify.ent_inbox_message

@@ -72,7 +72,7 @@ export interface PlanInput {
   workflow: WorkflowRow | undefined;
   subscribers: SubscriberRow[];
   preferences: PreferenceRow[];
-  previous: DeliveryRow[];
+  previous: Pick<DeliveryRow, 'recipient' | 'channel_type' | 'status'>[];
   /** Why a channel cannot reach a subscriber, or null. */
   unreachable: (channel: ChannelType, sub: SubscriberRow) => string | null;
   now: Date;

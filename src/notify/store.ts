@@ -410,3 +410,158 @@ export async function statusCounts(db: Queryable): Promise<Record<string, number
   const rows = await db.query<{ s: string; n: number }>(`select notification_status::text as s, count(*)::int as n from notify.ent_notification group by 1`);
   return Object.fromEntries(rows.map((r) => [r.s, r.n]));
 }
+
+// ---- the delivery run's plan, in one read and one write ----
+
+/** Everything the `plan` step reads about a notification, fetched by one statement. */
+export interface PlanRead {
+  notification: NotificationRow;
+  workflow: WorkflowRow | undefined;
+  subscribers: import('./subscribers-store.ts').SubscriberRow[];
+  preferences: import('./subscribers-store.ts').PreferenceRow[];
+  previous: Pick<DeliveryRow, 'recipient' | 'channel_type' | 'status'>[];
+  templates: TemplateRow[];
+}
+
+/**
+ * The notification, its workflow, its recipients' subscribers and preferences, the deliveries of
+ * earlier dispatches, and the templates its workflow binds, in one round trip (sub-selects as
+ * jsonb). Each sub-select is the statement the plan used to send on its own; one statement
+ * instead of five keeps the connection pool free for the engine's batched claims and checkpoints.
+ * Date columns of the jsonb parts come back as ISO strings (the plan is stored as JSON anyway).
+ */
+export async function readPlan(db: Queryable, id: number): Promise<PlanRead | undefined> {
+  const [row] = await db.query<NotificationRow & { x_workflow: WorkflowRow | null; x_subscribers: PlanRead['subscribers']; x_preferences: PlanRead['preferences']; x_previous: PlanRead['previous']; x_templates: TemplateRow[] }>(
+    `select n.id, n.name, n.description, n.publish_status::text as publish_status, n.enterprise_id::text as enterprise_id,
+       n.business_id::text as business_id, n.notification_workflow_id, n.notification_rule_id,
+       n.notification_status::text as notification_status, n.payload, n.recipients::text[] as recipients, n.channels::text[] as channels,
+       n.overrides, n.tags, n.transaction_id, n.scheduled_for, n.processed_at, n.retracted_at, n.retraction_reason, n.error_details,
+       n.workflow_version, n.dispatch_count, n.run_id::text as run_id, n.created_at, n.updated_at,
+       (select to_jsonb(w) from (select ${W} from notify.ent_notification_workflow where id = n.notification_workflow_id) w) as x_workflow,
+       (select coalesce(jsonb_agg(s), '[]'::jsonb) from (select id, enterprise_id::text as enterprise_id, subscriber_id::text as subscriber_id, name, email,
+           phone, chat_webhook_url, push_subscriptions, locale, timezone, quiet_hours_start, quiet_hours_end, data, created_at, updated_at
+         from notify.ent_subscriber where subscriber_id = any(n.recipients) and enterprise_id is not distinct from n.enterprise_id) s) as x_subscribers,
+       (select coalesce(jsonb_agg(p), '[]'::jsonb) from (select subscriber_id::text as subscriber_id, notification_workflow_id, channel_type::text as channel_type, enabled
+         from notify.ent_subscriber_preference where subscriber_id = any(n.recipients) and enterprise_id is not distinct from n.enterprise_id) p) as x_preferences,
+       (select coalesce(jsonb_agg(d), '[]'::jsonb) from (select recipient::text as recipient, channel_type::text as channel_type, status
+         from notify.ent_notification_delivery where notification_id = n.id order by id) d) as x_previous,
+       (select coalesce(jsonb_agg(t), '[]'::jsonb) from (select id, template_key, channel_type::text as channel_type, subject_template, body_template, action_template,
+           enterprise_id::text as enterprise_id
+         from notify.ent_notification_template
+         where template_key in (select b.value from notify.ent_notification_workflow w2, jsonb_each_text(coalesce(w2.template_overrides, '{}'::jsonb)) b
+                                where w2.id = n.notification_workflow_id)
+           and publish_status = 'PUBLISH' and not deactivated and (enterprise_id is null or enterprise_id = n.enterprise_id)) t) as x_templates
+     from notify.ent_notification n where n.id = $1`,
+    [id],
+  );
+  if (!row) return undefined;
+  const { x_workflow, x_subscribers, x_preferences, x_previous, x_templates, ...notification } = row;
+  return { notification, workflow: x_workflow ?? undefined, subscribers: x_subscribers, preferences: x_preferences, previous: x_previous, templates: x_templates };
+}
+
+/** A delivery row a dispatch opens: PENDING to send, or already SKIPPED / DIGESTED with its reason. */
+export interface OpenedDelivery {
+  recipient: string;
+  channel: ChannelType;
+  status: 'PENDING' | 'SKIPPED' | 'DIGESTED';
+  error?: string | null;
+}
+
+/** The delivery rows one dispatch of a notification opens. */
+export interface OpenedDeliveries {
+  notificationId: number;
+  enterpriseId: string | null;
+  rows: OpenedDelivery[];
+}
+
+/**
+ * Opens dispatches' delivery rows in one statement (each notification at most once in a call): a
+ * new pair is inserted with its status; an existing row (an earlier dispatch's) keeps its status
+ * when this one is PENDING, and takes a SKIPPED or DIGESTED status unless it was SENT (as
+ * recordDelivery would set it).
+ */
+export async function openPlannedDeliveries(db: Queryable, list: OpenedDeliveries[]): Promise<void> {
+  const rows = list.flatMap((o) => o.rows.map((p) => ({ n: o.notificationId, t: o.enterpriseId, r: p.recipient, c: p.channel, s: p.status, e: p.error ?? null })));
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into notify.ent_notification_delivery as d (notification_id, enterprise_id, recipient, channel_type, status, error)
+     select p.n, p.t::uuid, p.r::uuid, p.c::notify.notification_channel_type, p.s, p.e
+     from jsonb_to_recordset($1::text::jsonb) as p(n bigint, t text, r text, c text, s text, e text)
+     on conflict (notification_id, recipient, channel_type) do update set status = excluded.status, error = excluded.error, updated_at = now()
+       where excluded.status <> 'PENDING' and d.status <> 'SENT'`,
+    [JSON.stringify(rows)],
+  );
+}
+
+// ---- the same statements for many notifications at once (batches.ts gathers them) ----
+
+/** claimForDispatch for many rows in two statements; per id its dispatch, or undefined. */
+export async function claimManyForDispatch(db: Queryable, ids: number[], maxDispatches: number, backoffBaseMs: number): Promise<Map<number, { dispatch: number; claimed: boolean }>> {
+  const out = new Map<number, { dispatch: number; claimed: boolean }>();
+  const claimed = await db.query<{ id: number; dispatch_count: number }>(
+    `update notify.ent_notification
+     set notification_status = 'PROCESSING', dispatch_count = dispatch_count + 1, updated_at = now()
+     where id = any($1::bigint[]) and publish_status = 'PUBLISH' and not deactivated
+       and (notification_status = 'PENDING' or (notification_status = 'FAILED' and dispatch_count < $2
+            and updated_at <= now() - make_interval(secs => $3::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)))
+       and (scheduled_for is null or scheduled_for <= now())
+     returning id, dispatch_count`,
+    [ids, maxDispatches, backoffBaseMs],
+  );
+  for (const r of claimed) out.set(Number(r.id), { dispatch: r.dispatch_count, claimed: true });
+  const rest = ids.filter((id) => !out.has(id));
+  if (rest.length) {
+    const rows = await db.query<{ id: number; dispatch_count: number }>(
+      `select id, dispatch_count from notify.ent_notification where id = any($1::bigint[]) and notification_status = 'PROCESSING'`,
+      [rest],
+    );
+    for (const r of rows) out.set(Number(r.id), { dispatch: r.dispatch_count, claimed: false });
+  }
+  return out;
+}
+
+export async function setRuns(db: Queryable, runs: { id: number; runId: string }[]): Promise<void> {
+  await db.query(
+    `update notify.ent_notification n set run_id = r.run_id::uuid
+     from jsonb_to_recordset($1::text::jsonb) as r(id bigint, run_id text)
+     where n.id = r.id and n.run_id is distinct from r.run_id::uuid`,
+    [JSON.stringify(runs.map((r) => ({ id: r.id, run_id: r.runId })))],
+  );
+}
+
+export async function statusesOf(db: Queryable, ids: number[]): Promise<Map<number, NotificationStatus>> {
+  const rows = await db.query<{ id: number; s: NotificationStatus }>(
+    `select id, notification_status::text as s from notify.ent_notification where id = any($1::bigint[])`, [ids]);
+  return new Map(rows.map((r) => [Number(r.id), r.s]));
+}
+
+export type DeliveryRecord = Parameters<typeof recordDelivery>[1];
+
+/** recordDelivery for many deliveries (each a different recipient × channel) in one statement. */
+export async function recordDeliveries(db: Queryable, list: DeliveryRecord[]): Promise<void> {
+  await db.query(
+    `update notify.ent_notification_delivery d
+     set status = r.status, provider = coalesce(r.provider, d.provider), provider_message_id = coalesce(r.message_id, d.provider_message_id),
+       content = coalesce(r.content, d.content), error = r.error, attempts = d.attempts + r.attempted, updated_at = now()
+     from jsonb_to_recordset($1::text::jsonb) as r(notification_id bigint, recipient text, channel text, status text, provider text, message_id text,
+       content jsonb, error text, attempted int)
+     where d.notification_id = r.notification_id and d.recipient = r.recipient::uuid and d.channel_type = r.channel::notify.notification_channel_type
+       and d.status <> 'SENT'`,
+    [JSON.stringify(list.map((d) => ({
+      notification_id: d.notificationId, recipient: d.recipient, channel: d.channel, status: d.status, provider: d.provider ?? null,
+      message_id: d.messageId ?? null, content: d.content === undefined ? null : d.content, error: d.error ?? null, attempted: d.attempted === false ? 0 : 1,
+    })))],
+  );
+}
+
+/** finishNotification for many rows in one statement; the ids it finished. */
+export async function finishNotifications(db: Queryable, list: { id: number; status: 'SENT' | 'FAILED'; details: unknown }[]): Promise<Set<number>> {
+  const rows = await db.query<{ id: number }>(
+    `update notify.ent_notification n
+     set notification_status = r.status::notify.notification_status, processed_at = now(), updated_at = now(), error_details = r.details
+     from jsonb_to_recordset($1::text::jsonb) as r(id bigint, status text, details jsonb)
+     where n.id = r.id and n.notification_status = 'PROCESSING' returning n.id`,
+    [JSON.stringify(list)],
+  );
+  return new Set(rows.map((r) => Number(r.id)));
+}

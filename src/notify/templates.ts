@@ -4,7 +4,7 @@
  * TemplateError: a delivery never sends a half-rendered message. Parse and render are bounded
  * (template size, render time, memory) so an untrusted template cannot hold a worker.
  */
-import { Liquid } from 'liquidjs';
+import { Liquid, type Template } from 'liquidjs';
 import type { ChannelType, TemplateRow } from './store.ts';
 
 /** What a channel sends: email uses subject + body (HTML); in-app/push title + body (+ action); SMS/chat body. */
@@ -45,15 +45,39 @@ export function createLiquid(): Liquid {
   });
 }
 
+/**
+ * Liquid with its parsed templates kept per process, keyed by the template's text (so an edited
+ * template is parsed anew, and nothing goes stale): liquidjs parses a string on every
+ * parseAndRender, which a delivery path rendering the same few templates thousands of times a
+ * second need not pay. At most `max` texts are kept; the oldest goes first.
+ */
+export class CompiledTemplates {
+  private readonly parsed = new Map<string, Template[]>();
+
+  constructor(readonly liquid: Liquid, private readonly max = 500) {}
+
+  async render(text: string, scope: Record<string, unknown>): Promise<string> {
+    let tpl = this.parsed.get(text);
+    if (!tpl) {
+      tpl = this.liquid.parse(text);
+      // A long text (a preview, a rare large template) is parsed each time rather than kept.
+      if (text.length > 20_000) return this.liquid.render(tpl, scope);
+      if (this.parsed.size >= this.max) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(text, tpl);
+    }
+    return this.liquid.render(tpl, scope);
+  }
+}
+
 /** Renders every field of a channel's message, or throws TemplateError naming the template. */
-export async function renderMessage(liquid: Liquid, channel: ChannelType, source: TemplateSource, scope: Record<string, unknown>): Promise<Rendered> {
+export async function renderMessage(templates: CompiledTemplates, channel: ChannelType, source: TemplateSource, scope: Record<string, unknown>): Promise<Rendered> {
   try {
     if (source.missing) throw new Error('no published template with this key');
     if (source.body.length > MAX_TEMPLATE || (source.subject?.length ?? 0) > MAX_TEMPLATE) throw new Error(`template longer than ${MAX_TEMPLATE} characters`);
     const [subject, body, actionUrl] = await Promise.all([
-      source.subject ? liquid.parseAndRender(source.subject, scope) : Promise.resolve(null),
-      liquid.parseAndRender(source.body, scope),
-      source.actionUrl ? liquid.parseAndRender(source.actionUrl, scope) : Promise.resolve(null),
+      source.subject ? templates.render(source.subject, scope) : Promise.resolve(null),
+      templates.render(source.body, scope),
+      source.actionUrl ? templates.render(source.actionUrl, scope) : Promise.resolve(null),
     ]);
     if (!String(body).trim()) throw new Error('the body rendered empty');
     if (channel === 'SMS' && body.length > 1600) throw new Error(`SMS body is ${body.length} characters (at most 1600)`);
