@@ -79,11 +79,7 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
         if (!(await engine.checkpoints.add(write))) throw new TickLost(`run ${run.id} was lost or cancelled`);
         publishStep(services, write.status === 'completed' ? 'step.completed' : 'step.failed', run.id, write, write.error?.message);
       },
-      expireWait: async (runId, stepId) => {
-        await store.completeWaitingStep(services.sql, runId, stepId, 'completed', null, null);
-        const row = (await store.getSteps(services.sql, runId)).find((s) => s.step_id === stepId);
-        return row!;
-      },
+      expireWait: (runId, stepId) => store.expireWaitingStep(services.sql, runId, stepId),
       resolveChild: (wf, input) => resolveStart(engine, wf, input),
       patchRun: (stepId, operations, description) => applyAgentPatch(engine, run, stepId, operations, description),
     },
@@ -162,8 +158,9 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     for (const { item, w } of waits) {
       if (w.tickAt) ticks.push({ payload: { runId: item.run.id }, runAt: w.tickAt });
       if (w.child) {
-        const { created } = await store.insertRun(tx, w.child);
-        if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
+        // The child and its first (and deadline) tick in one statement.
+        const { jobIds } = await store.insertRunsTicked(tx, [w.child], { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+        queue.announce(TICK_QUEUE, jobIds, tx);
       }
       if (w.http) {
         http.push({
@@ -255,13 +252,6 @@ async function admit(engine: WorkflowEngine, run: store.LeasedRun, token: number
     await store.deferRun(tx, run.id, token);
     return false;
   });
-}
-
-/** The jobs a new run needs: its first tick, and one at its deadline when it has a timeout. */
-export function childTicks(runId: string, timeoutMs: number | null): { payload: TickJob; delayMs?: number }[] {
-  const ticks: { payload: TickJob; delayMs?: number }[] = [{ payload: { runId } }];
-  if (timeoutMs !== null) ticks.push({ payload: { runId }, delayMs: timeoutMs + 10 });
-  return ticks;
 }
 
 /**
