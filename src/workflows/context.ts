@@ -110,8 +110,15 @@ export class Execution {
     const writes = this.pendingEffects > 0 || step ? this.unwritten.splice(0) : [];
     this.pendingEffects = 0;
     if (step) writes.push(step);
-    if (writes.length) await Promise.all(writes.map((w) => this.write(w)));
+    // Parallel steps (map lanes, Promise.all): a flush also waits for the writes another lane's
+    // flush took, so no lane's side effect starts before every earlier step is stored.
+    const mine = writes.length ? Promise.all(writes.map((w) => this.write(w))) : undefined;
+    const before = this.flushing;
+    const all = Promise.all([before, mine]).then(() => undefined);
+    this.flushing = all;
+    await all;
   }
+  private flushing: Promise<void> = Promise.resolve();
 
   /** A completed step written with the next side effect's flush, or with the tick's end. */
   private defer(step: Omit<StepWrite, 'runId' | 'token'>, effect: boolean): void {
