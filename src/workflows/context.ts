@@ -315,7 +315,8 @@ export class Execution {
     return runAgent({
       stored: (id) => this.steps.get(id),
       model: (id, request) => this.model(id, request),
-      record: (id, status, output, error, startedAt) => this.flush({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }),
+      // The agent's outcome is no side effect: written with the next one's flush or the tick's end.
+      record: async (id, status, output, error, startedAt) => this.defer({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }, true),
       step: this.api(),
       ...(this.deps.patchRun && {
         patchRun: async (stepId: string, operations: unknown, description: string | null) => {

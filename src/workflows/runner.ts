@@ -130,8 +130,8 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
 
 /**
  * Commits suspending ticks of many runs in one transaction: each run still held by its tick is
- * let go to `waiting` (one statement, which also locks the rows), then, for those runs only, the
- * waits are written (one statement), event waits are checked against events already stored, and
+ * let go to `waiting` and, for those runs only, its steps are written (one statement, which also
+ * locks the rows), event waits are checked against events already stored, and
  * the jobs that end the waits are enqueued (one statement per queue). Returns, per item, undefined
  * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
  * or a stored event already ended its wait).
@@ -139,17 +139,18 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
 export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
   const { sql, queue } = engine.services;
   return sql.transaction(async (tx) => {
-    const released = new Map((await store.releaseRuns(tx, items.map((i) => ({ runId: i.run.id, token: i.token })))).map((r) => [r.id, r.wake]));
+    // The release and, for the runs still held, their steps (completed, then waits): one statement.
+    const released = new Map((await store.releaseRunsWithSteps(tx, items.map((i) => ({ runId: i.run.id, token: i.token })), items.flatMap((i) => [
+      ...i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token })),
+      ...i.waits.map((w) => ({ ...w.step, runId: i.run.id, token: i.token })),
+    ]))).map((r) => [r.id, r.wake]));
     const held = items.filter((i) => released.has(i.run.id));
     const waits = held.flatMap((i) => i.waits.map((w) => ({ item: i, w })));
     const eventNames = waits.flatMap(({ w }) => (w.step.kind === 'waitForEvent' && w.step.eventName ? [w.step.eventName] : []));
-    // Before the waits are written: an event sent meanwhile is then either seen by the send, or
-    // stored before deliverStoredEvents below looks.
+    // Before the stored events are looked at, and held until the commit: an event sent meanwhile
+    // either took its lock first (and is stored before deliverStoredEvents below looks), or waits
+    // for this commit and then sees the waits.
     await store.lockEventNames(tx, eventNames);
-    await store.saveSteps(tx, [
-      ...held.flatMap((i) => i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token }))),
-      ...waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })),
-    ], false);
     const woken = new Set(await store.deliverStoredEvents(tx, waits
       .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
       .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));

@@ -285,20 +285,24 @@ export async function finishRuns(db: Queryable, items: readonly FinishItem[]): P
 }
 
 /**
- * Lets many ticks' runs go to `waiting` in one statement ($1 jsonb array of {runId, token}),
- * each only while its tick still holds it. Returns the runs released with their wake flag; their
- * rows stay locked until the caller's transaction ends.
+ * Lets many ticks' runs go to `waiting` ($1 jsonb array of {runId, token}), each only while its
+ * tick still holds it, and writes `steps` (waits, and steps completed before them) of the runs it
+ * released, in the same statement. Returns the runs released with their wake flag; their rows
+ * stay locked until the caller's transaction ends.
  */
-export async function releaseRuns(db: Queryable, items: readonly { runId: string; token: number }[]): Promise<{ id: string; wake: boolean }[]> {
+export async function releaseRunsWithSteps(db: Queryable, items: readonly { runId: string; token: number }[], steps: readonly StepWrite[]): Promise<{ id: string; wake: boolean }[]> {
   if (items.length === 0) return [];
   return db.query<{ id: string; wake: boolean }>(
-    `with x as (
+    `with i as (
        select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
-     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
-     update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
-     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
-     returning r.id, o.wake_pending as wake`,
-    [JSON.stringify(items)],
+     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
+       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)})
+     select id, wake from u`,
+    [JSON.stringify(items), JSON.stringify(steps)],
   );
 }
 
@@ -342,22 +346,25 @@ export async function saveSteps(db: Queryable, steps: readonly StepWrite[], fenc
   // Unfenced: the caller released the runs in this same transaction and holds their row locks.
   const fence = fenced ? `join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'` : '';
   const rows = await db.query<{ run_id: string; step_id: string }>(
-    `insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
-     select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
-            x->'error', (x->>'wakeAt')::timestamptz, x->>'eventName', x->'eventMatch', (x->>'childRunId')::uuid,
-            coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
-            case when (x->>'finished')::boolean then clock_timestamp() end
-     from jsonb_array_elements($1::text::jsonb) x
-     ${fence}
-     on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
-       input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
-       wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
-       child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at
-     returning run_id, step_id`,
+    `${upsertSteps('$1', fence)} returning run_id, step_id`,
     [JSON.stringify(steps)],
   );
   return new Set(rows.map((r) => `${r.run_id}/${r.step_id}`));
 }
+
+/** The upsert of StepWrites from the jsonb array parameter `param` (each row `x`), after `join`. */
+const upsertSteps = (param: string, join: string) => `
+  insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
+  select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
+         x->'error', (x->>'wakeAt')::timestamptz, x->>'eventName', x->'eventMatch', (x->>'childRunId')::uuid,
+         coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
+         case when (x->>'finished')::boolean then clock_timestamp() end
+  from jsonb_array_elements(${param}::text::jsonb) x
+  ${join}
+  on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
+    input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
+    wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
+    child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at`;
 
 /**
  * Ends a tick: the run becomes `status` and the lease is let go. Returns the run's parent link
