@@ -138,8 +138,8 @@ export class QueueClient {
    * sql.enqueueFrom), for a caller that writes its rows and their jobs in one statement. Call
    * `announce` with the ids it returned.
    */
-  enqueueFromSql(source: string, payload: string, queueParam: string): string {
-    return q.enqueueFrom(source, payload, queueParam);
+  enqueueFromSql(source: string, payload: string, queueParam: string, runAt?: string): string {
+    return q.enqueueFrom(source, payload, queueParam, runAt);
   }
 
   /**

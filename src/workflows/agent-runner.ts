@@ -9,7 +9,7 @@
 import type { DeadContext, JobContext } from '../runtime/domain.ts';
 import type { Job } from '../queue/types.ts';
 import { Outbound, toJobControl } from '../runtime/outbound.ts';
-import { TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { completeAndTick, type WorkflowEngine } from './engine.ts';
 import { runTopic } from './events.ts';
 import { createAgentModel, estimate, type AgentModel } from './agent-models.ts';
 import type { AgentJob, ModelReply } from './agent-types.ts';
@@ -76,12 +76,8 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
 }
 
 async function settle(engine: WorkflowEngine, runId: string, stepId: string, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null, db?: Queryable): Promise<void> {
-  const { queue, sql } = engine.services;
-  const write = async (tx: Queryable) => {
-    if (await store.completeWaitingStep(tx, runId, stepId, status, output, error, 1)) await queue.sendBatch(TICK_QUEUE, [{ payload: { runId } }], tx);
-  };
-  if (db) await write(db);
-  else await sql.transaction(write);
+  // The step's outcome and its run's tick in one statement (in the dead-letter transaction when given).
+  await completeAndTick(engine, db ?? engine.services.sql, runId, stepId, status, output, error, 1);
 }
 
 /** A model call that failed for good fails its step (the agent's StepFailed), in the dead-letter transaction. */

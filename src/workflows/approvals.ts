@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
 import type { Queryable } from '../storage/index.ts';
 import type { ApprovalOutcome } from './define.ts';
-import { APPROVAL_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { APPROVAL_QUEUE, TICK_QUEUE, completeAndTick, type WorkflowEngine } from './engine.ts';
 import { formProblems } from './approval-form.ts';
 import { signLink } from './approval-links.ts';
 import * as astore from './approval-store.ts';
@@ -131,15 +131,14 @@ export async function applyTimeout(engine: WorkflowEngine, approvalId: string): 
 /** Marks the approval resolved, gives its step the outcome and ticks the run (in `tx`). */
 async function resolve(engine: WorkflowEngine, tx: Queryable, a: astore.ApprovalRow, status: 'approved' | 'rejected' | 'timed_out', decisions: astore.DecisionRow[]): Promise<void> {
   await astore.resolveApproval(tx, a.id, status);
-  let done: boolean;
+  // The step's outcome and the run's tick in one statement.
   if (status === 'timed_out' && a.on_timeout === 'fail') {
-    done = await store.completeWaitingStep(tx, a.run_id, a.step_id, 'failed', null, {
+    await completeAndTick(engine, tx, a.run_id, a.step_id, 'failed', null, {
       name: 'ApprovalTimedOut', message: `approval ${a.id} was not decided by ${a.timeout_at!.toISOString()}`,
     });
   } else {
-    done = await store.completeWaitingStep(tx, a.run_id, a.step_id, 'completed', outcome(a, status, decisions), null);
+    await completeAndTick(engine, tx, a.run_id, a.step_id, 'completed', outcome(a, status, decisions), null);
   }
-  if (done) await engine.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId: a.run_id } }], tx);
 }
 
 /** The step's output: approved or not, why, and the approving decisions' form data. */

@@ -42,8 +42,8 @@ export interface ChildTarget {
 export interface ExecutionDeps {
   /** Stores a finished inline step; throws TickLost when the tick lost its run. */
   checkpoint(write: StepWrite): Promise<void>;
-  /** Marks a timed-out wait done unless something completed it first; returns the step's row. */
-  expireWait(runId: string, stepId: string): Promise<StepRow>;
+  /** Marks a timed-out wait done unless something completed it first; returns the step's output. */
+  expireWait(runId: string, stepId: string): Promise<Pick<StepRow, 'output'>>;
   resolveChild(workflow: Workflow<any, any> | string, input: unknown): Promise<ChildTarget>;
   /** Applies an agent's JSON Patch to this run's document (agent-patches.ts); absent, agents cannot patch. */
   patchRun?(stepId: string, operations: unknown, description: string | null): Promise<unknown>;
@@ -52,12 +52,16 @@ export interface ExecutionDeps {
 export class Execution {
   readonly waits: PendingWait[] = [];
   /**
-   * Completed `step.run`s not written yet: written before the next step of this execution starts
-   * (so no step's side effect runs before its predecessors are stored), or by the runner with the
-   * run's end or waits, in the same statement or transaction. A crash before that repeats them,
-   * as it would repeat a step whose checkpoint had not committed.
+   * Completed steps not written yet: written before the next side effect of this execution (a
+   * step.run body, an agent's record or patch), in one statement with that step's own write when
+   * it has one, so no step's side effect runs before its predecessors are stored; else by the
+   * runner with the run's end or waits, in the same statement or transaction. A step that only
+   * registers a wait or replays a stored outcome writes nothing on its own. A crash before the
+   * write repeats them, as it would repeat a step whose checkpoint had not committed.
    */
   readonly unwritten: Omit<StepWrite, 'runId' | 'token'>[] = [];
+  /** Of `unwritten`, how many must be stored before a side effect (a sleep's end need not be). */
+  private pendingEffects = 0;
   suspended = false;
   private readonly seen = new Map<string, number>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -97,10 +101,29 @@ export class Execution {
     return n === 1 ? id : `${id}#${n}`;
   }
 
-  /** Writes the completed steps not written yet (before a step starts: see `unwritten`). */
-  private async flush(): Promise<void> {
-    const writes = this.unwritten.splice(0);
-    if (writes.length) await Promise.all(writes.map((w) => this.write(w)));
+  /**
+   * Before a side effect: writes the completed steps not written yet (see `unwritten`) that hold
+   * an outcome a side effect may rely on, together with `step` when given (one statement: the
+   * checkpoints batch).
+   */
+  private async flush(step?: Omit<StepWrite, 'runId' | 'token'>): Promise<void> {
+    const writes = this.pendingEffects > 0 || step ? this.unwritten.splice(0) : [];
+    this.pendingEffects = 0;
+    if (step) writes.push(step);
+    // Parallel steps (map lanes, Promise.all): a flush also waits for the writes another lane's
+    // flush took, so no lane's side effect starts before every earlier step is stored.
+    const mine = writes.length ? Promise.all(writes.map((w) => this.write(w))) : undefined;
+    const before = this.flushing;
+    const all = Promise.all([before, mine]).then(() => undefined);
+    this.flushing = all;
+    await all;
+  }
+  private flushing: Promise<void> = Promise.resolve();
+
+  /** A completed step written with the next side effect's flush, or with the tick's end. */
+  private defer(step: Omit<StepWrite, 'runId' | 'token'>, effect: boolean): void {
+    this.unwritten.push(step);
+    if (effect) this.pendingEffects++;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -127,13 +150,15 @@ export class Execution {
   }
 
   private async runStep<T>(sid: string, kind: 'run' | 'map', fn: (signal: AbortSignal) => Promise<T> | T, options?: StepRunOptions, defer = false): Promise<T> {
-    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as T;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
     if (stored?.status === 'retrying' && due(stored.wake_at) > Date.now()) return this.suspend();
     // Once a sibling step suspended, start no new side effect: the next tick does it.
     if (this.suspended || stored?.status === 'cancelled') return this.suspend();
+    await this.flush();
+    // A sibling (a map lane) may have suspended while the flush ran.
+    if (this.suspended) return this.suspend();
     const policy: StepRetry = { ...DEFAULT_STEP_RETRY, ...this.retry, ...options?.retry };
     const attempt = (stored?.attempt ?? 0) + 1;
     const startedAt = new Date();
@@ -147,38 +172,40 @@ export class Execution {
         const wakeAt = new Date(Date.now() + stepRetryDelayMs(policy, attempt));
         return this.wait({ step: { stepId: sid, kind, status: 'retrying', attempt, error, wakeAt, startedAt }, tickAt: wakeAt });
       }
-      await this.write({ stepId: sid, kind, status: 'failed', attempt, error, startedAt, finished: true });
+      await this.flush({ stepId: sid, kind, status: 'failed', attempt, error, startedAt, finished: true });
       throw new StepFailed(sid, error);
     }
     const output = (value === undefined ? null : value) as T;
     const done = { stepId: sid, kind, status: 'completed' as const, attempt, output, startedAt, finished: true };
-    if (defer) this.unwritten.push(done);
-    else await this.write(done);
+    if (defer) this.defer(done, true);
+    else await this.flush(done);
     return output;
   }
 
-  /** A sleep of `until` ms (step.sleep) lasts that long from when the steps before it are stored. */
+  /**
+   * A sleep of `until` ms (step.sleep) lasts that long from when it is called. Its end is no side
+   * effect: it is written with the next one, or with the tick's end (a crash before that ends the
+   * sleep again on replay).
+   */
   private async sleepUntil(sid: string, until: Date | number): Promise<void> {
-    await this.flush();
     const at = typeof until === 'number' ? new Date(Date.now() + until) : until;
     if (Number.isNaN(at.getTime())) throw new Error(`step ${sid}: invalid time`);
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return;
     if (stored?.status === 'waiting') {
       if (due(stored.wake_at) > Date.now()) return this.suspend();
-      await this.write({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: new Date(due(stored.wake_at)), finished: true });
+      this.defer({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: new Date(due(stored.wake_at)), finished: true }, false);
       return;
     }
     if (this.suspended) return this.suspend();
     if (at.getTime() <= Date.now()) {
-      await this.write({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: at, finished: true });
+      this.defer({ stepId: sid, kind: 'sleep', status: 'completed', attempt: 1, wakeAt: at, finished: true }, false);
       return;
     }
     return this.wait({ step: { stepId: sid, kind: 'sleep', status: 'waiting', attempt: 1, wakeAt: at, input: { until: at.toISOString() } }, tickAt: at });
   }
 
   private async waitForEvent<T>(sid: string, w: WaitForEvent): Promise<T | null> {
-    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as T | null;
     if (stored?.status === 'waiting') {
@@ -200,7 +227,6 @@ export class Execution {
   }
 
   private async invoke(sid: string, wf: Workflow<any, any> | string, input: unknown, options: InvokeOptions = {}): Promise<unknown> {
-    await this.flush();
     const policy = options.onChildFailure ?? 'fail';
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return childResult(sid, stored.output as ChildOutcome, policy);
@@ -226,7 +252,6 @@ export class Execution {
   }
 
   private async map(sid: string, items: readonly unknown[], fn: ((item: any, i: number) => unknown) | Workflow<any, any> | string, concurrency = 10): Promise<unknown[]> {
-    await this.flush();
     const limit = Math.max(1, Math.floor(concurrency));
     if (typeof fn !== 'function') return this.mapChildren(sid, items, fn, limit);
     const results: unknown[] = new Array(items.length);
@@ -269,7 +294,6 @@ export class Execution {
   }
 
   private async approval(sid: string, options: ApprovalOptions): Promise<ApprovalOutcome> {
-    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as ApprovalOutcome;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
@@ -291,15 +315,20 @@ export class Execution {
     return runAgent({
       stored: (id) => this.steps.get(id),
       model: (id, request) => this.model(id, request),
-      record: (id, status, output, error, startedAt) => this.write({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }),
+      // The agent's outcome is no side effect: written with the next one's flush or the tick's end.
+      record: async (id, status, output, error, startedAt) => this.defer({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }, true),
       step: this.api(),
-      ...(this.deps.patchRun && { patchRun: this.deps.patchRun }),
+      ...(this.deps.patchRun && {
+        patchRun: async (stepId: string, operations: unknown, description: string | null) => {
+          await this.flush();
+          return this.deps.patchRun!(stepId, operations, description);
+        },
+      }),
     }, sid, options);
   }
 
   /** One model call of an agent: memoized like step.http, executed by role agent-runner. */
   private async model(sid: string, request: ModelRequest): Promise<ModelReply> {
-    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as ModelReply;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
@@ -312,7 +341,6 @@ export class Execution {
   }
 
   private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
-    await this.flush();
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as HttpResponse;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);

@@ -5,12 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
+import type { Queryable } from '../storage/index.ts';
 import type { WorkflowsConfig } from './config.ts';
 import type { Services } from '../runtime/domain.ts';
 import { Batcher } from '../runtime/batcher.ts';
 import { codeDefinition, durationMs, hashDefinition, WorkflowRegistry, type Workflow } from './define.ts';
 import type { ChildTarget } from './context.ts';
-import { childTicks, commitSuspends, type SuspendItem } from './runner.ts';
+import { commitSuspends, type SuspendItem } from './runner.ts';
 import { documentWorkflow } from './document/run.ts';
 import { HttpError } from '../runtime/http-error.ts';
 import * as store from './store.ts';
@@ -169,13 +170,27 @@ export async function resolveStart(engine: WorkflowEngine, workflow: Workflow<an
   };
 }
 
-/** Inserts new runs (idempotency keys honoured) and the first tick of each created one, in one transaction. */
+/**
+ * Inserts new runs (idempotency keys honoured) and the first tick of each created one (and its
+ * deadline tick) in one statement: one round trip per batch of starts, atomic with no transaction.
+ */
 async function commitStarts(engine: WorkflowEngine, items: readonly store.NewRun[]): Promise<{ run: store.RunRow; created: boolean }[]> {
   const { sql, queue } = engine.services;
-  return sql.transaction(async (tx) => {
-    const results = await store.insertRuns(tx, items);
-    const ticks = results.flatMap((r, i) => (r.created ? childTicks(r.run.id, items[i]!.timeoutMs ?? null) : []));
-    if (ticks.length) await queue.sendBatch(TICK_QUEUE, ticks, tx);
-    return results;
-  });
+  const { runs, jobIds } = await store.insertRunsTicked(sql, items, { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+  queue.announce(TICK_QUEUE, jobIds);
+  return runs;
+}
+
+/**
+ * Completes a waiting step (a worker's result, a decision) and, when it was still waiting, queues
+ * a tick of its run, in one statement on `db` (the pool, or the caller's transaction).
+ */
+export async function completeAndTick(
+  engine: WorkflowEngine, db: Queryable, runId: string, stepId: string, status: 'completed' | 'failed', output: unknown,
+  error: store.StoredError | null, attempt?: number,
+): Promise<boolean> {
+  const { queue } = engine.services;
+  const { done, jobIds } = await store.completeWaitingStepTicked(db, runId, stepId, status, output, error, attempt, { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+  queue.announce(TICK_QUEUE, jobIds, db);
+  return done;
 }

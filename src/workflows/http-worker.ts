@@ -11,7 +11,7 @@ import https from 'node:https';
 import { z } from 'zod';
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext } from '../runtime/domain.ts';
-import { TICK_QUEUE, type WorkflowEngine } from './engine.ts';
+import { completeAndTick, type WorkflowEngine } from './engine.ts';
 import { toStoredError } from './errors.ts';
 import { httpOptionsSchema, httpRequestSchema, type HttpResponse } from './http-types.ts';
 import { BlockedRequest, checkUrl, guardedLookup } from './ssrf.ts';
@@ -64,12 +64,8 @@ export async function runHttpStep(engine: WorkflowEngine, job: HttpJob, ctx: Job
 }
 
 async function settle(engine: WorkflowEngine, job: HttpJob, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null, attempt: number): Promise<void> {
-  const { sql, queue } = engine.services;
-  await sql.transaction(async (tx) => {
-    if (await store.completeWaitingStep(tx, job.runId, job.stepId, status, output, error, attempt)) {
-      await queue.sendBatch(TICK_QUEUE, [{ payload: { runId: job.runId } }], tx);
-    }
-  });
+  // The step's outcome and its run's tick in one statement.
+  await completeAndTick(engine, engine.services.sql, job.runId, job.stepId, status, output, error, attempt);
 }
 
 /** Retry-After as milliseconds (seconds or an HTTP date), capped at 10 minutes. */

@@ -79,11 +79,7 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
         if (!(await engine.checkpoints.add(write))) throw new TickLost(`run ${run.id} was lost or cancelled`);
         publishStep(services, write.status === 'completed' ? 'step.completed' : 'step.failed', run.id, write, write.error?.message);
       },
-      expireWait: async (runId, stepId) => {
-        await store.completeWaitingStep(services.sql, runId, stepId, 'completed', null, null);
-        const row = (await store.getSteps(services.sql, runId)).find((s) => s.step_id === stepId);
-        return row!;
-      },
+      expireWait: (runId, stepId) => store.expireWaitingStep(services.sql, runId, stepId),
       resolveChild: (wf, input) => resolveStart(engine, wf, input),
       patchRun: (stepId, operations, description) => applyAgentPatch(engine, run, stepId, operations, description),
     },
@@ -134,8 +130,8 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
 
 /**
  * Commits suspending ticks of many runs in one transaction: each run still held by its tick is
- * let go to `waiting` (one statement, which also locks the rows), then, for those runs only, the
- * waits are written (one statement), event waits are checked against events already stored, and
+ * let go to `waiting` and, for those runs only, its steps are written (one statement, which also
+ * locks the rows), event waits are checked against events already stored, and
  * the jobs that end the waits are enqueued (one statement per queue). Returns, per item, undefined
  * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
  * or a stored event already ended its wait).
@@ -143,17 +139,18 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
 export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
   const { sql, queue } = engine.services;
   return sql.transaction(async (tx) => {
-    const released = new Map((await store.releaseRuns(tx, items.map((i) => ({ runId: i.run.id, token: i.token })))).map((r) => [r.id, r.wake]));
+    // The release and, for the runs still held, their steps (completed, then waits): one statement.
+    const released = new Map((await store.releaseRunsWithSteps(tx, items.map((i) => ({ runId: i.run.id, token: i.token })), items.flatMap((i) => [
+      ...i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token })),
+      ...i.waits.map((w) => ({ ...w.step, runId: i.run.id, token: i.token })),
+    ]))).map((r) => [r.id, r.wake]));
     const held = items.filter((i) => released.has(i.run.id));
     const waits = held.flatMap((i) => i.waits.map((w) => ({ item: i, w })));
     const eventNames = waits.flatMap(({ w }) => (w.step.kind === 'waitForEvent' && w.step.eventName ? [w.step.eventName] : []));
-    // Before the waits are written: an event sent meanwhile is then either seen by the send, or
-    // stored before deliverStoredEvents below looks.
+    // Before the stored events are looked at, and held until the commit: an event sent meanwhile
+    // either took its lock first (and is stored before deliverStoredEvents below looks), or waits
+    // for this commit and then sees the waits.
     await store.lockEventNames(tx, eventNames);
-    await store.saveSteps(tx, [
-      ...held.flatMap((i) => i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token }))),
-      ...waits.map(({ item, w }) => ({ ...w.step, runId: item.run.id, token: item.token })),
-    ], false);
     const woken = new Set(await store.deliverStoredEvents(tx, waits
       .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
       .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
@@ -162,8 +159,9 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     for (const { item, w } of waits) {
       if (w.tickAt) ticks.push({ payload: { runId: item.run.id }, runAt: w.tickAt });
       if (w.child) {
-        const { created } = await store.insertRun(tx, w.child);
-        if (created) ticks.push(...childTicks(w.child.id, w.child.timeoutMs ?? null));
+        // The child and its first (and deadline) tick in one statement.
+        const { jobIds } = await store.insertRunsTicked(tx, [w.child], { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+        queue.announce(TICK_QUEUE, jobIds, tx);
       }
       if (w.http) {
         http.push({
@@ -255,13 +253,6 @@ async function admit(engine: WorkflowEngine, run: store.LeasedRun, token: number
     await store.deferRun(tx, run.id, token);
     return false;
   });
-}
-
-/** The jobs a new run needs: its first tick, and one at its deadline when it has a timeout. */
-export function childTicks(runId: string, timeoutMs: number | null): { payload: TickJob; delayMs?: number }[] {
-  const ticks: { payload: TickJob; delayMs?: number }[] = [{ payload: { runId } }];
-  if (timeoutMs !== null) ticks.push({ payload: { runId }, delayMs: timeoutMs + 10 });
-  return ticks;
 }
 
 /**

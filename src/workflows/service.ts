@@ -39,9 +39,9 @@ export async function cancelRun(engine: WorkflowEngine, runId: string): Promise<
 export async function sendEvent(engine: WorkflowEngine, name: string, data: unknown): Promise<string[]> {
   const { sql, queue } = engine.services;
   return sql.transaction(async (tx) => {
-    const woken = await store.deliverEvent(tx, name, data);
-    const runs = [...new Set(woken.map((w) => w.run_id))];
-    if (runs.length) await queue.sendBatch(TICK_QUEUE, runs.map((runId) => ({ payload: { runId } })), tx);
+    // The waits it ends and their runs' ticks in one statement.
+    const { runs, jobIds } = await store.deliverEvent(tx, name, data, { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+    queue.announce(TICK_QUEUE, jobIds, tx);
     return runs;
   });
 }

@@ -128,8 +128,32 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<{ run: RunR
  * random, so concurrent starts of one workflow rarely wait for each other's row lock.
  */
 export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promise<{ run: RunRow; created: boolean }[]> {
-  if (runs.length === 0) return [];
-  const rows = await db.query<RunRow>(
+  return (await insertRunsTicked(db, runs)).runs;
+}
+
+/**
+ * The SQL of a CTE `enqueued` (the queue's enqueueFromSql) that queues a job per row of the CTE
+ * `ticks` (columns `run_id`, `at`), with the queue's name as parameter `$2`.
+ */
+export type TickEnqueue = (source: string, payload: string, queueParam: string, runAt: string) => string;
+
+/**
+ * insertRuns that, given `ticks` (the tick queue's name and its enqueue SQL), queues each created
+ * run's first tick, and one at its deadline when it has one, in the same statement: a start is
+ * one round trip, atomic without a transaction. Returns the ids of the jobs queued too.
+ */
+export async function insertRunsTicked(
+  db: Queryable, runs: readonly NewRun[], ticks?: { queue: string; enqueue: TickEnqueue },
+): Promise<{ runs: { run: RunRow; created: boolean }[]; jobIds: number[] }> {
+  if (runs.length === 0) return { runs: [], jobIds: [] };
+  const queued = ticks
+    ? `, ticks as (
+         select r.id as run_id, null::timestamptz as at from r
+         union all
+         select r.id, r.deadline_at + interval '10 milliseconds' from r where r.deadline_at is not null
+       ), ${ticks.enqueue('ticks', `jsonb_build_object('runId', ticks.run_id)`, '$2', 'ticks.at')}`
+    : '';
+  const rows = await db.query<RunRow & { tick_jobs?: number[] }>(
     `with x as (
        select e->>'id' as id, e->>'workflow' as workflow, (e->>'version')::int as version, e->'input' as input,
               e->>'idempotencyKey' as idempotency_key, (e->>'parentRunId')::uuid as parent_run_id, e->>'parentStepId' as parent_step_id,
@@ -147,10 +171,12 @@ export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promis
        insert into workflow_run_counts (workflow, shard, runs)
        select workflow, floor(random() * 16)::smallint, count(*) from r group by workflow
        on conflict (workflow, shard) do update set runs = workflow_run_counts.runs + excluded.runs
-     )
-     select * from r`,
-    [JSON.stringify(runs.map((r) => ({ ...r, input: r.input ?? null })))],
+     )${queued}
+     select *${ticks ? `, (select coalesce(array_agg(id), '{}') from enqueued) as tick_jobs` : ''} from r`,
+    [JSON.stringify(runs.map((r) => ({ ...r, input: r.input ?? null }))), ...(ticks ? [ticks.queue] : [])],
   );
+  const jobIds = rows[0]?.tick_jobs ?? [];
+  for (const r of rows) delete r.tick_jobs;
   const created = new Map(rows.map((r) => [r.id, r]));
   const taken = runs.filter((r) => !created.has(r.id));
   const existing = taken.length === 0 ? [] : await db.query<RunRow>(
@@ -158,11 +184,14 @@ export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promis
        on r.workflow = x.w and r.idempotency_key = x.k`,
     [JSON.stringify(taken.map((r) => ({ workflow: r.workflow, idempotencyKey: r.idempotencyKey })))],
   );
-  return runs.map((r) => {
-    const row = created.get(r.id);
-    if (row) return { run: row, created: true };
-    return { run: existing.find((e) => e.workflow === r.workflow && e.idempotency_key === r.idempotencyKey)!, created: false };
-  });
+  return {
+    jobIds,
+    runs: runs.map((r) => {
+      const row = created.get(r.id);
+      if (row) return { run: row, created: true };
+      return { run: existing.find((e) => e.workflow === r.workflow && e.idempotency_key === r.idempotencyKey)!, created: false };
+    }),
+  };
 }
 
 const STEPS_OF = (alias: string) => `coalesce((select jsonb_agg(jsonb_build_object(
@@ -256,20 +285,24 @@ export async function finishRuns(db: Queryable, items: readonly FinishItem[]): P
 }
 
 /**
- * Lets many ticks' runs go to `waiting` in one statement ($1 jsonb array of {runId, token}),
- * each only while its tick still holds it. Returns the runs released with their wake flag; their
- * rows stay locked until the caller's transaction ends.
+ * Lets many ticks' runs go to `waiting` ($1 jsonb array of {runId, token}), each only while its
+ * tick still holds it, and writes `steps` (waits, and steps completed before them) of the runs it
+ * released, in the same statement. Returns the runs released with their wake flag; their rows
+ * stay locked until the caller's transaction ends.
  */
-export async function releaseRuns(db: Queryable, items: readonly { runId: string; token: number }[]): Promise<{ id: string; wake: boolean }[]> {
+export async function releaseRunsWithSteps(db: Queryable, items: readonly { runId: string; token: number }[], steps: readonly StepWrite[]): Promise<{ id: string; wake: boolean }[]> {
   if (items.length === 0) return [];
   return db.query<{ id: string; wake: boolean }>(
-    `with x as (
+    `with i as (
        select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
-     ), o as (select r.id, r.wake_pending from runs r join x on x.id = r.id order by r.id for update of r)
-     update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
-     from x, o where r.id = x.id and o.id = r.id and r.lease_token = x.token and r.status = 'running'
-     returning r.id, o.wake_pending as wake`,
-    [JSON.stringify(items)],
+     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
+       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)})
+     select id, wake from u`,
+    [JSON.stringify(items), JSON.stringify(steps)],
   );
 }
 
@@ -313,22 +346,25 @@ export async function saveSteps(db: Queryable, steps: readonly StepWrite[], fenc
   // Unfenced: the caller released the runs in this same transaction and holds their row locks.
   const fence = fenced ? `join runs r on r.id = (x->>'runId')::uuid and r.lease_token = (x->>'token')::bigint and r.status = 'running'` : '';
   const rows = await db.query<{ run_id: string; step_id: string }>(
-    `insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
-     select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
-            x->'error', (x->>'wakeAt')::timestamptz, x->>'eventName', x->'eventMatch', (x->>'childRunId')::uuid,
-            coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
-            case when (x->>'finished')::boolean then clock_timestamp() end
-     from jsonb_array_elements($1::text::jsonb) x
-     ${fence}
-     on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
-       input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
-       wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
-       child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at
-     returning run_id, step_id`,
+    `${upsertSteps('$1', fence)} returning run_id, step_id`,
     [JSON.stringify(steps)],
   );
   return new Set(rows.map((r) => `${r.run_id}/${r.step_id}`));
 }
+
+/** The upsert of StepWrites from the jsonb array parameter `param` (each row `x`), after `join`. */
+const upsertSteps = (param: string, join: string) => `
+  insert into run_steps (run_id, step_id, kind, status, attempt, input, output, error, wake_at, event_name, event_match, child_run_id, started_at, finished_at)
+  select (x->>'runId')::uuid, x->>'stepId', x->>'kind', x->>'status', (x->>'attempt')::int, x->'input', x->'output',
+         x->'error', (x->>'wakeAt')::timestamptz, x->>'eventName', x->'eventMatch', (x->>'childRunId')::uuid,
+         coalesce((x->>'startedAt')::timestamptz, clock_timestamp()),
+         case when (x->>'finished')::boolean then clock_timestamp() end
+  from jsonb_array_elements(${param}::text::jsonb) x
+  ${join}
+  on conflict (run_id, step_id) do update set status = excluded.status, attempt = excluded.attempt,
+    input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
+    wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
+    child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at`;
 
 /**
  * Ends a tick: the run becomes `status` and the lease is let go. Returns the run's parent link
@@ -367,6 +403,44 @@ export async function completeWaitingStep(
   return rows.length > 0;
 }
 
+/**
+ * completeWaitingStep that also queues a tick of the run (via `ticks`) when the step changed, in
+ * the same statement: one round trip, atomic without a transaction.
+ */
+export async function completeWaitingStepTicked(
+  db: Queryable, runId: string, stepId: string, status: 'completed' | 'failed', output: unknown, error: StoredError | null,
+  attempt: number | undefined, ticks: { queue: string; enqueue: TickEnqueue },
+): Promise<{ done: boolean; jobIds: number[] }> {
+  const [row] = await db.query<{ done: boolean; jobs: number[] | null }>(
+    `with done as (
+       update run_steps set status = $3, output = $4::text::jsonb, error = $5::text::jsonb, finished_at = clock_timestamp(),
+         attempt = coalesce($6, attempt)
+       where run_id = $1 and step_id = $2 and status = 'waiting' returning run_id
+     ), ${ticks.enqueue('done', `jsonb_build_object('runId', done.run_id)`, '$7', 'null::timestamptz')}
+     select exists (select 1 from done) as done, (select array_agg(id) from enqueued) as jobs`,
+    [runId, stepId, status, json(output ?? null), json(error), attempt ?? null, ticks.queue],
+  );
+  return { done: row?.done ?? false, jobIds: row?.jobs ?? [] };
+}
+
+/**
+ * Ends a timed-out wait with a null output unless something completed it first, in one
+ * statement; returns the step's output either way (null, or what completed it).
+ */
+export async function expireWaitingStep(db: Queryable, runId: string, stepId: string): Promise<{ output: unknown }> {
+  const [row] = await db.query<{ output: unknown }>(
+    `with u as (
+       update run_steps set status = 'completed', output = null, error = null, finished_at = clock_timestamp()
+       where run_id = $1 and step_id = $2 and status = 'waiting' returning output
+     )
+     select output from u
+     union all
+     select output from run_steps where run_id = $1 and step_id = $2 and not exists (select 1 from u)`,
+    [runId, stepId],
+  );
+  return row ?? { output: null };
+}
+
 /** The status of one step, for a worker deciding whether its job still matters. */
 export async function stepStatus(db: Queryable, runId: string, stepId: string): Promise<StepStatus | undefined> {
   const [row] = await db.query<{ status: StepStatus }>('select status from run_steps where run_id = $1 and step_id = $2', [runId, stepId]);
@@ -381,20 +455,30 @@ const EVENT_LOCK = `hashtext('nova.workflow-event:' || $1)`;
  * step waiting for it whose match the data contains. Returns the runs to wake. Takes the event
  * name's lock first: a wait registering meanwhile either is seen here or sees the stored event.
  */
-export async function deliverEvent(db: Queryable, name: string, data: unknown): Promise<{ run_id: string; step_id: string }[]> {
+export async function deliverEvent(
+  db: Queryable, name: string, data: unknown, ticks?: { queue: string; enqueue: TickEnqueue },
+): Promise<{ runs: string[]; jobIds: number[] }> {
   await db.query(
     `with l as (select pg_advisory_xact_lock(${EVENT_LOCK}))
      insert into workflow_events (name, data) select $1, $2::text::jsonb from l`,
     [name, json(data ?? {})],
   );
-  // A statement of its own: its snapshot is taken after the lock was granted.
-  return db.query(
-    `update run_steps set status = 'completed', output = $2::text::jsonb, finished_at = clock_timestamp()
-     where event_name = $1 and status = 'waiting' and kind = 'waitForEvent'
-       and $2::text::jsonb @> coalesce(event_match, '{}'::jsonb)
-     returning run_id, step_id`,
-    [name, json(data ?? {})],
+  // A statement of its own: its snapshot is taken after the lock was granted. Given `ticks`, a
+  // tick of each run woken is queued in the same statement.
+  const queued = ticks
+    ? `, ticks as (select distinct run_id from woken), ${ticks.enqueue('ticks', `jsonb_build_object('runId', ticks.run_id)`, '$3', 'null::timestamptz')}`
+    : '';
+  const rows = await db.query<{ run_id: string; jobs: number[] | null }>(
+    `with woken as (
+       update run_steps set status = 'completed', output = $2::text::jsonb, finished_at = clock_timestamp()
+       where event_name = $1 and status = 'waiting' and kind = 'waitForEvent'
+         and $2::text::jsonb @> coalesce(event_match, '{}'::jsonb)
+       returning run_id, step_id
+     )${queued}
+     select distinct run_id${ticks ? `, (select array_agg(id) from enqueued) as jobs` : ''} from woken`,
+    [name, json(data ?? {}), ...(ticks ? [ticks.queue] : [])],
   );
+  return { runs: rows.map((r) => r.run_id), jobIds: rows[0]?.jobs ?? [] };
 }
 
 /** Takes the shared lock of each event name (sorted) before waits on them are registered. */
