@@ -509,8 +509,14 @@ export async function deliverStoredEvents(db: Queryable, waits: readonly { runId
          select ev.data from workflow_events ev
          where ev.name = s.event_name and ev.data @> coalesce(s.event_match, '{}'::jsonb)
            and ev.created_at > greatest(r.created_at, (
-             select max(case when p.kind = 'waitForEvent' then p.finished_at else p.started_at end) from run_steps p
-             where p.run_id = s.run_id and p.step_id <> s.step_id and (p.kind = 'waitForEvent' or p.started_at <= s.started_at)))
+             select max(p.finished_at) from run_steps p
+             where p.run_id = s.run_id and p.step_id <> s.step_id and p.kind = 'waitForEvent'))
+           -- At or after: a step's start and an event its body sends can share a timestamp (PGlite's
+           -- clock ticks in milliseconds), and that event was still sent while the step ran.
+           and ev.created_at >= coalesce((
+             select max(p.started_at) from run_steps p
+             where p.run_id = s.run_id and p.step_id <> s.step_id and p.kind <> 'waitForEvent' and p.started_at <= s.started_at),
+             '-infinity')
          order by ev.created_at, ev.id limit 1
        ) as data
        from x join run_steps s on s.run_id = x.run_id and s.step_id = x.step_id join runs r on r.id = s.run_id
