@@ -223,6 +223,43 @@ describe('Consumer', () => {
     await consumer.stop(1000);
   });
 
+  it('renews the leases of finished jobs whose acks wait behind a slow ack statement', async () => {
+    const { source } = memorySource(6);
+    const extended: number[][] = [];
+    const extend = source.extend.bind(source);
+    source.extend = (jobs) => {
+      extended.push(jobs.map((j) => j.id));
+      return extend(jobs);
+    };
+    // The first ack statement hangs until the test lets it go; acks of jobs that finish meanwhile
+    // queue behind it.
+    let releaseFirst: (() => void) | undefined;
+    const complete = source.complete.bind(source);
+    let acks = 0;
+    source.complete = (jobs, started) => {
+      if (jobs.length === 0 || acks++ > 0) return complete(jobs, started);
+      return new Promise((resolve) => (releaseFirst = () => resolve(complete(jobs, started))));
+    };
+    // Jobs 1-3 finish at once (their ack is the slow statement); 4-6 finish while it hangs.
+    let openGate: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let finished = 0;
+    const consumer = new Consumer(source, async (j) => {
+      if (j.id > 3) await gate;
+      finished++;
+    }, { ...options, heartbeatMs: 10 });
+    consumer.start();
+    await until(() => releaseFirst !== undefined);
+    openGate!();
+    await until(() => finished === 6);
+    // Every finished job is still ours: the heartbeat renews all six, queued acks included.
+    await until(() => extended.some((ids) => ids.length === 6));
+    expect(new Set(extended.find((ids) => ids.length === 6))).toEqual(new Set([1, 2, 3, 4, 5, 6]));
+    releaseFirst!();
+    await until(() => consumer.stats().outcomes.completed === 6);
+    await consumer.stop(1000);
+  });
+
   it('on a forced stop, aborts running handlers and hands every lease back at once', async () => {
     const { source, calls } = memorySource(5);
     const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {

@@ -378,9 +378,16 @@ export class Consumer<J extends LeasedJob> {
         this.avgRunMs = this.avgRunMs === undefined ? ran : this.avgRunMs * 0.8 + ran * 0.2;
       }
       // The slot is free once the handler returns: the ack joins the next batched statement, so
-      // one round trip acknowledges far more than `concurrency` jobs.
+      // one round trip acknowledges far more than `concurrency` jobs. Until that statement
+      // commits, however long the one before it takes, the job is settling: still ours, and
+      // its lease renewed by the heartbeat.
+      this.settling.set(job.id, job);
       this.vacate(job);
-      return (await this.acks.add({ job, result })) ? 'completed' : 'lease-lost';
+      try {
+        return (await this.acks.add({ job, result })) ? 'completed' : 'lease-lost';
+      } finally {
+        this.settling.delete(job.id);
+      }
     };
     settle()
       .catch((err) => {
@@ -413,13 +420,9 @@ export class Consumer<J extends LeasedJob> {
     const acked = new Set(acks.map((a) => a.job.id));
     // A job acked in this very batch needs no separate charge: the ack records its attempt.
     const started = items.flatMap((item) => ('started' in item && !acked.has(item.job.id) ? [item.job] : []));
-    for (const a of acks) this.settling.set(a.job.id, a.job);
-    try {
-      const held = await this.persistently('complete', () => this.source.complete(acks, started));
-      return items.map((item) => ('started' in item ? true : (held?.has(item.job.id) ?? false)));
-    } finally {
-      for (const a of acks) this.settling.delete(a.job.id);
-    }
+    // The acked jobs are in `settling` from their handler's return until their ack resolves.
+    const held = await this.persistently('complete', () => this.source.complete(acks, started));
+    return items.map((item) => ('started' in item ? true : (held?.has(item.job.id) ?? false)));
   }
 
   /** Settles a failed job, sending it again while the database is unreachable. */
