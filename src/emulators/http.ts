@@ -1,24 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /**
- * The plumbing the small JSON emulators (Twilio, Novu, the push service) share: a loopback HTTP
- * server whose handler's crash is answered with the provider's own 500 body, a bounded body
- * reader, and a JSON reply. The provider-specific part, what each route answers, stays in each.
+ * The plumbing the small JSON emulators (Twilio, Novu, the push service, Drive, Graph) share: a
+ * loopback HTTP server whose handler's crash is answered with the provider's own 500 body, and a
+ * stop that does not wait for idle keep-alive sockets. What each route answers stays in each.
  */
-export class EmulatorServer {
+export abstract class HttpEmulator {
   private server: Server | undefined;
   /** `http://host:port` once started. */
   url = '';
 
-  constructor(
-    private readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
-    /** The body the provider sends with a 500 (the emulator's own bug, not an emulated fault). */
-    private readonly internalError: (err: Error) => unknown,
-  ) {}
+  /** Answers one request (its errors become a 500 with `internalError`'s body). */
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  /** The body the provider sends with a 500 (the emulator's own bug, not an emulated fault). */
+  protected abstract internalError(err: Error): unknown;
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: Error) => sendJson(res, 500, this.internalError(err)));
+      this.handle(req, res).catch((err: Error) => {
+        if (!res.headersSent) sendJson(res, 500, this.internalError(err));
+        else res.destroy(err);
+      });
     });
     this.server = server;
     await new Promise<void>((resolve) => server.listen(port, host, resolve));
@@ -29,7 +32,12 @@ export class EmulatorServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpEmulator } from '../http.ts';
 
 /**
  * A local stand-in for the Google Drive v3 API, enough for Nova's source sync: the changes feed
@@ -35,16 +36,14 @@ export interface GdriveEmulatorOptions {
   maxPageSize?: number;
 }
 
-export class GdriveEmulator {
+export class GdriveEmulator extends HttpEmulator {
   private files = new Map<string, DriveFile & { content: Uint8Array }>();
   private changes: Change[] = [];
-  private server: Server | undefined;
   private seq = 0;
   /** Requests served, by route: benches and tests read it. */
   readonly requests = { changes: 0, list: 0, download: 0, watch: 0 };
   /** Channels registered by changes/watch: id → { token, address }. */
   readonly channels = new Map<string, { token: string | undefined; address: string }>();
-  url = '';
   /** Requests of the changes feed still answered before the outage of `failChanges` begins. */
   private passChanges = 0;
   private failChanges = 0;
@@ -55,20 +54,8 @@ export class GdriveEmulator {
     this.failChanges = failures;
   }
 
-  constructor(private readonly options: GdriveEmulatorOptions = {}) {}
-
-  async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(port, host, resolve));
-    this.server = server;
-    this.url = `http://${host}:${(server.address() as { port: number }).port}`;
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  constructor(private readonly options: GdriveEmulatorOptions = {}) {
+    super();
   }
 
   /** Adds or replaces a file (a new modifiedTime each time) and records the change. */
@@ -127,7 +114,11 @@ export class GdriveEmulator {
     return rest;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected internalError(err: Error): unknown {
+    return { error: { code: 500, message: err.message, status: 'INTERNAL' } };
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://drive');
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpEmulator } from '../http.ts';
 
 /**
  * A local stand-in for Microsoft Graph's drive API (SharePoint document libraries and OneDrive),
@@ -44,30 +45,16 @@ export interface GraphEmulatorOptions {
   maxPageSize?: number;
 }
 
-export class GraphEmulator {
+export class GraphEmulator extends HttpEmulator {
   private readonly drives = new Map<string, { items: Map<string, GraphItem & { content?: Uint8Array }>; changes: Change[]; expiredBefore: number }>();
-  private server: Server | undefined;
   private seq = 0;
   private clock = Date.now();
   private fault: { passes: number; failures: number; status: number; retryAfter?: number } = { passes: 0, failures: 0, status: 503 };
   /** Requests served, by route: benches and tests read it. */
   readonly requests = { delta: 0, content: 0, download: 0 };
-  url = '';
 
-  constructor(private readonly options: GraphEmulatorOptions = {}) {}
-
-  async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(port, host, resolve));
-    this.server = server;
-    this.url = `http://${host}:${(server.address() as { port: number }).port}`;
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  constructor(private readonly options: GraphEmulatorOptions = {}) {
+    super();
   }
 
   /** After `passes` more good delta answers, `failures` answers with `status` (503, or 429 with Retry-After). */
@@ -130,7 +117,11 @@ export class GraphEmulator {
     return `${this.url}/v1.0/drives/${encodeURIComponent(driveId)}/root/delta?token=${encodeToken({ kind: 'd', at, since: at, top })}`;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected internalError(err: Error): unknown {
+    return { error: { code: 'generalException', message: err.message } };
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url || 'http://graph');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req-${++this.seq}`, ...headers });

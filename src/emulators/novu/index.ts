@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EmulatorServer, sendJson as send } from '../http.ts';
+import { HttpEmulator, sendJson as send } from '../http.ts';
 
 /**
  * A local stand-in for Novu's events API, the call XNovu made: `POST /v1/events/trigger` with
@@ -15,31 +15,23 @@ export interface NovuTrigger {
   transactionId: string;
 }
 
-export class NovuEmulator {
-  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), () => ({ statusCode: 500, message: 'internal error' }));
+export class NovuEmulator extends HttpEmulator {
   readonly triggers: NovuTrigger[] = [];
   private failures = 0;
 
-  constructor(private readonly secretKey: string) {}
+  constructor(private readonly secretKey: string) {
+    super();
+  }
 
   failNext(n: number): void {
     this.failures = n;
   }
 
-  /** `http://host:port` once started. */
-  get url(): string {
-    return this.http.url;
+  protected internalError(): unknown {
+    return { statusCode: 500, message: 'internal error' };
   }
 
-  start(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.http.start(port, host);
-  }
-
-  stop(): Promise<void> {
-    return this.http.stop();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.url !== '/v1/events/trigger' || req.method !== 'POST') return send(res, 404, { statusCode: 404, message: 'Cannot find route' });
     if (req.headers.authorization !== `ApiKey ${this.secretKey}`) return send(res, 401, { statusCode: 401, message: 'API Key not found' });
     let text = '';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EmulatorServer, readBody, sendJson } from '../http.ts';
+import { HttpEmulator, readBody, sendJson } from '../http.ts';
 
 /**
  * A local stand-in for Twilio's Messages API (2010-04-01), the part Nova's SMS channel calls:
@@ -26,12 +26,12 @@ export interface TwilioEmulatorOptions {
 const E164 = /^\+[1-9]\d{6,14}$/;
 const MAX_BODY = 64 * 1024;
 
-export class TwilioEmulator {
-  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), () => ({ more_info: 'https://www.twilio.com/docs/errors', code: 20500, message: 'internal error', status: 500 }));
+export class TwilioEmulator extends HttpEmulator {
   readonly messages: SmsMessage[] = [];
   private failures: number;
 
   constructor(private readonly options: TwilioEmulatorOptions) {
+    super();
     this.failures = options.failFirst ?? 0;
   }
 
@@ -39,20 +39,11 @@ export class TwilioEmulator {
     this.failures = n;
   }
 
-  /** `http://host:port` once started. */
-  get url(): string {
-    return this.http.url;
+  protected internalError(): unknown {
+    return { more_info: 'https://www.twilio.com/docs/errors', code: 20500, message: 'internal error', status: 500 };
   }
 
-  start(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.http.start(port, host);
-  }
-
-  stop(): Promise<void> {
-    return this.http.stop();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = `/2010-04-01/Accounts/${this.options.accountSid}/Messages.json`;
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== path) return send(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });

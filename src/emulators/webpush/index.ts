@@ -1,7 +1,6 @@
 import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, randomUUID, verify } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EmulatorServer, readBody, sendJson as send } from '../http.ts';
+import { HttpEmulator, readBody, sendJson as send } from '../http.ts';
 
 /**
  * A local push service (the part of FCM / Mozilla autopush a Web Push sender talks to), and the
@@ -18,7 +17,7 @@ import { EmulatorServer, readBody, sendJson as send } from '../http.ts';
  * - answered 201 with a Location, 404 for an unknown subscription, 410 for one expired with
  *   `expire()`, 400/401/403/413/415 for bad requests (as the real services do), 503 when told to fail.
  *
- * Each accepted message is decrypted and kept in `deliveries` (and emitted as `delivery`).
+ * Each accepted message is decrypted and kept in `deliveries`.
  */
 export interface PushDelivery {
   id: string;
@@ -50,8 +49,7 @@ interface Held {
 const MAX_BODY = 4096;
 const b64u = (b: Buffer) => b.toString('base64url');
 
-export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery] }> {
-  private readonly http = new EmulatorServer((req, res) => this.handle(req, res), (err) => ({ code: 500, errno: 999, error: 'Internal Server Error', message: err.message }));
+export class PushServiceEmulator extends HttpEmulator {
   private readonly subscriptions = new Map<string, Held>();
   readonly deliveries: PushDelivery[] = [];
   private failures = 0;
@@ -59,19 +57,6 @@ export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery]
   /** Answer 503 to this many deliveries (transient-failure tests). */
   failNext(n: number): void {
     this.failures = n;
-  }
-
-  /** `http://host:port` once started. */
-  get url(): string {
-    return this.http.url;
-  }
-
-  start(port = 0, host = '127.0.0.1'): Promise<string> {
-    return this.http.start(port, host);
-  }
-
-  stop(): Promise<void> {
-    return this.http.stop();
   }
 
   /** A browser subscribing: optionally bound to one application server (VAPID public) key. */
@@ -94,7 +79,11 @@ export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery]
     return this.deliveries.filter((d) => d.endpoint === endpoint);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected internalError(err: Error): unknown {
+    return { code: 500, errno: 999, error: 'Internal Server Error', message: err.message };
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const match = /^\/wpush\/([0-9a-f-]{36})$/.exec(url.pathname);
     if (!match) return send(res, 404, { code: 404, errno: 102, error: 'Not Found', message: 'no such endpoint' });
@@ -129,7 +118,6 @@ export class PushServiceEmulator extends EventEmitter<{ delivery: [PushDelivery]
       urgency: header(req, 'urgency'), topic: header(req, 'topic'), vapidSubject: auth.subject, vapidKey: auth.key, payload, receivedAt: Date.now(),
     };
     this.deliveries.push(delivery);
-    this.emit('delivery', delivery);
     res.writeHead(201, { location: `${this.url}/m/${delivery.id}`, ttl: String(ttl) });
     res.end();
   }
