@@ -449,22 +449,8 @@ export class Runtime {
     let jobLog: Logger | undefined;
     const logger = () => (jobLog ??= log.child(`Queue:${def.name}`, { jobId: job.id }));
     const queue = this.services.queue;
-    // Progress is stored (and its event sent) at most every PROGRESS_FLUSH_MS, the latest value,
-    // and not at all once the job has settled: the 10 / 30 / 100 % of a short job cost a round
-    // trip each, for a value nobody sees before the job completes.
-    let progress: { data: unknown } | undefined;
-    let progressTimer: NodeJS.Timeout | undefined;
-    let progressWrites = Promise.resolve();
-    let settled = false;
-    const flushProgress = () => {
-      progressTimer = undefined;
-      const latest = progress;
-      progress = undefined;
-      if (settled || !latest) return;
-      progressWrites = progressWrites
-        .then(() => (settled ? undefined : queue.progress(job, latest.data)))
-        .then(() => undefined, (err: unknown) => logger().warn('could not store progress', { error: err }));
-    };
+    // Made on the first report: most jobs never report progress.
+    let progress: ProgressReporter | undefined;
     const ctx: JobContext = {
       job: { ...job, payload },
       attempt: { number: job.attempt, max: job.maxAttempts, isLast: job.attempt >= job.maxAttempts },
@@ -475,11 +461,7 @@ export class Runtime {
         return logger();
       },
       progress: async (data) => {
-        progress = { data };
-        if (!progressTimer) {
-          progressTimer = setTimeout(flushProgress, PROGRESS_FLUSH_MS);
-          progressTimer.unref();
-        }
+        (progress ??= new ProgressReporter((latest) => queue.progress(job, latest), logger)).report(data);
       },
       checkpoint: (tx) => queue.checkpoint(job, tx),
       services: this.services,
@@ -497,14 +479,53 @@ export class Runtime {
       if (debug) logger().debug(`failed in ${Math.round(performance.now() - started)}ms`, { error: err });
       throw err;
     } finally {
-      settled = true;
-      clearTimeout(progressTimer);
+      progress?.settle();
     }
   }
 }
 
 /** How often a running job's reported progress is stored at most (JobContext.progress). */
 const PROGRESS_FLUSH_MS = 250;
+
+/**
+ * A running job's progress reports: the latest value is stored (and its event sent) at most every
+ * PROGRESS_FLUSH_MS, and nothing once the job has settled. A short job's 10 / 30 / 100 % cost a
+ * round trip each, for values nobody sees before the job completes.
+ */
+class ProgressReporter {
+  private latest: { data: unknown } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private writes = Promise.resolve();
+  private settled = false;
+
+  constructor(
+    private readonly store: (data: unknown) => Promise<unknown>,
+    private readonly log: () => Logger,
+  ) {}
+
+  report(data: unknown): void {
+    this.latest = { data };
+    if (this.timer || this.settled) return;
+    this.timer = setTimeout(() => this.flush(), PROGRESS_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const latest = this.latest;
+    this.latest = undefined;
+    if (this.settled || !latest) return;
+    // One write at a time, in order: an older value never lands after a newer one.
+    this.writes = this.writes
+      .then(() => (this.settled ? undefined : this.store(latest.data)))
+      .then(() => undefined, (err: unknown) => this.log().warn('could not store progress', { error: err }));
+  }
+}
 
 /** Which database this process works on, for names shared outside it (a Redis channel). */
 function databaseIdentity(config: Config): string {
