@@ -28,6 +28,12 @@ export async function scratchDatabase(serverUrl: string): Promise<ScratchDatabas
     sql,
     async drop() {
       await sql.close();
+      // BENCH_KEEP_DB=true keeps the scratch database for a look afterwards (jobs, attempts, runs).
+      if (process.env.BENCH_KEEP_DB === 'true') {
+        console.log(`kept the scratch database ${name}`);
+        await admin.end();
+        return;
+      }
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     },

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHub, type NovaEvent } from '../src/queue/events.ts';
 import { QueueClient } from '../src/queue/queue.ts';
-import { MAX_REFUNDS } from '../src/queue/sql.ts';
+import { MAX_REFUNDS, SEND_BATCH } from '../src/queue/sql.ts';
+import type { Queryable } from '../src/storage/sql.ts';
 import { loadMigrations, migrate } from '../src/storage/index.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 
@@ -36,6 +37,29 @@ describe.each(backends)('queue engine on $name', (backend) => {
     await q.complete(name, jobs);
     const again = await q.send(name, 5, { dedupKey: 'k' });
     expect(again).not.toBe(a);
+  });
+
+  it('sends anew an item whose dedup key was freed between its insert and the lookup of the holder', async () => {
+    const name = fresh();
+    const first = await q.send(name, 'first', { dedupKey: 'k' });
+    const [holder] = await q.claim(name, { ...lease, limit: 1 });
+    // The insert finds the key taken; before the lookup of the live job, that job finishes.
+    let raced = false;
+    const racing: Queryable = {
+      query: async (text, params) => {
+        const rows = await db.sql.query(text, params);
+        if (text === SEND_BATCH && rows.length === 0 && !raced) {
+          raced = true;
+          await q.complete(name, [holder!]);
+        }
+        return rows as never;
+      },
+      exec: (script) => db.sql.exec(script),
+    };
+    const second = await q.send(name, 'second', { dedupKey: 'k' }, racing);
+    expect(raced).toBe(true);
+    expect(second).not.toBe(first);
+    expect(await q.getJob(second)).toMatchObject({ state: 'queued', payload: 'second' });
   });
 
   it('runs higher priority first, then earlier due time, then send order', async () => {
@@ -278,6 +302,45 @@ describe.each(backends)('queue engine on $name', (backend) => {
       expect(rows[0]!.n).toBe(all.length);
     } finally {
       await fresh.drop();
+    }
+  });
+});
+
+// Two connections holding row locks at once: PGlite has one connection, so this needs a server.
+const server = backends.find((b) => b.multiProcess);
+describe.runIf(server)('queue engine on postgres, statements racing for rows', () => {
+  let db: TestDb;
+  let q: QueueClient;
+
+  beforeAll(async () => {
+    db = await server!.create();
+    q = new QueueClient(db.sql);
+  });
+  afterAll(() => db.drop());
+
+  it('renews leases without waiting for a row another statement has locked, so a heartbeat and an ack never deadlock', async () => {
+    const name = 'race';
+    await q.sendBatch(name, [{ payload: 'a' }, { payload: 'b' }]);
+    const [a, b] = await q.claim(name, { ...lease, limit: 2 });
+    const other = await db.connect();
+    try {
+      await other.transaction(async (tx) => {
+        // Like an ack statement: holds b's row, then wants a's.
+        await tx.query('update nova_jobs set priority = priority where id = $1', [b!.id]);
+        const renewed = q.extend([a!, b!], 60_000);
+        const timeout = new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 3000).unref());
+        const result = await Promise.race([renewed, timeout]);
+        // b is locked, not lost: reported held (it still has our token), renewed next time.
+        expect(result).toEqual({ held: new Set([a!.id, b!.id]), cancelled: new Set() });
+        // Had the heartbeat locked a and waited for b, this would close the cycle.
+        await tx.query('update nova_jobs set priority = priority where id = $1', [a!.id]);
+      });
+      const rows = await db.sql.query<{ id: number; left: number }>(
+        `select id, extract(epoch from lease_expires_at - now())::float8 as left from nova_jobs where id = any($1::bigint[]) order by id`,
+        [[a!.id, b!.id]]);
+      expect(rows.map((r) => r.left > 40)).toEqual([true, false]);
+    } finally {
+      if (other !== db.sql) await other.close();
     }
   });
 });

@@ -117,17 +117,27 @@ export class QueueClient {
       else byKey.set(r.dedup_key, r.id);
     }
     plain.sort((a, b) => a - b);
-    const missing = [...new Set(items.flatMap((i) => (i.dedupKey !== undefined && !byKey.has(i.dedupKey) ? [i.dedupKey] : [])))];
-    if (missing.length) {
+    const inserted = rows.map((r) => r.id);
+    const unresolved = () => [...new Set(items.flatMap((i) => (i.dedupKey !== undefined && !byKey.has(i.dedupKey) ? [i.dedupKey] : [])))];
+    // A key whose live job finished between the insert's conflict and this lookup is free again:
+    // its item is inserted anew (a few times at most, as each try can race another finish).
+    for (let round = 0; round < 3 && unresolved().length; round++) {
+      const missing = unresolved();
       const live = await db.query<{ id: number; dedup_key: string }>(q.FIND_BY_DEDUP, [queue, missing]);
       for (const r of live) byKey.set(r.dedup_key, r.id);
+      const freed = new Set(unresolved());
+      if (freed.size === 0) break;
+      const again = items.filter((i) => i.dedupKey !== undefined && freed.has(i.dedupKey));
+      for (const r of await db.query<{ id: number; dedup_key: string }>(q.SEND_BATCH, [queue, JSON.stringify(again.map(toInputRow))])) {
+        byKey.set(r.dedup_key, r.id);
+        inserted.push(r.id);
+      }
     }
-    if (rows.length) this.publish(db, { type: 'enqueued', queue, ids: rows.map((r) => r.id) });
+    if (inserted.length) this.publish(db, { type: 'enqueued', queue, ids: inserted });
     let next = 0;
     return items.map((item) => {
       if (item.dedupKey === undefined) return plain[next++]!;
       const id = byKey.get(item.dedupKey);
-      // The live job finished between our insert attempt and the lookup: rare, and retrying is safe.
       if (id === undefined) throw new Error(`dedup key ${item.dedupKey} on ${queue} changed hands during send; send again`);
       return id;
     });

@@ -96,6 +96,15 @@ const LEASE = `state = 'active', attempts = j.attempts + (next.n <= $5)::int,
 
 const CLAIMED = `${JOB_COLUMNS}, next.n <= $5 as charged`;
 
+/*
+ * A claim commits without waiting for its WAL flush (synchronous_commit off for its own
+ * transaction only): the flush is most of an idle queue's enqueue → start time. Losing a claim
+ * costs nothing that a lost process does not already cost: if the server crashes before the
+ * flush, the job is queued again and runs again (at-least-once), and any later synchronous
+ * commit, such as the job's own ack, flushes the claim with it.
+ */
+const NO_FLUSH_WAIT = `cfg as materialized (select set_config('synchronous_commit', 'off', true))`;
+
 /** Numbers the rows of a locking select (of id, priority, run_at) in claim order. */
 const numbered = (select: string) => `
     select id, row_number() over (order by priority desc, run_at, id) as n from (${select}) c`;
@@ -105,7 +114,7 @@ const numbered = (select: string) => `
  * jobs of any group.
  */
 export const CLAIM = `
-  with next as (${numbered(`
+  with ${NO_FLUSH_WAIT}, next as (${numbered(`
     select id, priority, run_at from nova_jobs
     where queue = $1 and state = 'queued' and run_at <= now()
     order by priority desc, run_at, id
@@ -113,12 +122,12 @@ export const CLAIM = `
     for update skip locked`)}
   )
   update nova_jobs j set ${LEASE}
-  from next where j.id = next.id
+  from next cross join cfg where j.id = next.id
   returning ${CLAIMED}`;
 
 /** Same as CLAIM, for jobs without a group key in a queue whose groups are capped. */
 export const CLAIM_UNGROUPED = `
-  with next as (${numbered(`
+  with ${NO_FLUSH_WAIT}, next as (${numbered(`
     select id, priority, run_at from nova_jobs
     where queue = $1 and state = 'queued' and run_at <= now() and group_key is null
     order by priority desc, run_at, id
@@ -126,7 +135,7 @@ export const CLAIM_UNGROUPED = `
     for update skip locked`)}
   )
   update nova_jobs j set ${LEASE}
-  from next where j.id = next.id
+  from next cross join cfg where j.id = next.id
   returning ${CLAIMED}`;
 
 /**
@@ -190,13 +199,18 @@ export const CLAIM_GROUPED = `
  * $5 int[] attempt numbers: acks jobs still leased by those tokens, keeping each one's result.
  * $6 bigint[] ids, $7 bigint[] tokens, $8 int[] attempt numbers: in the same round trip, charges
  * the attempts of prefetched jobs whose handlers started (idempotent: it sets the number; a lost
- * lease matches nothing). No job is in both lists.
+ * lease matches nothing). No job is in both lists. A charge skips a row that another statement
+ * has locked (the job's handler checkpointing in its own transaction) instead of waiting for it,
+ * which could close a lock cycle: that attempt goes uncounted, the side to err on.
  */
 export const COMPLETE = `
-  with started as (
-    update nova_jobs j set attempts = s.attempt, started_at = now()
-    from unnest($6::bigint[], $7::bigint[], $8::int[]) as s(id, token, attempt)
+  with charged as (
+    select j.id, s.attempt from nova_jobs j, unnest($6::bigint[], $7::bigint[], $8::int[]) as s(id, token, attempt)
     where j.id = s.id and j.lease_token = s.token
+    for update of j skip locked
+  ), started as (
+    update nova_jobs j set attempts = charged.attempt, started_at = now()
+    from charged where j.id = charged.id
   ), done as (
     delete from nova_jobs j
     using unnest($1::bigint[], $2::bigint[], $4::text[], $5::int[]) as a(id, token, result, attempt)
@@ -238,12 +252,27 @@ export const FAIL = `
 /**
  * $1 bigint[] ids, $2 bigint[] tokens, $3 lease ms: extends leases; returns the ids still held,
  * each with whether a cancel was requested meanwhile.
+ *
+ * It never waits for a row lock. A row locked by another statement (this consumer's ack of
+ * the job, its handler's checkpoint) is skipped, and counted as held while it still carries
+ * the token; the next heartbeat renews it. Waiting instead deadlocked against the ack
+ * statement, which locks an overlapping set of rows in another order: PostgreSQL broke each
+ * such cycle after deadlock_timeout (1 s) by failing one of the two.
  */
 export const EXTEND = `
-  update nova_jobs j set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-  from unnest($1::bigint[], $2::bigint[]) as a(id, token)
-  where j.id = a.id and j.lease_token = a.token
-  returning j.id, j.cancel_requested`;
+  with mine as (
+    select j.id from nova_jobs j, unnest($1::bigint[], $2::bigint[]) as a(id, token)
+    where j.id = a.id and j.lease_token = a.token
+    for update of j skip locked
+  ), renewed as (
+    update nova_jobs j set lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
+    from mine where j.id = mine.id
+    returning j.id, j.cancel_requested
+  )
+  select id, cancel_requested from renewed
+  union all
+  select j.id, false from nova_jobs j, unnest($1::bigint[], $2::bigint[]) as a(id, token)
+  where j.id = a.id and j.lease_token = a.token and j.id not in (select id from mine)`;
 
 /**
  * $1 id, $2 token, $3 delay ms, $4 attempts before this one: hands a job back to run after the

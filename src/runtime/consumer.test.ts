@@ -260,6 +260,41 @@ describe('Consumer', () => {
     await consumer.stop(1000);
   });
 
+  it('keeps the jobs a claim brought while a heartbeat was out: it judges only the leases it asked about', async () => {
+    const { source, waiting } = memorySource(1);
+    // The first heartbeat hangs until the test lets it go; it asked about job 1 only.
+    let releaseHeartbeat: (() => void) | undefined;
+    const extend = source.extend.bind(source);
+    let beats = 0;
+    source.extend = (jobs) => {
+      if (beats++ > 0) return extend(jobs);
+      return new Promise((resolve) => (releaseHeartbeat = () => resolve(extend(jobs))));
+    };
+    const gates = new Map<number, () => void>();
+    const aborted: number[] = [];
+    const ran: number[] = [];
+    const consumer = new Consumer(source, (j, abort) => new Promise<void>((resolve) => {
+      ran.push(j.id);
+      abort.signal.addEventListener('abort', () => aborted.push(j.id));
+      gates.set(j.id, resolve);
+    }), { ...options, concurrency: 2, heartbeatMs: 10 });
+    consumer.start();
+    await until(() => releaseHeartbeat !== undefined && ran.length === 1);
+    // While that heartbeat is out, two jobs arrive: 2 starts in the free slot, 3 waits in the buffer.
+    waiting.push(job(2), job(3));
+    consumer.wake();
+    await until(() => ran.length === 2 && consumer.stats().buffered === 1);
+    releaseHeartbeat!();
+    await until(() => beats > 2);
+    expect(aborted).toEqual([]);
+    expect(consumer.stats()).toMatchObject({ running: 2, buffered: 1 });
+    for (const id of [1, 2]) gates.get(id)!();
+    await until(() => ran.includes(3));
+    gates.get(3)!();
+    await until(() => consumer.stats().outcomes.completed === 3);
+    await consumer.stop(1000);
+  });
+
   it('on a forced stop, aborts running handlers and hands every lease back at once', async () => {
     const { source, calls } = memorySource(5);
     const consumer = new Consumer(source, (_job, abort) => new Promise((_, reject) => {

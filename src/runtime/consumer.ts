@@ -462,7 +462,11 @@ export class Consumer<J extends LeasedJob> {
       this.hooks.onError?.(err, 'heartbeat');
       return;
     }
-    this.buffer = this.buffer.filter((j) => held.has(j.id));
+    // Only the jobs this statement asked about are judged: a claim that returned while it ran
+    // brought jobs it never saw, and dropping or aborting those left their leases to lapse.
+    const asked = new Set(jobs.map((j) => j.id));
+    const lost = (id: number) => asked.has(id) && !held.has(id);
+    this.buffer = this.buffer.filter((j) => !lost(j.id));
     // A prefetched job cancelled before it started is finished as cancelled, never run.
     for (const job of this.buffer.filter((j) => cancelled.has(j.id))) {
       this.buffer.splice(this.buffer.indexOf(job), 1);
@@ -472,7 +476,7 @@ export class Consumer<J extends LeasedJob> {
       );
     }
     for (const r of this.running.values()) {
-      if (!held.has(r.job.id)) r.abort.abort(new Error(`lease on job ${r.job.id} was lost`));
+      if (lost(r.job.id)) r.abort.abort(new Error(`lease on job ${r.job.id} was lost`));
       else if (cancelled.has(r.job.id) && !r.abort.aborted) r.abort.abort(new JobCancelled(r.job.id));
     }
   }
