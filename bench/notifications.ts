@@ -29,7 +29,8 @@ const int = envInt;
 const LATENCY = int('BENCH_LATENCY', 300);
 const BURST = int('BENCH_BURST', 5000);
 const WS = int('BENCH_WS', 200);
-const DIGEST_EVENTS = int('BENCH_DIGEST_EVENTS', 20_000);
+// 0 skips the digest phase.
+const DIGEST_EVENTS = env.BENCH_DIGEST_EVENTS === '0' ? 0 : int('BENCH_DIGEST_EVENTS', 20_000);
 const DIGEST_SUBS = int('BENCH_DIGEST_SUBS', 200);
 
 if (!env.DATABASE_URL) {
@@ -144,14 +145,25 @@ try {
   console.log(`in-app: insert → /ws inbox event (${wsLat.length}/${WS}): p50 ${pct(wsLat, 50)} ms, p99 ${pct(wsLat, 99)} ms`);
   ws.close();
 
-  // 4. digest with a SIGKILL half-way
+  // 4. digest with a SIGKILL half-way (BENCH_DIGEST_EVENTS=0 skips it, e.g. to take a --cpu-prof
+  // of the first process through BENCH_NODE_ARGS: a killed process writes no profile)
+  if (DIGEST_EVENTS > 0) await digestPhase(digest.id);
+  clearInterval(sampler);
+  console.log(`peak RSS of the Nova process: ${mb(peak)} (target ≤ 150 MB)`);
+} finally {
+  await nova.stop().catch(() => {});
+  await sink.stop();
+  await db.drop();
+}
+
+async function digestPhase(digestId: number): Promise<void> {
   const dsubs = Array.from({ length: DIGEST_SUBS }, () => randomUUID());
   const half = Math.floor(DIGEST_EVENTS / 2);
   const insertDigest = (from: number, to: number) => db.sql.query(
     `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
      select 'digest ' || g, jsonb_build_object('n', g), array[($1::text[])[1 + g % $4::int]::uuid], array['IN_APP']::notify.notification_channel_type[], $2, 'PUBLISH'
      from generate_series($3::int, $5::int) g`,
-    [dsubs, digest.id, from, DIGEST_SUBS, to],
+    [dsubs, digestId, from, DIGEST_SUBS, to],
   );
   const d0 = Date.now();
   await insertDigest(1, half);
@@ -167,7 +179,7 @@ try {
               (select count(*)::int from notify.ent_digest_event where digest_id is null) as open,
               (select count(*)::int from notify.ent_digest where status = 'PENDING') as pending,
               (select count(*)::int from notify.ent_notification where notification_workflow_id = $1 and notification_status in ('PENDING', 'PROCESSING')) as notified`,
-      [digest.id],
+      [digestId],
     );
     if ((r!.events >= DIGEST_EVENTS && r!.open === 0 && r!.pending === 0 && r!.notified === 0) || Date.now() - d0 > 600_000) break;
     await sleep(500);
@@ -181,10 +193,4 @@ try {
   );
   console.log(`digest: ${DIGEST_EVENTS} events for ${DIGEST_SUBS} subscribers → ${d!.digests} digests (${d!.sent} sent) holding ${d!.held} events ` +
     `(${d!.distinct_events} distinct; expected ${DIGEST_EVENTS}), at most ${d!.per_sub_max} digests per subscriber, in ${((Date.now() - d0) / 1000).toFixed(1)} s`);
-  clearInterval(sampler);
-  console.log(`peak RSS of the Nova process: ${mb(peak)} (target ≤ 150 MB)`);
-} finally {
-  await nova.stop().catch(() => {});
-  await sink.stop();
-  await db.drop();
 }

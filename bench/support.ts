@@ -19,6 +19,8 @@ export async function scratchDatabase(serverUrl: string): Promise<ScratchDatabas
   const name = `nova_bench_${randomBytes(4).toString('hex')}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
+  // BENCH_LOG_STATEMENTS=true: the server logs every statement of the scratch database with its duration.
+  if (process.env.BENCH_LOG_STATEMENTS === 'true') await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const sql = openPostgres({ url: url.toString(), poolSize: 4, connection: { application_name: 'nova-bench' } });
