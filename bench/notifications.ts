@@ -48,7 +48,7 @@ const sink = new SmtpSink({ capacity: 100 });
 await sink.start();
 const novaEnv = {
   DATABASE_URL: db.url, PORT: '0', API_HOST: '127.0.0.1', NOTIFY_SMTP_URL: sink.url, NOTIFY_DIGEST_INTERVAL_MS: '200',
-  NOTIFY_CONCURRENCY: '64', WORKFLOW_RUNNER_CONCURRENCY: '128', NOVA_DEMO: 'false',
+  NOTIFY_CONCURRENCY: env.NOTIFY_CONCURRENCY ?? '64', WORKFLOW_RUNNER_CONCURRENCY: env.WORKFLOW_RUNNER_CONCURRENCY ?? '128', NOVA_DEMO: 'false',
 };
 const roles = 'api,notifications,workflow-runner';
 let nova: NovaChild = await startNova(roles, novaEnv);
