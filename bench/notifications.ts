@@ -15,6 +15,9 @@
  *     (window 2 s); the process is killed with SIGKILL half-way and started again; counts the
  *     digests and the events they hold;
  *  5. peak RSS of the Nova process.
+ * Knobs: BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200), BENCH_DIGEST_EVENTS (20000; 0
+ * skips phase 4), BENCH_DIGEST_SUBS (200), NOTIFY_CONCURRENCY (64), WORKFLOW_RUNNER_CONCURRENCY
+ * (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
