@@ -49,13 +49,19 @@ function modelFor(engine: WorkflowEngine, name: string | null): Promise<AgentMod
  */
 export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: JobContext<AgentJob>): Promise<void> {
   const { sql } = engine.services;
+  // The call draws its budgets while its step is looked up, and is sent only if the step waits.
   // A cancelled run needs no model. A completed step: an earlier attempt (even a first one a
   // shutdown handed back) stored the reply and stopped in its inline tick, which this one takes
   // over (the run's lease is still this job's).
-  const status = await store.stepStatus(sql, job.runId, job.stepId);
+  const look = store.stepStatus(sql, job.runId, job.stepId);
+  const waits = look.then((s) => {
+    if (s !== 'waiting') throw new Error(`step ${job.stepId} is ${s ?? 'gone'}`);
+  });
+  const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits);
+  attempt.catch(() => {}); // awaited below, or by the tick, when the step waits
+  const status = await look;
   if (status !== 'waiting' && status !== 'completed') return;
-  const call = status === 'waiting' ? callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal) : undefined;
-  call?.catch(() => {}); // awaited below, or by the tick
+  const call = status === 'waiting' ? attempt : undefined;
   const outcome = await tickRun(engine, job.runId, ctx, inlineSteps(engine, job, call, ctx.signal));
   if (outcome.ownError !== undefined) throw outcome.ownError;
   if (!call || (await store.stepStatus(sql, job.runId, job.stepId)) !== 'waiting') return;
@@ -66,9 +72,10 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
 
 /**
  * A new model call starts inline only this long into its job (whose timeout is 300 s): a later
- * one goes to a job of its own, so a long agent never runs into the job's timeout.
+ * one goes to a job of its own, so a call keeps the 240 s its timeouts and retries may take
+ * (LLM_TIMEOUT_MS 60 s, four tries) and a long agent never runs into the job's timeout.
  */
-const INLINE_MODEL_CALLS_MS = 120_000;
+const INLINE_MODEL_CALLS_MS = 60_000;
 /** The longest an HTTP tool waits in-process between attempts; a longer Retry-After is cut to it. */
 const INLINE_RETRY_CAP_MS = 10_000;
 
@@ -76,7 +83,7 @@ function inlineSteps(engine: WorkflowEngine, job: AgentJob, ownCall: Promise<Mod
   return {
     ownStep: job.stepId,
     until: Date.now() + INLINE_MODEL_CALLS_MS,
-    model: (stepId, request) => (stepId === job.stepId && ownCall ? ownCall : callModel(engine, job.runId, stepId, request, signal)),
+    model: (stepId, request, ready) => (stepId === job.stepId && ownCall ? ownCall : callModel(engine, job.runId, stepId, request, signal, ready)),
     http: (stepId, request, options) => httpTool(engine, job.runId, stepId, request, options, signal),
   };
 }
@@ -103,8 +110,13 @@ async function httpTool(
   }
 }
 
-/** One model call, its tokens streamed to the run's topic; provider faults as the queue's control flow. */
-async function callModel(engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal): Promise<ModelReply> {
+/**
+ * One model call, its tokens streamed to the run's topic; provider faults as the queue's control
+ * flow. Its budgets are drawn at once, the request sent once `ready` resolves (never if it rejects).
+ */
+async function callModel(
+  engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal, ready: Promise<void>,
+): Promise<ModelReply> {
   const { events, rateLimiter } = engine.services;
   const config = engine.services.config as Partial<ExtractionConfig>;
   const model = await modelFor(engine, request.model);
@@ -113,6 +125,7 @@ async function callModel(engine: WorkflowEngine, runId: string, stepId: string, 
   const started = performance.now();
   let reply: Omit<ModelReply, 'durationMs'>;
   if (model.provider === 'builtin') {
+    await ready;
     reply = await model.call(request as never, onToken, signal);
   } else {
     const rpm = config.LLM_REQUESTS_PER_MINUTE ?? 500;
@@ -124,7 +137,10 @@ async function callModel(engine: WorkflowEngine, runId: string, stepId: string, 
     const prefix = `llm:${model.provider}:${model.model}`;
     const cost = Math.min(tpm, estimate(request.system) + request.messages.reduce((n: number, m: { content?: string }) => n + estimate(m.content ?? ''), 0) + request.maxOutputTokens);
     try {
-      reply = await outbound.call((s) => model.call(request as never, onToken, s), {
+      reply = await outbound.call(async (s) => {
+        await ready;
+        return model.call(request as never, onToken, s);
+      }, {
         signal,
         budgets: [
           { key: `${prefix}:requests`, limit: { capacity: rpm, perSecond: rpm / 60 } },

@@ -49,8 +49,11 @@ export interface InlineSteps {
   ownStep: string;
   /** No new model call starts after this time (ms since the epoch): the next one goes to a job. */
   until: number;
-  /** Calls the model (tokens stream as it answers); throws as a model job would. */
-  model(stepId: string, request: ModelRequest): Promise<ModelReply>;
+  /**
+   * Calls the model (tokens stream as it answers); throws as a model job would. The call may draw
+   * its budgets at once but is sent only once `ready` resolves (and not at all if it rejects).
+   */
+  model(stepId: string, request: ModelRequest, ready: Promise<void>): Promise<ModelReply>;
   /** An agent's HTTP tool, every attempt; undefined when it cannot finish here (the job is aborted). */
   http(stepId: string, request: HttpRequest, options: HttpStepOptions): Promise<InlineHttpOutcome | undefined>;
 }
@@ -381,14 +384,20 @@ export class Execution {
     const input = { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) };
     const wait: PendingWait = { step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input }, agent: request };
     if (!inline || (!own && Date.now() >= inline.until)) return this.wait(wait);
-    // Every earlier step is stored before a new call (the own call's were, with its wait).
-    await this.flush();
-    if (!own && this.suspended) return this.suspend();
+    // Every earlier step is stored before a new call is sent (the own call's were, with its
+    // wait); the call draws its budgets meanwhile.
+    const flushed = own ? Promise.resolve() : this.flush();
+    flushed.catch(() => {});
+    const ready = flushed.then(() => {
+      if (!own && this.suspended) throw new Suspend();
+    });
     const startedAt = stored ? new Date(stored.started_at) : new Date();
     let reply: ModelReply;
     try {
-      reply = await inline.model(sid, request);
+      reply = await inline.model(sid, request, ready);
     } catch (err) {
+      await flushed; // a lost run (TickLost) ends the tick here
+      if (err instanceof Suspend) return this.suspend();
       if (!own) return this.wait(wait); // a job, with its retries and dead-letter, takes it from here
       this.ownError = err;
       return this.suspend();
