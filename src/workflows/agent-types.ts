@@ -20,7 +20,7 @@ interface ToolBase {
   parameters?: ToolParameters;
 }
 
-/** A tool run by role `http-worker` as a `step.http` (SSRF guard, retries, Idempotency-Key). */
+/** A tool run as a `step.http` by role `agent-runner` in the turn's job, with http-worker's attempt (SSRF guard, retries, Idempotency-Key). */
 export interface HttpTool extends ToolBase {
   http: (args: any) => HttpRequest;
   options?: HttpStepOptions;

@@ -1,7 +1,8 @@
 /**
  * `step.agent`: a tool-using LLM loop made of memoized sub-steps. Each turn is a model call
- * (`<id>/turn-<n>/model`, a waiting step executed by role `agent-runner`) and then the tools it
- * asked for (`<id>/turn-<n>/tool-<k>`: step.http, step.invoke or step.run). The conversation is
+ * (`<id>/turn-<n>/model`, executed by role `agent-runner`) and then the tools it asked for
+ * (`<id>/turn-<n>/tool-<k>`: step.http, step.invoke or step.run); role agent-runner runs the
+ * model calls and HTTP tools of a turn in one process (an inline tick). The conversation is
  * rebuilt on every tick from the stored sub-steps, so a crash anywhere never repeats a model or
  * tool call that already returned. A tool's error goes back to the model as the tool's result;
  * running out of turns, going over the token budget or never giving a valid answer fails the step.
@@ -24,6 +25,8 @@ export interface AgentHost {
   /** Stores the agent step's own outcome (kind `agent`). */
   record(stepId: string, status: 'completed' | 'failed', output: unknown, error: StoredError | null, startedAt: Date): Promise<void>;
   step: StepApi;
+  /** An HTTP tool's call: a step.http that an inline tick of role agent-runner runs in-process. */
+  toolHttp: StepApi['http'];
   patchRun?: (stepId: string, operations: unknown, description: string | null) => Promise<unknown>;
 }
 
@@ -210,7 +213,7 @@ async function callTool(host: AgentHost, spec: Spec, id: string, call: ToolCall)
   try {
     let result: unknown;
     if ('http' in tool) {
-      const res = await host.step.http(id, tool.http(args), { failOnStatus: false, maxAttempts: 2, ...tool.options });
+      const res = await host.toolHttp(id, tool.http(args), { failOnStatus: false, maxAttempts: 2, ...tool.options });
       result = { status: res.status, body: res.body };
     } else if ('workflow' in tool) {
       result = await host.step.invoke(id, tool.workflow, tool.input ? tool.input(args) : args);

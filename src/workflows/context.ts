@@ -16,6 +16,7 @@ import type { NewApproval } from './approval-store.ts';
 import { checkForm } from './approval-form.ts';
 import { runAgent } from './agent.ts';
 import type { ModelReply, ModelRequest } from './agent-types.ts';
+import type { StoredError } from './store.ts';
 
 /** A wait registered in this tick, and what the runner must create for it to end. */
 export interface PendingWait {
@@ -38,6 +39,32 @@ export interface ChildTarget {
   input: unknown;
 }
 
+/**
+ * An inline tick (role agent-runner, see agent-runner.ts): the agent sub-steps it may execute in
+ * this process instead of handing them to another role. Anything else that would start a side
+ * effect (a step.run, a code tool) hands the run back to role workflow-runner with a tick.
+ */
+export interface InlineSteps {
+  /** The waiting model step whose job this tick runs in: the only stored wait it may execute. */
+  ownStep: string;
+  /** No new model call starts after this time (ms since the epoch): the next one goes to a job. */
+  until: number;
+  /**
+   * Calls the model (tokens stream as it answers); throws as a model job would. The call may draw
+   * its budgets at once but is sent only once `ready` resolves (and not at all if it rejects).
+   */
+  model(stepId: string, request: ModelRequest, ready: Promise<void>): Promise<ModelReply>;
+  /** An agent's HTTP tool, every attempt; undefined when it cannot finish here (the job is aborted). */
+  http(stepId: string, request: HttpRequest, options: HttpStepOptions): Promise<InlineHttpOutcome | undefined>;
+}
+
+export interface InlineHttpOutcome {
+  status: 'completed' | 'failed';
+  output: HttpResponse | null;
+  error: StoredError | null;
+  attempt: number;
+}
+
 /** What an execution needs from the engine. */
 export interface ExecutionDeps {
   /** Stores a finished inline step; throws TickLost when the tick lost its run. */
@@ -47,6 +74,8 @@ export interface ExecutionDeps {
   resolveChild(workflow: Workflow<any, any> | string, input: unknown): Promise<ChildTarget>;
   /** Applies an agent's JSON Patch to this run's document (agent-patches.ts); absent, agents cannot patch. */
   patchRun?(stepId: string, operations: unknown, description: string | null): Promise<unknown>;
+  /** Set in an inline tick (role agent-runner). */
+  inline?: InlineSteps;
 }
 
 export class Execution {
@@ -63,6 +92,10 @@ export class Execution {
   /** Of `unwritten`, how many must be stored before a side effect (a sleep's end need not be). */
   private pendingEffects = 0;
   suspended = false;
+  /** An inline tick that must hand the run back: the runner enqueues a tick with its waits. */
+  needsTick = false;
+  /** The inline tick's own model call failed: nothing is stored, and its job retries. */
+  ownError: unknown;
   private readonly seen = new Map<string, number>();
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -138,6 +171,11 @@ export class Execution {
     throw new Suspend();
   }
 
+  private handBack(): never {
+    this.needsTick = true;
+    return this.suspend();
+  }
+
   private wait(w: PendingWait): never {
     // The step began when it was called, not when the tick commits its wait.
     w.step.startedAt ??= new Date();
@@ -156,6 +194,8 @@ export class Execution {
     if (stored?.status === 'retrying' && due(stored.wake_at) > Date.now()) return this.suspend();
     // Once a sibling step suspended, start no new side effect: the next tick does it.
     if (this.suspended || stored?.status === 'cancelled') return this.suspend();
+    // Code runs where it always did, in role workflow-runner: an inline tick hands the run back.
+    if (this.deps.inline) return this.handBack();
     await this.flush();
     // A sibling (a map lane) may have suspended while the flush ran.
     if (this.suspended) return this.suspend();
@@ -318,6 +358,7 @@ export class Execution {
       // The agent's outcome is no side effect: written with the next one's flush or the tick's end.
       record: async (id, status, output, error, startedAt) => this.defer({ stepId: id, kind: 'agent', status, attempt: 1, output, error, startedAt, finished: true }, true),
       step: this.api(),
+      toolHttp: (id, request, options) => this.track(this.http(this.uniqueId(id), request, options, true)),
       ...(this.deps.patchRun && {
         patchRun: async (stepId: string, operations: unknown, description: string | null) => {
           await this.flush();
@@ -327,20 +368,47 @@ export class Execution {
     }, sid, options);
   }
 
-  /** One model call of an agent: memoized like step.http, executed by role agent-runner. */
+  /**
+   * One model call of an agent: memoized like step.http, executed by role agent-runner (by a job,
+   * or in this execution when it is an inline tick there).
+   */
   private async model(sid: string, request: ModelRequest): Promise<ModelReply> {
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as ModelReply;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
-    if (stored?.status === 'waiting' || stored?.status === 'cancelled') return this.suspend();
-    if (this.suspended) return this.suspend();
-    return this.wait({
-      step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input: { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) } },
-      agent: request,
+    const inline = this.deps.inline;
+    // The inline tick's own step is a wait already registered, with this tick's job: it runs even
+    // when a sibling suspended. Any other stored wait has its own job.
+    const own = inline?.ownStep === sid && stored?.status === 'waiting';
+    if (!own && (stored?.status === 'waiting' || stored?.status === 'cancelled' || this.suspended)) return this.suspend();
+    const input = { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) };
+    const wait: PendingWait = { step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input }, agent: request };
+    if (!inline || (!own && Date.now() >= inline.until)) return this.wait(wait);
+    // Every earlier step is stored before a new call is sent (the own call's were, with its
+    // wait); the call draws its budgets meanwhile.
+    const flushed = own ? Promise.resolve() : this.flush();
+    flushed.catch(() => {});
+    const ready = flushed.then(() => {
+      if (!own && this.suspended) throw new Suspend();
     });
+    const startedAt = stored ? new Date(stored.started_at) : new Date();
+    let reply: ModelReply;
+    try {
+      reply = await inline.model(sid, request, ready);
+    } catch (err) {
+      await flushed; // a lost run (TickLost) ends the tick here
+      if (err instanceof Suspend) return this.suspend();
+      if (!own) return this.wait(wait); // a job, with its retries and dead-letter, takes it from here
+      this.ownError = err;
+      return this.suspend();
+    }
+    // Stored before the next side effect (a tool, the next call), or with the run's end or waits.
+    this.defer({ stepId: sid, kind: 'model', status: 'completed', attempt: 1, input, output: reply, startedAt, finished: true }, true);
+    return reply;
   }
 
-  private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}): Promise<HttpResponse> {
+  /** A step.http, run by role http-worker; an agent's HTTP tool in an inline tick runs here. */
+  private async http(sid: string, request: HttpRequest, options: HttpStepOptions = {}, tool = false): Promise<HttpResponse> {
     const stored = this.steps.get(sid);
     if (stored?.status === 'completed') return stored.output as HttpResponse;
     if (stored?.status === 'failed') throw new StepFailed(sid, stored.error);
@@ -348,10 +416,17 @@ export class Execution {
     if (this.suspended) return this.suspend();
     const req = httpRequestSchema.parse(request);
     const opts = httpOptionsSchema.parse(options);
-    return this.wait({
-      step: { stepId: sid, kind: 'http', status: 'waiting', attempt: 0, input: { request: req, options: opts } },
-      http: { request: req, options: opts },
-    });
+    const input = { request: req, options: opts };
+    const wait: PendingWait = { step: { stepId: sid, kind: 'http', status: 'waiting', attempt: 0, input }, http: input };
+    if (!tool || !this.deps.inline) return this.wait(wait);
+    await this.flush();
+    if (this.suspended) return this.suspend();
+    const startedAt = new Date();
+    const r = await this.deps.inline.http(sid, req, opts);
+    if (!r) return this.wait(wait);
+    await this.flush({ stepId: sid, kind: 'http', status: r.status, attempt: r.attempt, input, output: r.output, error: r.error, startedAt, finished: true });
+    if (r.status === 'failed') throw new StepFailed(sid, r.error);
+    return r.output!;
   }
 }
 

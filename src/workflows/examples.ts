@@ -102,8 +102,8 @@ export const researchSummary = z.object({
 });
 
 /**
- * A research agent (role `agent-runner`): it searches with an HTTP tool (role `http-worker`, SSRF
- * rules apply) and answers with a summary validated by `researchSummary`. With no LLM key it runs
+ * A research agent (role `agent-runner`): it searches with an HTTP tool (run by the agent-runner
+ * itself, SSRF rules apply) and answers with a summary validated by `researchSummary`. With no LLM key it runs
  * the builtin model; offline, the search's error reaches the model as the tool's result and the
  * answer still comes back valid.
  */

@@ -33,11 +33,26 @@ class ResponseTooLarge extends Error {
 const MAX_REDIRECTS = 5;
 
 export async function runHttpStep(engine: WorkflowEngine, job: HttpJob, ctx: JobContext<HttpJob>): Promise<void> {
-  const { sql } = engine.services;
-  const config = engine.services.config as WorkflowsConfig;
   // A cancelled run (or a step already done by an earlier attempt) needs no request.
-  if ((await store.stepStatus(sql, job.runId, job.stepId)) !== 'waiting') return;
+  if ((await store.stepStatus(engine.services.sql, job.runId, job.stepId)) !== 'waiting') return;
   const { attempt, maxAttempts } = ctx.job;
+  const outcome = await attemptHttp(engine, job, attempt, maxAttempts, ctx.signal);
+  if ('retryInMs' in outcome) throw new RetryLater(outcome.retryInMs, outcome.reason);
+  // The step's outcome and its run's tick in one statement.
+  await completeAndTick(engine, engine.services.sql, job.runId, job.stepId, outcome.status, outcome.output, outcome.error, attempt);
+}
+
+/** One attempt's outcome: final (the step's status, output or error), or a retry after a delay. */
+export type HttpAttempt =
+  | { status: 'completed' | 'failed'; output: HttpResponse | null; error: store.StoredError | null }
+  | { retryInMs: number; reason: string };
+
+/**
+ * One attempt of an HTTP step: the request under the SSRF guard, timeout and size cap, and what
+ * it means for the step. Shared by role http-worker and by agent tools run in role agent-runner.
+ */
+export async function attemptHttp(engine: WorkflowEngine, job: HttpJob, attempt: number, maxAttempts: number, signal: AbortSignal): Promise<HttpAttempt> {
+  const config = engine.services.config as WorkflowsConfig;
   const backoff = (job.options.backoffMs ?? 500) * 2 ** (attempt - 1);
   let response: HttpResponse;
   try {
@@ -45,27 +60,22 @@ export async function runHttpStep(engine: WorkflowEngine, job: HttpJob, ctx: Job
       timeoutMs: job.options.timeoutMs ?? config.HTTP_STEP_TIMEOUT_MS,
       maxBytes: config.HTTP_STEP_MAX_RESPONSE_BYTES,
       allowed: config.HTTP_STEP_ALLOWED_HOSTS,
-      signal: ctx.signal,
+      signal,
     });
   } catch (err) {
     const final = err instanceof BlockedRequest || err instanceof ResponseTooLarge || attempt >= maxAttempts;
-    if (!final) throw new RetryLater(backoff, `request failed: ${(err as Error).message}`, { cause: err });
-    return settle(engine, job, 'failed', null, { ...toStoredError(err), attempts: attempt }, attempt);
+    if (!final) return { retryInMs: backoff, reason: `request failed: ${(err as Error).message}` };
+    return { status: 'failed', output: null, error: { ...toStoredError(err), attempts: attempt } };
   }
   if ((response.status >= 500 || response.status === 429) && attempt < maxAttempts) {
-    throw new RetryLater(retryAfterMs(response.headers['retry-after']) ?? backoff, `HTTP ${response.status}`);
+    return { retryInMs: retryAfterMs(response.headers['retry-after']) ?? backoff, reason: `HTTP ${response.status}` };
   }
   const failAt = job.options.failOnStatus === false ? Infinity : job.options.failOnStatus === true || job.options.failOnStatus === undefined ? 400 : job.options.failOnStatus;
   if (response.status >= failAt) {
     const error = { name: 'HttpStatusError', message: `${job.request.method} ${job.request.url} answered ${response.status}`, status: response.status, body: response.body };
-    return settle(engine, job, 'failed', null, error, attempt);
+    return { status: 'failed', output: null, error };
   }
-  return settle(engine, job, 'completed', response, null, attempt);
-}
-
-async function settle(engine: WorkflowEngine, job: HttpJob, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null, attempt: number): Promise<void> {
-  // The step's outcome and its run's tick in one statement.
-  await completeAndTick(engine, engine.services.sql, job.runId, job.stepId, status, output, error, attempt);
+  return { status: 'completed', output: response, error: null };
 }
 
 /** Retry-After as milliseconds (seconds or an HTTP date), capped at 10 minutes. */

@@ -8,10 +8,10 @@ import { z } from 'zod';
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext } from '../runtime/domain.ts';
 import type { Queryable } from '../storage/index.ts';
-import { Execution, type PendingWait } from './context.ts';
+import { Execution, type InlineSteps, type PendingWait } from './context.ts';
 import { definitionForRun, resolveStart, HTTP_QUEUE, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { TickLost, toStoredError } from './errors.ts';
-import { publishRun, publishStep } from './events.ts';
+import { publishRun, publishStep, publishStored } from './events.ts';
 import { createApprovals } from './approvals.ts';
 import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
@@ -21,19 +21,43 @@ import { applyAgentPatch } from './agent-patches.ts';
 export const tickJob = z.object({ runId: z.uuid() });
 export type TickJob = z.infer<typeof tickJob>;
 
-type Outcome = { wake: boolean };
+type Outcome = { wake: boolean; undeclared?: true; ownError?: unknown };
 
 export async function runTick(engine: WorkflowEngine, payload: TickJob, ctx: JobContext<TickJob>): Promise<void> {
-  await engine.ready;
-  let run = await acquire(engine, payload.runId, ctx);
-  while (run) {
-    const { wake } = await execute(engine, run, ctx);
-    // Something woke the run while this tick held it (an event, a child's end): go again here.
-    run = wake ? await acquire(engine, payload.runId, ctx) : undefined;
-  }
+  await tickRun(engine, payload.runId, ctx);
 }
 
-async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<TickJob>): Promise<store.LeasedRun | undefined> {
+/** What an inline tick did with the run (see agent-runner.ts). */
+export interface InlineOutcome {
+  /** The run was not taken (another tick holds it, or it ended) or its workflow is not declared here. */
+  skipped: boolean;
+  /** The own model call's error, for its job to retry. */
+  ownError?: unknown;
+}
+
+/**
+ * Ticks a run under the lease of `ctx`'s job: a `workflow.tick` job, or an agent job running an
+ * inline tick (`inline`), whose agent sub-steps execute in this process.
+ */
+export async function tickRun(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<InlineOutcome> {
+  await engine.ready;
+  let run = await acquire(engine, runId, ctx);
+  if (!run) return { skipped: true };
+  while (run) {
+    const outcome = await execute(engine, run, ctx, inline);
+    if (outcome.undeclared) return { skipped: true };
+    if (outcome.ownError !== undefined) {
+      // The job retries its call later; a run woken meanwhile goes on in role workflow-runner.
+      if (outcome.wake) await engine.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId } }]);
+      return { skipped: false, ownError: outcome.ownError };
+    }
+    // Something woke the run while this tick held it (an event, a child's end): go again here.
+    run = outcome.wake ? await acquire(engine, runId, ctx) : undefined;
+  }
+  return { skipped: false };
+}
+
+async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>): Promise<store.LeasedRun | undefined> {
   const { sql, queue } = engine.services;
   const { id, token } = ctx.job;
   for (let i = 0; i < 10; i++) {
@@ -54,13 +78,14 @@ async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<Ti
   throw new RetryLater(100, `run ${runId} stayed contended`);
 }
 
-async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<TickJob>): Promise<Outcome> {
+async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<Outcome> {
   const { services } = engine;
   const token = ctx.job.token;
   const def = await definitionForRun(engine, run);
   if (!def) {
     // Another runner (a newer or older deployment) may declare this version; hand the run back.
     await store.releaseRun(services.sql, run.id, token, run.was === 'running' ? 'waiting' : run.was);
+    if (inline) return { wake: false, undeclared: true };
     throw new RetryLater(5000, `workflow ${run.workflow} version ${run.version} is not declared in this process`);
   }
   if (run.deadline_at && run.deadline_at.getTime() <= Date.now()) {
@@ -77,11 +102,12 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
     {
       checkpoint: async (write) => {
         if (!(await engine.checkpoints.add(write))) throw new TickLost(`run ${run.id} was lost or cancelled`);
-        publishStep(services, write.status === 'completed' ? 'step.completed' : 'step.failed', run.id, write, write.error?.message);
+        publishStored(services, run.id, write);
       },
       expireWait: (runId, stepId) => store.expireWaitingStep(services.sql, runId, stepId),
       resolveChild: (wf, input) => resolveStart(engine, wf, input),
       patchRun: (stepId, operations, description) => applyAgentPatch(engine, run, stepId, operations, description),
+      ...(inline && { inline }),
     },
     run.id, token, steps, def.options.retry,
   );
@@ -98,7 +124,10 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
   }
   await exec.settle();
   if (!result.ok && result.error instanceof TickLost) return { wake: false };
-  if (exec.suspended) return suspend(engine, run, token, exec);
+  if (exec.suspended) {
+    const outcome = await suspend(engine, run, token, exec);
+    return exec.ownError === undefined ? outcome : { ...outcome, ownError: exec.ownError };
+  }
   if (result.ok) return finish(engine, run, token, exec, 'completed', result.output ?? null, null);
   return finish(engine, run, token, exec, 'failed', null, toStoredError(result.error));
 }
@@ -110,6 +139,8 @@ export interface SuspendItem {
   waits: readonly PendingWait[];
   /** Steps that completed in the tick and are not written yet (Execution.unwritten). */
   completed: readonly StepDone[];
+  /** An inline tick hands the run back: a tick of it is enqueued. */
+  tick?: boolean;
 }
 
 type StepDone = Execution['unwritten'][number];
@@ -120,9 +151,9 @@ type StepDone = Execution['unwritten'][number];
  */
 async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution): Promise<Outcome> {
   const { services } = engine;
-  const released = await engine.suspends.add({ run, token, waits: exec.waits, completed: exec.unwritten });
+  const released = await engine.suspends.add({ run, token, waits: exec.waits, completed: exec.unwritten, tick: exec.needsTick });
   if (!released) return { wake: false };
-  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
+  for (const c of exec.unwritten) publishStored(services, run.id, c);
   for (const w of exec.waits) publishStep(services, w.step.status === 'retrying' ? 'step.retrying' : 'step.waiting', run.id, w.step, w.step.error?.message);
   publishRun(services, 'run.waiting', run);
   return { wake: released.wake };
@@ -154,7 +185,7 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     const woken = new Set(await store.deliverStoredEvents(tx, waits
       .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
       .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
-    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = [];
+    const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = held.filter((i) => i.tick).map((i) => ({ payload: { runId: i.run.id } }));
     const http: { payload: unknown; maxAttempts: number }[] = [];
     for (const { item, w } of waits) {
       if (w.tickAt) ticks.push({ payload: { runId: item.run.id }, runAt: w.tickAt });
@@ -196,7 +227,7 @@ async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: numbe
       return r;
     });
   if (!released) return { wake: false };
-  for (const c of exec.unwritten) publishStep(services, 'step.completed', run.id, c);
+  for (const c of exec.unwritten) publishStored(services, run.id, c);
   publishRun(services, status === 'completed' ? 'run.completed' : 'run.failed', run, { ...(error && { error: error.message }) });
   return { wake: false };
 }
