@@ -76,13 +76,17 @@ describe.each(backends)('queue engine on $name', (backend) => {
 
   it('holds a delayed job until it is due', async () => {
     const name = fresh();
-    await q.send(name, 'later', { delayMs: 400 });
+    // Bounds from the send's own start and end, so a slow machine cannot make it fail.
+    const before = Date.now();
+    await q.send(name, 'later', { delayMs: 1500 });
+    const after = Date.now();
     expect(await q.claim(name, { ...lease, limit: 1 })).toHaveLength(0);
     const m = await q.metrics(name);
     expect(m).toMatchObject({ waiting: 0, scheduled: 1, scheduledRetry: 0 });
-    const dueIn = (await q.nextDueAt(name))!.getTime() - Date.now();
-    expect(dueIn).toBeGreaterThan(200);
-    await sleep(dueIn + 50);
+    const due = (await q.nextDueAt(name))!.getTime();
+    expect(due).toBeGreaterThanOrEqual(before + 1500 - 5);
+    expect(due).toBeLessThanOrEqual(after + 1500 + 5);
+    await sleep(due - Date.now() + 50);
     expect((await q.claim(name, { ...lease, limit: 1 })).map((j) => j.payload)).toEqual(['later']);
   });
 
