@@ -207,6 +207,9 @@ describe.each(backends)('the address guard of subscriber URLs on $name', (backen
     hook = await receiver();
     n = await nova(db, {
       NOTIFY_SMTP_URL: sink.url, VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'https://nova.example/contact',
+      // These tests read a delivery's first dispatch: the FAILED poller must not dispatch it again
+      // (100 ms later otherwise) before the test has read it, however slow the machine.
+      NOTIFY_REDISPATCH_BASE_MS: '600000',
     });
     await n.api('PUT', '/api/notify/workflows/alert', { defaultChannels: ['CHAT', 'PUSH'] });
   });
