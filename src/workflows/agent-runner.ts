@@ -57,6 +57,8 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
   const waits = look.then((s) => {
     if (s !== 'waiting') throw new Error(`step ${job.stepId} is ${s ?? 'gone'}`);
   });
+  // Read by the call only when it gets that far: unread, its rejection is no one's error.
+  waits.catch(() => {});
   const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits);
   attempt.catch(() => {}); // awaited below, or by the tick, when the step waits
   const status = await look;
