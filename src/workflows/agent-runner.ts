@@ -57,8 +57,6 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
   const waits = look.then((s) => {
     if (s !== 'waiting') throw new Error(`step ${job.stepId} is ${s ?? 'gone'}`);
   });
-  // Read by the call only when it gets that far: unread, its rejection is no one's error.
-  waits.catch(() => {});
   const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits);
   attempt.catch(() => {}); // awaited below, or by the tick, when the step waits
   const status = await look;
@@ -119,6 +117,9 @@ async function httpTool(
 async function callModel(
   engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal, ready: Promise<void>,
 ): Promise<ModelReply> {
+  // The call reads `ready` only when it gets that far (not after a failed budget draw or an
+  // abort): unread, its rejection is nobody's error.
+  ready.catch(() => {});
   const { events, rateLimiter } = engine.services;
   const config = engine.services.config as Partial<ExtractionConfig>;
   const model = await modelFor(engine, request.model);
