@@ -9,7 +9,9 @@
  * model latency, default 200) and a local search server; the builtin policy makes one tool
  * call per turn, then answers:
  *   1. overhead per turn: BENCH_SEQUENTIAL runs one after the other, start → run.completed,
- *      minus the emulator's latency for each model call, divided by the turns;
+ *      minus the emulator's latency for each model call, divided by the turns; then where it
+ *      goes, hop by hop (from the arrival times of the model and tool requests), and the CPU
+ *      each process spent per run;
  *   2. first streamed token: emulator writes a run's first content chunk → the `agent.token`
  *      event reaches a `/ws` client subscribed to `run:<id>`;
  *   3. agent-runner RSS (peak) with BENCH_CONCURRENT (16) agents running at once.
@@ -18,7 +20,7 @@ import { createServer } from 'node:http';
 import WebSocket from 'ws';
 import { LlmEmulator } from '../src/emulators/llm/index.ts';
 import { startRun } from '../src/workflows/index.ts';
-import { envInt, mb, peakRss, rssBytes, startNova, type NovaChild, p50p99, workflowBench } from './support.ts';
+import { cpuMs, envInt, mb, peakRss, rssBytes, startNova, type NovaChild, p50p99, workflowBench } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -34,9 +36,12 @@ if (!env.DATABASE_URL) {
 
 const { db, engine } = await workflowBench(env.DATABASE_URL, { listen: false });
 
-const emulator = new LlmEmulator({ latencyMs: MODEL_MS });
+// Arrival times of model and tool requests, for the per-hop breakdown of the sequential runs.
+const modelAt: number[] = [];
+const toolAt: number[] = [];
+const emulator = new LlmEmulator({ latencyMs: MODEL_MS, hold: () => void modelAt.push(performance.now()) });
 const llmUrl = await emulator.start();
-const search = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"title":"Durable execution","url":"https://example.com/d"}]}'));
+const search = createServer((_req, res) => toolAt.push(performance.now()) && res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"title":"Durable execution","url":"https://example.com/d"}]}'));
 await new Promise<void>((r) => search.listen(0, '127.0.0.1', r));
 const searchUrl = `http://127.0.0.1:${(search.address() as { port: number }).port}/search?q={query}`;
 
@@ -72,6 +77,8 @@ try {
   /** One research run: start, subscribe, wait for its end as seen on /ws. */
   const one = async () => {
     const t0 = performance.now();
+    const models = modelAt.length;
+    const tools = toolAt.length;
     let end!: () => void;
     const finished = new Promise<void>((r) => (end = r));
     const { run } = await startRun(engine, 'demo.research', { topic: 'durable execution', searchUrl });
@@ -81,7 +88,12 @@ try {
     const ms = performance.now() - t0;
     const [row] = await db.sql.query<{ status: string; output: { turns: number } }>('select status, output from runs where id = $1', [run.id]);
     if (row!.status !== 'completed') throw new Error(`run ${run.id} ended ${row!.status}`);
-    return { id: run.id, ms, turns: row!.output.turns };
+    // Hops: start → first model request; each model answer's first token → the next request
+    // (tool or model); the last answer → run.completed on /ws.
+    const arrivals = [...modelAt.slice(models).map((at) => ({ at, model: true })), ...toolAt.slice(tools).map((at) => ({ at, model: false }))].sort((a, b) => a.at - b.at);
+    const hops = arrivals.map((a, i) => a.at - (i === 0 ? t0 : arrivals[i - 1]!.at + (arrivals[i - 1]!.model ? MODEL_MS : 0)));
+    hops.push(t0 + ms - (arrivals.at(-1)!.at + MODEL_MS));
+    return { id: run.id, ms, turns: row!.output.turns, hops };
   };
 
   for (let i = 0; i < 3; i++) await one(); // warm up: SDK import, connections, prepared plans
@@ -89,13 +101,22 @@ try {
   const perTurn: number[] = [];
   const ids: string[] = [];
   let turns = 0;
+  const hops: number[][] = [];
+  const cpu = () => [...procs.map((p) => cpuMs(p.child.pid)), (process.cpuUsage().user + process.cpuUsage().system) / 1000];
+  const cpuBefore = cpu();
   for (let i = 0; i < SEQUENTIAL; i++) {
     const r = await one();
     perTurn.push((r.ms - r.turns * MODEL_MS) / r.turns);
+    r.hops.forEach((ms, h) => (hops[h] ??= []).push(ms));
     turns = r.turns;
     ids.push(r.id);
   }
   console.log(`overhead per turn (${SEQUENTIAL} sequential runs of ${turns} turns, 1 tool call per tool turn): ${p50p99(perTurn)} (target ≤ 10 ms)`);
+  const cpuAfter = cpu();
+  const perRun = (i: number) => ((cpuAfter[i]! - cpuBefore[i]!) / SEQUENTIAL).toFixed(1);
+  console.log(`  CPU per run (ms): api+fanout ${perRun(0)}, workflow-runner+http-worker ${perRun(1)}, agent-runner ${perRun(2)}, bench (emulator, /ws client) ${perRun(3)}`);
+  const hopNames = ['start → model request', 'model answer → tool request', 'tool answer → model request', 'last answer → run.completed on /ws'];
+  for (const [h, list] of hops.entries()) console.log(`  ${hopNames[h] ?? `hop ${h}`}: ${p50p99(list)}`);
 
   // Streams are written in run order, each run's model calls in turn order: pair them up.
   const sent = emulator.firstTokenAt.slice(streamsBefore);
