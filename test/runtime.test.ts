@@ -185,6 +185,32 @@ describe.each(backends)('runtime on $name', (backend) => {
     expect(roundTrips).toBeLessThan(200);
   });
 
+  it('draws from several buckets in one round trip, and waits only for the one that is short', async () => {
+    let roundTrips = 0;
+    const counting = Object.create(db.sql) as typeof db.sql;
+    counting.query = (text, params) => {
+      roundTrips++;
+      return db.sql.query(text, params);
+    };
+    const limiter = new RateLimiter(counting);
+    const requests = { key: 'model:requests', limit: { capacity: 5, perSecond: 1 } };
+    const tokens = { key: 'model:tokens', limit: { capacity: 1000, perSecond: 10 }, cost: 400 };
+    await limiter.acquireAll([requests, tokens]);
+    expect(roundTrips).toBe(1);
+    const left = async () => Object.fromEntries((await db.sql.query<{ key: string; tokens: number }>(
+      "select key, tokens from nova_rate_buckets where key like 'model:%'")).map((r) => [r.key, Math.round(r.tokens)]));
+    expect(await left()).toEqual({ 'model:requests': 4, 'model:tokens': 600 });
+
+    // 200 tokens short at 10/s: about 20 s; the requests bucket is drawn from once meanwhile.
+    await db.sql.query("update nova_rate_buckets set tokens = 200, refilled_at = clock_timestamp() - interval '19.5 seconds' where key = 'model:tokens'");
+    const started = Date.now();
+    await limiter.acquireAll([requests, tokens]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect((await left())['model:requests']).toBe(3);
+    expect((await left())['model:tokens']).toBeLessThanOrEqual(1);
+    await expect(limiter.acquireAll([{ key: 'model:tokens', limit: tokens.limit, cost: 2000 }])).rejects.toThrow(RangeError);
+  });
+
   it('delivers job events to an event hub on another connection', async () => {
     const listener = new EventHub();
     const publisher = new EventHub();

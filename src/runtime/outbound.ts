@@ -3,7 +3,7 @@ import { retryDelayMs } from '../queue/backoff.ts';
 import { Defer, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import type { RetryPolicy } from '../queue/types.ts';
 import type { Pacer } from './pacer.ts';
-import type { RateLimit, RateLimiter } from './rate-limit.ts';
+import type { Draw, RateLimiter } from './rate-limit.ts';
 import { parseRetryAfter, type HeaderSource } from './retry-after.ts';
 
 /**
@@ -79,11 +79,8 @@ export class ProviderError extends Error {
 }
 
 /** A shared bucket drawn from before each try; `cost` tokens (default 1). */
-export interface Budget {
-  key: string;
-  limit: RateLimit;
-  cost?: number;
-}
+/** A bucket a call draws from before every try (see RateLimiter.acquireAll). */
+export type Budget = Draw;
 
 export interface OutboundOptions {
   /** Names the service in errors: `nylas`, `openai`, ... */
@@ -133,9 +130,8 @@ export class Outbound {
     const { signal, budgets = [] } = options;
     const { rateLimiter, maxRetries, timeoutMs, pacer } = this.options;
     for (let retry = 0; ; retry++) {
-      // The buckets are drawn from together: one round trip of waiting instead of one per bucket
-      // (a call's requests and tokens budgets cost two database round trips in a row otherwise).
-      if (rateLimiter && budgets.length) await Promise.all(budgets.map((budget) => this.acquire(rateLimiter, budget, signal)));
+      // The buckets are drawn from together: one round trip for all of them when they have room.
+      if (rateLimiter && budgets.length) await this.acquire(rateLimiter, budgets, signal);
       await pacer?.wait(signal);
       const timeout = AbortSignal.timeout(timeoutMs);
       let error: ProviderError;
@@ -159,15 +155,15 @@ export class Outbound {
     }
   }
 
-  /** Waits for the bucket, at most maxWaitMs; past that the budget counts as spent. */
-  private async acquire(rateLimiter: RateLimiter, budget: Budget, signal: AbortSignal | undefined): Promise<void> {
+  /** Waits for the buckets, at most maxWaitMs; past that the budget counts as spent. */
+  private async acquire(rateLimiter: RateLimiter, budgets: Budget[], signal: AbortSignal | undefined): Promise<void> {
     const limit = AbortSignal.timeout(this.maxWaitMs);
     try {
-      await rateLimiter.acquire(budget.key, budget.limit, { cost: budget.cost ?? 1, signal: signal ? AbortSignal.any([signal, limit]) : limit });
+      await rateLimiter.acquireAll(budgets, signal ? AbortSignal.any([signal, limit]) : limit);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (!limit.aborted) throw err;
-      throw new ProviderError(`${this.provider}: rate limit ${budget.key} allowed no call within ${this.maxWaitMs} ms`, {
+      throw new ProviderError(`${this.provider}: rate limit ${budgets.map((b) => b.key).join(', ')} allowed no call within ${this.maxWaitMs} ms`, {
         provider: this.provider, status: 0, code: 'rate_limited', retryable: true, retryAfterMs: this.maxWaitMs,
       });
     }
