@@ -17,7 +17,8 @@
  *  5. peak RSS of the Nova process.
  * Knobs: BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200), BENCH_DIGEST_EVENTS (20000; 0
  * skips phase 4), BENCH_DIGEST_SUBS (200), NOTIFY_CONCURRENCY (64), WORKFLOW_RUNNER_CONCURRENCY
- * (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS.
+ * (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
+ * BENCH_PG_PID_FILE (a local server's postmaster.pid: its CPU per notification is printed too).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +26,7 @@ import WebSocket from 'ws';
 import { SmtpSink } from '../src/emulators/smtp/index.ts';
 import * as store from '../src/notify/store.ts';
 import { upsertSubscriber } from '../src/notify/subscribers-store.ts';
-import { envInt, mb, rssBytes, scratchDatabase, startNova, type NovaChild } from './support.ts';
+import { cpuMs, envInt, mb, rssBytes, scratchDatabase, serverCpuMs, startNova, type NovaChild } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -104,6 +105,8 @@ try {
   console.log(`insert PENDING → SMTP accepted (${lat.length}/${LATENCY}): p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (targets 50 / 200)`);
 
   // 2. throughput: one statement inserts BURST notifications of two channels each
+  const cpu = () => [cpuMs(nova.child.pid), serverCpuMs(), (process.cpuUsage().user + process.cpuUsage().system) / 1000];
+  const cpuBefore = cpu();
   const t0 = Date.now();
   const burst = await db.sql.query<{ id: number }>(
     `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
@@ -119,6 +122,9 @@ try {
     if (r!.n >= BURST * 2 || Date.now() - t0 > 300_000) {
       const s = (Date.now() - t0) / 1000;
       console.log(`throughput: ${r!.n} deliveries (email + in-app) of ${BURST} notifications in ${s.toFixed(1)} s = ${Math.round(r!.n / s)} deliveries/s (target ≥ 1,000)`);
+      const cpuAfter = cpu();
+      const per = (i: number) => (cpuBefore[i] === null ? '? (set BENCH_PG_PID_FILE)' : ((cpuAfter[i]! - cpuBefore[i]!) / BURST).toFixed(2));
+      console.log(`  CPU per notification (ms): Nova ${per(0)}, PostgreSQL ${per(1)}, this process (SMTP sink, polling) ${per(2)}`);
       break;
     }
     await sleep(200);

@@ -21,7 +21,6 @@
  * server's postmaster.pid: the drain's server CPU is read from /proc).
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { loadNovaConfig as loadConfig } from '../src/domains.ts';
@@ -30,7 +29,7 @@ import { QueueClient } from '../src/queue/queue.ts';
 import type { Domain } from '../src/runtime/domain.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { migrate, openPglite, openPostgres, type Sql } from '../src/storage/index.ts';
-import { envInt } from './support.ts';
+import { envInt, serverCpuMs } from './support.ts';
 
 const env = process.env;
 const int = envInt;
@@ -144,27 +143,10 @@ async function enqueue(queue: QueueClient): Promise<number> {
 
 /**
  * CPU time per 1,000 drained jobs: steadier than jobs/s on a shared machine, where wall-clock
- * figures swing with the neighbours' load. The server's share is read from /proc for the
- * postmaster named by BENCH_PG_PID_FILE (a local cluster's postmaster.pid) and its children.
+ * figures swing with the neighbours' load. The server's share needs BENCH_PG_PID_FILE (support.ts).
  */
 let cpu: { nodeMsPer1k: number; serverMsPer1k: number | null } = { nodeMsPer1k: 0, serverMsPer1k: null };
 const round = (n: number) => Math.round(n * 10) / 10;
-
-function serverCpuMs(): number | null {
-  if (!env.BENCH_PG_PID_FILE) return null;
-  const master = readFileSync(env.BENCH_PG_PID_FILE, 'utf8').split('\n')[0]!;
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      // Fields after the command: state, ppid, ... utime (12th), stime (13th), in clock ticks.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      if (pid === master || fields[1] === master) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
-}
 
 async function drain(runtime: Runtime): Promise<{ perSec: number; ms: number; startupMs: number }> {
   let firstStart = 0;

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { migrate, openPostgres, type Sql } from '../src/storage/index.ts';
 
@@ -108,6 +108,27 @@ export function cpuMs(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time (ms) of a local PostgreSQL server: the postmaster named by BENCH_PG_PID_FILE (a local
+ * cluster's postmaster.pid, e.g. /var/lib/postgresql/15/main/postmaster.pid) and its children;
+ * null when the variable is unset.
+ */
+export function serverCpuMs(pidFile = process.env.BENCH_PG_PID_FILE): number | null {
+  if (!pidFile) return null;
+  const master = readFileSync(pidFile, 'utf8').split('\n')[0]!;
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      // Fields after the command: state, ppid, ... utime (12th), stime (13th), in clock ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (pid === master || fields[1] === master) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 /** Samples the peak RSS of some processes until stopped. */
