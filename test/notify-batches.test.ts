@@ -97,7 +97,7 @@ describe.each(backends)('the delivery path in batches on $name', (backend) => {
     expect((await store.statusOf(db.sql, ids[1]!))).toBe('RETRACTED');
   });
 
-  it('reads a plan in one statement: workflow, subscribers, preferences, earlier deliveries and bound templates', async () => {
+  it('reads the plans of several notifications in one statement: workflow, subscribers, preferences, earlier deliveries and bound templates', async () => {
     const sub = randomUUID();
     await upsertSubscriber(db.sql, { subscriberId: sub, email: 'x@example.com', quietHoursStart: '22:00', quietHoursEnd: '07:00', timezone: 'Europe/Paris' });
     await store.upsertTemplate(db.sql, { key: 'plan-email', channel: 'EMAIL', subject: 'S', body: 'B' });
@@ -106,14 +106,23 @@ describe.each(backends)('the delivery path in batches on $name', (backend) => {
     await setPreference(db.sql, { subscriberId: sub, enterpriseId: null, workflowId: wf.id, channel: 'IN_APP', enabled: false });
     const { row } = await store.insertNotification(db.sql, { name: 'p', workflowId: wf.id, payload: { k: 1 }, recipients: [sub, randomUUID()], channels: null });
     await store.openPlannedDeliveries(db.sql, [{ notificationId: row.id, enterpriseId: null, rows: [{ recipient: sub, channel: 'EMAIL', status: 'PENDING' }] }]);
-    const p = (await store.readPlan(db.sql, row.id))!;
+    const other = randomUUID();
+    await upsertSubscriber(db.sql, { subscriberId: other, email: 'y@example.com' });
+    const second = (await store.insertNotification(db.sql, { name: 'q', workflowId: wf.id, payload: { k: 2 }, recipients: [other], channels: null })).row;
+    const plans = await store.readPlans(db.sql, [row.id, second.id, 999_999_999]);
+    expect([...plans.keys()].sort()).toEqual([row.id, second.id].sort());
+    const q = plans.get(second.id)!;
+    expect(q.notification).toMatchObject({ id: second.id, payload: { k: 2 } });
+    expect(q.subscribers.map((s) => s.email)).toEqual(['y@example.com']);
+    expect(q.preferences).toEqual([]);
+    expect(q.previous).toEqual([]);
+    const p = plans.get(row.id)!;
     expect(p.notification).toMatchObject({ id: row.id, payload: { k: 1 }, recipients: row.recipients });
     expect(p.workflow).toMatchObject({ id: wf.id, workflow_key: 'plan-wf', default_channels: ['EMAIL', 'IN_APP'], template_overrides: { EMAIL: 'plan-email', IN_APP: 'plan-missing' } });
     expect(p.subscribers.map((s) => [s.subscriber_id, s.email, s.quiet_hours_start, s.timezone])).toEqual([[sub, 'x@example.com', '22:00', 'Europe/Paris']]);
     expect(p.preferences).toEqual([{ subscriber_id: sub, notification_workflow_id: wf.id, channel_type: 'IN_APP', enabled: false }]);
     expect(p.previous).toEqual([{ recipient: sub, channel_type: 'EMAIL', status: 'PENDING' }]);
     expect(p.templates.map((t) => t.template_key)).toEqual(['plan-email']);
-    expect(await store.readPlan(db.sql, 999_999_999)).toBeUndefined();
   });
 
   it('inserts in-app messages together and returns the existing one for a pair already stored', async () => {

@@ -1,7 +1,7 @@
 /**
  * The per-notification statements of the delivery path, gathered across the notifications this
- * process handles at once (runtime/batcher.ts): a dispatch's claim and its run id, a plan's
- * delivery rows, a send's retraction check and its recorded outcome, a run's final status. Each
+ * process handles at once (runtime/batcher.ts): a dispatch's claim and its run id, what a plan
+ * reads and the delivery rows it opens, a send's retraction check and its recorded outcome, a run's final status. Each
  * is a per-row statement (the same conditions, one row each), so sending many together changes
  * no outcome. It turns about eight commits per notification into a share of one per batch: at
  * a few hundred notifications a second the PostgreSQL server's WAL flush (one per commit), not
@@ -15,6 +15,7 @@ import * as store from './store.ts';
 export interface NotifyBatches {
   open: Batcher<store.OpenedDeliveries, void>;
   claim: Batcher<number, { dispatch: number; claimed: boolean } | undefined>;
+  plan: Batcher<number, store.PlanRead | undefined>;
   setRun: Batcher<{ id: number; runId: string }, void>;
   status: Batcher<number, store.NotificationStatus | undefined>;
   record: Batcher<store.DeliveryRecord, void>;
@@ -55,6 +56,10 @@ export function createBatches(sql: Sql, config: NotifyConfig): NotifyBatches {
         return c;
       });
     }, 500),
+    plan: new Batcher(async (ids) => {
+      const got = await store.readPlans(sql, [...new Set(ids)]);
+      return ids.map((id) => got.get(id));
+    }, 200),
     setRun: new Batcher(async (runs) => {
       for (const part of byUniqueKey(runs, (r) => String(r.id))) await store.setRuns(sql, part);
       return runs.map(() => undefined);

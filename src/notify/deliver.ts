@@ -43,8 +43,9 @@ interface Plan {
 async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
   const { sql } = deps.services;
   const empty = { subscribers: [], templates: [], deliveries: [] };
-  // One statement reads all the plan needs (store.readPlan), one writes the delivery rows.
-  const read = await store.readPlan(sql, input.notificationId);
+  // One statement reads all the plan needs (store.readPlans, shared by the plans made at once),
+  // one writes the delivery rows.
+  const read = await deps.batches.plan.add(input.notificationId);
   if (!read) return { ...empty, stop: 'notification not found' };
   const { notification: n, workflow } = read;
   // Another dispatch took over, or the row was retracted meanwhile: this run does nothing.

@@ -424,14 +424,15 @@ export interface PlanRead {
 }
 
 /**
- * The notification, its workflow, its recipients' subscribers and preferences, the deliveries of
- * earlier dispatches, and the templates its workflow binds, in one round trip (sub-selects as
- * jsonb). Each sub-select is the statement the plan used to send on its own; one statement
- * instead of five keeps the connection pool free for the engine's batched claims and checkpoints.
+ * Per notification (by id; a missing one is absent from the map): the notification, its workflow,
+ * its recipients' subscribers and preferences, the deliveries of earlier dispatches, and the
+ * templates its workflow binds, in one round trip for all (sub-selects as jsonb). Each sub-select
+ * is the statement the plan used to send on its own; one statement instead of five per
+ * notification keeps the connection pool free for the engine's batched claims and checkpoints.
  * Date columns of the jsonb parts come back as ISO strings (the plan is stored as JSON anyway).
  */
-export async function readPlan(db: Queryable, id: number): Promise<PlanRead | undefined> {
-  const [row] = await db.query<NotificationRow & { x_workflow: WorkflowRow | null; x_subscribers: PlanRead['subscribers']; x_preferences: PlanRead['preferences']; x_previous: PlanRead['previous']; x_templates: TemplateRow[] }>(
+export async function readPlans(db: Queryable, ids: readonly number[]): Promise<Map<number, PlanRead>> {
+  const rows = await db.query<NotificationRow & { x_workflow: WorkflowRow | null; x_subscribers: PlanRead['subscribers']; x_preferences: PlanRead['preferences']; x_previous: PlanRead['previous']; x_templates: TemplateRow[] }>(
     `select n.id, n.name, n.description, n.publish_status::text as publish_status, n.enterprise_id::text as enterprise_id,
        n.business_id::text as business_id, n.notification_workflow_id, n.notification_rule_id,
        n.notification_status::text as notification_status, n.payload, n.recipients::text[] as recipients, n.channels::text[] as channels,
@@ -451,12 +452,13 @@ export async function readPlan(db: Queryable, id: number): Promise<PlanRead | un
          where template_key in (select b.value from notify.ent_notification_workflow w2, jsonb_each_text(coalesce(w2.template_overrides, '{}'::jsonb)) b
                                 where w2.id = n.notification_workflow_id)
            and publish_status = 'PUBLISH' and not deactivated and (enterprise_id is null or enterprise_id = n.enterprise_id)) t) as x_templates
-     from notify.ent_notification n where n.id = $1`,
-    [id],
+     from notify.ent_notification n where n.id = any($1::bigint[])`,
+    [ids],
   );
-  if (!row) return undefined;
-  const { x_workflow, x_subscribers, x_preferences, x_previous, x_templates, ...notification } = row;
-  return { notification, workflow: x_workflow ?? undefined, subscribers: x_subscribers, preferences: x_preferences, previous: x_previous, templates: x_templates };
+  return new Map(rows.map((row) => {
+    const { x_workflow, x_subscribers, x_preferences, x_previous, x_templates, ...notification } = row;
+    return [Number(row.id), { notification, workflow: x_workflow ?? undefined, subscribers: x_subscribers, preferences: x_preferences, previous: x_previous, templates: x_templates }];
+  }));
 }
 
 /** A delivery row a dispatch opens: PENDING to send, or already SKIPPED / DIGESTED with its reason. */
