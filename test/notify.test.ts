@@ -9,6 +9,7 @@ import { createNotify } from '../src/notify/index.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { workflowEngineOf, workflowsDomain, type WorkflowsDomain } from '../src/workflows/index.ts';
 import * as runs from '../src/workflows/store.ts';
+import * as store from '../src/notify/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { freePort, startRuntime, until } from './helpers/runtime.ts';
 
@@ -187,7 +188,7 @@ describe.each(backends)('notifications on $name', (backend) => {
     expect(email).toMatchObject({ status: 'FAILED', attempts: 2 });
     expect(email.error).toMatch(/451|temporary failure/);
     expect(failed.deliveries.find((d) => d.channel === 'IN_APP').status).toBe('SENT');
-    expect(failed.notification.errorDetails).toMatchObject({ dispatch: 1, failureCount: 1, successCount: 1 });
+    expect(failed.notification.errorDetails).toMatchObject({ dispatch: 1, failureCount: 1, successCount: 1, retryable: true });
     expect(failed.notification.errorDetails.results).toEqual(expect.arrayContaining([expect.objectContaining({ channel: 'EMAIL', status: 'FAILED' })]));
     // The failed poller dispatches it again after its backoff; the sink recovered: only the email goes out.
     sink.failNext(0);
@@ -227,6 +228,9 @@ describe.each(backends)('notifications on $name', (backend) => {
     expect(done.notification.status).toBe('FAILED');
     expect(done.deliveries[0]).toMatchObject({ channel: 'EMAIL', status: 'FAILED', attempts: 1 });
     expect(done.deliveries[0].error).toMatch(/template \(inline\) for EMAIL failed to render.*nosuchfilter/);
+    // Another dispatch would fail the same way: the FAILED poller leaves it alone, backoff or not.
+    expect(done.notification.errorDetails).toMatchObject({ failureCount: 1, retryable: false });
+    expect(await store.pollFailed(db.sql, 3, 0, 1000)).not.toContain(created.body.notification.id);
     expect(mailsFor(`${sub.slice(0, 8)}@example.com`)).toHaveLength(0);
     const preview = await api('POST', '/api/notify/templates/preview', { channel: 'EMAIL', body: '{{ a | nosuchfilter }}' });
     expect(preview.status).toBe(422);

@@ -29,6 +29,8 @@ export interface DeliveryOutcome {
   status: 'SENT' | 'FAILED' | 'SKIPPED';
   messageId?: string | null;
   error?: string;
+  /** A failure that another try cannot fix: no template, a render error, a refused recipient. */
+  permanent?: true;
 }
 
 interface Plan {
@@ -106,7 +108,7 @@ async function sendOne(deps: NotifyDeps, p: Plan, d: PlannedDelivery, signal: Ab
   const source = sourceFor(d.channel, n.overrides, wf?.template_overrides ?? null, p.templates);
   const fail = async (error: string): Promise<DeliveryOutcome> => {
     await deps.batches.record.add({ ...base, status: 'FAILED', error });
-    return { recipient: d.recipient, channel: d.channel, status: 'FAILED', error };
+    return { recipient: d.recipient, channel: d.channel, status: 'FAILED', error, permanent: true };
   };
   if (!source) return fail(`no template for ${d.channel}: bind one in the workflow's template_overrides or give overrides.channels.${d.channel}`);
   let content;
@@ -152,6 +154,8 @@ async function finish(deps: NotifyDeps, id: number, dispatch: number, outcomes: 
     digested: previous.filter((d) => d.action === 'digest').length,
     successCount: outcomes.filter((o) => o.status === 'SENT').length,
     failureCount: failed.length,
+    // Read by the FAILED poller: a notification whose every failure is permanent is not dispatched again.
+    ...(failed.length && { retryable: failed.some((f) => !f.permanent) }),
     ...(failed.length && { error: failed.map((f) => `${f.recipient}/${f.channel}: ${f.error}`).join('; ').slice(0, 2000) }),
     novu_transaction_ids: outcomes.filter((o) => o.channel === 'NOVU' && o.messageId).map((o) => o.messageId),
     timestamp: new Date().toISOString(),

@@ -58,7 +58,7 @@ export async function pollNewRows(ctx: LoopContext<NotifyDeps>): Promise<number>
   return rows.length;
 }
 
-/** FAILED rows whose backoff has passed and that have dispatches left (the original's second loop, bounded). */
+/** FAILED rows whose backoff has passed, that have dispatches left and a failure another try may fix (the original's second loop, bounded). */
 export async function pollFailedRows(ctx: LoopContext<NotifyDeps>): Promise<number> {
   const { sql } = ctx.services;
   const c = ctx.deps.config;

@@ -378,11 +378,15 @@ export async function pollNew(db: Queryable, cursor: PollCursor, limit: number):
   );
 }
 
-/** FAILED rows with dispatches left whose backoff (base × 2^(dispatches-1)) has passed. */
+/**
+ * FAILED rows with dispatches left whose backoff (base × 2^(dispatches-1)) has passed, but not
+ * those whose every failure was permanent (`error_details.retryable` false).
+ */
 export async function pollFailed(db: Queryable, maxDispatches: number, baseMs: number, limit: number): Promise<number[]> {
   const rows = await db.query<{ id: number }>(
     `select id from notify.ent_notification
      where notification_status = 'FAILED' and dispatch_count < $1 and publish_status = 'PUBLISH'
+       and coalesce((error_details->>'retryable')::boolean, true)
        and updated_at <= now() - make_interval(secs => $2::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)
      order by updated_at limit $3`,
     [maxDispatches, baseMs, limit],
