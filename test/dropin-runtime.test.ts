@@ -60,7 +60,10 @@ describe.each(backends)('seed habits in the runtime on $name', (backend) => {
     await q.send('habits', { fail: true });
     const runtime = await start(domain, { LOG_LEVEL: 'debug', NOVA_QUEUE_HEALTH_LOG_MS: '200' }, lines);
     try {
-      await until(() => lines.some((l) => HEALTH.test(l)), 10_000, 'health line after both jobs ran');
+      // Generous: under a full suite's load PGlite took over 10 s once (the wait ends as soon as the line shows).
+      await until(() => lines.some((l) => HEALTH.test(l)), 30_000, 'health line after both jobs ran').catch((err: Error) => {
+        throw new Error(`${err.message}; last health line: ${lines.filter((l) => l.includes('queue-health')).at(-1) ?? 'none'}`);
+      });
     } finally {
       await runtime.stop();
     }
