@@ -112,7 +112,8 @@ export class RateLimiter {
         this.reserves.set(d.key, { tokens: batches.get(d)! - (d.cost ?? 1), expiresAt });
         return false;
       });
-    }    await Promise.all(short.map((d) => this.acquire(d.key, d.limit, { cost: d.cost ?? 1, ...(signal && { signal }) })));
+    }
+    await Promise.all(short.map((d) => this.acquire(d.key, d.limit, { cost: d.cost ?? 1, ...(signal && { signal }) })));
   }
 
   private async take(key: string, limit: RateLimit, cost: number): Promise<number> {
