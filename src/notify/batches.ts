@@ -1,9 +1,9 @@
 /**
  * The per-notification statements of the delivery path, gathered across the notifications this
  * process handles at once (runtime/batcher.ts): a dispatch's claim and its run id, what a plan
- * reads and the delivery rows it opens, a send's retraction check and its recorded outcome, a run's final status. Each
- * is a per-row statement (the same conditions, one row each), so sending many together changes
- * no outcome. It turns about eight commits per notification into a share of one per batch: at
+ * reads and the delivery rows it opens, a send's retraction check and its recorded outcome, a
+ * run's final status. Each is a per-row statement (the same conditions, one row each), so
+ * sending many together changes no outcome. It turns about eight commits per notification into a share of one per batch: at
  * a few hundred notifications a second the PostgreSQL server's WAL flush (one per commit), not
  * Nova's CPU, was what each notification waited on.
  */
