@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverStoredEvents, insertRun } from '../src/workflows/store.ts';
+import { deliverStoredEvents } from '../src/workflows/event-store.ts';
+import { insertRun } from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 
 /**

@@ -3,6 +3,7 @@ import type { Runtime } from '../src/runtime/runtime.ts';
 import { cancelRun, defineWorkflow, sendEvent, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
 import { commitSuspends } from '../src/workflows/runner.ts';
 import * as store from '../src/workflows/store.ts';
+import { pruneEvents } from '../src/workflows/event-store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
 
@@ -146,7 +147,7 @@ describe.each(backends)('events sent before a wait registers, on $name', (backen
     await sendEvent(engineOf(), 'ev.old', { n: 1 });
     await sendEvent(engineOf(), 'ev.old', { n: 2 });
     await db.sql.query(`update workflow_events set created_at = created_at - interval '2 hours' where name = 'ev.old' and data->>'n' = '1'`);
-    expect(await store.pruneEvents(db.sql, 3_600_000)).toBe(1);
+    expect(await pruneEvents(db.sql, 3_600_000)).toBe(1);
     const left = await db.sql.query<{ data: unknown }>(`select data from workflow_events where name = 'ev.old'`);
     expect(left.map((r) => r.data)).toEqual([{ n: 2 }]);
   });

@@ -17,7 +17,7 @@ import { RetryLater } from '../queue/errors.ts';
 import { applyTimeout, approvalJob, deliver, type ApprovalLinkSender } from './approvals.ts';
 import { httpJob, runHttpStep } from './http-worker.ts';
 import { recoverStrandedRuns, runTick, tickJob } from './runner.ts';
-import { pruneEvents } from './store.ts';
+import { pruneEvents } from './event-store.ts';
 import { AGENT_QUEUE, agentJob } from './agent-types.ts';
 import { onModelDead, runModelStep } from './agent-runner.ts';
 

@@ -15,6 +15,7 @@ import { publishRun, publishStep, publishStored } from './events.ts';
 import { createApprovals } from './approvals.ts';
 import { cancelApprovalsOfEndedRuns } from './approval-store.ts';
 import * as store from './store.ts';
+import { deliverStoredEvents, lockEventNames } from './event-store.ts';
 import { AGENT_QUEUE } from './agent-types.ts';
 import { applyAgentPatch } from './agent-patches.ts';
 
@@ -181,8 +182,8 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     // Before the stored events are looked at, and held until the commit: an event sent meanwhile
     // either took its lock first (and is stored before deliverStoredEvents below looks), or waits
     // for this commit and then sees the waits.
-    await store.lockEventNames(tx, eventNames);
-    const woken = new Set(await store.deliverStoredEvents(tx, waits
+    await lockEventNames(tx, eventNames);
+    const woken = new Set(await deliverStoredEvents(tx, waits
       .filter(({ w }) => w.step.kind === 'waitForEvent' && w.step.status === 'waiting')
       .map(({ item, w }) => ({ runId: item.run.id, stepId: w.step.stepId }))));
     const ticks: { payload: TickJob; runAt?: Date; delayMs?: number }[] = held.filter((i) => i.tick).map((i) => ({ payload: { runId: i.run.id } }));

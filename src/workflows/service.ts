@@ -9,6 +9,7 @@ import { resolveStart, TICK_QUEUE, type WorkflowEngine } from './engine.ts';
 import { publishRun } from './events.ts';
 import { endTree } from './runner.ts';
 import * as store from './store.ts';
+import { deliverEvent } from './event-store.ts';
 
 export interface StartOptions {
   /** The same key for the same workflow returns the run it started first. */
@@ -40,7 +41,7 @@ export async function sendEvent(engine: WorkflowEngine, name: string, data: unkn
   const { sql, queue } = engine.services;
   return sql.transaction(async (tx) => {
     // The waits it ends and their runs' ticks in one statement.
-    const { runs, jobIds } = await store.deliverEvent(tx, name, data, { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+    const { runs, jobIds } = await deliverEvent(tx, name, data, { queue: TICK_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
     queue.announce(TICK_QUEUE, jobIds, tx);
     return runs;
   });
