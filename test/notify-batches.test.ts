@@ -63,6 +63,20 @@ describe.each(backends)('the delivery path in batches on $name', (backend) => {
     expect(rows.map((r) => [r!.notification_status, r!.dispatch_count])).toEqual(ids.map(() => ['PROCESSING', 1]));
   });
 
+  it('dispatches a FAILED row again only when a failure may pass, whoever asks (poller or any job)', async () => {
+    const [transient, permanent, older] = await insert(3);
+    await db.sql.query(
+      `update notify.ent_notification set notification_status = 'FAILED', dispatch_count = 1,
+         error_details = case id when $1 then '{"retryable": true}'::jsonb when $2 then '{"retryable": false}'::jsonb else '{}'::jsonb end
+       where id = any($3::bigint[])`, [transient, permanent, [transient, permanent, older]]);
+    // Backoff 0: only retryable (and rows from before the flag existed) are due.
+    expect((await store.pollFailed(db.sql, 3, 0, 100)).sort()).toEqual([transient, older].sort());
+    const got = await store.claimManyForDispatch(db.sql, [transient!, permanent!, older!], 3, 0);
+    expect([...got.keys()].sort()).toEqual([transient, older].sort());
+    expect(await store.claimForDispatch(db.sql, permanent!, 3, 0)).toBeUndefined();
+    expect((await store.getNotification(db.sql, permanent!))).toMatchObject({ notification_status: 'FAILED', dispatch_count: 1 });
+  });
+
   it('records outcomes of one delivery in the order they were given, and never changes a SENT one', async () => {
     const batches = createBatches(db.sql, config);
     const [id] = await insert(1);

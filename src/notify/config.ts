@@ -15,7 +15,7 @@ export const notifyConfig = z.object({
   SCHEDULED_POLL_INTERVAL_MS: int(30_000, 10),
   /** Rows per poll (seed 002). */
   POLL_BATCH_SIZE: int(100, 1, 10_000),
-  /** Dispatches of one notification before it stays FAILED (the original retried forever). */
+  /** Dispatches of one notification before it stays FAILED (the original retried forever); one when every failure was permanent. */
   NOTIFY_MAX_DISPATCHES: int(3, 1, 100),
   /** First delay before a FAILED notification is dispatched again; doubles each time. */
   NOTIFY_REDISPATCH_BASE_MS: int(60_000, 0),

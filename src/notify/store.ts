@@ -122,6 +122,7 @@ export async function claimForDispatch(db: Queryable, id: number, maxDispatches:
      set notification_status = 'PROCESSING', dispatch_count = dispatch_count + 1, updated_at = now()
      where id = $1 and publish_status = 'PUBLISH' and not deactivated
        and (notification_status = 'PENDING' or (notification_status = 'FAILED' and dispatch_count < $2
+            and coalesce((error_details->>'retryable')::boolean, true)
             and updated_at <= now() - make_interval(secs => $3::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)))
        and (scheduled_for is null or scheduled_for <= now())
      returning dispatch_count`,
@@ -509,6 +510,7 @@ export async function claimManyForDispatch(db: Queryable, ids: number[], maxDisp
      set notification_status = 'PROCESSING', dispatch_count = dispatch_count + 1, updated_at = now()
      where id = any($1::bigint[]) and publish_status = 'PUBLISH' and not deactivated
        and (notification_status = 'PENDING' or (notification_status = 'FAILED' and dispatch_count < $2
+            and coalesce((error_details->>'retryable')::boolean, true)
             and updated_at <= now() - make_interval(secs => $3::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)))
        and (scheduled_for is null or scheduled_for <= now())
      returning id, dispatch_count`,
