@@ -4,6 +4,7 @@
  * deciding at once are counted one after the other.
  */
 import type { Queryable } from '../storage/index.ts';
+import { json } from './store.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timed_out' | 'cancelled';
 export type TimeoutPolicy = 'reject' | 'approve' | 'fail' | 'escalate';
@@ -56,8 +57,6 @@ export interface NewApproval {
   /** With onTimeout `escalate`: who joins, for how long, and what applies after that. */
   escalation?: { to: string[]; timeoutMs: number; then: 'reject' | 'approve' | 'fail' } | null;
 }
-
-const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
 /**
  * Creates an approval for a run's step, copying the run's submitter. While one is pending for

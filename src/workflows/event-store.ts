@@ -4,9 +4,7 @@
  * per event name orders a send against a wait registering at the same moment.
  */
 import type { Queryable } from '../storage/index.ts';
-import type { TickEnqueue } from './store.ts';
-
-const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+import { json, type TickEnqueue } from './store.ts';
 
 /** Advisory lock key of an event name: sending takes it exclusively, registering waits shared. */
 const EVENT_LOCK = `hashtext('nova.workflow-event:' || $1)`;

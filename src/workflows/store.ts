@@ -65,7 +65,8 @@ export interface WorkflowRow {
   created_at: Date;
 }
 
-const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+/** A jsonb parameter as text (undefined as SQL null); shared by the workflow stores. */
+export const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
 const RUN_COLUMNS = `id, workflow, version, status, input, output, error, idempotency_key, parent_run_id,
   parent_step_id, concurrency_key, submitted_by, deadline_at, created_at, started_at, finished_at, updated_at`;
