@@ -110,9 +110,17 @@ export async function listNotifications(db: Queryable, f: { status?: Notificatio
 }
 
 /**
- * Hands a due notification to delivery: PENDING, or FAILED with dispatches left, becomes
- * PROCESSING and its dispatch count goes up by one (a FAILED row only once its backoff,
- * base × 2^(dispatches − 1), has passed). Returns the dispatch number, or for a row
+ * A FAILED row that may be dispatched again (SQL over ent_notification, the parameters named):
+ * dispatches left under `max`, a failure another try may fix (`error_details.retryable` not
+ * false), and its backoff of `baseMs` × 2^(dispatches-1) passed.
+ */
+const failedDue = (max: string, baseMs: string) => `(notification_status = 'FAILED' and dispatch_count < ${max}
+  and coalesce((error_details->>'retryable')::boolean, true)
+  and updated_at <= now() - make_interval(secs => ${baseMs}::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0))`;
+
+/**
+ * Hands a due notification to delivery: PENDING, or FAILED as `failedDue` allows, becomes
+ * PROCESSING and its dispatch count goes up by one. Returns the dispatch number, or for a row
  * already PROCESSING its current one (the caller's run start is idempotent on it). Undefined when
  * the row is not due, not published, retracted, finished, or out of dispatches.
  */
@@ -121,9 +129,7 @@ export async function claimForDispatch(db: Queryable, id: number, maxDispatches:
     `update notify.ent_notification
      set notification_status = 'PROCESSING', dispatch_count = dispatch_count + 1, updated_at = now()
      where id = $1 and publish_status = 'PUBLISH' and not deactivated
-       and (notification_status = 'PENDING' or (notification_status = 'FAILED' and dispatch_count < $2
-            and coalesce((error_details->>'retryable')::boolean, true)
-            and updated_at <= now() - make_interval(secs => $3::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)))
+       and (notification_status = 'PENDING' or ${failedDue('$2', '$3')})
        and (scheduled_for is null or scheduled_for <= now())
      returning dispatch_count`,
     [id, maxDispatches, backoffBaseMs],
@@ -379,16 +385,11 @@ export async function pollNew(db: Queryable, cursor: PollCursor, limit: number):
   );
 }
 
-/**
- * FAILED rows with dispatches left whose backoff (base × 2^(dispatches-1)) has passed, but not
- * those whose every failure was permanent (`error_details.retryable` false).
- */
+/** FAILED rows that may be dispatched again (`failedDue`), oldest first. */
 export async function pollFailed(db: Queryable, maxDispatches: number, baseMs: number, limit: number): Promise<number[]> {
   const rows = await db.query<{ id: number }>(
     `select id from notify.ent_notification
-     where notification_status = 'FAILED' and dispatch_count < $1 and publish_status = 'PUBLISH'
-       and coalesce((error_details->>'retryable')::boolean, true)
-       and updated_at <= now() - make_interval(secs => $2::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)
+     where ${failedDue('$1', '$2')} and publish_status = 'PUBLISH'
      order by updated_at limit $3`,
     [maxDispatches, baseMs, limit],
   );
@@ -509,9 +510,7 @@ export async function claimManyForDispatch(db: Queryable, ids: number[], maxDisp
     `update notify.ent_notification
      set notification_status = 'PROCESSING', dispatch_count = dispatch_count + 1, updated_at = now()
      where id = any($1::bigint[]) and publish_status = 'PUBLISH' and not deactivated
-       and (notification_status = 'PENDING' or (notification_status = 'FAILED' and dispatch_count < $2
-            and coalesce((error_details->>'retryable')::boolean, true)
-            and updated_at <= now() - make_interval(secs => $3::double precision * power(2, greatest(dispatch_count - 1, 0)) / 1000.0)))
+       and (notification_status = 'PENDING' or ${failedDue('$2', '$3')})
        and (scheduled_for is null or scheduled_for <= now())
      returning id, dispatch_count`,
     [ids, maxDispatches, backoffBaseMs],
