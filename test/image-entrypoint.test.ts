@@ -125,7 +125,7 @@ describe.each(backends)('the image\'s ENTRYPOINT on $name', (backend) => {
     }
     for (const id of ids) {
       const job = (await q.getJob(id))!;
-      expect(job.state, `job ${id}`).toBe('queued');
+      expect(job.state, `job ${id}; output:\n${out}`).toBe('queued');
       expect(job.attempts, `job ${id}`).toBe(0);
     }
     const [{ n }] = (await sql.query<{ n: number }>('select count(*)::int as n from email_extractions where status in ($1, $2)', ['failed', 'succeeded'])) as [{ n: number }];

@@ -7,7 +7,7 @@ import type { Domain, LoopDefinition } from '../src/runtime/domain.ts';
 import { RateLimiter } from '../src/runtime/rate-limit.ts';
 import type { Runtime } from '../src/runtime/runtime.ts';
 import { backends, type TestDb } from './helpers/db.ts';
-import { startRuntime, until } from './helpers/runtime.ts';
+import { newRuntime, startRuntime, until } from './helpers/runtime.ts';
 
 /** `sql` with its queries counted (transactions and the rest pass through). */
 function countingQueries(sql: TestDb['sql']) {
@@ -53,6 +53,35 @@ describe.each(backends)('runtime on $name', (backend) => {
     expect(perRuntime.filter((n) => n > 0).length).toBeGreaterThan(1);
     const [left] = await db.sql.query<{ n: number }>(`select count(*)::int as n from nova_jobs where queue = 'load'`);
     expect(left!.n).toBe(0);
+  });
+
+  it('a stop that comes while the runtime is starting waits for the start, then hands its jobs back', async () => {
+    let began = 0;
+    const domain: Domain = {
+      name: 'early-stop', roles: ['early-stop'],
+      queues: [{
+        name: 'early-stop', role: 'early-stop', concurrency: 1, batchSize: 2,
+        // Runs until the stop aborts it.
+        handler: (_p, ctx) => new Promise((_resolve, reject) => {
+          began++;
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+        }),
+      }],
+    };
+    const ids = [await q.send('early-stop', { n: 1 }), await q.send('early-stop', { n: 2 })];
+    const runtime = newRuntime(db, [domain], { SHUTDOWN_TIMEOUT_MS: '200' });
+    // A SIGTERM that arrives before start() returns (as `nova start` installs its handler first).
+    const starting = runtime.start();
+    const stopped = runtime.stop();
+    await Promise.all([starting, stopped]);
+    expect(((await runtime.status()) as { state: string }).state).toBe('stopped');
+    expect(runtime.awaiting()).toEqual([]);
+    for (const id of ids) {
+      const job = (await q.getJob(id))!;
+      expect(job.state, `job ${id}`).toBe('queued');
+      expect(job.attempts, `job ${id}`).toBe(0);
+    }
+    expect(began).toBeLessThanOrEqual(1);
   });
 
   it('retries a failing handler with growing backoff, then dead-letters it with the error', async () => {

@@ -70,7 +70,8 @@ export class Runtime {
   private unlistenWake: (() => Promise<void>) | undefined;
   private metrics!: RuntimeMetrics;
   private startedAt = 0;
-  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private starting: Promise<void> | undefined;
   private metricsCache: { at: number; value: Promise<QueueMetrics[]> } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private redis: (EventTransport & { close(): Promise<void> }) | undefined;
@@ -99,7 +100,16 @@ export class Runtime {
     return this.active.find((a) => a.domain.name === domain)?.deps as D | undefined;
   }
 
-  async start(): Promise<void> {
+  /** Starts every role of this process; a stop() called meanwhile waits for it, then stops. */
+  start(): Promise<void> {
+    if (!this.starting) {
+      this.state = 'starting';
+      this.starting = this.boot();
+    }
+    return this.starting;
+  }
+
+  private async boot(): Promise<void> {
     const { config, domains } = this.options;
     this.roles = resolveRoles(this.options.roles ?? config.WORKER_TYPE, domains);
     this.startedAt = Date.now();
@@ -212,6 +222,9 @@ export class Runtime {
    * SHUTDOWN_TIMEOUT_MS to finish, then aborted and handed back; singleton leases released.
    */
   async stop(): Promise<void> {
+    // A signal during start: its queues may already hold leases, so the stop waits for the start
+    // and then hands them back like any other stop (a start that failed is the caller's to report).
+    if (this.state === 'starting') await this.starting!.catch(() => undefined);
     if (this.state !== 'running') return;
     this.state = 'stopping';
     const deadline = this.options.config.SHUTDOWN_TIMEOUT_MS;

@@ -14,11 +14,21 @@ export async function startRuntime(
   env: Record<string, string> = {},
   options: { health?: boolean } = {},
 ): Promise<Runtime> {
-  const config = loadConfig({ POLL_INTERVAL_MS: '1000', WORKER_HEALTH_PORT: '0', NOVA_HEALTH_HOST: '127.0.0.1', ...db.env, ...env });
-  const shared = config.DATABASE_URL ? {} : { sql: db.sql };
-  const runtime = new Runtime({ config, domains, logger: silentLogger, health: options.health ?? false, ...shared });
+  const runtime = newRuntime(db, domains, env, options);
   await runtime.start();
   return runtime;
+}
+
+/** The Runtime startRuntime starts, not started yet. */
+export function newRuntime(
+  db: TestDb,
+  domains: Domain[],
+  env: Record<string, string> = {},
+  options: { health?: boolean } = {},
+): Runtime {
+  const config = loadConfig({ POLL_INTERVAL_MS: '1000', WORKER_HEALTH_PORT: '0', NOVA_HEALTH_HOST: '127.0.0.1', ...db.env, ...env });
+  const shared = config.DATABASE_URL ? {} : { sql: db.sql };
+  return new Runtime({ config, domains, logger: silentLogger, health: options.health ?? false, ...shared });
 }
 
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
