@@ -92,6 +92,21 @@ describe.skipIf(!existsSync(CHROMIUM))('notifications pages in headless Chromium
     expect(pageErrors).toEqual([]);
   });
 
+  it('resends a notification that failed for want of a template, from its page, once the template exists', async () => {
+    await api('PUT', '/api/notify/workflows/shipped-late', { defaultChannels: ['IN_APP'], templates: { IN_APP: 'late-inapp' } });
+    const sub = await subscriber();
+    const { notification } = await api('POST', '/api/notifications', { workflowKey: 'shipped-late', recipients: [sub], payload: { city: 'Turku' } });
+    await page.goto(`${base}/notifications/${notification.id}`);
+    const heading = page.getByRole('heading', { name: new RegExp(`Notification ${notification.id}`) });
+    await heading.getByText('FAILED').waitFor({ timeout: 15_000 });
+    await api('PUT', '/api/notify/templates/late-inapp', { channel: 'IN_APP', subject: 'Late', body: 'Now on its way to {{ city }}' });
+    await page.getByRole('button', { name: 'Resend' }).click();
+    await heading.getByText('SENT').waitFor({ timeout: 15_000 });
+    await page.getByRole('table', { name: 'Deliveries' }).getByText('Now on its way to Turku', { exact: true }).waitFor();
+    await expect(page.getByRole('button', { name: 'Resend' }).count()).resolves.toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('shows a new in-app message live over /ws and counts it read once marked', async () => {
     const sub = await subscriber();
     const frames: string[] = [];

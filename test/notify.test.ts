@@ -238,6 +238,32 @@ describe.each(backends)('notifications on $name', (backend) => {
     expect(ok.body).toMatchObject({ channel: 'EMAIL', subject: 'Hello Bo', body: '<p>Order P-1 ships soon</p>' });
   });
 
+  it('resends a FAILED notification once its template exists, at once and past NOTIFY_MAX_DISPATCHES; 409 in other states', async () => {
+    expect((await api('PUT', '/api/notify/workflows/resend-later', { defaultChannels: ['EMAIL'], templates: { EMAIL: 'resend-later-email' } })).status).toBe(200);
+    const sub = await subscriber();
+    const created = await api('POST', '/api/notifications', { workflowKey: 'resend-later', recipients: [sub], payload: { orderId: 'R-1' } });
+    const id = created.body.notification.id;
+    const failed = await settled(id);
+    expect(failed.notification).toMatchObject({ status: 'FAILED', errorDetails: { retryable: false } });
+    expect(failed.deliveries[0].error).toMatch(/template resend-later-email for EMAIL/);
+    // Out of dispatches too: a resend is the operator's decision, not the poller's.
+    await db.sql.query(`update notify.ent_notification set dispatch_count = 3 where id = $1`, [id]);
+    await api('PUT', '/api/notify/templates/resend-later-email', { channel: 'EMAIL', subject: 'Order {{ orderId }}', body: 'Ready' });
+
+    const r = await api('POST', `/api/notifications/${id}/resend`, {});
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.notification.status).toBe('PENDING');
+    const sent = await settled(id, ['SENT']);
+    expect(sent.notification.dispatchCount).toBe(4);
+    expect(mailsFor(`${sub.slice(0, 8)}@example.com`).map((m) => m.subject)).toEqual(['Order R-1']);
+
+    const again = await api('POST', `/api/notifications/${id}/resend`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'not_failed', message: expect.stringContaining('SENT') });
+    expect((await api('POST', '/api/notifications/999999999/resend', {})).status).toBe(404);
+    expect((await api('POST', `/api/notifications/${id}/resend`, { force: true })).status).toBe(400);
+  });
+
   it('holds a scheduled notification until scheduled_for', async () => {
     const sub = await subscriber();
     const at = new Date(Date.now() + 1000);

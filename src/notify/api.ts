@@ -118,6 +118,7 @@ const ruleBody = z.strictObject({
 });
 const eventBody = z.strictObject({ name: z.string().min(1).max(200), data: z.record(z.string(), z.unknown()).default({}), eventId: z.string().min(1).max(200).optional(), enterpriseId: uuid.optional() });
 const retractBody = z.strictObject({ reason: z.string().max(2000).optional(), enterpriseId: uuid.optional() });
+const resendBody = z.strictObject({ enterpriseId: uuid.optional() });
 
 function validZone(zone: string): boolean {
   try {
@@ -183,6 +184,17 @@ export function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): void {
     for (const m of inbox) events.emit({ type: 'inbox.retracted', topic: inboxTopic(m.subscriber_id), data: { id: m.id, notificationId: id }, at: Date.now() });
     const row = await store.getNotification(sql, id);
     return { notification: present(row!), previousStatus: previous, inAppRetracted: inbox.length };
+  });
+
+  app.post('/api/notifications/:id/resend', async (req) => {
+    const { id } = idParam.parse(req.params);
+    const { enterpriseId } = resendBody.parse(req.body ?? {});
+    if (!(await store.resendNotification(sql, id, enterpriseId ?? null))) {
+      const row = await store.getNotification(sql, id, enterpriseId ?? null);
+      if (!row) throw new HttpError(404, 'not_found', `no notification ${id}`);
+      throw new HttpError(409, 'not_failed', `notification ${id} is ${row.notification_status}: only a FAILED notification is sent again`);
+    }
+    return { notification: present((await store.getNotification(sql, id))!) };
   });
 
   // ---- workflows and templates ----

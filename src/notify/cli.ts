@@ -12,11 +12,11 @@ interface Listed {
 }
 
 /**
- * `nova notify send|list|retract`: through the API server (NOVA_API_URL, with NOVA_API_TOKEN when
+ * `nova notify send|list|retract|resend`: through the API server (NOVA_API_URL, with NOVA_API_TOKEN when
  * set), so it works the same against `npm start` and a cluster.
  */
 export function registerNotifyCommands(program: Command): void {
-  const notify = program.command('notify').description('send, list and retract notifications (through the API server)');
+  const notify = program.command('notify').description('send, list, retract and resend notifications (through the API server)');
 
   notify
     .command('send')
@@ -70,5 +70,15 @@ export function registerNotifyCommands(program: Command): void {
       const api = apiClient('nova notify');
       const r = await api.request<{ previousStatus: string; inAppRetracted: number }>('POST', `/api/notifications/${encodeURIComponent(id)}/retract`, opts.reason ? { reason: opts.reason } : {});
       console.log(`notification ${id} retracted (was ${r.previousStatus}; ${r.inAppRetracted} in-app message(s) withdrawn)`);
+    });
+
+  notify
+    .command('resend')
+    .description('send a FAILED notification again (after fixing its template or recipient); deliveries already sent are not repeated')
+    .argument('<id>', 'the notification id')
+    .action(async (id: string) => {
+      const api = apiClient('nova notify');
+      await api.request('POST', `/api/notifications/${encodeURIComponent(id)}/resend`, {});
+      console.log(`notification ${id} is PENDING again: it is dispatched at once`);
     });
 }

@@ -170,6 +170,21 @@ export async function retractNotification(db: Queryable, id: number, reason: str
   return row?.previous;
 }
 
+/**
+ * Sends a FAILED notification again: it becomes PENDING (the wake trigger queues its dispatch),
+ * with one more dispatch whatever NOTIFY_MAX_DISPATCHES allows; deliveries already SENT are not
+ * repeated. Returns false when there is no FAILED notification `id` (of that enterprise).
+ */
+export async function resendNotification(db: Queryable, id: number, enterpriseId?: string | null): Promise<boolean> {
+  const rows = await db.query(
+    `update notify.ent_notification set notification_status = 'PENDING', updated_at = now()
+     where id = $1 and notification_status = 'FAILED' and ($2::uuid is null or enterprise_id = $2::uuid)
+     returning id`,
+    [id, enterpriseId ?? null],
+  );
+  return rows.length > 0;
+}
+
 export async function statusOf(db: Queryable, id: number): Promise<NotificationStatus | undefined> {
   const [row] = await db.query<{ s: NotificationStatus }>(`select notification_status::text as s from notify.ent_notification where id = $1`, [id]);
   return row?.s;

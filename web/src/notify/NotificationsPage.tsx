@@ -49,6 +49,10 @@ export function NotificationPage({ id }: { id: string }) {
     const r = await api<{ previousStatus: string; inAppRetracted: number }>('POST', `/api/notifications/${id}/retract`, { reason: 'retracted from the dashboard' });
     setNote(`retracted (was ${r.previousStatus}; ${r.inAppRetracted} in-app message(s) withdrawn)`);
   };
+  const resend = async () => {
+    await api('POST', `/api/notifications/${id}/resend`, {});
+    setNote('sent again: deliveries already SENT are not repeated');
+  };
   return (
     <section>
       <p><Link to="/notifications">Notifications</Link></p>
@@ -58,6 +62,7 @@ export function NotificationPage({ id }: { id: string }) {
         <>
           <p>
             {n.name} · dispatches {n.dispatchCount} · {n.runId ? <Link to={`/workflows/runs/${n.runId}`}>delivery run</Link> : 'no run yet'}
+            {n.status === 'FAILED' && <> · <button type="button" onClick={() => void resend()}>Resend</button></>}
             {n.status !== 'RETRACTED' && <> · <button type="button" onClick={() => void retract()}>Retract</button></>} {note && <span className="small">{note}</span>}
           </p>
           <h2>Deliveries</h2>
