@@ -35,6 +35,8 @@ const TARGET_LAG_MS = 50;
 interface Fired {
   occurrence: string;
   commitLagMs: number;
+  /** Set by the parent: the process (index) that reported it. */
+  by?: number;
 }
 
 /** A child: one scheduler on its own pool, reporting each occurrence it fired on stdout. */
@@ -57,7 +59,7 @@ async function child(url: string): Promise<void> {
   await sql.close();
 }
 
-function startChild(url: string, index: number, fired: Map<string, number[]>, commitLags: number[]): { proc: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
+function startChild(url: string, index: number, fired: Map<string, number[]>, commitLags: Fired[]): { proc: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/schedules.ts', '--child', url], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: env.PATH ?? '' },
   });
@@ -68,7 +70,7 @@ function startChild(url: string, index: number, fired: Map<string, number[]>, co
       if (line === 'ready') return resolve();
       const f = JSON.parse(line) as Fired;
       fired.set(f.occurrence, [...(fired.get(f.occurrence) ?? []), index]);
-      commitLags.push(f.commitLagMs);
+      commitLags.push({ ...f, by: index });
     });
   });
   return { proc, ready, exited };
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   if (!server) throw new Error('set DATABASE_URL to a PostgreSQL server (a scratch database is created on it)');
   const db = await scratchDatabase(server);
   const fired = new Map<string, number[]>();
-  const commitLags: number[] = [];
+  const commitLags: Fired[] = [];
   const children = Array.from({ length: SCHEDULERS }, (_, i) => startChild(db.url, i, fired, commitLags));
   try {
     await Promise.all(children.map((c) => c.ready));
@@ -107,12 +109,16 @@ async function main(): Promise<void> {
     const claimedTwice = [...fired.values()].filter((by) => by.length > 1).length;
     const extraJobs = [...perOccurrence.values()].reduce((n, c) => n + c - 1, 0);
     const lags = jobs.map((j) => j.lag_ms).sort((a, b) => a - b);
-    const commits = [...commitLags].sort((a, b) => a - b);
+    const commits = commitLags.map((c) => c.commitLagMs).sort((a, b) => a - b);
     const share = Array.from({ length: SCHEDULERS }, (_, i) => [...fired.values()].filter((by) => by.includes(i)).length);
 
     console.log(`occurrences expected ${SECONDS}, jobs ${jobs.length}, distinct ${perOccurrence.size}`);
     console.log(`fire lag (job created_at - occurrence): p50 ${ms(pct(lags, 50))}  p99 ${ms(pct(lags, 99))}  max ${ms(lags.at(-1) ?? NaN)}`);
     console.log(`commit lag (after commit, child clock): p50 ${ms(pct(commits, 50))}  p99 ${ms(pct(commits, 99))}  max ${ms(commits.at(-1) ?? NaN)}`);
+    // The outliers, to line up with the server's log (checkpoints, slow statements).
+    const worst = [...commitLags].sort((a, b) => b.commitLagMs - a.commitLagMs).slice(0, 3);
+    const fireLag = new Map(jobs.map((j) => [new Date(j.scheduled_for).toISOString(), j.lag_ms]));
+    console.log(`slowest commits: ${worst.map((w) => `${w.occurrence} by process ${w.by}: fired +${ms(fireLag.get(w.occurrence) ?? NaN)}, committed +${ms(w.commitLagMs)}`).join('; ')}`);
     console.log(`duplicates: ${claimedTwice} occurrences claimed twice, ${extraJobs} extra jobs; misses: ${misses}`);
     console.log(`occurrences fired per process: ${share.join(' / ')}`);
     const onTime = (lags.at(-1) ?? Infinity) <= TARGET_LAG_MS;
