@@ -3,7 +3,9 @@ import { SMTPServer } from 'smtp-server';
 /**
  * A local SMTP sink (the `smtp-server` library speaking real SMTP): it accepts every message and
  * keeps the last `capacity` of them in memory, for tests, the demo default and the bench. Nova's
- * email channel reaches it through nodemailer exactly as it reaches a real relay.
+ * email channel reaches it through nodemailer exactly as it reaches a real relay. Like many relays
+ * it greets a new connection only after a pause (smtp-server's fixed 100 ms early-talker check),
+ * so the first message on each of the channel's pooled connections takes 100 ms longer.
  */
 export interface CapturedMail {
   id: number;
