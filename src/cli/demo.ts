@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { EmailConfig as Config } from '../email/config.ts';
-import { NylasEmulator } from '../emulators/nylas/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 /**
@@ -30,6 +29,8 @@ export async function prepareDemo(config: Config, roles: Set<string>): Promise<D
   if (config.DATABASE_URL && config.NOVA_DEMO !== true) return undefined;
   const apiKey = `demo-${randomBytes(8).toString('hex')}`;
   const secret = config.NYLAS_WEBHOOK_SECRET ?? `demo-${randomBytes(16).toString('hex')}`;
+  // Loaded only when the demo runs: a production process carries no emulator.
+  const { NylasEmulator } = await import('../emulators/nylas/index.ts');
   const emulator = new NylasEmulator({
     apiKey, webhookSecret: secret, threadsPerGrant: 120, messagesPerThread: 3,
     // The API server listens on PORT; a port of 0 is only known once it runs (set in begin).

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { NylasEmulator, type NylasEmulatorOptions } from '../emulators/nylas/index.ts';
-import { LlmEmulator, type LlmEmulatorOptions } from '../emulators/llm/index.ts';
+// Types only: the emulators load when their command runs, not with every `nova start`.
+import type { NylasEmulator, NylasEmulatorOptions } from '../emulators/nylas/index.ts';
+import type { LlmEmulator, LlmEmulatorOptions } from '../emulators/llm/index.ts';
 import { answerDealPrompt } from '../deals/index.ts';
 import { extractFromPrompt } from '../extraction/index.ts';
 
@@ -50,6 +51,7 @@ export function registerEmulatorCommands(program: Command): void {
     .option('--webhook-url <url>', 'where signed webhooks are POSTed')
     .option('--webhook-secret <secret>', 'HMAC key for x-nylas-signature')
     .action(async function (this: Command, flags: NylasFlags) {
+      const { NylasEmulator } = await import('../emulators/nylas/index.ts');
       let nylas: NylasEmulator;
       try {
         nylas = new NylasEmulator(toOptions(flags));
@@ -111,6 +113,7 @@ function registerLlmEmulator(emulator: Command): void {
     .option('--invalid-rate <fraction>', 'fraction of answers that break the extraction schema', number)
     .option('--seed <n>', 'seed of the fault dice', integer)
     .action(async function (this: Command, flags: LlmFlags) {
+      const { LlmEmulator } = await import('../emulators/llm/index.ts');
       let llm: LlmEmulator;
       try {
         llm = new LlmEmulator(toLlmOptions(flags));

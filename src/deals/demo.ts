@@ -1,6 +1,4 @@
 import type { Config } from '../config.ts';
-import { GdriveEmulator } from '../emulators/gdrive/index.ts';
-import { pdfBytes, scannedPdfBytes } from '../emulators/gdrive/samples.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { DealsConfig } from './config.ts';
 
@@ -19,19 +17,24 @@ const FOLDER = 'demo-data-room';
 const BRIEF_AFTER_MS = 15_000;
 const CHANGE_EVERY_MS = 30_000;
 
-const FILES: { id: string; name: string; mimeType: string; content: string | Uint8Array }[] = [
+const FIN_TEXT = 'Revenue grew 12% year on year to 48 million. EBITDA margin was 21%. Churn in the SMB segment rose, and cash conversion declined in Q3.';
+
+/** The data room's files; the emulator and the PDF samples load only when the demo runs. */
+async function demoFiles(): Promise<{ id: string; name: string; mimeType: string; content: string | Uint8Array }[]> {
+  const { pdfBytes, scannedPdfBytes } = await import('../emulators/gdrive/samples.ts');
+  return [
   { id: 'spa', name: 'Share purchase agreement (draft 3) legal.txt', mimeType: 'text/plain', content:
     'This share purchase agreement sets out the sale of Falcon Ltd. The seller gives an indemnity capped at 20% of the price. ' +
     'A pending litigation with a former distributor is disclosed in schedule 4. Change of control consent is needed from two customers.' },
-  { id: 'fin', name: 'Q3 financial summary.txt', mimeType: 'text/plain', content:
-    'Revenue grew 12% year on year to 48 million. EBITDA margin was 21%. Churn in the SMB segment rose, and cash conversion declined in Q3.' },
+  { id: 'fin', name: 'Q3 financial summary.txt', mimeType: 'text/plain', content: FIN_TEXT },
   { id: 'hr', name: 'Key employee retention plan.txt', mimeType: 'text/plain', content:
     'Retention bonuses are proposed for 14 key employees. Severance terms for the CFO are under negotiation. Headcount is 312.' },
   { id: 'it', name: 'IT systems overview.pdf', mimeType: 'application/pdf', content:
     pdfBytes('The ERP runs on premises and the CRM in the cloud. A security audit found two high findings in network segmentation.') },
   // A scan with no text layer: its text comes from OCR (a second or two on the first start).
   { id: 'env', name: 'Environmental survey (scan).pdf', mimeType: 'application/pdf', content: scannedPdfBytes() },
-];
+  ];
+}
 
 const EMAILS = [
   { subject: 'Data room access for the lender', sender: 'counsel@seller-law.example', threadId: 'demo-1',
@@ -54,9 +57,10 @@ export async function prepareDealsDemo(config: Config, roles: Set<string>): Prom
   // As the email demo: never demo data in a server database unless asked for (NOVA_DEMO=true).
   if (c.DATABASE_URL && c.NOVA_DEMO !== true) return undefined;
   const token = `demo-${Math.random().toString(36).slice(2)}`;
+  const { GdriveEmulator } = await import('../emulators/gdrive/index.ts');
   const drive = new GdriveEmulator({ token });
   await drive.start();
-  for (const f of FILES) drive.put({ ...f, folderId: FOLDER });
+  for (const f of await demoFiles()) drive.put({ ...f, folderId: FOLDER });
   const timers: NodeJS.Timeout[] = [];
   return {
     config: { ...config, GDRIVE_API_URL: drive.url, GDRIVE_ACCESS_TOKEN: token } as Config,
@@ -85,7 +89,7 @@ export async function prepareDealsDemo(config: Config, roles: Set<string>): Prom
       let edit = 0;
       timers.push(setInterval(() => {
         edit++;
-        drive.put({ id: 'fin', name: 'Q3 financial summary.txt', folderId: FOLDER, content: `${(FILES[1]!.content as string)} Revision ${edit}.` });
+        drive.put({ id: 'fin', name: 'Q3 financial summary.txt', folderId: FOLDER, content: `${FIN_TEXT} Revision ${edit}.` });
         drive.notify(source.channelId).catch((err: unknown) => runtime.log.warn('demo: could not notify the Drive change', { error: err }));
       }, CHANGE_EVERY_MS));
       for (const t of timers) t.unref();

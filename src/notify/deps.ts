@@ -7,8 +7,8 @@
 import type { Liquid } from 'liquidjs';
 import webpush from 'web-push';
 import type { Logger } from '../log.ts';
-import { SmtpSink } from '../emulators/smtp/index.ts';
-import { PushServiceEmulator } from '../emulators/webpush/index.ts';
+import type { SmtpSink } from '../emulators/smtp/index.ts';
+import type { PushServiceEmulator } from '../emulators/webpush/index.ts';
 import { addressGuard } from '../runtime/address-guard.ts';
 import type { Services } from '../runtime/domain.ts';
 import type { WorkflowEngine } from '../workflows/index.ts';
@@ -56,6 +56,8 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
   let sink: SmtpSink | undefined;
   let smtpUrl = config.NOTIFY_SMTP_URL;
   if (!smtpUrl) {
+    // The local stand-ins load only when used: a process with a real relay carries neither.
+    const { SmtpSink } = await import('../emulators/smtp/index.ts');
     sink = new SmtpSink();
     smtpUrl = await sink.start();
     log.info(`NOTIFY_SMTP_URL is not set: email goes to the in-process SMTP sink at ${smtpUrl} (see GET /api/notify/emulator/smtp)`);
@@ -65,6 +67,7 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
     : undefined;
   let pushService: PushServiceEmulator | undefined;
   if (!vapid && sink) {
+    const { PushServiceEmulator } = await import('../emulators/webpush/index.ts');
     pushService = new PushServiceEmulator();
     await pushService.start();
     vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:push@nova.local' };
