@@ -64,6 +64,12 @@ const waiting = defineWorkflow({ name: 'rt.wait' }, async ({ input, step }) => {
   return step.run('after', () => got!.n);
 });
 
+const napping = defineWorkflow({ name: 'rt.nap' }, async ({ step }) => {
+  await step.run('before', () => 1);
+  await step.sleep('nap', 3_600_000);
+  return 'rested';
+});
+
 describe.each(backends)('round trips per workflow tick on $name', (backend) => {
   let db: TestDb;
   let runtime: Runtime;
@@ -74,7 +80,7 @@ describe.each(backends)('round trips per workflow tick on $name', (backend) => {
     db = await backend.create();
     const config = loadNovaConfig({ POLL_INTERVAL_MS: '60000', WORKER_HEALTH_PORT: '0', NOVA_HEALTH_HOST: '127.0.0.1', WORKER_TYPE: 'workflow-runner', ...db.env });
     const sql = backend.name === 'pglite' ? db.sql : await db.connect();
-    runtime = new Runtime({ config, domains: [workflowsDomain({ workflows: [three, single, waiting] })], logger: silentLogger, health: false, sql: counting(sql, trips) });
+    runtime = new Runtime({ config, domains: [workflowsDomain({ workflows: [three, single, waiting, napping] })], logger: silentLogger, health: false, sql: counting(sql, trips) });
     await runtime.start();
     engine = runtime.depsOf<WorkflowEngine>('workflows')!;
     // Warm up: code versions recorded, the tick queue's consumer awake.
@@ -147,5 +153,21 @@ describe.each(backends)('round trips per workflow tick on $name', (backend) => {
     report('event to ack (send event, claim, take, end, ack)', resume);
     expect(await store.getRun(db.sql, id)).toMatchObject({ status: 'completed', output: 7 });
     expect(resume.length).toBeLessThanOrEqual(8);
+  });
+
+  it('suspends at a timer in one statement: the release, both steps and the timer tick', async () => {
+    let id = '';
+    const suspend = await count(async () => {
+      id = (await startRun(engine, 'rt.nap', {})).run.id;
+      await waitingNow(id);
+    });
+    report('step then sleep, start to ack (start, claim, take, release with the tick, next claim, ack)', suspend);
+    // A transaction would add BEGIN, a statement for the tick and COMMIT: 9.
+    expect(suspend.filter((t) => t === 'begin')).toHaveLength(0);
+    expect(suspend.length).toBeLessThanOrEqual(6);
+    expect(await store.getSteps(db.sql, id)).toMatchObject([{ step_id: 'before', status: 'completed' }, { step_id: 'nap', status: 'waiting' }]);
+    const [tick] = await db.sql.query<{ due_in_s: number }>(
+      `select extract(epoch from run_at - now())::float8 as due_in_s from nova_jobs where queue = 'workflow.tick' and state <> 'completed' and payload->>'runId' = $1`, [id]);
+    expect(tick!.due_in_s).toBeGreaterThan(3500);
   });
 });

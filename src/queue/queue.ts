@@ -144,12 +144,12 @@ export class QueueClient {
   }
 
   /**
-   * The SQL of a CTE `enqueued` that queues a job per row of the CTE `source` (see
+   * The SQL of a CTE `enqueued` (or `name`) that queues a job per row of the CTE `source` (see
    * sql.enqueueFrom), for a caller that writes its rows and their jobs in one statement. Call
    * `announce` with the ids it returned.
    */
-  enqueueFromSql(source: string, payload: string, queueParam: string, runAt?: string): string {
-    return q.enqueueFrom(source, payload, queueParam, runAt);
+  enqueueFromSql(source: string, payload: string, queueParam: string, runAt?: string, name?: string): string {
+    return q.enqueueFrom(source, payload, queueParam, runAt, name);
   }
 
   /**

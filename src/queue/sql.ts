@@ -27,14 +27,15 @@ const countFinished = `
   on conflict (queue, minute, shard) do update set finished = m.finished + excluded.finished`;
 
 /**
- * A CTE named `enqueued` that queues one job per row of the CTE `source`, with `payload` (an SQL
- * expression over that row) on the queue named by the parameter `queueParam`, due at `runAt` (an
- * optional timestamptz expression over that row; null or absent: now). For producers
- * whose own writes and jobs must be one statement (one round trip, atomic without a transaction):
- * the SQL stays the queue module's. Consumers are woken by the insert trigger like any send.
+ * A CTE named `name` (default `enqueued`) that queues one job per row of the CTE `source`, with
+ * `payload` (an SQL expression over that row) on the queue named by the parameter `queueParam`,
+ * due at `runAt` (an optional timestamptz expression over that row; null or absent: now). For
+ * producers whose own writes and jobs must be one statement (one round trip, atomic without a
+ * transaction): the SQL stays the queue module's. Consumers are woken by the insert trigger like
+ * any send.
  */
-export const enqueueFrom = (source: string, payload: string, queueParam: string, runAt?: string) => `
-  enqueued as (
+export const enqueueFrom = (source: string, payload: string, queueParam: string, runAt?: string, name = 'enqueued') => `
+  ${name} as (
     insert into nova_jobs (queue, payload, max_attempts${runAt ? ', run_at' : ''})
     select ${queueParam}, ${payload},
            coalesce((select q.max_attempts from nova_queues q where q.name = ${queueParam}), 3)${runAt ? `,

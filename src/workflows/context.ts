@@ -424,8 +424,13 @@ export class Execution {
     const startedAt = new Date();
     const r = await this.deps.inline.http(sid, req, opts);
     if (!r) return this.wait(wait);
-    await this.flush({ stepId: sid, kind: 'http', status: r.status, attempt: r.attempt, input, output: r.output, error: r.error, startedAt, finished: true });
-    if (r.status === 'failed') throw new StepFailed(sid, r.error);
+    const done = { stepId: sid, kind: 'http' as const, status: r.status, attempt: r.attempt, input, output: r.output, error: r.error, startedAt, finished: true };
+    if (r.status === 'failed') {
+      await this.flush(done);
+      throw new StepFailed(sid, r.error);
+    }
+    // Stored with the next side effect's flush (the next model call draws its budgets meanwhile).
+    this.defer(done, true);
     return r.output!;
   }
 }

@@ -164,12 +164,14 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
  * Commits suspending ticks of many runs in one transaction: each run still held by its tick is
  * let go to `waiting` and, for those runs only, its steps are written (one statement, which also
  * locks the rows), event waits are checked against events already stored, and
- * the jobs that end the waits are enqueued (one statement per queue). Returns, per item, undefined
+ * the jobs that end the waits are enqueued (one statement per queue); ticks whose waits need only
+ * ticks and model calls take one statement and no transaction (commitPlainSuspends). Returns, per item, undefined
  * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
  * or a stored event already ended its wait).
  */
 export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
   const { sql, queue } = engine.services;
+  if (items.every((i) => i.waits.every((w) => w.step.kind !== 'waitForEvent' && !w.child && !w.http && !w.approval))) return commitPlainSuspends(engine, items);
   return sql.transaction(async (tx) => {
     // The release and, for the runs still held, their steps (completed, then waits): one statement.
     const released = new Map((await store.releaseRunsWithSteps(tx, items.map((i) => ({ runId: i.run.id, token: i.token })), items.flatMap((i) => [
@@ -210,6 +212,28 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     if (approvals.length) await createApprovals(engine, tx, approvals);
     return items.map((i) => (released.has(i.run.id) ? { wake: released.get(i.run.id)! || woken.has(i.run.id) } : undefined));
   });
+}
+
+/**
+ * commitSuspends for ticks whose waits only need ticks and model calls queued (sleeps, retries, an
+ * agent's model call, an inline tick handing back): the release, the steps and the jobs in one
+ * statement, without a transaction's two extra round trips.
+ */
+async function commitPlainSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
+  const { sql, queue } = engine.services;
+  const ticks = items.flatMap((i) => [
+    ...(i.tick ? [{ runId: i.run.id, at: null }] : []),
+    ...i.waits.flatMap((w) => (w.tickAt ? [{ runId: i.run.id, at: w.tickAt }] : [])),
+  ]);
+  const agents = items.flatMap((i) => i.waits.flatMap((w) => (w.agent ? [{ runId: i.run.id, stepId: w.step.stepId, request: w.agent }] : [])));
+  const { released, tickJobs, agentJobs } = await store.releaseRunsQueued(sql, items.map((i) => ({ runId: i.run.id, token: i.token })), items.flatMap((i) => [
+    ...i.completed.map((c) => ({ ...c, runId: i.run.id, token: i.token })),
+    ...i.waits.map((w) => ({ ...w.step, runId: i.run.id, token: i.token })),
+  ]), ticks, agents, { tick: TICK_QUEUE, agent: AGENT_QUEUE, enqueue: (...a) => queue.enqueueFromSql(...a) });
+  queue.announce(TICK_QUEUE, tickJobs);
+  queue.announce(AGENT_QUEUE, agentJobs);
+  const wake = new Map(released.map((r) => [r.id, r.wake]));
+  return items.map((i) => (wake.has(i.run.id) ? { wake: wake.get(i.run.id)! } : undefined));
 }
 
 async function finish(engine: WorkflowEngine, run: store.LeasedRun, token: number, exec: Execution, status: 'completed' | 'failed', output: unknown, error: store.StoredError | null): Promise<Outcome> {

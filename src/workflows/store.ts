@@ -136,7 +136,7 @@ export async function insertRuns(db: Queryable, runs: readonly NewRun[]): Promis
  * The SQL of a CTE `enqueued` (the queue's enqueueFromSql) that queues a job per row of the CTE
  * `ticks` (columns `run_id`, `at`), with the queue's name as parameter `$2`.
  */
-export type TickEnqueue = (source: string, payload: string, queueParam: string, runAt: string) => string;
+export type TickEnqueue = (source: string, payload: string, queueParam: string, runAt: string, name?: string) => string;
 
 /**
  * insertRuns that, given `ticks` (the tick queue's name and its enqueue SQL), queues each created
@@ -305,6 +305,39 @@ export async function releaseRunsWithSteps(db: Queryable, items: readonly { runI
      select id, wake from u`,
     [JSON.stringify(items), JSON.stringify(steps)],
   );
+}
+
+/**
+ * releaseRunsWithSteps that also queues, for the runs it released only, their ticks (`ticks`,
+ * each due at `at` or now) on `queues.tick` and their model calls (`agents`, job payloads) on
+ * `queues.agent`: a suspending tick with no other waits is one round trip, atomic without a
+ * transaction. Returns the released runs and the ids of the jobs queued.
+ */
+export async function releaseRunsQueued(
+  db: Queryable, items: readonly { runId: string; token: number }[], steps: readonly StepWrite[],
+  ticks: readonly { runId: string; at: Date | null }[], agents: readonly { runId: string }[],
+  queues: { tick: string; agent: string; enqueue: TickEnqueue },
+): Promise<{ released: { id: string; wake: boolean }[]; tickJobs: number[]; agentJobs: number[] }> {
+  if (items.length === 0) return { released: [], tickJobs: [], agentJobs: [] };
+  const rows = await db.query<{ id: string; wake: boolean; ticks: number[] | null; agents: number[] | null }>(
+    `with i as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
+       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)}),
+     t as (
+       select u.id as run_id, (e->>'at')::timestamptz as at from jsonb_array_elements($3::text::jsonb) e join u on u.id = (e->>'runId')::uuid
+     ), ${queues.enqueue('t', `jsonb_build_object('runId', t.run_id)`, '$5', 't.at', 'tick_jobs')},
+     a as (
+       select e as payload from jsonb_array_elements($4::text::jsonb) e join u on u.id = (e->>'runId')::uuid
+     ), ${queues.enqueue('a', 'a.payload', '$6', 'null::timestamptz', 'agent_jobs')}
+     select id, wake, (select array_agg(id) from tick_jobs) as ticks, (select array_agg(id) from agent_jobs) as agents from u`,
+    [JSON.stringify(items), JSON.stringify(steps), JSON.stringify(ticks), JSON.stringify(agents), queues.tick, queues.agent],
+  );
+  return { released: rows.map((r) => ({ id: r.id, wake: r.wake })), tickJobs: rows[0]?.ticks ?? [], agentJobs: rows[0]?.agents ?? [] };
 }
 
 /** Who holds a run, for a tick that could not take it. */
