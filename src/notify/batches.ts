@@ -1,15 +1,17 @@
 /**
  * The per-notification statements of the delivery path, gathered across the notifications this
  * process handles at once (runtime/batcher.ts): a dispatch's claim and its run id, what a plan
- * reads and the delivery rows it opens, a send's retraction check and its recorded outcome, a
- * run's final status. Each is a per-row statement (the same conditions, one row each), so
- * sending many together changes no outcome. It turns about eight commits per notification into a share of one per batch: at
- * a few hundred notifications a second the PostgreSQL server's WAL flush (one per commit), not
- * Nova's CPU, was what each notification waited on.
+ * reads, the delivery rows and digest events it writes, a send's retraction check and its
+ * recorded outcome, a run's final status. Each is a per-row statement (the same conditions, one
+ * row each), so sending many together changes no outcome. It turns about eight commits per
+ * notification into a share of one per batch: at a few hundred notifications a second the
+ * PostgreSQL server's WAL flush (one per commit), not Nova's CPU, was what each notification
+ * waited on.
  */
 import { Batcher } from '../runtime/batcher.ts';
 import type { Sql } from '../storage/index.ts';
 import type { NotifyConfig } from './config.ts';
+import { addDigestEvents, type DigestEvent } from './digest-store.ts';
 import * as store from './store.ts';
 
 export interface NotifyBatches {
@@ -20,6 +22,7 @@ export interface NotifyBatches {
   status: Batcher<number, store.NotificationStatus | undefined>;
   record: Batcher<store.DeliveryRecord, void>;
   finish: Batcher<{ id: number; status: 'SENT' | 'FAILED'; details: unknown }, boolean>;
+  digest: Batcher<DigestEvent, void>;
 }
 
 const key = (d: store.DeliveryRecord) => `${d.notificationId}:${d.recipient}:${d.channel}`;
@@ -80,6 +83,11 @@ export function createBatches(sql: Sql, config: NotifyConfig): NotifyBatches {
         for (const f of part) out[list.indexOf(f)] = done.has(f.id);
       }
       return out;
+    }, 500),
+    // An event added twice (a plan run again) is kept once by the table's unique key.
+    digest: new Batcher<DigestEvent, void>(async (events) => {
+      await addDigestEvents(sql, events);
+      return events.map(() => undefined);
     }, 500),
   };
 }

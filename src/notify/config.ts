@@ -43,6 +43,11 @@ export const notifyConfig = z.object({
   RULE_POLL_INTERVAL_MS: int(30_000, 10),
   /** Digest buckets are checked for a due flush this often. */
   NOTIFY_DIGEST_INTERVAL_MS: int(1000, 10),
+  /**
+   * A digest window waits past its end while notifications due inside it are still to be planned
+   * (a backlog, a restart), at most this long; then it is sent with what it holds.
+   */
+  NOTIFY_DIGEST_MAX_WAIT_MS: int(300_000, 0),
   /** Timeout of one outbound call of a channel (chat, SMS, push, Novu). */
   NOTIFY_HTTP_TIMEOUT_MS: int(10_000, 100),
   /**

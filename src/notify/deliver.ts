@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { defineWorkflow, StepFailed, type Workflow } from '../workflows/index.ts';
 import { PermanentDeliveryError } from './channels/types.ts';
 import type { NotifyDeps } from './deps.ts';
-import { addDigestEvents } from './digest-store.ts';
 import { planDeliveries, type PlannedDelivery } from './plan.ts';
 import * as store from './store.ts';
 import type { ChannelType, NotificationRow, WorkflowRow } from './store.ts';
@@ -43,7 +42,6 @@ interface Plan {
 }
 
 async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
-  const { sql } = deps.services;
   const empty = { subscribers: [], templates: [], deliveries: [] };
   // One statement reads all the plan needs (store.readPlans, shared by the plans made at once),
   // one writes the delivery rows.
@@ -71,8 +69,10 @@ async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
   // A digest workflow gathers its events per subscriber and channel; the digest loop sends them.
   if (workflow?.digest) {
     const digested = deliveries.filter((x) => x.action === 'send');
-    await addDigestEvents(sql, digested.map((x) => ({
-      notificationId: n.id, enterpriseId: n.enterprise_id, subscriberId: x.recipient, workflowId: workflow.id, channel: x.channel, payload: n.payload,
+    // The event's time is when the notification became due, however late this plan runs.
+    const occurredAt = n.scheduled_for && n.scheduled_for > n.created_at ? n.scheduled_for : n.created_at;
+    await Promise.all(digested.map((x) => deps.batches.digest.add({
+      notificationId: n.id, enterpriseId: n.enterprise_id, subscriberId: x.recipient, workflowId: workflow.id, channel: x.channel, payload: n.payload, occurredAt,
     })));
     for (const x of digested) {
       x.action = 'digest';

@@ -1,7 +1,8 @@
 /**
  * Digests: a workflow with `digest: {windowMs, maxEvents}` gathers each subscriber's events per
  * channel (the delivery plan adds them to a bucket and marks the delivery DIGESTED). The
- * `notify-digest` loop flushes due buckets: each flush claims the open events and records the
+ * `notify-digest` loop flushes due buckets (their window of event time has passed and nothing due
+ * in it is left to plan; digest-store.ts): each flush claims the open events and records the
  * digest and its send job in one transaction (rows another replica holds are skipped), so no
  * event is dropped or counted twice across crashes. The `notify.digest` job renders the
  * channel's template with `events` and sends the digest once.
@@ -20,11 +21,11 @@ export type DigestJob = { digestId: number };
 /** Default window of a digest workflow that names none. */
 export const DEFAULT_DIGEST_WINDOW_MS = 10_000;
 
-/** Flushes every due bucket; returns the digests made. */
-export async function flushDigests(ctx: Pick<LoopContext<NotifyDeps>, 'services'>, limit = 500): Promise<number> {
+/** Flushes every due bucket (see digest-store.ts for when a window is due); returns the digests made. */
+export async function flushDigests(ctx: Pick<LoopContext<NotifyDeps>, 'services'>, limit = 500, maxWaitMs?: number): Promise<number> {
   const { sql, queue } = ctx.services;
   let made = 0;
-  for (const key of await dueBuckets(sql, DEFAULT_DIGEST_WINDOW_MS, limit)) {
+  for (const key of await dueBuckets(sql, DEFAULT_DIGEST_WINDOW_MS, limit, maxWaitMs)) {
     // A full bucket may hold more than one digest's worth: flush until it is below the threshold.
     for (;;) {
       const digest = await sql.transaction(async (tx) => {

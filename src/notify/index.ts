@@ -96,7 +96,7 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
         { name: 'notify-poll-failed', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.FAILED_POLL_INTERVAL_MS, run: async (ctx) => void (await pollFailedRows(ctx)) },
         { name: 'notify-rules', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.RULE_POLL_INTERVAL_MS, run: async (ctx) => void (await syncRuleSchedules(ctx.services)) },
         // Not a singleton: flushes on several replicas skip each other's claimed rows.
-        { name: 'notify-digest', role: NOTIFICATIONS_ROLE, intervalMs: config.NOTIFY_DIGEST_INTERVAL_MS, run: async (ctx) => void (await flushDigests(ctx)) },
+        { name: 'notify-digest', role: NOTIFICATIONS_ROLE, intervalMs: config.NOTIFY_DIGEST_INTERVAL_MS, run: async (ctx) => void (await flushDigests(ctx, 500, ctx.deps.config.NOTIFY_DIGEST_MAX_WAIT_MS)) },
         { name: 'notify-poll-scheduled', role: NOTIFICATIONS_ROLE, singleton: true, intervalMs: config.SCHEDULED_POLL_INTERVAL_MS, run: async (ctx) => void (await pollScheduledRows(ctx)) },
       ];
     },
