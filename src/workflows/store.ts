@@ -294,14 +294,7 @@ export async function finishRuns(db: Queryable, items: readonly FinishItem[]): P
 export async function releaseRunsWithSteps(db: Queryable, items: readonly { runId: string; token: number }[], steps: readonly StepWrite[]): Promise<{ id: string; wake: boolean }[]> {
   if (items.length === 0) return [];
   return db.query<{ id: string; wake: boolean }>(
-    `with i as (
-       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
-     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
-     u as (
-       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
-       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
-       returning r.id, o.wake_pending as wake
-     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)})
+    `${RELEASE_WITH_STEPS}
      select id, wake from u`,
     [JSON.stringify(items), JSON.stringify(steps)],
   );
@@ -320,14 +313,7 @@ export async function releaseRunsQueued(
 ): Promise<{ released: { id: string; wake: boolean }[]; tickJobs: number[]; agentJobs: number[] }> {
   if (items.length === 0) return { released: [], tickJobs: [], agentJobs: [] };
   const rows = await db.query<{ id: string; wake: boolean; ticks: number[] | null; agents: number[] | null }>(
-    `with i as (
-       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
-     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
-     u as (
-       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
-       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
-       returning r.id, o.wake_pending as wake
-     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)}),
+    `${RELEASE_WITH_STEPS},
      t as (
        select u.id as run_id, (e->>'at')::timestamptz as at from jsonb_array_elements($3::text::jsonb) e join u on u.id = (e->>'runId')::uuid
      ), ${queues.enqueue('t', `jsonb_build_object('runId', t.run_id)`, '$5', 't.at', 'tick_jobs')},
@@ -399,6 +385,19 @@ const upsertSteps = (param: string, join: string) => `
     input = coalesce(excluded.input, run_steps.input), output = excluded.output, error = excluded.error,
     wake_at = excluded.wake_at, event_name = excluded.event_name, event_match = excluded.event_match,
     child_run_id = coalesce(excluded.child_run_id, run_steps.child_run_id), finished_at = excluded.finished_at`;
+
+/**
+ * The CTEs `u` (the runs of the jsonb array $1 {runId, token} still held by those tokens, let go
+ * to `waiting`, with their wake flag) and `w` (the steps of the jsonb array $2 of those runs only).
+ */
+const RELEASE_WITH_STEPS = `with i as (
+       select (e->>'runId')::uuid as id, (e->>'token')::bigint as token from jsonb_array_elements($1::text::jsonb) e
+     ), o as (select r.id, r.wake_pending from runs r join i on i.id = r.id order by r.id for update of r),
+     u as (
+       update runs r set status = 'waiting', lease_job = null, lease_token = null, wake_pending = false, updated_at = now()
+       from i, o where r.id = i.id and o.id = r.id and r.lease_token = i.token and r.status = 'running'
+       returning r.id, o.wake_pending as wake
+     ), w as (${upsertSteps('$2', `join u on u.id = (x->>'runId')::uuid`)})`;
 
 /**
  * Ends a tick: the run becomes `status` and the lease is let go. Returns the run's parent link
