@@ -159,8 +159,12 @@ describe.each(backends)('management API and fan-out on $name', (backend) => {
     await watcher.subscribe('queue:ops.flaky');
     await other.subscribe('queue:ops.slow');
     const id = await runtime.service.queue.send('ops.flaky', { n: 5 });
-    await until(() => watcher.events().some((e) => e.type === 'completed' && e.ids?.includes(id)), 10_000, 'completed event');
-    expect(watcher.events().filter((e) => e.ids?.includes(id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed']);
+    // The producer publishes `enqueued` when its insert returns, the consumer `started` when its
+    // claim does: two connections, so either may come first (the consumer can be another process).
+    const types = () => watcher.events().filter((e) => e.ids?.includes(id)).map((e) => e.type);
+    await until(() => types().includes('completed') && types().includes('enqueued'), 10_000, 'enqueued and completed events');
+    expect([...types()].sort()).toEqual(['completed', 'enqueued', 'started']);
+    expect(types().indexOf('started')).toBeLessThan(types().indexOf('completed'));
     expect(other.events().some((e) => e.queue === 'ops.flaky')).toBe(false);
     watcher.ws.send('not json');
     await until(() => watcher.frames.some((f) => f.type === 'error'), 5000, 'error frame');
