@@ -264,6 +264,35 @@ describe.each(backends)('notifications on $name', (backend) => {
     expect((await api('POST', `/api/notifications/${id}/resend`, { force: true })).status).toBe(400);
   });
 
+  it("dates a digest event when its notification became due, and a resent one's when it is planned again", async () => {
+    // A one-hour window: nothing here is flushed while the test reads the events.
+    expect((await api('PUT', '/api/notify/workflows/hourly', { defaultChannels: ['IN_APP'], templates: { IN_APP: 'welcome-inapp' }, digest: { windowMs: 3_600_000 } })).status).toBe(200);
+    const sub = await subscriber();
+    const eventOf = async (id: number) => {
+      await until(async () => (await db.sql.query(`select 1 from notify.ent_digest_event where notification_id = $1`, [id])).length === 1, 15_000, `event of ${id}`);
+      const [e] = await db.sql.query<{ occurred_at: Date; created_at: Date }>(
+        `select e.occurred_at, n.created_at from notify.ent_digest_event e join notify.ent_notification n on n.id = e.notification_id where e.notification_id = $1`, [id]);
+      return e!;
+    };
+    // Scheduled: the event occurs at scheduled_for, not when the row was made.
+    const at = new Date(Date.now() + 300);
+    const scheduled = (await api('POST', '/api/notifications', { workflowKey: 'hourly', recipients: [sub], payload: { orderId: 'S' }, scheduledFor: at.toISOString() })).body.notification.id;
+    expect((await eventOf(scheduled)).occurred_at.getTime()).toBe(at.getTime());
+    // A row made two hours ago whose first dispatch failed before its plan: dispatched again (by
+    // the FAILED poller, or this resend if it comes first), it joins the window open now.
+    const before = Date.now();
+    const [{ id: old }] = await db.sql.query<{ id: number }>(
+      `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status,
+         notification_status, dispatch_count, created_at, updated_at)
+       select 'failed early', '{}', array[$1::uuid], array['IN_APP']::notify.notification_channel_type[], id, 'PUBLISH',
+         'FAILED', 1, now() - interval '2 hours', now() - interval '2 hours'
+       from notify.ent_notification_workflow where workflow_key = 'hourly' returning id`, [sub]) as [{ id: number }];
+    expect([200, 409]).toContain((await api('POST', `/api/notifications/${old}/resend`, {})).status);
+    const resent = await eventOf(old);
+    expect(resent.created_at.getTime()).toBeLessThan(before - 3_600_000);
+    expect(resent.occurred_at.getTime()).toBeGreaterThanOrEqual(before - 1000);
+  });
+
   it('holds a scheduled notification until scheduled_for', async () => {
     const sub = await subscriber();
     const at = new Date(Date.now() + 1000);

@@ -69,8 +69,9 @@ async function plan(deps: NotifyDeps, input: DeliverInput): Promise<Plan> {
   // A digest workflow gathers its events per subscriber and channel; the digest loop sends them.
   if (workflow?.digest) {
     const digested = deliveries.filter((x) => x.action === 'send');
-    // The event's time is when the notification became due, however late this plan runs.
-    const occurredAt = n.scheduled_for && n.scheduled_for > n.created_at ? n.scheduled_for : n.created_at;
+    // The event's time is when the notification became due, however late its first plan runs; a
+    // later dispatch (after FAILED) joins the window open now, not one that may be sent already.
+    const occurredAt = n.dispatch_count > 1 ? null : n.scheduled_for && n.scheduled_for > n.created_at ? n.scheduled_for : n.created_at;
     await Promise.all(digested.map((x) => deps.batches.digest.add({
       notificationId: n.id, enterpriseId: n.enterprise_id, subscriberId: x.recipient, workflowId: workflow.id, channel: x.channel, payload: n.payload, occurredAt,
     })));

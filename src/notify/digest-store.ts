@@ -10,6 +10,8 @@
  * planned (none is still PENDING or PROCESSING), so a backlog or a worker's crash delays a digest
  * but never splits it; after `maxWaitMs` past its end it is flushed regardless (a stuck
  * notification holds no digest for ever). A window that reaches `maxEvents` is flushed at once.
+ * An event planned after its window went out (past that limit) makes a digest of its own at the
+ * next flush.
  */
 import type { Queryable } from '../storage/index.ts';
 import type { ChannelType } from './store.ts';
@@ -21,8 +23,8 @@ export interface DigestEvent {
   workflowId: number;
   channel: ChannelType;
   payload: unknown;
-  /** When the notification became due: its creation, or its scheduled_for when later. */
-  occurredAt: Date;
+  /** When the notification became due (its creation, or its scheduled_for when later); null: now. */
+  occurredAt: Date | null;
 }
 
 /** Adds events to their buckets (one statement for many notifications; an event added twice is kept once). */
@@ -30,7 +32,7 @@ export async function addDigestEvents(db: Queryable, events: readonly DigestEven
   if (events.length === 0) return;
   await db.query(
     `insert into notify.ent_digest_event (notification_id, enterprise_id, subscriber_id, notification_workflow_id, channel_type, payload, occurred_at)
-     select e.n, e.ent::uuid, e.s::uuid, e.w, e.c::notify.notification_channel_type, e.p, e.t
+     select e.n, e.ent::uuid, e.s::uuid, e.w, e.c::notify.notification_channel_type, e.p, coalesce(e.t, now())
      from jsonb_to_recordset($1::text::jsonb) as e(n bigint, ent text, s text, w bigint, c text, p jsonb, t timestamptz)
      on conflict (notification_id, subscriber_id, channel_type) do nothing`,
     [JSON.stringify(events.map((e) => ({ n: e.notificationId, ent: e.enterpriseId, s: e.subscriberId, w: e.workflowId, c: e.channel, p: e.payload ?? {}, t: e.occurredAt })))],
