@@ -48,7 +48,11 @@ describe.each(backends)('notifications on $name', (backend) => {
   let chat: Awaited<ReturnType<typeof chatReceiver>>;
   const env = () => ({
     WORKER_TYPE: 'api,notifications,workflow-runner', API_HOST: '127.0.0.1', POLL_INTERVAL_MS: '200',
-    NOTIFY_SMTP_URL: sink.url, NOTIFY_DELIVERY_ATTEMPTS: '2', NOTIFY_RETRY_BASE_MS: '50', NOTIFY_REDISPATCH_BASE_MS: '100',
+    NOTIFY_SMTP_URL: sink.url, NOTIFY_DELIVERY_ATTEMPTS: '2', NOTIFY_RETRY_BASE_MS: '50',
+    // FAILED rows wait 10 min before the pollers dispatch them again: a test reads the FAILED state
+    // it made, then moves updated_at back itself (with 100 ms, a loaded machine saw the row
+    // dispatched to its limit before the test read it).
+    NOTIFY_REDISPATCH_BASE_MS: '600000',
     TWILIO_API_URL: twilio.url, TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'tok', TWILIO_FROM: '+15550000000',
     NOTIFY_WEBHOOK_SECRET: SECRET, NOVU_SECRET_KEY: 'novu-secret', NOVU_API_URL: novu.url,
     // The chat receiver listens on loopback, which the address guard refuses by default.
