@@ -20,8 +20,8 @@ describe.each(backends)('digest windows on $name', (backend) => {
   const ago = (s: number) => new Date(Date.now() - s * 1000);
 
   /** A digest workflow with a one-minute window, and one subscriber's events at the given ages (s). */
-  async function bucket(key: string, ages: number[]) {
-    const wf = await store.upsertWorkflow(db.sql, { key, defaultChannels: ['IN_APP'], digest: { windowMs: 60_000, maxEvents: 100 } });
+  async function bucket(key: string, ages: number[], maxEvents = 100) {
+    const wf = await store.upsertWorkflow(db.sql, { key, defaultChannels: ['IN_APP'], digest: { windowMs: 60_000, maxEvents } });
     const sub = randomUUID();
     const events = [];
     for (const [i, age] of ages.entries()) {
@@ -70,13 +70,25 @@ describe.each(backends)('digest windows on $name', (backend) => {
     expect(await due(sub, 30_000)).toHaveLength(1);
   });
 
-  it('is not held by a backlog due after the window, by a scheduled notification, or by a draft', async () => {
+  it('sends a held window at once when it holds maxEvents, counting only the events inside it', async () => {
+    const full = await bucket('window-full', [120, 110, 100], 3);
+    await backlog(full.wf.id, full.sub, 115);
+    expect(await due(full.sub)).toHaveLength(1);
+    // Four open events, but two of them after the window: not full, still held.
+    const spread = await bucket('window-spread', [120, 110, 30, 20], 3);
+    await backlog(spread.wf.id, spread.sub, 115);
+    expect(await due(spread.sub)).toEqual([]);
+  });
+
+  it('is not held by a backlog due after the window, by a scheduled notification, a draft or a deactivated row', async () => {
     const { wf, sub } = await bucket('window-free', [120, 100]);
     await backlog(wf.id, sub, 10); // due after the window ended
     const scheduled = await backlog(wf.id, sub, 110);
     await db.sql.query(`update notify.ent_notification set scheduled_for = now() + interval '1 hour' where id = $1`, [scheduled]);
     const draft = await backlog(wf.id, sub, 110);
     await db.sql.query(`update notify.ent_notification set publish_status = 'NONE' where id = $1`, [draft]);
+    const deactivated = await backlog(wf.id, sub, 110);
+    await db.sql.query(`update notify.ent_notification set deactivated = true where id = $1`, [deactivated]);
     expect(await due(sub)).toHaveLength(1);
   });
 });

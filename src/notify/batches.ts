@@ -88,6 +88,6 @@ export function createBatches(sql: Sql, config: NotifyConfig): NotifyBatches {
     digest: new Batcher<DigestEvent, void>(async (events) => {
       await addDigestEvents(sql, events);
       return events.map(() => undefined);
-    }, 500),
+    }, 500, 1, (e) => addDigestEvents(sql, [e])),
   };
 }

@@ -63,17 +63,18 @@ export async function dueBuckets(db: Queryable, defaultWindowMs: number, limit: 
        join notify.ent_notification_workflow w on w.id = e.notification_workflow_id
        where e.digest_id is null
        group by e.subscriber_id, e.notification_workflow_id, e.channel_type, e.enterprise_id, w.digest
+     ), unplanned as (
+       -- Per workflow, the earliest due time of its notifications not planned yet (one index probe each).
+       select wf.id, (select min(greatest(n.created_at, n.scheduled_for)) from notify.ent_notification n
+                      where n.notification_workflow_id = wf.id and n.notification_status in ('PENDING', 'PROCESSING')
+                        and n.publish_status = 'PUBLISH' and not n.deactivated) as due
+       from (select distinct notification_workflow_id as id from open) wf
      )
      select o.subscriber_id::text as subscriber_id, o.notification_workflow_id, o.channel_type::text as channel_type,
             o.enterprise_id::text as enterprise_id, o.max_events, o.window_end
-     from open o
+     from open o join unplanned u on u.id = o.notification_workflow_id
      where (o.window_end <= now()
-            and (o.window_end + make_interval(secs => $3::double precision / 1000.0) <= now()
-                 or not exists (
-                   select 1 from notify.ent_notification n
-                   where n.notification_workflow_id = o.notification_workflow_id and n.created_at < o.window_end
-                     and n.notification_status in ('PENDING', 'PROCESSING') and n.publish_status = 'PUBLISH' and not n.deactivated
-                     and greatest(n.created_at, n.scheduled_for) < o.window_end)))
+            and (u.due is null or u.due >= o.window_end or o.window_end + make_interval(secs => $3::double precision / 1000.0) <= now()))
         -- Counted inside the window only when the bucket holds that many at all.
         or case when o.open_events < o.max_events then false
                 else (select count(*) from notify.ent_digest_event e
