@@ -18,8 +18,8 @@
  *     BENCH_DIGEST_SUBS=1000 BENCH_DIGEST_WINDOW_MS=10000 (exactly one digest per subscriber);
  *  5. peak RSS of the Nova process.
  * Knobs: BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200), BENCH_DIGEST_EVENTS (20000; 0
- * skips phase 4), BENCH_DIGEST_SUBS (200), BENCH_DIGEST_WINDOW_MS (2000), NOTIFY_CONCURRENCY (64), WORKFLOW_RUNNER_CONCURRENCY
- * (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
+ * skips phase 4), BENCH_DIGEST_SUBS (200), BENCH_DIGEST_WINDOW_MS (2000), NOTIFY_CONCURRENCY (64),
+ * WORKFLOW_RUNNER_CONCURRENCY (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
  * BENCH_PG_PID_FILE (a local server's postmaster.pid: its CPU per notification is printed too).
  */
 import { randomUUID } from 'node:crypto';

@@ -23,16 +23,16 @@ const FIN_TEXT = 'Revenue grew 12% year on year to 48 million. EBITDA margin was
 async function demoFiles(): Promise<{ id: string; name: string; mimeType: string; content: string | Uint8Array }[]> {
   const { pdfBytes, scannedPdfBytes } = await import('../emulators/gdrive/samples.ts');
   return [
-  { id: 'spa', name: 'Share purchase agreement (draft 3) legal.txt', mimeType: 'text/plain', content:
-    'This share purchase agreement sets out the sale of Falcon Ltd. The seller gives an indemnity capped at 20% of the price. ' +
-    'A pending litigation with a former distributor is disclosed in schedule 4. Change of control consent is needed from two customers.' },
-  { id: 'fin', name: 'Q3 financial summary.txt', mimeType: 'text/plain', content: FIN_TEXT },
-  { id: 'hr', name: 'Key employee retention plan.txt', mimeType: 'text/plain', content:
-    'Retention bonuses are proposed for 14 key employees. Severance terms for the CFO are under negotiation. Headcount is 312.' },
-  { id: 'it', name: 'IT systems overview.pdf', mimeType: 'application/pdf', content:
-    pdfBytes('The ERP runs on premises and the CRM in the cloud. A security audit found two high findings in network segmentation.') },
-  // A scan with no text layer: its text comes from OCR (a second or two on the first start).
-  { id: 'env', name: 'Environmental survey (scan).pdf', mimeType: 'application/pdf', content: scannedPdfBytes() },
+    { id: 'spa', name: 'Share purchase agreement (draft 3) legal.txt', mimeType: 'text/plain', content:
+      'This share purchase agreement sets out the sale of Falcon Ltd. The seller gives an indemnity capped at 20% of the price. ' +
+      'A pending litigation with a former distributor is disclosed in schedule 4. Change of control consent is needed from two customers.' },
+    { id: 'fin', name: 'Q3 financial summary.txt', mimeType: 'text/plain', content: FIN_TEXT },
+    { id: 'hr', name: 'Key employee retention plan.txt', mimeType: 'text/plain', content:
+      'Retention bonuses are proposed for 14 key employees. Severance terms for the CFO are under negotiation. Headcount is 312.' },
+    { id: 'it', name: 'IT systems overview.pdf', mimeType: 'application/pdf', content:
+      pdfBytes('The ERP runs on premises and the CRM in the cloud. A security audit found two high findings in network segmentation.') },
+    // A scan with no text layer: its text comes from OCR (a second or two on the first start).
+    { id: 'env', name: 'Environmental survey (scan).pdf', mimeType: 'application/pdf', content: scannedPdfBytes() },
   ];
 }
 
