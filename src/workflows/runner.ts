@@ -165,13 +165,13 @@ async function suspend(engine: WorkflowEngine, run: store.LeasedRun, token: numb
  * let go to `waiting` and, for those runs only, its steps are written (one statement, which also
  * locks the rows), event waits are checked against events already stored, and
  * the jobs that end the waits are enqueued (one statement per queue); ticks whose waits need only
- * ticks and model calls take one statement and no transaction (commitPlainSuspends). Returns, per item, undefined
- * when its tick had lost the run, else whether the run must tick again at once (woken meanwhile,
- * or a stored event already ended its wait).
+ * ticks and model calls take one statement and no transaction (commitPlainSuspends). Returns, per
+ * item, undefined when its tick had lost the run, else whether the run must tick again at once
+ * (woken meanwhile, or a stored event already ended its wait).
  */
 export async function commitSuspends(engine: WorkflowEngine, items: readonly SuspendItem[]): Promise<(Outcome | undefined)[]> {
   const { sql, queue } = engine.services;
-  if (items.every((i) => i.waits.every((w) => w.step.kind !== 'waitForEvent' && !w.child && !w.http && !w.approval))) return commitPlainSuspends(engine, items);
+  if (items.every((i) => i.waits.every(needsOnlyJobs))) return commitPlainSuspends(engine, items);
   return sql.transaction(async (tx) => {
     // The release and, for the runs still held, their steps (completed, then waits): one statement.
     const released = new Map((await store.releaseRunsWithSteps(tx, items.map((i) => ({ runId: i.run.id, token: i.token })), items.flatMap((i) => [
@@ -213,6 +213,9 @@ export async function commitSuspends(engine: WorkflowEngine, items: readonly Sus
     return items.map((i) => (released.has(i.run.id) ? { wake: released.get(i.run.id)! || woken.has(i.run.id) } : undefined));
   });
 }
+
+/** A wait that only queues a tick or a model call: no event check, child run, HTTP job or approval. */
+const needsOnlyJobs = (w: PendingWait) => w.step.kind !== 'waitForEvent' && !w.child && !w.http && !w.approval;
 
 /**
  * commitSuspends for ticks whose waits only need ticks and model calls queued (sleeps, retries, an

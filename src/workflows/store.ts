@@ -308,7 +308,7 @@ export async function releaseRunsWithSteps(db: Queryable, items: readonly { runI
  */
 export async function releaseRunsQueued(
   db: Queryable, items: readonly { runId: string; token: number }[], steps: readonly StepWrite[],
-  ticks: readonly { runId: string; at: Date | null }[], agents: readonly { runId: string }[],
+  ticks: readonly { runId: string; at: Date | null }[], agents: readonly { runId: string; stepId: string; request: unknown }[],
   queues: { tick: string; agent: string; enqueue: TickEnqueue },
 ): Promise<{ released: { id: string; wake: boolean }[]; tickJobs: number[]; agentJobs: number[] }> {
   if (items.length === 0) return { released: [], tickJobs: [], agentJobs: [] };
