@@ -45,7 +45,7 @@ export const notifyConfig = z.object({
   NOTIFY_DIGEST_INTERVAL_MS: int(1000, 10),
   /**
    * A digest window waits past its end while notifications due inside it are still to be planned
-   * (a backlog, a restart), at most this long; then it is sent with what it holds.
+   * (a backlog, a restart), at most this long (0: no wait); then it is sent with what it holds.
    */
   NOTIFY_DIGEST_MAX_WAIT_MS: int(300_000, 0),
   /** Timeout of one outbound call of a channel (chat, SMS, push, Novu). */
