@@ -542,12 +542,17 @@ export async function claimManyForDispatch(db: Queryable, ids: number[], maxDisp
   return out;
 }
 
+/**
+ * The batch updates from here on also name their keys as an array (`= any($2)`), so the planner
+ * looks rows up by index instead of reading a table of some thousand rows into a hash join on
+ * every batch (see acquireRuns in workflows/store.ts).
+ */
 export async function setRuns(db: Queryable, runs: { id: number; runId: string }[]): Promise<void> {
   await db.query(
     `update notify.ent_notification n set run_id = r.run_id::uuid
      from jsonb_to_recordset($1::text::jsonb) as r(id bigint, run_id text)
-     where n.id = r.id and n.run_id is distinct from r.run_id::uuid`,
-    [JSON.stringify(runs.map((r) => ({ id: r.id, run_id: r.runId })))],
+     where n.id = r.id and n.id = any($2::bigint[]) and n.run_id is distinct from r.run_id::uuid`,
+    [JSON.stringify(runs.map((r) => ({ id: r.id, run_id: r.runId }))), runs.map((r) => r.id)],
   );
 }
 
@@ -568,11 +573,11 @@ export async function recordDeliveries(db: Queryable, list: DeliveryRecord[]): P
      from jsonb_to_recordset($1::text::jsonb) as r(notification_id bigint, recipient text, channel text, status text, provider text, message_id text,
        content jsonb, error text, attempted int)
      where d.notification_id = r.notification_id and d.recipient = r.recipient::uuid and d.channel_type = r.channel::notify.notification_channel_type
-       and d.status <> 'SENT'`,
+       and d.notification_id = any($2::bigint[]) and d.status <> 'SENT'`,
     [JSON.stringify(list.map((d) => ({
       notification_id: d.notificationId, recipient: d.recipient, channel: d.channel, status: d.status, provider: d.provider ?? null,
       message_id: d.messageId ?? null, content: d.content === undefined ? null : d.content, error: d.error ?? null, attempted: d.attempted === false ? 0 : 1,
-    })))],
+    }))), list.map((d) => d.notificationId)],
   );
 }
 
@@ -582,8 +587,8 @@ export async function finishNotifications(db: Queryable, list: { id: number; sta
     `update notify.ent_notification n
      set notification_status = r.status::notify.notification_status, processed_at = now(), updated_at = now(), error_details = r.details
      from jsonb_to_recordset($1::text::jsonb) as r(id bigint, status text, details jsonb)
-     where n.id = r.id and n.notification_status = 'PROCESSING' returning n.id`,
-    [JSON.stringify(list)],
+     where n.id = r.id and n.id = any($2::bigint[]) and n.notification_status = 'PROCESSING' returning n.id`,
+    [JSON.stringify(list), list.map((r) => r.id)],
   );
   return new Set(rows.map((r) => Number(r.id)));
 }
