@@ -428,17 +428,6 @@ export class QueueClient {
     return (await this.sql.query(q.DELETE_JOB, [id])).length > 0;
   }
 
-  /**
-   * Gives the planner statistics on nova_jobs the first time it holds a backlog, instead of
-   * waiting for autovacuum. Returns whether it analyzed.
-   */
-  async analyzeIfNeeded(): Promise<boolean> {
-    const [row] = await this.sql.query<{ needed: boolean }>(q.NEEDS_ANALYZE);
-    if (!row?.needed) return false;
-    await this.sql.exec(q.ANALYZE_JOBS);
-    return true;
-  }
-
   /** Drops per-minute throughput counters older than `maxAgeMs`. */
   async pruneCounters(maxAgeMs: number): Promise<void> {
     await this.sql.query(q.PRUNE_MINUTES, [maxAgeMs]);

@@ -479,17 +479,6 @@ export const METRICS = `
     (select coalesce(sum(finished), 0) from nova_queue_minutes
      where queue = $1 and minute > now() - interval '1 day')::int as processed_last_day`;
 
-/**
- * Whether nova_jobs holds a backlog but the planner has never had statistics on it (a fresh
- * install: autovacuum analyzes only after about a minute and 50 + 10% changed rows). Without
- * them the planner guesses one row per predicate, and the claim's choice of index becomes a tie.
- */
-export const NEEDS_ANALYZE = `
-  select coalesce(last_analyze, last_autoanalyze) is null and n_live_tup > 1000 as needed
-  from pg_stat_user_tables where relname = 'nova_jobs'`;
-
-export const ANALYZE_JOBS = `analyze nova_jobs`;
-
 /** $1 max age ms: drops per-minute counters older than that. */
 export const PRUNE_MINUTES = `
   delete from nova_queue_minutes where minute < now() - make_interval(secs => $1::float8 / 1000)`;

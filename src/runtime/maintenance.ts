@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import { sampleDepth } from '../queue/history.ts';
 import type { LoopDefinition } from './domain.ts';
+import { analyzeGrownTables } from '../storage/statistics.ts';
 import { pruneWorkers } from './registry.ts';
 
 /**
@@ -10,9 +11,11 @@ import { pruneWorkers } from './registry.ts';
  * - retention trims finished jobs to the newest NOVA_RETAIN_COMPLETED / NOVA_RETAIN_FAILED per
  *   queue and drops those older than NOVA_RETAIN_MAX_AGE_HOURS (one process at a time), with
  *   old throughput counters and processes long gone from the worker registry;
- * - a sample of every queue's depth each minute (one process at a time), for the charts.
+ * - a sample of every queue's depth each minute (one process at a time), for the charts;
+ * - statistics for the planner on `tables` (nova_jobs and the domains' tables) that grew well past
+ *   theirs, instead of waiting for autovacuum (one process at a time).
  */
-export function maintenanceLoops(config: Config): LoopDefinition[] {
+export function maintenanceLoops(config: Config, tables: readonly string[] = ['nova_jobs']): LoopDefinition[] {
   const maxAgeMs = config.NOVA_RETAIN_MAX_AGE_HOURS * 3_600_000;
   return [
     {
@@ -27,13 +30,15 @@ export function maintenanceLoops(config: Config): LoopDefinition[] {
       },
     },
     {
-      // A fresh install's first backlog is claimed with planner statistics, not a guess.
+      // A fresh install's first backlog is claimed, and its growing tables read, with planner
+      // statistics rather than a guess or a plan made for an empty table.
       name: 'nova:analyze',
       role: 'nova',
       intervalMs: 2000,
       singleton: true,
       async run({ services, log }) {
-        if (await services.queue.analyzeIfNeeded()) log.info('analyzed nova_jobs (it had a backlog and no statistics yet)');
+        const analyzed = await analyzeGrownTables(services.sql, tables);
+        if (analyzed.length) log.info('analyzed tables that outgrew their planner statistics', { tables: analyzed });
       },
     },
     {

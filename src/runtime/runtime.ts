@@ -194,7 +194,7 @@ export class Runtime {
     const loopDefs: { def: LoopDefinition; deps: unknown }[] = [
       ...this.active.flatMap(({ domain, deps }) =>
         declared<LoopDefinition>(domain.loops, config).filter((l) => this.roles.has(l.role)).map((def) => ({ def, deps }))),
-      ...maintenanceLoops(config).map((def) => ({ def, deps: undefined })),
+      ...maintenanceLoops(config, ['nova_jobs', ...domains.flatMap((d) => d.owns ?? [])]).map((def) => ({ def, deps: undefined })),
       {
         def: queueHealthLoop(config.NOVA_QUEUE_HEALTH_LOG_MS, async () => ((await this.status()) as { queues: QueueHealth[] }).queues),
         deps: undefined,
