@@ -59,7 +59,7 @@ const OWNERS: Record<string, Owner> = {
   // priority tables are created for fidelity (foreign keys point at them) but Nova writes neither.
   notify: {
     dirs: ['src/notify'],
-    migrations: ['0014_notify.sql', '0030_notify_action_template.sql', '0031_digest_event_time.sql'],
+    migrations: ['0014_notify.sql', '0030_notify_action_template.sql', '0031_digest_event_time.sql', '0032_subscriber_lookup.sql'],
     owns: [
       'notify.ent_notification_template',
       'notify.ent_notification_workflow', 'notify.ent_notification_rule', 'notify.ent_notification', 'notify.ent_subscriber',
