@@ -64,6 +64,17 @@ export interface Ack extends AttemptLease {
  * Stateless apart from the Sql it is given (which it does not close) and the event hub it
  * reports lifecycle changes to.
  */
+/**
+ * The channel a cancel of a running job is announced on, to the processes holding jobs (payload a
+ * CancelNotice). Apart from the event stream, so that a worker process does not have to listen to,
+ * and wake for, every event of every process just to hear of its own jobs' cancels.
+ */
+export const CANCEL_CHANNEL = 'nova_cancel';
+export interface CancelNotice {
+  queue: string;
+  id: number;
+}
+
 export class QueueClient {
   constructor(
     readonly sql: Sql,
@@ -309,14 +320,15 @@ export class QueueClient {
 
   /**
    * Cancels a job: a waiting or parked one is finished as `cancelled` at once; a running one is
-   * flagged, and its handler's signal aborts (at once through the `cancelling` event where events
-   * travel, otherwise at the holder's next heartbeat). Returns what happened, or null when the
-   * job is not live.
+   * flagged, and its handler's signal aborts (at once through a notification on CANCEL_CHANNEL,
+   * otherwise at the holder's next heartbeat). Returns what happened, or null when the job is not
+   * live. The `cancelling` / `cancelled` event goes out for watchers as well.
    */
   async cancel(id: number): Promise<'cancelled' | 'cancelling' | null> {
     const error = JSON.stringify({ name: 'JobCancelled', message: `job ${id} was cancelled` });
     const [row] = await this.sql.query<{ outcome: 'cancelled' | 'cancelling'; queue: string }>(q.CANCEL, [id, error]);
     if (!row) return null;
+    if (row.outcome === 'cancelling') await this.sql.notify(CANCEL_CHANNEL, JSON.stringify({ queue: row.queue, id } satisfies CancelNotice));
     this.events?.emit({ type: row.outcome, queue: row.queue, ids: [id], at: Date.now() });
     return row.outcome;
   }

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { retryDelayMs, toStoredError } from '../queue/backoff.ts';
 import { Defer, InvalidPayload, JobCancelled, Park, PermanentFailure, RetryLater } from '../queue/errors.ts';
 import { EventHub, type EventTransport } from '../queue/events.ts';
-import { QueueClient, type ClaimedJob } from '../queue/queue.ts';
+import { CANCEL_CHANNEL, QueueClient, type CancelNotice, type ClaimedJob } from '../queue/queue.ts';
 import { DEFAULT_RETRY, type Job, type QueueMetrics, type RetryPolicy } from '../queue/types.ts';
 import { migrate, openDatabase, type Sql } from '../storage/index.ts';
 import { Consumer, type ConsumerSource, type JobAbort, type Outcome } from './consumer.ts';
@@ -64,7 +64,7 @@ export class Runtime {
   private readonly queues = new Map<string, RunningQueue>();
   private readonly loops: PeriodicLoop[] = [];
   private readonly active: ActiveDomain[] = [];
-  private unlistenCancel: (() => void) | undefined;
+  private unlistenCancel: (() => Promise<void>) | undefined;
   private health: HealthServer | undefined;
   private api: ApiServer | undefined;
   private unlistenWake: (() => Promise<void>) | undefined;
@@ -186,9 +186,15 @@ export class Runtime {
     this.unlistenWake = await this.sql.listen('nova_wake', (name) => this.queues.get(name)?.consumer.wake());
     for (const { def, deps } of activeQueues) this.startQueue(def, deps);
     // A cancel of a job running here aborts its handler at once (the heartbeat is the fallback).
-    this.unlistenCancel = this.events.on((event) => {
-      if (event.type !== 'cancelling' || !event.queue) return;
-      for (const id of event.ids ?? []) this.queues.get(event.queue)?.consumer.abortJob(id, new JobCancelled(id));
+    // Its own channel: a worker process listens to no event stream (only /ws fan-out does).
+    this.unlistenCancel = await this.sql.listen(CANCEL_CHANNEL, (payload) => {
+      let notice: CancelNotice;
+      try {
+        notice = JSON.parse(payload) as CancelNotice;
+      } catch {
+        return;
+      }
+      this.queues.get(notice.queue)?.consumer.abortJob(notice.id, new JobCancelled(notice.id));
     });
 
     const loopDefs: { def: LoopDefinition; deps: unknown }[] = [
@@ -238,7 +244,7 @@ export class Runtime {
     await this.unlistenWake?.();
     // The API stops first: no new webhooks accepted while the workers drain.
     await this.api?.close();
-    this.unlistenCancel?.();
+    await this.unlistenCancel?.();
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(left())),
       ...this.loops.map((l) => l.stop(left())),
