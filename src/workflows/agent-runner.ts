@@ -57,11 +57,16 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
   const waits = look.then((s) => {
     if (s !== 'waiting') throw new Error(`step ${job.stepId} is ${s ?? 'gone'}`);
   });
-  const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits);
+  let sent!: () => void;
+  const sending = new Promise<void>((resolve) => (sent = resolve));
+  const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits, sent);
   attempt.catch(() => {}); // awaited below, or by the tick, when the step waits
   const status = await look;
   if (status !== 'waiting' && status !== 'completed') return;
   const call = status === 'waiting' ? attempt : undefined;
+  // The tick's replay, which has the model's whole answer time to run in, starts once the request
+  // is on its way: on this process's one thread it would otherwise go first and hold the request.
+  if (call) await Promise.race([sending.then(() => new Promise((resolve) => setImmediate(resolve))), call.catch(() => {})]);
   const outcome = await tickRun(engine, job.runId, ctx, inlineSteps(engine, job, call, ctx.signal));
   if (outcome.ownError !== undefined) throw outcome.ownError;
   if (!call || (await store.stepStatus(sql, job.runId, job.stepId)) !== 'waiting') return;
@@ -112,10 +117,12 @@ async function httpTool(
 
 /**
  * One model call, its tokens streamed to the run's topic; provider faults as the queue's control
- * flow. Its budgets are drawn at once, the request sent once `ready` resolves (never if it rejects).
+ * flow. Its budgets are drawn at once, the request sent once `ready` resolves (never if it rejects);
+ * `onSend` is called as it is handed to the provider's client.
  */
 async function callModel(
   engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal, ready: Promise<void>,
+  onSend?: () => void,
 ): Promise<ModelReply> {
   // The call reads `ready` only when it gets that far (not after a failed budget draw or an
   // abort): unread, its rejection is nobody's error.
@@ -129,7 +136,9 @@ async function callModel(
   let reply: Omit<ModelReply, 'durationMs'>;
   if (model.provider === 'builtin') {
     await ready;
-    reply = await model.call(request as never, onToken, signal);
+    const answer = model.call(request as never, onToken, signal);
+    onSend?.();
+    reply = await answer;
   } else {
     const rpm = config.LLM_REQUESTS_PER_MINUTE ?? 500;
     const tpm = config.LLM_TOKENS_PER_MINUTE ?? 200_000;
@@ -142,7 +151,9 @@ async function callModel(
     try {
       reply = await outbound.call(async (s) => {
         await ready;
-        return model.call(request as never, onToken, s);
+        const answer = model.call(request as never, onToken, s);
+        onSend?.();
+        return answer;
       }, {
         signal,
         budgets: [
