@@ -66,8 +66,9 @@ export interface Ack extends AttemptLease {
  */
 /**
  * The channel a cancel of a running job is announced on, to the processes holding jobs (payload a
- * CancelNotice). Apart from the event stream, so that a worker process does not have to listen to,
- * and wake for, every event of every process just to hear of its own jobs' cancels.
+ * CancelNotice, sent by the cancel statement itself: q.CANCEL). Apart from the event stream, so
+ * that a worker process does not have to listen to, and wake for, every event of every process
+ * just to hear of its own jobs' cancels.
  */
 export const CANCEL_CHANNEL = 'nova_cancel';
 export interface CancelNotice {
@@ -328,7 +329,6 @@ export class QueueClient {
     const error = JSON.stringify({ name: 'JobCancelled', message: `job ${id} was cancelled` });
     const [row] = await this.sql.query<{ outcome: 'cancelled' | 'cancelling'; queue: string }>(q.CANCEL, [id, error]);
     if (!row) return null;
-    if (row.outcome === 'cancelling') await this.sql.notify(CANCEL_CHANNEL, JSON.stringify({ queue: row.queue, id } satisfies CancelNotice));
     this.events?.emit({ type: row.outcome, queue: row.queue, ids: [id], at: Date.now() });
     return row.outcome;
   }

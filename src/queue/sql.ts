@@ -321,7 +321,8 @@ export const WAKE_EXPIRED_PARKED = `
 
 /**
  * $1 id, $2 error jsonb: cancels a job. A waiting or parked one is finished as cancelled at once;
- * a running one is flagged for its holder. Returns the queue and what happened.
+ * a running one is flagged for its holder and announced on `nova_cancel` (delivered at commit, so
+ * never for a cancel that did not happen). Returns the queue and what happened.
  */
 export const CANCEL = `
   with done as (
@@ -331,9 +332,11 @@ export const CANCEL = `
   ), kept as (${keepAs('cancelled')} returning id),
   flagged as (
     update nova_jobs j set cancel_requested = true where j.id = $1 and j.state = 'active'
-    returning j.queue
+    returning j.queue, j.id
+  ), noticed as (
+    select f.queue, pg_notify('nova_cancel', json_build_object('queue', f.queue, 'id', f.id)::text) as sent from flagged f
   )
-  select 'cancelled' as outcome, queue from done union all select 'cancelling', queue from flagged`;
+  select 'cancelled' as outcome, queue from done union all select 'cancelling', queue from noticed`;
 
 /** $1 id, $2 token, $3 error jsonb: finishes a running job whose handler stopped on a cancel. */
 export const FINISH_CANCELLED = `

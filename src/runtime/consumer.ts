@@ -199,11 +199,12 @@ export class Consumer<J extends LeasedJob> {
     };
   }
 
-  /** Aborts a running job's handler (a cancel seen by event); false when it does not run here. */
+  /** Aborts a running job's handler (a cancel notice); false when its handler does not run here. */
   abortJob(id: number, reason: Error): boolean {
     const entry = this.running.get(id);
     if (!entry) {
-      // A buffered job never started: it is dropped and its lease left to the cancel's owner.
+      // Not started (still in the buffer) or not here: a buffered job's cancel is seen by the
+      // heartbeat once it runs.
       return false;
     }
     entry.abort.abort(reason);

@@ -37,8 +37,9 @@ export function maintenanceLoops(config: Config, tables: readonly string[] = ['n
       intervalMs: 2000,
       singleton: true,
       async run({ services, log }) {
-        const analyzed = await analyzeGrownTables(services.sql, tables);
+        const { analyzed, skipped } = await analyzeGrownTables(services.sql, tables);
         if (analyzed.length) log.info('analyzed tables that outgrew their planner statistics', { tables: analyzed });
+        if (skipped.length) log.debug('left tables to analyze next time (locked, or the analysis failed)', { tables: skipped });
       },
     },
     {

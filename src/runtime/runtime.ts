@@ -244,12 +244,13 @@ export class Runtime {
     await this.unlistenWake?.();
     // The API stops first: no new webhooks accepted while the workers drain.
     await this.api?.close();
-    await this.unlistenCancel?.();
     await Promise.all([
       ...[...this.queues.values()].map((q) => q.consumer.stop(left())),
       ...this.loops.map((l) => l.stop(left())),
       this.scheduler?.stop(),
     ]);
+    // Cancels still abort the jobs that finish their work during the drain.
+    await this.unlistenCancel?.();
     // Domains close what their setup opened once nothing of theirs runs any more.
     for (const { domain, deps } of this.active.reverse()) {
       await domain.stop?.(deps).catch((err: unknown) => this.log.warn('domain stop failed', { domain: domain.name, error: err }));

@@ -21,9 +21,24 @@ const GROWN = `
  * Analyzes the tables of `tables` that outgrew their statistics (see GROWN) and returns their
  * names. An analysis also makes PostgreSQL plan again the statements that read the table. A
  * table that keeps growing is analyzed each time it doubles: a handful of times in all.
+ *
+ * An analysis waits at most LOCK_TIMEOUT for its lock: one held by a vacuum, a migration or an
+ * operator's `create index concurrently` makes it give way, and the next round tries again.
  */
-export async function analyzeGrownTables(sql: Sql, tables: readonly string[]): Promise<string[]> {
+export async function analyzeGrownTables(sql: Sql, tables: readonly string[]): Promise<{ analyzed: string[]; skipped: string[] }> {
   const grown = await sql.query<{ name: string }>(GROWN, [tables]);
-  for (const { name } of grown) await sql.exec(`analyze ${name}`);
-  return grown.map((g) => g.name);
+  const analyzed: string[] = [];
+  const skipped: string[] = [];
+  for (const { name } of grown) {
+    try {
+      // `name` is quoted by format('%I.%I') above.
+      await sql.transaction((tx) => tx.exec(`set local lock_timeout = '${LOCK_TIMEOUT}'; analyze ${name}`));
+      analyzed.push(name);
+    } catch {
+      skipped.push(name);
+    }
+  }
+  return { analyzed, skipped };
 }
+
+const LOCK_TIMEOUT = '200ms';

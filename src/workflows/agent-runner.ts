@@ -49,6 +49,8 @@ function modelFor(engine: WorkflowEngine, name: string | null): Promise<AgentMod
  */
 export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: JobContext<AgentJob>): Promise<void> {
   const { sql } = engine.services;
+  // Counted from the job's start, whatever the budget draw and the request take below.
+  const until = Date.now() + INLINE_MODEL_CALLS_MS;
   // The call draws its budgets while its step is looked up, and is sent only if the step waits.
   // A cancelled run needs no model. A completed step: an earlier attempt (even a first one a
   // shutdown handed back) stored the reply and stopped in its inline tick, which this one takes
@@ -67,7 +69,7 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
   // The tick's replay, which has the model's whole answer time to run in, starts once the request
   // is on its way: on this process's one thread it would otherwise go first and hold the request.
   if (call) await Promise.race([sending.then(() => new Promise((resolve) => setImmediate(resolve))), call.catch(() => {})]);
-  const outcome = await tickRun(engine, job.runId, ctx, inlineSteps(engine, job, call, ctx.signal));
+  const outcome = await tickRun(engine, job.runId, ctx, inlineSteps(engine, job, call, ctx.signal, until));
   if (outcome.ownError !== undefined) throw outcome.ownError;
   if (!call || (await store.stepStatus(sql, job.runId, job.stepId)) !== 'waiting') return;
   const reply = await call;
@@ -84,10 +86,10 @@ const INLINE_MODEL_CALLS_MS = 60_000;
 /** The longest an HTTP tool waits in-process between attempts; a longer Retry-After is cut to it. */
 const INLINE_RETRY_CAP_MS = 10_000;
 
-function inlineSteps(engine: WorkflowEngine, job: AgentJob, ownCall: Promise<ModelReply> | undefined, signal: AbortSignal): InlineSteps {
+function inlineSteps(engine: WorkflowEngine, job: AgentJob, ownCall: Promise<ModelReply> | undefined, signal: AbortSignal, until: number): InlineSteps {
   return {
     ownStep: job.stepId,
-    until: Date.now() + INLINE_MODEL_CALLS_MS,
+    until,
     model: (stepId, request, ready) => (stepId === job.stepId && ownCall ? ownCall : callModel(engine, job.runId, stepId, request, signal, ready)),
     http: (stepId, request, options) => httpTool(engine, job.runId, stepId, request, options, signal),
   };
