@@ -20,9 +20,10 @@
  *     the digests and the events they hold. Issue 16's run: BENCH_DIGEST_EVENTS=100000
  *     BENCH_DIGEST_SUBS=1000 BENCH_DIGEST_WINDOW_MS=10000 (exactly one digest per subscriber);
  *  5. peak RSS of the Nova process.
- * Knobs: BENCH_COLD (20), BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200), BENCH_DIGEST_EVENTS (20000; 0
- * skips phase 4), BENCH_DIGEST_SUBS (200), BENCH_DIGEST_WINDOW_MS (2000), NOTIFY_CONCURRENCY (64),
- * WORKFLOW_RUNNER_CONCURRENCY (128), BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
+ * Knobs: BENCH_COLD (20), BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200),
+ * BENCH_DIGEST_EVENTS (20000; 0 skips phase 4), BENCH_DIGEST_SUBS (200), BENCH_DIGEST_WINDOW_MS
+ * (2000), NOTIFY_CONCURRENCY and WORKFLOW_RUNNER_CONCURRENCY (the roles' defaults unless set),
+ * BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
  * BENCH_PG_PID_FILE (a local server's postmaster.pid: its CPU per notification is printed too).
  */
 import { randomUUID } from 'node:crypto';
@@ -60,7 +61,9 @@ const sink = new SmtpSink({ capacity: 100 });
 await sink.start();
 const novaEnv = {
   DATABASE_URL: db.url, PORT: '0', API_HOST: '127.0.0.1', NOTIFY_SMTP_URL: sink.url, NOTIFY_DIGEST_INTERVAL_MS: '200',
-  NOTIFY_CONCURRENCY: env.NOTIFY_CONCURRENCY ?? '64', WORKFLOW_RUNNER_CONCURRENCY: env.WORKFLOW_RUNNER_CONCURRENCY ?? '128', NOVA_DEMO: 'false',
+  // The roles' own concurrency defaults (32 and 64) unless set: what a deployment runs.
+  ...(env.NOTIFY_CONCURRENCY && { NOTIFY_CONCURRENCY: env.NOTIFY_CONCURRENCY }),
+  ...(env.WORKFLOW_RUNNER_CONCURRENCY && { WORKFLOW_RUNNER_CONCURRENCY: env.WORKFLOW_RUNNER_CONCURRENCY }), NOVA_DEMO: 'false',
 };
 const roles = 'api,notifications,workflow-runner';
 let nova: NovaChild = await startNova(roles, novaEnv);
