@@ -53,6 +53,26 @@ const until = async (cond: () => boolean, ms = 5000) => {
 const options = { concurrency: 3, batchSize: 10, pollIntervalMs: 60_000, heartbeatMs: 60_000 };
 
 describe('Consumer', () => {
+  it('finishes a prefetched job cancelled before it starts as cancelled, without running it', async () => {
+    const { source, calls } = memorySource(2);
+    const ran: number[] = [];
+    let release!: () => void;
+    const consumer = new Consumer(source, async (j) => {
+      ran.push(j.id);
+      if (j.id === 1) await new Promise<void>((resolve) => (release = resolve));
+    }, { ...options, concurrency: 1 });
+    consumer.start();
+    // Job 1 runs; job 2 waits in the buffer behind it.
+    await until(() => ran.length === 1 && consumer.stats().buffered === 1);
+    expect(consumer.abortJob(2, new Error('cancelled'))).toBe(true);
+    await until(() => calls.fails.includes(2));
+    expect(consumer.abortJob(3, new Error('not here'))).toBe(false);
+    release();
+    await until(() => consumer.stats().outcomes.completed === 1);
+    expect(ran).toEqual([1]);
+    await consumer.stop(1000);
+  });
+
   it('frees a handler slot as soon as the handler returns, while its ack is still in flight', async () => {
     const { source, calls } = memorySource(30);
     const pendingAcks: (() => void)[] = [];

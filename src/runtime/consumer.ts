@@ -199,15 +199,23 @@ export class Consumer<J extends LeasedJob> {
     };
   }
 
-  /** Aborts a running job's handler (a cancel notice); false when its handler does not run here. */
+  /**
+   * A cancel notice: aborts the job's running handler, or finishes a job still in the buffer as
+   * cancelled without running it (as the heartbeat does). False when the job is not held here.
+   */
   abortJob(id: number, reason: Error): boolean {
     const entry = this.running.get(id);
-    if (!entry) {
-      // Not started (still in the buffer) or not here: a buffered job's cancel is seen by the
-      // heartbeat once it runs.
-      return false;
+    if (entry) {
+      entry.abort.abort(reason);
+      return true;
     }
-    entry.abort.abort(reason);
+    const at = this.buffer.findIndex((j) => j.id === id);
+    if (at < 0) return false;
+    const [job] = this.buffer.splice(at, 1);
+    void this.source.fail(job!, new JobCancelled(id)).then(
+      (outcome) => this.counts[outcome]++,
+      (err: unknown) => this.hooks.onError?.(err, 'cancel'),
+    );
     return true;
   }
 
