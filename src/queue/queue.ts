@@ -70,7 +70,7 @@ export interface Ack extends AttemptLease {
  * that a worker process does not have to listen to, and wake for, every event of every process
  * just to hear of its own jobs' cancels.
  */
-export const CANCEL_CHANNEL = 'nova_cancel';
+export const CANCEL_CHANNEL = q.CANCEL_CHANNEL;
 export interface CancelNotice {
   queue: string;
   id: number;

@@ -319,6 +319,9 @@ export const WAKE_EXPIRED_PARKED = `
   from due where j.id = due.id
   returning j.id, j.queue`;
 
+/** The channel q.CANCEL announces a running job's cancel on (payload `{queue, id}`). */
+export const CANCEL_CHANNEL = 'nova_cancel';
+
 /**
  * $1 id, $2 error jsonb: cancels a job. A waiting or parked one is finished as cancelled at once;
  * a running one is flagged for its holder and announced on `nova_cancel` (delivered at commit, so
@@ -334,7 +337,7 @@ export const CANCEL = `
     update nova_jobs j set cancel_requested = true where j.id = $1 and j.state = 'active'
     returning j.queue, j.id
   ), noticed as (
-    select f.queue, pg_notify('nova_cancel', json_build_object('queue', f.queue, 'id', f.id)::text) as sent from flagged f
+    select f.queue, pg_notify('${CANCEL_CHANNEL}', json_build_object('queue', f.queue, 'id', f.id)::text) as sent from flagged f
   )
   select 'cancelled' as outcome, queue from done union all select 'cancelling', queue from noticed`;
 
