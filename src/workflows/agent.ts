@@ -165,10 +165,21 @@ function isZod(p: unknown): p is ZodType<any> {
   return !!p && typeof (p as { safeParse?: unknown }).safeParse === 'function';
 }
 
+/**
+ * A zod schema's JSON Schema, made once per schema object: every tick replays the agent and
+ * declares its tools again, and the conversion costs about as much as the rest of the replay.
+ * Schemas defined once (at module level) are converted once per process.
+ */
+const jsonSchemas = new WeakMap<ZodType<any>, Record<string, unknown>>();
+
 function jsonSchemaOf(p: ToolParameters | undefined): Record<string, unknown> | null {
   if (p === undefined) return null;
   if (!isZod(p)) return p;
-  const { $schema: _, ...schema } = z.toJSONSchema(p, { unrepresentable: 'any' }) as Record<string, unknown>;
+  let schema = jsonSchemas.get(p);
+  if (!schema) {
+    const { $schema: _, ...rest } = z.toJSONSchema(p, { unrepresentable: 'any' }) as Record<string, unknown>;
+    jsonSchemas.set(p, (schema = rest));
+  }
   return schema;
 }
 

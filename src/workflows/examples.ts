@@ -94,6 +94,12 @@ export const expenseEscalation = defineWorkflow(
   },
 );
 
+/**
+ * The search tool's arguments. Schemas live at module level, made once: a workflow's code runs
+ * again on every tick, and a schema made inside it is converted and compiled again each time.
+ */
+export const searchQuery = z.object({ query: z.string().min(1).max(200) });
+
 /** What the research agent must answer (validated; an invalid answer goes back to the model). */
 export const researchSummary = z.object({
   summary: z.string().min(1).max(2000),
@@ -124,7 +130,7 @@ export const researchAgent = defineWorkflow(
       tools: {
         search: {
           description: 'Search the web; returns titles and URLs.',
-          parameters: z.object({ query: z.string().min(1).max(200) }),
+          parameters: searchQuery,
           http: (args: { query: string }) => ({ url: input.searchUrl.replace('{query}', encodeURIComponent(args.query)) }),
           options: { timeoutMs: 10_000, maxAttempts: 2 },
         },
