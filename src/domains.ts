@@ -22,7 +22,8 @@ import type { WorkflowsConfig } from './workflows/config.ts';
 // up in `notifications` processes too.
 const notify = createNotify({ engine: workflowEngineOf });
 const workflows: WorkflowsDomain = {
-  ...workflowsDomain({ workflows: [...exampleWorkflows, ...notify.workflows] }),
+  // Approvers with an address in NOVA_USERS get their signed links by mail (notify/approval-mail.ts).
+  ...workflowsDomain({ workflows: [...exampleWorkflows, ...notify.workflows], sendLinks: notify.approvalLinks }),
   setupRoles: ['notifications'],
 };
 

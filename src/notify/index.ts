@@ -3,14 +3,15 @@
  * notify.ent_notification to delivery runs of the `notify.deliver` workflow (src/workflows), which
  * send them on their channels (email, in-app, chat, SMS, web push, or Novu forwarding). Routes run on the
  * `api` role; processes running `workflow-runner` set this domain up too, as they execute its
- * delivery runs.
+ * delivery runs, and so do `hitl-worker` processes, which mail approval links (approval-mail.ts).
  *
- * `createNotify` returns the domain and the workflow to declare to the workflows domain; the
- * workflow reads the deps of the runtime that set this domain up, so a process (or a test) that
- * runs several runtimes makes one `createNotify` per runtime.
+ * `createNotify` returns the domain, the workflow to declare to the workflows domain and its
+ * approval link sender (`sendLinks`); both read the deps of the runtime that set this domain up,
+ * so a process (or a test) that runs several runtimes makes one `createNotify` per runtime.
  */
 import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
-import type { Workflow, WorkflowEngine } from '../workflows/index.ts';
+import type { ApprovalLinkSender, Workflow, WorkflowEngine } from '../workflows/index.ts';
+import { approvalLinkMailer } from './approval-mail.ts';
 import { registerNotifyCommands } from './cli.ts';
 import { checkNotifyConfig, notifyConfig, type NotifyConfig } from './config.ts';
 import { deliveryWorkflow } from './deliver.ts';
@@ -51,7 +52,7 @@ export interface NotifyOptions extends NotifySetupOptions {
   engine: (services: Services) => WorkflowEngine;
 }
 
-export function createNotify(options: NotifyOptions): { domain: Domain; workflows: Workflow<any, any>[] } {
+export function createNotify(options: NotifyOptions): { domain: Domain; workflows: Workflow<any, any>[]; approvalLinks: ApprovalLinkSender } {
   let current: NotifyDeps | undefined;
   const deps = () => {
     if (!current) throw new Error('the notify domain is not set up in this process: run workflow-runner with the notify domain declared');
@@ -61,7 +62,7 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
     name: 'notify',
     group: 'notifications',
     roles: [NOTIFICATIONS_ROLE],
-    setupRoles: ['workflow-runner'],
+    setupRoles: ['workflow-runner', 'hitl-worker'],
     config: notifyConfig,
     checkConfig: checkNotifyConfig,
     owns: NOTIFY_TABLES,
@@ -110,5 +111,5 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
       if (current === d) current = undefined;
     },
   });
-  return { domain, workflows: [deliveryWorkflow(deps)] };
+  return { domain, workflows: [deliveryWorkflow(deps)], approvalLinks: approvalLinkMailer(() => current) };
 }

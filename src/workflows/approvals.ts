@@ -155,6 +155,8 @@ export function outcome(a: astore.ApprovalRow, status: 'approved' | 'rejected' |
 /** One approver's own signed links to an approval, for the channel that reaches that person. */
 export interface ApprovalLinkDelivery {
   approver: string;
+  /** The approver's address from NOVA_USERS (`name:token:roles:email`), when it has one. */
+  email?: string;
   approval: ReturnType<typeof approvalJson>;
   /** `approve` is null when the approval has a form: a click cannot carry its data. */
   links: { approve: string | null; reject: string; expiresAt: string };
@@ -198,7 +200,8 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
   for (const user of recipients) {
     const link = (decision: 'approve' | 'reject') =>
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
-    await send({ approver: user, approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } });
+    const email = directory?.byName.get(user)?.email;
+    await send({ approver: user, ...(email && { email }), approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } });
   }
   return recipients.length;
 }

@@ -12,9 +12,13 @@ import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
 
 export interface Directory {
-  byName: Map<string, { roles: string[] }>;
+  /** Each user's roles, and the address their approval links are mailed to, if given. */
+  byName: Map<string, { roles: string[]; email?: string }>;
   tokens: { name: string; digest: Buffer }[];
 }
+
+/** An address approval links can be mailed to: one @, no spaces, a dot in the domain. */
+const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
 
 const digest = (v: string) => createHash('sha256').update(v).digest();
 
@@ -23,12 +27,12 @@ export const usersVariable = z.string().optional().transform((v, ctx): Directory
   if (!v || !v.trim()) return undefined;
   const dir: Directory = { byName: new Map(), tokens: [] };
   for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const [name, token, roles = ''] = entry.split(':');
-    if (!name || !/^[a-zA-Z0-9_.@-]{1,200}$/.test(name) || !token || token.length < 16) {
-      ctx.addIssue({ code: 'custom', message: `each entry must be name:token[:role|role] with a token of at least 16 characters (bad: ${JSON.stringify((name ?? '').slice(0, 40))})` });
+    const [name, token, roles = '', email = '', ...extra] = entry.split(':');
+    if (!name || !/^[a-zA-Z0-9_.@-]{1,200}$/.test(name) || !token || token.length < 16 || extra.length || (email && !EMAIL.test(email))) {
+      ctx.addIssue({ code: 'custom', message: `each entry must be name:token[:role|role[:email]] with a token of at least 16 characters (bad: ${JSON.stringify((name ?? '').slice(0, 40))})` });
       return z.NEVER;
     }
-    dir.byName.set(name, { roles: roles.split('|').map((r) => r.trim()).filter(Boolean) });
+    dir.byName.set(name, { roles: roles.split('|').map((r) => r.trim()).filter(Boolean), ...(email && { email }) });
     dir.tokens.push({ name, digest: digest(token) });
   }
   return dir;

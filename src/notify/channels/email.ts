@@ -30,14 +30,16 @@ export class EmailChannel implements ChannelProvider {
 
   async send(m: OutgoingMessage, signal: AbortSignal): Promise<SendResult> {
     signal.throwIfAborted();
+    return this.mail({
+      to: m.recipient.email!, subject: m.content.subject ?? '(no subject)', html: m.content.body,
+      headers: { 'X-Nova-Notification': String(m.notificationId) },
+    });
+  }
+
+  /** One message straight to the relay, stored nowhere (approval links: approval-mail.ts). */
+  async mail(message: { to: string; subject: string; html: string; text?: string; headers?: Record<string, string> }): Promise<SendResult> {
     try {
-      const info = await this.transport.sendMail({
-        from: this.from,
-        to: m.recipient.email!,
-        subject: m.content.subject ?? '(no subject)',
-        html: m.content.body,
-        headers: { 'X-Nova-Notification': String(m.notificationId) },
-      });
+      const info = await this.transport.sendMail({ from: this.from, ...message });
       return { provider: this.provider, messageId: info.messageId ?? null };
     } catch (err) {
       const code = (err as { responseCode?: number }).responseCode;
