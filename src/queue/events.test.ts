@@ -40,3 +40,19 @@ describe('EventHub notification pacing', () => {
     expect(transport.sentAt.length).toBeGreaterThan(3);
   });
 });
+
+describe('EventHub payloads', () => {
+  it('keeps every notification under 8,000 bytes, counting non-ASCII text in bytes, and loses no event', async () => {
+    const payloads: string[] = [];
+    const hub = new EventHub();
+    await hub.connect({ publish: async (p) => void payloads.push(p), subscribe: async () => async () => {} });
+    // 40 token events of 1,000 CJK characters: 1,000 characters but 3,000 bytes each.
+    const text = '流'.repeat(1000);
+    for (let i = 0; i < 40; i++) hub.emit({ type: 'agent.token', topic: 'run:x', data: { i, text }, at: 1 });
+    await hub.disconnect();
+    for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThan(8000);
+    const received = payloads.flatMap((p) => (JSON.parse(p) as { e: { data: { i: number; text: string } }[] }).e);
+    expect(received.map((e) => e.data.i)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(received.every((e) => e.data.text === text)).toBe(true);
+  });
+});

@@ -43,7 +43,7 @@ const MIN_GAP_MS = 20;
  * end right after its streamed tokens goes at once instead of waiting out the gap behind them.
  */
 const BURST = 3;
-// NOTIFY payloads must stay under 8,000 bytes; leave room for the envelope.
+// NOTIFY payloads must stay under 8,000 bytes (not characters); leave room for the envelope.
 const MAX_PAYLOAD = 7_000;
 
 /**
@@ -153,8 +153,10 @@ export class EventHub {
     this.credit = Math.max(0, this.credits(now) - 1);
     this.creditAt = now;
     this.sending = (async () => {
+      // Each event is serialized once: its text both measures it and goes into the payload.
+      const head = `{"o":${JSON.stringify(this.origin)},"e":[`;
       for (const chunk of chunkEvents(events)) {
-        await transport.publish(JSON.stringify({ o: this.origin, e: chunk })).catch(this.onPublishError);
+        await transport.publish(`${head}${chunk.join(',')}]}`).catch(this.onPublishError);
       }
     })().finally(() => {
       this.sending = undefined;
@@ -164,20 +166,23 @@ export class EventHub {
   }
 }
 
-function chunkEvents(events: NovaEvent[]): NovaEvent[][] {
-  const chunks: NovaEvent[][] = [];
-  let current: NovaEvent[] = [];
+/** The events as JSON texts, grouped so each group fits one notification. */
+function chunkEvents(events: NovaEvent[]): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
   let size = 0;
   for (const event of events) {
     for (const piece of splitIds(event)) {
-      const len = JSON.stringify(piece).length;
+      const text = JSON.stringify(piece);
+      // The limit is in bytes: a text of many non-ASCII characters is up to three times its length.
+      const len = Buffer.byteLength(text);
       if (len > MAX_PAYLOAD) continue; // an oversized data blob cannot travel; local listeners had it
       if (size + len > MAX_PAYLOAD && current.length) {
         chunks.push(current);
         current = [];
         size = 0;
       }
-      current.push(piece);
+      current.push(text);
       size += len + 1;
     }
   }
