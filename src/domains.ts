@@ -8,7 +8,7 @@ import type { DealsConfig } from './deals/config.ts';
 import type { EmailConfig } from './email/config.ts';
 import type { ExtractionConfig } from './extraction/config.ts';
 import { workflowEngineOf, workflowsDomain, type WorkflowsDomain } from './workflows/index.ts';
-import { createNotify } from './notify/index.ts';
+import { approvalLinkMailer, createNotify } from './notify/index.ts';
 import type { NotifyConfig } from './notify/config.ts';
 import { exampleWorkflows } from './workflows/examples.ts';
 import type { WorkflowsConfig } from './workflows/config.ts';
@@ -23,7 +23,7 @@ import type { WorkflowsConfig } from './workflows/config.ts';
 const notify = createNotify({ engine: workflowEngineOf });
 const workflows: WorkflowsDomain = {
   // Approvers with an address in NOVA_USERS get their signed links by mail (notify/approval-mail.ts).
-  ...workflowsDomain({ workflows: [...exampleWorkflows, ...notify.workflows], sendLinks: notify.approvalLinks }),
+  ...workflowsDomain({ workflows: [...exampleWorkflows, ...notify.workflows], sendLinks: approvalLinkMailer() }),
   setupRoles: ['notifications'],
 };
 

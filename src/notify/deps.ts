@@ -29,8 +29,6 @@ export interface NotifyDeps {
   config: NotifyConfig;
   engine: WorkflowEngine;
   channels: Map<ChannelType, ChannelProvider>;
-  /** The SMTP transport of the EMAIL channel, for mail that is stored nowhere (approval links). */
-  email: EmailChannel;
   liquid: Liquid;
   /** `liquid` with parsed templates kept (templates.ts). */
   templates: CompiledTemplates;
@@ -96,7 +94,7 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
   const channels = new Map<ChannelType, ChannelProvider>();
   for (const p of providers) channels.set(p.channel, p);
   return {
-    services, config, engine, channels, email, log, sink, pushService, vapidPublicKey: vapid?.publicKey,
+    services, config, engine, channels, log, sink, pushService, vapidPublicKey: vapid?.publicKey,
     liquid, templates: new CompiledTemplates(liquid), batches: createBatches(services.sql, config),
     novu: config.NOVU_SECRET_KEY ? new NovuClient(config.NOVU_API_URL, config.NOVU_SECRET_KEY, config.NOTIFY_HTTP_TIMEOUT_MS) : undefined,
     close: async () => {

@@ -3,15 +3,15 @@
  * notify.ent_notification to delivery runs of the `notify.deliver` workflow (src/workflows), which
  * send them on their channels (email, in-app, chat, SMS, web push, or Novu forwarding). Routes run on the
  * `api` role; processes running `workflow-runner` set this domain up too, as they execute its
- * delivery runs, and so do `hitl-worker` processes, which mail approval links (approval-mail.ts).
+ * delivery runs. `approvalLinkMailer` (approval-mail.ts) is the workflows domain's approval link
+ * sender, wired in src/domains.ts.
  *
- * `createNotify` returns the domain, the workflow to declare to the workflows domain and its
- * approval link sender (`sendLinks`); both read the deps of the runtime that set this domain up,
- * so a process (or a test) that runs several runtimes makes one `createNotify` per runtime.
+ * `createNotify` returns the domain and the workflow to declare to the workflows domain; the
+ * workflow reads the deps of the runtime that set this domain up, so a process (or a test) that
+ * runs several runtimes makes one `createNotify` per runtime.
  */
 import { defineDomain, defineQueue, type Domain, type Services } from '../runtime/domain.ts';
-import type { ApprovalLinkSender, Workflow, WorkflowEngine } from '../workflows/index.ts';
-import { approvalLinkMailer } from './approval-mail.ts';
+import type { Workflow, WorkflowEngine } from '../workflows/index.ts';
 import { registerNotifyCommands } from './cli.ts';
 import { checkNotifyConfig, notifyConfig, type NotifyConfig } from './config.ts';
 import { deliveryWorkflow } from './deliver.ts';
@@ -22,6 +22,7 @@ import { finishDigest } from './digest-store.ts';
 import { RULE_QUEUE, RuleError, runRuleJob, syncRuleSchedules, type RuleJob } from './rules.ts';
 
 export { notifyConfig, type NotifyConfig } from './config.ts';
+export { approvalLinkMailer } from './approval-mail.ts';
 export { DISPATCH_QUEUE, type DispatchJob } from './dispatch.ts';
 export { DELIVER_WORKFLOW } from './deliver.ts';
 export { DIGEST_QUEUE, type DigestJob } from './digest.ts';
@@ -52,7 +53,7 @@ export interface NotifyOptions extends NotifySetupOptions {
   engine: (services: Services) => WorkflowEngine;
 }
 
-export function createNotify(options: NotifyOptions): { domain: Domain; workflows: Workflow<any, any>[]; approvalLinks: ApprovalLinkSender } {
+export function createNotify(options: NotifyOptions): { domain: Domain; workflows: Workflow<any, any>[] } {
   let current: NotifyDeps | undefined;
   const deps = () => {
     if (!current) throw new Error('the notify domain is not set up in this process: run workflow-runner with the notify domain declared');
@@ -62,7 +63,7 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
     name: 'notify',
     group: 'notifications',
     roles: [NOTIFICATIONS_ROLE],
-    setupRoles: ['workflow-runner', 'hitl-worker'],
+    setupRoles: ['workflow-runner'],
     config: notifyConfig,
     checkConfig: checkNotifyConfig,
     owns: NOTIFY_TABLES,
@@ -111,5 +112,5 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
       if (current === d) current = undefined;
     },
   });
-  return { domain, workflows: [deliveryWorkflow(deps)], approvalLinks: approvalLinkMailer(() => current) };
+  return { domain, workflows: [deliveryWorkflow(deps)] };
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { HttpError } from '../runtime/http-error.ts';
+import type { Services } from '../runtime/domain.ts';
 import type { Queryable } from '../storage/index.ts';
 import type { ApprovalOutcome } from './define.ts';
 import { APPROVAL_QUEUE, TICK_QUEUE, completeAndTick, type WorkflowEngine } from './engine.ts';
@@ -164,15 +165,18 @@ export interface ApprovalLinkDelivery {
 
 /**
  * Hands one approver their links (a mail, a chat message): set with `workflowsDomain({ sendLinks })`.
- * A throw retries the delivery job, which sends every approver fresh links again.
+ * Each approver's links go out apart; a throw (after every approver was tried) retries the
+ * delivery job, which sends every approver fresh links again: a sender swallows what another try
+ * cannot fix (an address refused for good) and throws only what it may.
  */
-export type ApprovalLinkSender = (delivery: ApprovalLinkDelivery) => Promise<void> | void;
+export type ApprovalLinkSender = (delivery: ApprovalLinkDelivery, services: Services) => Promise<void> | void;
 
 /**
  * Job `deliver` (role hitl-worker): publishes the request on `approvals:<user>` for each approver
  * who may decide (and on `approvals:role:<role>`), and hands each of them their signed
  * approve/reject links through the engine's link sender, if one is set. At least once: a retried
- * job publishes again, which an inbox shows as the same approval id.
+ * job publishes again, which an inbox shows as the same approval id, and sends every approver
+ * fresh links again (a mail twice, each link good for one decision).
  *
  * The events carry no link: a link decides as its approver without their personal token, and
  * events reach every holder of the API token (`/ws`) and the database (LISTEN/NOTIFY), so links go
@@ -197,12 +201,15 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
   const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
   const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
   const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
-  for (const user of recipients) {
+  // Each approver apart: one whose channel fails does not keep the others from their links.
+  const sent = await Promise.allSettled(recipients.map(async (user) => {
     const link = (decision: 'approve' | 'reject') =>
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
     const email = directory?.byName.get(user)?.email;
-    await send({ approver: user, ...(email && { email }), approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } });
-  }
+    await send({ approver: user, ...(email && { email }), approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } }, services);
+  }));
+  const failed = sent.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
   return recipients.length;
 }
 

@@ -17,8 +17,8 @@ export interface Directory {
   tokens: { name: string; digest: Buffer }[];
 }
 
-/** An address approval links can be mailed to: one @, no spaces, a dot in the domain. */
-const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
+/** An address approval links can be mailed to: a plain local part, a dotted domain (no lists, no names). */
+const EMAIL = /^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}$/;
 
 const digest = (v: string) => createHash('sha256').update(v).digest();
 
@@ -28,8 +28,12 @@ export const usersVariable = z.string().optional().transform((v, ctx): Directory
   const dir: Directory = { byName: new Map(), tokens: [] };
   for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
     const [name, token, roles = '', email = '', ...extra] = entry.split(':');
-    if (!name || !/^[a-zA-Z0-9_.@-]{1,200}$/.test(name) || !token || token.length < 16 || extra.length || (email && !EMAIL.test(email))) {
+    if (!name || !/^[a-zA-Z0-9_.@-]{1,200}$/.test(name) || !token || token.length < 16 || extra.length) {
       ctx.addIssue({ code: 'custom', message: `each entry must be name:token[:role|role[:email]] with a token of at least 16 characters (bad: ${JSON.stringify((name ?? '').slice(0, 40))})` });
+      return z.NEVER;
+    }
+    if (email && (email.length > 254 || !EMAIL.test(email))) {
+      ctx.addIssue({ code: 'custom', message: `the address of ${JSON.stringify(name)} is not a plain email address (name:token:roles:email)` });
       return z.NEVER;
     }
     dir.byName.set(name, { roles: roles.split('|').map((r) => r.trim()).filter(Boolean), ...(email && { email }) });

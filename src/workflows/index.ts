@@ -91,8 +91,9 @@ export function workflowsDomain(options: {
         name: APPROVAL_QUEUE,
         role: HITL_ROLE,
         schema: approvalJob,
-        // Both jobs are safe on any number of replicas: a delivery only publishes, and a timeout
-        // applies under the approval's row lock only while the approval is still pending.
+        // Both jobs are safe on any number of replicas: a delivery publishes and hands out links
+        // (again when retried), and a timeout applies under the approval's row lock only while
+        // the approval is still pending.
         handler: async (payload, ctx) => {
           if (payload.kind === 'deliver') {
             await deliver(ctx.deps, payload.approvalId);

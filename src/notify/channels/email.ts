@@ -13,12 +13,19 @@ export class EmailChannel implements ChannelProvider {
   readonly provider = 'smtp';
   private readonly transport: Transporter;
 
-  constructor(smtpUrl: string, private readonly from: string) {
+  /**
+   * `pooled` (default): up to 8 connections kept open, for the delivery path; otherwise one
+   * connection per message, nothing left open. `timeoutMs` bounds connecting, the greeting and
+   * an idle socket (nodemailer's own defaults are minutes).
+   */
+  constructor(smtpUrl: string, private readonly from: string, options: { pooled?: boolean; timeoutMs?: number } = {}) {
     const url = new URL(smtpUrl);
+    const t = options.timeoutMs;
     this.transport = nodemailer.createTransport({
       host: url.hostname, port: Number(url.port) || (url.protocol === 'smtps:' ? 465 : 587), secure: url.protocol === 'smtps:',
       ...(url.username && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
-      pool: true, maxConnections: 8, maxMessages: 10_000,
+      ...(options.pooled === false ? {} : { pool: true, maxConnections: 8, maxMessages: 10_000 }),
+      ...(t && { connectionTimeout: t, greetingTimeout: t, socketTimeout: t }),
       // A fixed EHLO name: nodemailer would otherwise look the machine's name up for every connection.
       name: 'nova.local',
     });
