@@ -9,7 +9,8 @@
  *     pool opens its connections on these sends, and the sink (like many relays) greets a new
  *     connection only after a pause; their insert → accepted times are printed apart;
  *  1. latency, on the warm process: BENCH_LATENCY rows inserted PENDING one by one (raw SQL, as
- *     any producer); insert commit → the sink accepted the message (p50 / p99);
+ *     any producer), BENCH_LATENCY_GAP_MS (5) apart; insert commit → the sink accepted the message
+ *     (p50 / p99), with the insert rate that gap gave;
  *  2. throughput: BENCH_BURST rows (email + in-app each) inserted in one statement; deliveries/s
  *     until every delivery is SENT;
  *  3. in-app over /ws, once the burst's runs have all finished: BENCH_WS in-app notifications;
@@ -20,7 +21,7 @@
  *     the digests and the events they hold. Issue 16's run: BENCH_DIGEST_EVENTS=100000
  *     BENCH_DIGEST_SUBS=1000 BENCH_DIGEST_WINDOW_MS=10000 (exactly one digest per subscriber);
  *  5. peak RSS of the Nova process.
- * Knobs: BENCH_COLD (20), BENCH_LATENCY (300), BENCH_BURST (5000), BENCH_WS (200),
+ * Knobs: BENCH_COLD (20), BENCH_LATENCY (300), BENCH_LATENCY_GAP_MS (5), BENCH_BURST (5000), BENCH_WS (200),
  * BENCH_DIGEST_EVENTS (20000; 0 skips phase 4), BENCH_DIGEST_SUBS (200), BENCH_DIGEST_WINDOW_MS
  * (2000), NOTIFY_CONCURRENCY and WORKFLOW_RUNNER_CONCURRENCY (the roles' defaults unless set),
  * BENCH_NODE_ARGS (node flags for the Nova process), BENCH_KEEP_DB, BENCH_LOG_STATEMENTS,
@@ -37,6 +38,8 @@ import { cpuMs, envInt, mb, rssBytes, scratchDatabase, serverCpuMs, startNova, t
 const env = process.env;
 const int = envInt;
 const LATENCY = int('BENCH_LATENCY', 300);
+/** The pause after each insert of the latency phase (the rate is printed with the figures). */
+const LATENCY_GAP_MS = int('BENCH_LATENCY_GAP_MS', 5);
 /** Sends made right after the start, at once: they open the SMTP pool's connections. */
 const COLD = int('BENCH_COLD', 20);
 const BURST = int('BENCH_BURST', 5000);
@@ -115,18 +118,27 @@ try {
 
   // 1. latency: insert → SMTP accepted, on the warm process
   const inserted = new Map<number, number>();
+  const cpu = () => [cpuMs(nova.child.pid), serverCpuMs(), (process.cpuUsage().user + process.cpuUsage().system) / 1000];
+  const cpuPer = (before: (number | null)[], after: (number | null)[], n: number) => {
+    const per = (i: number) => (before[i] === null ? '? (set BENCH_PG_PID_FILE)' : ((after[i]! - before[i]!) / n).toFixed(2));
+    return `Nova ${per(0)}, PostgreSQL ${per(1)}, this process (SMTP sink, polling) ${per(2)}`;
+  };
+  const latencyCpu = cpu();
+  const latencyFrom = performance.now();
   for (let i = 0; i < LATENCY; i++) {
     const [row] = await insertOne(email.id, subs[i % subs.length]!, i);
     inserted.set(row!.id, Date.now());
-    await sleep(5);
+    await sleep(LATENCY_GAP_MS);
   }
+  const insertRate = LATENCY / ((performance.now() - latencyFrom) / 1000);
   const deadline = Date.now() + 60_000;
   while ([...inserted.keys()].some((id) => !accepted.has(id)) && Date.now() < deadline) await sleep(20);
   const lat = [...inserted].filter(([id]) => accepted.has(id)).map(([id, t]) => accepted.get(id)! - t);
-  console.log(`insert PENDING → SMTP accepted (${lat.length}/${LATENCY}): p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (targets 50 / 200)`);
+  console.log(`insert PENDING → SMTP accepted (${lat.length}/${LATENCY}, ${insertRate.toFixed(0)} inserts/s): p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (targets 50 / 200)`);
+  // One at a time, each notification pays for its statements alone (no batch shares them).
+  console.log(`  CPU per notification (ms), one at a time: ${cpuPer(latencyCpu, cpu(), LATENCY)}`);
 
   // 2. throughput: one statement inserts BURST notifications of two channels each
-  const cpu = () => [cpuMs(nova.child.pid), serverCpuMs(), (process.cpuUsage().user + process.cpuUsage().system) / 1000];
   const cpuBefore = cpu();
   const t0 = Date.now();
   const burst = await db.sql.query<{ id: number }>(
@@ -143,9 +155,7 @@ try {
     if (r!.n >= BURST * 2 || Date.now() - t0 > 300_000) {
       const s = (Date.now() - t0) / 1000;
       console.log(`throughput: ${r!.n} deliveries (email + in-app) of ${BURST} notifications in ${s.toFixed(1)} s = ${Math.round(r!.n / s)} deliveries/s (target ≥ 1,000)`);
-      const cpuAfter = cpu();
-      const per = (i: number) => (cpuBefore[i] === null ? '? (set BENCH_PG_PID_FILE)' : ((cpuAfter[i]! - cpuBefore[i]!) / BURST).toFixed(2));
-      console.log(`  CPU per notification (ms): Nova ${per(0)}, PostgreSQL ${per(1)}, this process (SMTP sink, polling) ${per(2)}`);
+      console.log(`  CPU per notification (ms): ${cpuPer(cpuBefore, cpu(), BURST)}`);
       break;
     }
     await sleep(200);
