@@ -69,7 +69,7 @@ describe('approval mail', () => {
     const sink = new SmtpSink();
     await sink.start();
     try {
-      const complete = { NOTIFY_SMTP_URL: sink.url, APPROVAL_LINK_BASE_URL: 'https://n.example', APPROVAL_LINK_SECRET: SECRET };
+      const complete = { NOTIFY_SMTP_URL: sink.url, NOTIFY_EMAIL_FROM: 'Nova <n@nova.local>', APPROVAL_LINK_BASE_URL: 'https://n.example', APPROVAL_LINK_SECRET: SECRET };
       for (const missing of ['NOTIFY_SMTP_URL', 'APPROVAL_LINK_BASE_URL', 'APPROVAL_LINK_SECRET'] as const) {
         const warnings: string[] = [];
         const services = { config: { ...complete, [missing]: undefined }, log: { warn: (m: string) => void warnings.push(m) } } as unknown as Services;

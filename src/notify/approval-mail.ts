@@ -46,7 +46,8 @@ export function approvalLinkMailer() {
     }
     let transport = transports.get(services);
     if (!transport) {
-      transport = new EmailChannel(config.NOTIFY_SMTP_URL!, config.NOTIFY_EMAIL_FROM ?? 'Nova <notifications@nova.local>', { pooled: false, timeoutMs: SMTP_TIMEOUT_MS });
+      // NOTIFY_EMAIL_FROM has its default wherever NOTIFY_SMTP_URL was read: the notify domain's config.
+      transport = new EmailChannel(config.NOTIFY_SMTP_URL!, config.NOTIFY_EMAIL_FROM!, { pooled: false, timeoutMs: SMTP_TIMEOUT_MS });
       transports.set(services, transport);
     }
     try {

@@ -201,15 +201,20 @@ export async function deliver(engine: WorkflowEngine, approvalId: string): Promi
   const ttl = config.APPROVAL_LINK_TTL_MS ?? 7 * 86_400_000;
   const exp = Math.min(Date.now() + ttl, a.timeout_at ? a.timeout_at.getTime() : Infinity);
   const base = config.APPROVAL_LINK_BASE_URL ?? (services.config as { NOVA_API_URL?: string }).NOVA_API_URL ?? '';
-  // Each approver apart: one whose channel fails does not keep the others from their links.
-  const sent = await Promise.allSettled(recipients.map(async (user) => {
+  // One approver after another (a role of hundreds opens no hundreds of connections at once), each
+  // apart: one whose channel fails does not keep the others from their links.
+  let failed: { error: unknown } | undefined;
+  for (const user of recipients) {
     const link = (decision: 'approve' | 'reject') =>
       `${base}/api/approvals/${a.id}/${decision}?token=${signLink(engine.linkSecret, { approvalId: a.id, approver: user, decision, exp })}`;
     const email = directory?.byName.get(user)?.email;
-    await send({ approver: user, ...(email && { email }), approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } }, services);
-  }));
-  const failed = sent.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
+    try {
+      await send({ approver: user, ...(email && { email }), approval, links: { approve: a.form ? null : link('approve'), reject: link('reject'), expiresAt: new Date(exp).toISOString() } }, services);
+    } catch (error) {
+      failed ??= { error };
+    }
+  }
+  if (failed) throw failed.error;
   return recipients.length;
 }
 
