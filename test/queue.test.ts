@@ -90,31 +90,6 @@ describe.each(backends)('queue engine on $name', (backend) => {
     expect((await q.claim(name, { ...lease, limit: 1 })).map((j) => j.payload)).toEqual(['later']);
   });
 
-  it('tells when the next delayed job is due with the jobs of a short claim, without a statement of its own', async () => {
-    const name = fresh();
-    await q.send(name, 'now');
-    const before = Date.now();
-    await q.send(name, 'later', { delayMs: 60_000 });
-    const statements: string[] = [];
-    const counting = new QueueClient({ ...db.sql, query: (text: string, params?: readonly unknown[]) => (statements.push(text), db.sql.query(text, params)) } as never);
-    expect((await counting.claim(name, { ...lease, limit: 5 })).map((j) => j.payload)).toEqual(['now']);
-    const due = (await counting.nextDueAt(name))!.getTime();
-    expect(due).toBeGreaterThanOrEqual(before + 60_000 - 5);
-    expect(due).toBeLessThanOrEqual(Date.now() + 60_000 + 5);
-    expect(statements).toHaveLength(1); // the claim alone
-    // Read once: asked again, and after a claim that found nothing, it asks the database.
-    expect((await counting.nextDueAt(name))!.getTime()).toBe(due);
-    expect(await counting.claim(name, { ...lease, limit: 5 })).toEqual([]);
-    expect((await counting.nextDueAt(name))!.getTime()).toBe(due);
-    expect(statements).toHaveLength(4);
-    // A queue with nothing delayed: null, from the claim.
-    const other = fresh();
-    await q.send(other, 'only');
-    expect(await counting.claim(other, { ...lease, limit: 5 })).toHaveLength(1);
-    expect(await counting.nextDueAt(other)).toBeNull();
-    expect(statements).toHaveLength(5);
-  });
-
   it('re-delivers a job whose holder vanished once its lease expires, and refuses the stale ack', async () => {
     const name = fresh();
     const id = await q.send(name, 'work');

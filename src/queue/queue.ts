@@ -19,8 +19,6 @@ interface JobRow {
   last_error: StoredError | null;
   wake: Wake | null;
   charged: boolean;
-  /** When the queue's next delayed job is due, as the claim saw it (CLAIM and CLAIM_UNGROUPED). */
-  next_due?: Date | null;
 }
 
 export interface ClaimOptions {
@@ -79,9 +77,6 @@ export interface CancelNotice {
 }
 
 export class QueueClient {
-  /** Per queue, the next due time its last claim returned with its jobs, until nextDueAt reads it. */
-  private readonly dueAfterClaim = new Map<string, Date | null>();
-
   constructor(
     readonly sql: Sql,
     private readonly events?: EventHub,
@@ -225,9 +220,6 @@ export class QueueClient {
       });
     }
     if (rows.length) this.events?.emit({ type: 'started', queue, ids: rows.map((r) => r.id), at: Date.now() });
-    // A grouped claim's rows (and an empty claim) say nothing of what comes next: ask then.
-    if (groupConcurrency === undefined && rows.length) this.dueAfterClaim.set(queue, rows[0]!.next_due ?? null);
-    else this.dueAfterClaim.delete(queue);
     return rows.map(toJob<P>);
   }
 
@@ -453,17 +445,8 @@ export class QueueClient {
     await this.sql.query(q.PRUNE_MINUTES, [maxAgeMs]);
   }
 
-  /**
-   * When the next queued job of `queue` is due, or null when none is queued. Right after a claim
-   * that returned jobs, the due time that claim returned with them (once): a consumer asks this
-   * after every claim that came back short, which at a few jobs a second is every claim.
-   */
+  /** When the next queued job of `queue` is due, or null when none is queued. */
   async nextDueAt(queue: string): Promise<Date | null> {
-    if (this.dueAfterClaim.has(queue)) {
-      const at = this.dueAfterClaim.get(queue)!;
-      this.dueAfterClaim.delete(queue);
-      return at;
-    }
     const [row] = await this.sql.query<{ run_at: Date | null }>(q.NEXT_DUE, [queue]);
     return row?.run_at ?? null;
   }

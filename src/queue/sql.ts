@@ -95,14 +95,7 @@ const LEASE = `state = 'active', attempts = j.attempts + (next.n <= $5)::int,
   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),
   locked_by = $4, started_at = case when next.n <= $5 then now() end`;
 
-/*
- * With the claimed rows, when the queue's next delayed job is due: a claim that comes back short
- * leaves its consumer asleep until then, and needs no statement of its own to learn when that is.
- * The statement's snapshot still shows the rows it claims as queued; they are due, the delayed
- * ones are not. (Evaluated once per statement: the subquery is uncorrelated.)
- */
-const CLAIMED = `${JOB_COLUMNS}, next.n <= $5 as charged,
-  (select min(d.run_at) from nova_jobs d where d.queue = $1 and d.state = 'queued' and d.run_at > now()) as next_due`;
+const CLAIMED = `${JOB_COLUMNS}, next.n <= $5 as charged`;
 
 /*
  * A claim commits without waiting for its WAL flush (synchronous_commit off for its own
