@@ -25,7 +25,7 @@ export const notifyConfig = z.object({
   /** A PROCESSING row untouched this long is handed to its run again (a crash between claim and start). */
   NOTIFY_STALE_PROCESSING_MS: int(300_000, 1000),
   /** Dispatch jobs handled at once per `notifications` process. */
-  NOTIFY_CONCURRENCY: int(32, 1, 10_000),
+  NOTIFY_CONCURRENCY: int(64, 1, 10_000),
   /** SMTP relay (smtp:// or smtps://user:pass@host:port); unset, an in-process SMTP sink captures mail. */
   NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   NOTIFY_EMAIL_FROM: z.string().min(3).default('Nova <notifications@nova.local>'),

@@ -1,14 +1,18 @@
 /**
- * Role `notifications`: hands due notifications to delivery runs. A row becomes due (inserted
- * PENDING and published, by the API, SQL or a rule) and the table's trigger queues one
+ * Role `notifications`: delivers due notifications as runs of `notify.deliver`. A row becomes due
+ * (inserted PENDING and published, by the API, SQL or a rule) and the table's trigger queues one
  * `notify.dispatch` job for it at once (dedup key `notification-<id>`, delayed to scheduled_for).
- * The seed's three pollers stay as the safety net, each a singleton loop that only queues the
- * same deduplicated jobs; the claim in the job (a conditional update) and the run's idempotency
- * key `notification-<id>-<dispatch>` make a second job or a second replica a no-op.
+ * The job claims the row, starts the run and executes it at once, under its own lease, as a
+ * workflow-runner tick would: no hand-off through a tick job between the two roles. What the run
+ * waits for later (a send's retry backoff, quiet hours) comes back as ticks for role
+ * workflow-runner. The seed's three pollers stay as the safety net, each a singleton loop that
+ * only queues the same deduplicated jobs; the claim in the job (a conditional update) and the
+ * run's idempotency key `notification-<id>-<dispatch>` make a second job or a second replica a
+ * no-op.
  */
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext, LoopContext } from '../runtime/domain.ts';
-import { startRun } from '../workflows/index.ts';
+import { startRun, tickRun, TICK_QUEUE } from '../workflows/index.ts';
 import type { NotifyDeps } from './deps.ts';
 import { DELIVER_WORKFLOW } from './deliver.ts';
 import * as store from './store.ts';
@@ -18,7 +22,11 @@ export type DispatchJob = { notificationId: number };
 
 export const dedupKey = (id: number) => `notification-${id}`;
 
-export async function dispatch(deps: NotifyDeps, job: DispatchJob): Promise<unknown> {
+/**
+ * Claims the row and starts its run. In a job (`ctx`), ticks the run at once under the job's
+ * lease; without one (the API's trigger-async), leaves the run to role workflow-runner.
+ */
+export async function dispatch(deps: NotifyDeps, job: DispatchJob, ctx?: JobContext<unknown>): Promise<unknown> {
   const { sql } = deps.services;
   // Claims (and run ids below) of the dispatch jobs this process runs at once share a statement.
   const claim = await deps.batches.claim.add(job.notificationId);
@@ -30,15 +38,20 @@ export async function dispatch(deps: NotifyDeps, job: DispatchJob): Promise<unkn
     }
     return { dispatched: false, status: n?.notification_status ?? 'missing' };
   }
+  // In a job, no tick job: this job runs the first tick itself. If it dies first, its next
+  // attempt finds the row PROCESSING, the same run by its key, and ticks it then.
   const { run, created } = await startRun(deps.engine, DELIVER_WORKFLOW, { notificationId: job.notificationId, dispatch: claim.dispatch }, {
-    idempotencyKey: `${dedupKey(job.notificationId)}-${claim.dispatch}`, submittedBy: 'notifications',
+    idempotencyKey: `${dedupKey(job.notificationId)}-${claim.dispatch}`, submittedBy: 'notifications', ...(ctx && { tick: false }),
   });
-  await deps.batches.setRun.add({ id: job.notificationId, runId: run.id });
+  const [, tick] = await Promise.all([deps.batches.setRun.add({ id: job.notificationId, runId: run.id }), ctx && tickRun(deps.engine, run.id, ctx)]);
+  // Not taken here (another tick holds it, it ended, or this process does not declare its
+  // version): a tick for role workflow-runner, which finds what to do, if anything.
+  if (tick?.skipped) await deps.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId: run.id } }]);
   return { dispatched: true, dispatch: claim.dispatch, runId: run.id, created };
 }
 
 export function dispatchHandler(deps: NotifyDeps) {
-  return (payload: DispatchJob, _ctx: JobContext<DispatchJob, NotifyDeps>) => dispatch(deps, payload);
+  return (payload: DispatchJob, ctx: JobContext<DispatchJob, NotifyDeps>) => dispatch(deps, payload, ctx);
 }
 
 async function enqueue(ctx: LoopContext<NotifyDeps>, ids: number[]): Promise<void> {

@@ -2,9 +2,10 @@
  * Notifications (seed 002, XNovu): role `notifications` dispatches due rows of
  * notify.ent_notification to delivery runs of the `notify.deliver` workflow (src/workflows), which
  * send them on their channels (email, in-app, chat, SMS, web push, or Novu forwarding). Routes run on the
- * `api` role; processes running `workflow-runner` set this domain up too, as they execute its
- * delivery runs. `approvalLinkMailer` (approval-mail.ts) is the workflows domain's approval link
- * sender, wired in src/domains.ts.
+ * `api` role. A dispatch job executes its delivery run's first tick itself; processes running
+ * `workflow-runner` set this domain up too, as they execute the ticks after it (a send's retry).
+ * `approvalLinkMailer` (approval-mail.ts) is the workflows domain's approval link sender, wired in
+ * src/domains.ts.
  *
  * `createNotify` returns the domain and the workflow to declare to the workflows domain; the
  * workflow reads the deps of the runtime that set this domain up, so a process (or a test) that
@@ -75,8 +76,9 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
       defineQueue({
         name: DISPATCH_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: DispatchJob, ctx) => dispatchHandler(ctx.deps)(payload, ctx),
         concurrency: (c as NotifyConfig).NOTIFY_CONCURRENCY, batchSize: 64,
-        // A dispatch only claims a row and starts a run; it fails on infrastructure errors alone.
-        retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 }, timeoutMs: 60_000,
+        // A dispatch claims a row, starts its run and ticks it (the sends' own failures are the
+        // run's data): it fails on infrastructure errors alone.
+        retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 }, timeoutMs: 300_000,
       }),
       defineQueue({
         name: DIGEST_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: DigestJob, ctx) => sendDigest(ctx.deps, payload, ctx),

@@ -37,8 +37,10 @@ export interface InlineOutcome {
 }
 
 /**
- * Ticks a run under the lease of `ctx`'s job: a `workflow.tick` job, or an agent job running an
- * inline tick (`inline`), whose agent sub-steps execute in this process.
+ * Ticks a run under the lease of `ctx`'s job: a `workflow.tick` job, an agent job running an
+ * inline tick (`inline`), whose agent sub-steps execute in this process, or a notification's
+ * dispatch job running the delivery run it started without a tick (notify/dispatch.ts). Outside
+ * a `workflow.tick` job, a run whose workflow this process does not declare is skipped.
  */
 export async function tickRun(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<InlineOutcome> {
   await engine.ready;
@@ -86,7 +88,8 @@ async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobCon
   if (!def) {
     // Another runner (a newer or older deployment) may declare this version; hand the run back.
     await store.releaseRun(services.sql, run.id, token, run.was === 'running' ? 'waiting' : run.was);
-    if (inline) return { wake: false, undeclared: true };
+    // A tick inside another role's job (an agent job, a notification's dispatch) hands it back.
+    if (inline || ctx.job.queue !== TICK_QUEUE) return { wake: false, undeclared: true };
     throw new RetryLater(5000, `workflow ${run.workflow} version ${run.version} is not declared in this process`);
   }
   if (run.deadline_at && run.deadline_at.getTime() <= Date.now()) {

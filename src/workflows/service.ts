@@ -17,6 +17,12 @@ export interface StartOptions {
   /** Pin a version; default the newest (code declared in this process, or the document's tag). */
   version?: number;
   submittedBy?: string;
+  /**
+   * False: no tick is queued for role workflow-runner; the caller ticks the run itself, at once,
+   * under its own job's lease (runner.ts tickRun), as notifications' dispatch does. A crash before
+   * that tick leaves the run to the caller's job's next attempt.
+   */
+  tick?: boolean;
 }
 
 export async function startRun(engine: WorkflowEngine, workflow: Workflow<any, any> | string, input: unknown, options: StartOptions = {}): Promise<{ run: store.RunRow; created: boolean }> {
@@ -25,7 +31,7 @@ export async function startRun(engine: WorkflowEngine, workflow: Workflow<any, a
   const result = await engine.starts.add({
     id: randomUUID(), workflow: target.name, version: target.version, input: target.input,
     idempotencyKey: options.idempotencyKey ?? null, concurrencyKey: target.concurrencyKey,
-    submittedBy: options.submittedBy ?? 'system', timeoutMs: target.timeoutMs,
+    submittedBy: options.submittedBy ?? 'system', timeoutMs: target.timeoutMs, ...(options.tick === false && { tick: false }),
   });
   if (result.created) publishRun(engine.services, 'run.queued', result.run, { version: result.run.version });
   return result;

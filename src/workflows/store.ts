@@ -113,6 +113,8 @@ export interface NewRun {
   concurrencyKey?: string | null;
   submittedBy?: string;
   timeoutMs?: number | null;
+  /** False: no first tick is queued; the caller ticks the run under its own job (runner.ts tickRun). */
+  tick?: boolean;
 }
 
 /**
@@ -140,8 +142,9 @@ export type TickEnqueue = (source: string, payload: string, queueParam: string, 
 
 /**
  * insertRuns that, given `ticks` (the tick queue's name and its enqueue SQL), queues each created
- * run's first tick, and one at its deadline when it has one, in the same statement: a start is
- * one round trip, atomic without a transaction. Returns the ids of the jobs queued too.
+ * run's first tick (unless its `tick` is false), and one at its deadline when it has one, in the
+ * same statement: a start is one round trip, atomic without a transaction. Returns the ids of the
+ * jobs queued too.
  */
 export async function insertRunsTicked(
   db: Queryable, runs: readonly NewRun[], ticks?: { queue: string; enqueue: TickEnqueue },
@@ -149,7 +152,7 @@ export async function insertRunsTicked(
   if (runs.length === 0) return { runs: [], jobIds: [] };
   const queued = ticks
     ? `, ticks as (
-         select r.id as run_id, null::timestamptz as at from r
+         select r.id as run_id, null::timestamptz as at from r join x on x.id::uuid = r.id where x.tick
          union all
          select r.id, r.deadline_at + interval '10 milliseconds' from r where r.deadline_at is not null
        ), ${ticks.enqueue('ticks', `jsonb_build_object('runId', ticks.run_id)`, '$2', 'ticks.at')}`
@@ -159,7 +162,7 @@ export async function insertRunsTicked(
        select e->>'id' as id, e->>'workflow' as workflow, (e->>'version')::int as version, e->'input' as input,
               e->>'idempotencyKey' as idempotency_key, (e->>'parentRunId')::uuid as parent_run_id, e->>'parentStepId' as parent_step_id,
               e->>'concurrencyKey' as concurrency_key, coalesce(e->>'submittedBy', 'system') as submitted_by, (e->>'timeoutMs')::float8 as timeout_ms,
-              ordinality
+              coalesce((e->>'tick')::boolean, true) as tick, ordinality
        from jsonb_array_elements($1::text::jsonb) with ordinality as t(e, ordinality)
      ), r as (
        insert into runs (id, workflow, version, input, idempotency_key, parent_run_id, parent_step_id, concurrency_key, submitted_by, deadline_at)

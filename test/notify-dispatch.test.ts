@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SmtpSink } from '../src/emulators/smtp/index.ts';
+import { createNotify } from '../src/notify/index.ts';
+import * as store from '../src/notify/store.ts';
+import { upsertSubscriber } from '../src/notify/subscribers-store.ts';
+import type { Runtime } from '../src/runtime/runtime.ts';
+import { TICK_QUEUE, workflowEngineOf, workflowsDomain, type WorkflowsDomain } from '../src/workflows/index.ts';
+import * as runs from '../src/workflows/store.ts';
+import { backends, type TestDb } from './helpers/db.ts';
+import { startRuntime, until } from './helpers/runtime.ts';
+
+/** A process's domains: its notify domain and the workflows engine it sets up for it. */
+function processDomains() {
+  const notify = createNotify({ engine: workflowEngineOf });
+  const wf: WorkflowsDomain = { ...workflowsDomain({ workflows: notify.workflows }), setupRoles: ['notifications'] };
+  return [wf, notify.domain];
+}
+
+// The dispatch job runs the delivery run it starts, under its own lease: role `notifications`
+// alone delivers, with no workflow-runner and no tick job in between.
+describe.each(backends)('the dispatch job ticks its run on $name', (backend) => {
+  let db: TestDb;
+  let runtime: Runtime | undefined;
+  const sink = new SmtpSink();
+  let workflowId: number;
+
+  beforeAll(async () => {
+    db = await backend.create();
+    await sink.start();
+    await store.upsertTemplate(db.sql, { key: 'd-email', channel: 'EMAIL', subject: 'n{{ n }}', body: 'body {{ n }}' });
+    workflowId = (await store.upsertWorkflow(db.sql, { key: 'direct', defaultChannels: ['EMAIL'], templates: { EMAIL: 'd-email' } })).id;
+  });
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+  });
+  afterAll(async () => {
+    await sink.stop();
+    await db?.drop();
+  });
+
+  // Inserted PENDING by SQL: the trigger queues its dispatch job, which waits for a consumer.
+  async function pending(n: number): Promise<{ id: number; address: string }> {
+    const sub = randomUUID();
+    const address = `${sub.slice(0, 8)}@example.com`;
+    await upsertSubscriber(db.sql, { subscriberId: sub, email: address });
+    const [row] = await db.sql.query<{ id: number }>(
+      `insert into notify.ent_notification (name, payload, recipients, channels, notification_workflow_id, publish_status)
+       values ($1, $2::text::jsonb, array[$3::uuid], array['EMAIL']::notify.notification_channel_type[], $4, 'PUBLISH') returning id`,
+      [`direct ${n}`, JSON.stringify({ n }), sub, workflowId],
+    );
+    return { id: row!.id, address };
+  }
+
+  const status = async (id: number) => (await store.getNotification(db.sql, id))?.notification_status;
+  const start = async () => (runtime = await startRuntime(db, processDomains(), {
+    WORKER_TYPE: 'notifications', NOTIFY_SMTP_URL: sink.url, POLL_INTERVAL_MS: '60000', SCHEDULED_POLL_INTERVAL_MS: '60000', FAILED_POLL_INTERVAL_MS: '60000',
+  }));
+
+  it('delivers with role notifications alone, queuing no tick for the run', async () => {
+    await start();
+    const { id, address } = await pending(1);
+    await until(async () => (await status(id)) === 'SENT', 15_000, `notification ${id} SENT`);
+    expect(sink.messages().filter((m) => m.to.includes(address))).toHaveLength(1);
+    const runId = (await store.getNotification(db.sql, id))!.run_id!;
+    await until(async () => (await runs.getRun(db.sql, runId))?.status === 'completed', 5000, `run ${runId} completed`);
+    const ticks = await db.sql.query(`select id from nova_jobs where queue = $1 and payload->>'runId' = $2`, [TICK_QUEUE, runId]);
+    expect(ticks).toHaveLength(0);
+  });
+
+  it("runs the run a dispatch started before it died, on the job's next attempt, once", async () => {
+    const { id, address } = await pending(2);
+    // What a first attempt left when its process died between starting the run and ticking it:
+    // the row claimed, the run queued without a tick, no run id on the row yet.
+    const claim = (await store.claimManyForDispatch(db.sql, [id], 3, 1000)).get(id)!;
+    expect(claim).toEqual({ dispatch: 1, claimed: true });
+    const [started] = await runs.insertRuns(db.sql, [{
+      id: randomUUID(), workflow: 'notify.deliver', version: 1, input: { notificationId: id, dispatch: 1 },
+      idempotencyKey: `notification-${id}-1`, submittedBy: 'notifications', tick: false,
+    }]);
+    const run = started!.run;
+    await start();
+    await until(async () => (await status(id)) === 'SENT', 15_000, `notification ${id} SENT`);
+    expect((await store.getNotification(db.sql, id))!.run_id).toBe(run.id);
+    await until(async () => (await runs.getRun(db.sql, run.id))?.status === 'completed', 5000, `run ${run.id} completed`);
+    expect(sink.messages().filter((m) => m.to.includes(address))).toHaveLength(1);
+  });
+});
