@@ -61,6 +61,12 @@ describe.each(backends)('the delivery path in batches on $name', (backend) => {
     expect(await Promise.all(ids.map((id) => batches.claim.add(id)))).toEqual(ids.map(() => ({ dispatch: 1, claimed: false })));
     const rows = await Promise.all(ids.map((id) => store.getNotification(db.sql, id)));
     expect(rows.map((r) => [r!.notification_status, r!.dispatch_count])).toEqual(ids.map(() => ['PROCESSING', 1]));
+    // Handed to its run again, a PROCESSING row counts as touched: the stale poller, oldest first,
+    // takes the others next time instead of the same ones on every poll.
+    await db.sql.query(`update notify.ent_notification set updated_at = now() - interval '1 hour' where id = any($1::bigint[])`, [ids]);
+    expect((await store.pollScheduled(db.sql, 60_000, 100)).filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    await batches.claim.add(ids[0]!);
+    expect((await store.pollScheduled(db.sql, 60_000, 100)).filter((id) => ids.includes(id)).sort()).toEqual(ids.slice(1).sort());
   });
 
   it('dispatches a FAILED row again only when a failure may pass, whoever asks (poller or any job)', async () => {

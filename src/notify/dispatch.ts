@@ -12,7 +12,7 @@
  */
 import { RetryLater } from '../queue/errors.ts';
 import type { JobContext, LoopContext } from '../runtime/domain.ts';
-import { startRun, tickRun, TICK_QUEUE } from '../workflows/index.ts';
+import { findRun, startRun, tickRun, TICK_QUEUE } from '../workflows/index.ts';
 import type { NotifyDeps } from './deps.ts';
 import { DELIVER_WORKFLOW } from './deliver.ts';
 import * as store from './store.ts';
@@ -36,6 +36,12 @@ export async function dispatch(deps: NotifyDeps, job: DispatchJob, ctx?: JobCont
     if (n?.notification_status === 'PENDING' && n.scheduled_for && n.scheduled_for.getTime() > Date.now()) {
       throw new RetryLater(n.scheduled_for.getTime() - Date.now(), `notification ${n.id} is scheduled for ${n.scheduled_for.toISOString()}`);
     }
+    // A run an earlier attempt started but did not tick (it died, and the row was retracted
+    // since) has no tick job: tick it here, and its plan sees the row and stops.
+    if (ctx && n && n.dispatch_count > 0) {
+      const orphan = await findRun(deps.engine, DELIVER_WORKFLOW, `${dedupKey(n.id)}-${n.dispatch_count}`);
+      if (orphan?.status === 'queued') await tick(deps, orphan.id, ctx);
+    }
     return { dispatched: false, status: n?.notification_status ?? 'missing' };
   }
   // In a job, no tick job: this job runs the first tick itself. If it dies first, its next
@@ -43,11 +49,23 @@ export async function dispatch(deps: NotifyDeps, job: DispatchJob, ctx?: JobCont
   const { run, created } = await startRun(deps.engine, DELIVER_WORKFLOW, { notificationId: job.notificationId, dispatch: claim.dispatch }, {
     idempotencyKey: `${dedupKey(job.notificationId)}-${claim.dispatch}`, submittedBy: 'notifications', ...(ctx && { tick: false }),
   });
-  const [, tick] = await Promise.all([deps.batches.setRun.add({ id: job.notificationId, runId: run.id }), ctx && tickRun(deps.engine, run.id, ctx)]);
-  // Not taken here (another tick holds it, it ended, or this process does not declare its
-  // version): a tick for role workflow-runner, which finds what to do, if anything.
-  if (tick?.skipped) await deps.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId: run.id } }]);
+  // Both settle before the job does: a failed run id write retries the job only once the tick
+  // is over, or the retry (the same job, so the run's lease holder) would replay sends this
+  // tick has not recorded yet.
+  const [setRun, ticked] = await Promise.allSettled([deps.batches.setRun.add({ id: job.notificationId, runId: run.id }), ctx && tick(deps, run.id, ctx)]);
+  if (setRun.status === 'rejected') throw setRun.reason;
+  if (ticked.status === 'rejected') throw ticked.reason;
   return { dispatched: true, dispatch: claim.dispatch, runId: run.id, created };
+}
+
+/**
+ * Ticks a run under the dispatch job's lease. Not taken here (another tick holds it, it ended, or
+ * this process does not declare its version): a tick for role workflow-runner, which finds what
+ * to do, if anything.
+ */
+async function tick(deps: NotifyDeps, runId: string, ctx: JobContext<unknown>): Promise<void> {
+  const outcome = await tickRun(deps.engine, runId, ctx);
+  if (outcome.skipped) await deps.services.queue.sendBatch(TICK_QUEUE, [{ payload: { runId } }]);
 }
 
 export function dispatchHandler(deps: NotifyDeps) {

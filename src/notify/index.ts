@@ -77,8 +77,9 @@ export function createNotify(options: NotifyOptions): { domain: Domain; workflow
         name: DISPATCH_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: DispatchJob, ctx) => dispatchHandler(ctx.deps)(payload, ctx),
         concurrency: (c as NotifyConfig).NOTIFY_CONCURRENCY, batchSize: 64,
         // A dispatch claims a row, starts its run and ticks it (the sends' own failures are the
-        // run's data): it fails on infrastructure errors alone.
-        retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 }, timeoutMs: 300_000,
+        // run's data): it fails on infrastructure errors alone. No timeout, as for a
+        // workflow.tick job: the run's steps have their own (the channels' timeouts).
+        retry: { maxAttempts: 10, baseDelayMs: 500, maxDelayMs: 30_000 },
       }),
       defineQueue({
         name: DIGEST_QUEUE, role: NOTIFICATIONS_ROLE, handler: (payload: DigestJob, ctx) => sendDigest(ctx.deps, payload, ctx),

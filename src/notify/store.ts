@@ -533,8 +533,12 @@ export async function claimManyForDispatch(db: Queryable, ids: number[], maxDisp
   for (const r of claimed) out.set(Number(r.id), { dispatch: r.dispatch_count, claimed: true });
   const rest = ids.filter((id) => !out.has(id));
   if (rest.length) {
+    // A row already PROCESSING goes to its run again (the dispatch ticks it), so it counts as
+    // touched: the stale poller, which takes the oldest PROCESSING rows first, moves on to others
+    // rather than handing the same hundred runs (waiting out quiet hours, say) back every poll.
     const rows = await db.query<{ id: number; dispatch_count: number }>(
-      `select id, dispatch_count from notify.ent_notification where id = any($1::bigint[]) and notification_status = 'PROCESSING'`,
+      `update notify.ent_notification set updated_at = now()
+       where id = any($1::bigint[]) and notification_status = 'PROCESSING' returning id, dispatch_count`,
       [rest],
     );
     for (const r of rows) out.set(Number(r.id), { dispatch: r.dispatch_count, claimed: false });

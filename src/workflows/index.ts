@@ -23,7 +23,7 @@ import { onModelDead, runModelStep } from './agent-runner.ts';
 
 export { defineWorkflow, durationMs, type ApprovalOptions, type ApprovalOutcome, type Workflow, type StepApi, type RunInfo, type WorkflowOptions, type StepRetry, type ChildOutcome } from './define.ts';
 export { isSuspend, StepFailed, ChildRunFailed } from './errors.ts';
-export { startRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
+export { startRun, findRun, cancelRun, sendEvent, rerunFromFailure, type StartOptions } from './service.ts';
 export { tickRun } from './runner.ts';
 export { runTopic, workflowTopic } from './events.ts';
 export { APPROVAL_QUEUE, HTTP_QUEUE, TICK_QUEUE, setup as setupWorkflows, type WorkflowEngine } from './engine.ts';

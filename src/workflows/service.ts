@@ -37,6 +37,11 @@ export async function startRun(engine: WorkflowEngine, workflow: Workflow<any, a
   return result;
 }
 
+/** The run a workflow started with this idempotency key, if any. */
+export async function findRun(engine: WorkflowEngine, workflow: string, idempotencyKey: string): Promise<store.RunRow | undefined> {
+  return store.runByKey(engine.services.sql, workflow, idempotencyKey);
+}
+
 /** Cancels a live run and its descendants; returns how many runs ended (0: it was not live). */
 export async function cancelRun(engine: WorkflowEngine, runId: string): Promise<number> {
   return endTree(engine, runId, 'cancelled', { name: 'RunCancelled', message: 'cancelled' });

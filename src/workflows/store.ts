@@ -533,6 +533,12 @@ export async function resetFailedRun(db: Queryable, runId: string): Promise<RunR
   return row;
 }
 
+/** The run started with an idempotency key (the unique index on workflow, idempotency_key). */
+export async function runByKey(db: Queryable, workflow: string, idempotencyKey: string): Promise<RunRow | undefined> {
+  const [row] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where workflow = $1 and idempotency_key = $2`, [workflow, idempotencyKey]);
+  return row;
+}
+
 export async function getRun(db: Queryable, runId: string): Promise<RunRow | undefined> {
   const [row] = await db.query<RunRow>(`select ${RUN_COLUMNS} from runs where id = $1`, [runId]);
   return row;
