@@ -153,11 +153,16 @@ describe.each(backends)('engine primitives on $name', (backend) => {
     expect(claimed.map((j) => [j.id, j.charged, j.attempt])).toEqual([[ids[0], true, 1], [ids[1], false, 1], [ids[2], false, 1]]);
     // The second one had started too before the crash: its charge went in (with some ack).
     await q.complete('e-prefetch', [], true, [claimed[1]!]);
-    await new Promise((r) => setTimeout(r, 80));
-    await q.reapExpired();
-    const rows = await db.sql.query<{ id: number; attempts: number; has_error: boolean }>(
-      `select id, attempts, last_error is not null as has_error from nova_jobs where id = any($1::bigint[]) order by id`, [ids],
+    // Reaped by this call or by the runtime's own reaper, which may hold the rows at that moment
+    // (the reap skips locked rows): ask until the expired leases are handed back.
+    const read = () => db.sql.query<{ id: number; attempts: number; has_error: boolean; state: string }>(
+      `select id, attempts, last_error is not null as has_error, state from nova_jobs where id = any($1::bigint[]) order by id`, [ids],
     );
+    await until(async () => {
+      await q.reapExpired();
+      return (await read()).every((r) => r.state !== 'active');
+    }, 10_000, 'the expired leases reaped');
+    const rows = await read();
     expect(rows.map((r) => [r.attempts, r.has_error])).toEqual([[1, true], [1, true], [0, false]]);
     const history = await q.attemptsOf((await q.getJob(ids[0]!))!);
     expect(history.map((a) => [a.attempt, a.outcome, a.worker])).toEqual([[1, 'lease-expired', 'doomed']]);
