@@ -135,6 +135,33 @@ describe('Consumer', () => {
     await consumer.stop(1000);
   });
 
+  it('claims a job it failed again when its retry is due, not at the next poll', async () => {
+    // A queue with one job that fails once; its retry is due 50 ms after the failure.
+    const { source } = memorySource(1);
+    const later: { job: LeasedJob; at: number }[] = [];
+    source.fail = async (j) => {
+      later.push({ job: { ...j, attempt: j.attempt + 1, charged: false }, at: Date.now() + 50 });
+      return 'retry';
+    };
+    const claim = source.claim.bind(source);
+    source.claim = async (limit, startNow) => {
+      const due = later.filter((l) => l.at <= Date.now());
+      for (const d of due) later.splice(later.indexOf(d), 1);
+      return [...due.map((d) => d.job), ...(await claim(limit - due.length, startNow))];
+    };
+    source.nextDueInMs = async () => (later.length ? Math.max(0, Math.min(...later.map((l) => l.at)) - Date.now()) : null);
+    const attempts: number[] = [];
+    const consumer = new Consumer(source, async (j) => {
+      attempts.push(j.attempt);
+      if (j.attempt === 1) throw new Error('try again');
+    }, options);
+    consumer.start();
+    // The poll interval is a minute: only the retry's own due time brings the consumer back.
+    await until(() => consumer.stats().outcomes.completed === 1, 3000);
+    expect(attempts).toEqual([1, 2]);
+    await consumer.stop(1000);
+  });
+
   it('reports a thrown handler as a failure, not an ack', async () => {
     const { source, calls } = memorySource(2);
     const consumer = new Consumer(source, async (job) => {

@@ -407,6 +407,9 @@ export class Consumer<J extends LeasedJob> {
         this.counts[outcome]++;
         this.hooks.onSettled?.(job, outcome, performance.now() - started);
         this.vacate(job);
+        // An idle consumer sleeps until the due time it read before this retry existed (or the
+        // poll interval): read it again, so the retry runs after its backoff, not at the next poll.
+        if (outcome === 'retry' && this.idle && !this.stopping) void this.sleepUntilDue();
       });
   }
 
