@@ -56,8 +56,8 @@ describe.each(backends)('the dispatch job ticks its run on $name', (backend) => 
   }
 
   const status = async (id: number) => (await store.getNotification(db.sql, id))?.notification_status;
-  const start = async () => (runtime = await startRuntime(db, processDomains(), {
-    WORKER_TYPE: 'notifications', NOTIFY_SMTP_URL: sink.url, POLL_INTERVAL_MS: '60000', SCHEDULED_POLL_INTERVAL_MS: '60000', FAILED_POLL_INTERVAL_MS: '60000',
+  const start = async (smtpUrl = sink.url) => (runtime = await startRuntime(db, processDomains(), {
+    WORKER_TYPE: 'notifications', NOTIFY_SMTP_URL: smtpUrl, POLL_INTERVAL_MS: '60000', SCHEDULED_POLL_INTERVAL_MS: '60000', FAILED_POLL_INTERVAL_MS: '60000',
   }));
 
   it('delivers with role notifications alone, queuing no tick for the run', async () => {
@@ -103,5 +103,36 @@ describe.each(backends)('the dispatch job ticks its run on $name', (backend) => 
     expect((await runs.getRun(db.sql, run.id))?.output).toMatchObject({ stopped: expect.stringContaining('RETRACTED') });
     expect(await status(id)).toBe('RETRACTED');
     expect(sink.messages().filter((m) => m.to.includes(address))).toHaveLength(0);
+  });
+
+  it('retries a dispatch whose run id write failed only once its tick is over, so nothing is sent twice', async () => {
+    // A relay slower than the dispatch's retry backoff (500 ms): the send is still on its way
+    // when the job's attempt fails.
+    const slow = new SmtpSink({ replyDelayMs: 2500 });
+    await slow.start();
+    try {
+      const { id, address } = await pending(4);
+      // The row's run id write fails once: the attempt fails.
+      await db.sql.query(`create sequence test_run_id_refusals`);
+      await db.sql.query(`create function test_refuse_run_id() returns trigger language plpgsql as $$
+        begin
+          if new.id = ${id} and new.run_id is distinct from old.run_id and nextval('test_run_id_refusals') = 1 then
+            raise exception 'run id write refused (test)';
+          end if;
+          return new;
+        end $$`);
+      await db.sql.query(`create trigger test_refuse_run_id before update on notify.ent_notification for each row execute function test_refuse_run_id()`);
+      await start(slow.url);
+      await until(async () => (await status(id)) === 'SENT', 20_000, `notification ${id} SENT`);
+      // The retry found the run ended and wrote its id. Had it come during the send, it would have
+      // replayed the send step and sent again.
+      await until(async () => (await store.getNotification(db.sql, id))!.run_id !== null, 20_000, 'the run id written by the retry');
+      await runtime!.stop();
+      runtime = undefined;
+      expect(slow.messages().filter((m) => m.to.includes(address))).toHaveLength(1);
+    } finally {
+      await db.sql.query(`drop trigger if exists test_refuse_run_id on notify.ent_notification`);
+      await slow.stop();
+    }
   });
 });

@@ -36,11 +36,14 @@ export async function dispatch(deps: NotifyDeps, job: DispatchJob, ctx?: JobCont
     if (n?.notification_status === 'PENDING' && n.scheduled_for && n.scheduled_for.getTime() > Date.now()) {
       throw new RetryLater(n.scheduled_for.getTime() - Date.now(), `notification ${n.id} is scheduled for ${n.scheduled_for.toISOString()}`);
     }
-    // A run an earlier attempt started but did not tick (it died, and the row was retracted
-    // since) has no tick job: tick it here, and its plan sees the row and stops.
-    if (ctx && n && n.dispatch_count > 0) {
-      const orphan = await findRun(deps.engine, DELIVER_WORKFLOW, `${dedupKey(n.id)}-${n.dispatch_count}`);
-      if (orphan?.status === 'queued') await tick(deps, orphan.id, ctx);
+    // What an earlier attempt left half done, the row having moved on since: the run's id not
+    // written (the write failed, and the run ended before this retry), or a run started but never
+    // ticked (the attempt died, and the row was retracted since), which has no tick job: tick it
+    // here, and its plan sees the row and stops.
+    if (n && n.dispatch_count > 0 && (!n.run_id || n.notification_status === 'RETRACTED')) {
+      const run = await findRun(deps.engine, DELIVER_WORKFLOW, `${dedupKey(n.id)}-${n.dispatch_count}`);
+      if (run && !n.run_id) await deps.batches.setRun.add({ id: n.id, runId: run.id });
+      if (ctx && run?.status === 'queued') await tick(deps, run.id, ctx);
     }
     return { dispatched: false, status: n?.notification_status ?? 'missing' };
   }

@@ -24,6 +24,8 @@ export interface SmtpSinkOptions {
   maxBytes?: number;
   /** Answer 451 (a temporary failure) to this many messages first, for retry tests. */
   failFirst?: number;
+  /** Answers each message this long after it arrived, as a slow relay does; default 0. */
+  replyDelayMs?: number;
 }
 
 export class SmtpSink {
@@ -72,20 +74,13 @@ export class SmtpSink {
             return callback(err);
           }
           if (size > maxBytes) return callback(Object.assign(new Error('message too large'), { responseCode: 552 }));
-          const raw = Buffer.concat(chunks).toString('utf8');
-          const mail: CapturedMail = {
-            id: ++this.seq,
+          const envelope = {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
-            subject: headerOf(raw, 'subject'),
-            raw,
-            receivedAt: Date.now(),
           };
-          this.kept.push(mail);
-          if (this.kept.length > (this.options.capacity ?? 1000)) this.kept.shift();
-          this.accepted++;
-          for (const l of this.listeners) l(mail);
-          callback(null, `queued as ${mail.id}`);
+          const accept = () => callback(null, `queued as ${this.capture(envelope, Buffer.concat(chunks).toString('utf8')).id}`);
+          if (this.options.replyDelayMs) setTimeout(accept, this.options.replyDelayMs);
+          else accept();
         });
       },
     });
@@ -97,6 +92,15 @@ export class SmtpSink {
     this.server.on('error', () => {});
     this.port = (this.server.server.address() as { port: number }).port;
     return this.url;
+  }
+
+  private capture(envelope: { from: string; to: string[] }, raw: string): CapturedMail {
+    const mail: CapturedMail = { id: ++this.seq, ...envelope, subject: headerOf(raw, 'subject'), raw, receivedAt: Date.now() };
+    this.kept.push(mail);
+    if (this.kept.length > (this.options.capacity ?? 1000)) this.kept.shift();
+    this.accepted++;
+    for (const l of this.listeners) l(mail);
+    return mail;
   }
 
   /** Captured messages, newest last. */
