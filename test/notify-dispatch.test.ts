@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpSink } from '../src/emulators/smtp/index.ts';
 import { createNotify } from '../src/notify/index.ts';
@@ -56,8 +57,9 @@ describe.each(backends)('the dispatch job ticks its run on $name', (backend) => 
   }
 
   const status = async (id: number) => (await store.getNotification(db.sql, id))?.notification_status;
-  const start = async (smtpUrl = sink.url) => (runtime = await startRuntime(db, processDomains(), {
+  const start = async (smtpUrl = sink.url, extra: Record<string, string> = {}) => (runtime = await startRuntime(db, processDomains(), {
     WORKER_TYPE: 'notifications', NOTIFY_SMTP_URL: smtpUrl, POLL_INTERVAL_MS: '60000', SCHEDULED_POLL_INTERVAL_MS: '60000', FAILED_POLL_INTERVAL_MS: '60000',
+    ...extra,
   }));
 
   it('delivers with role notifications alone, queuing no tick for the run', async () => {
@@ -133,6 +135,25 @@ describe.each(backends)('the dispatch job ticks its run on $name', (backend) => 
     } finally {
       await db.sql.query(`drop trigger if exists test_refuse_run_id on notify.ent_notification`);
       await slow.stop();
+    }
+  });
+
+  it('fails a send to a relay that never answers after NOTIFY_SMTP_TIMEOUT_MS, so the dispatch ends', async () => {
+    // Accepts the connection, never greets: a hung relay.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { id } = await pending(5);
+      await start(`smtp://127.0.0.1:${(silent.address() as AddressInfo).port}`, { NOTIFY_SMTP_TIMEOUT_MS: '1000', NOTIFY_DELIVERY_ATTEMPTS: '1' });
+      await until(async () => (await status(id)) === 'FAILED', 20_000, `notification ${id} FAILED`);
+      const [delivery] = await store.deliveriesOf(db.sql, id);
+      expect(delivery).toMatchObject({ channel_type: 'EMAIL', status: 'FAILED' });
+      // The greeting's or the silent socket's limit, whichever nodemailer reports first.
+      expect(delivery!.error).toMatch(/greeting never received|timeout/i);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 });

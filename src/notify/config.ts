@@ -51,6 +51,11 @@ export const notifyConfig = z.object({
   /** Timeout of one outbound call of a channel (chat, SMS, push, Novu). */
   NOTIFY_HTTP_TIMEOUT_MS: int(10_000, 100),
   /**
+   * The email channel's bound on connecting to the relay, its greeting and a silent socket
+   * (nodemailer's own defaults are 2 and 10 minutes): a hung relay fails the send, which retries.
+   */
+  NOTIFY_SMTP_TIMEOUT_MS: int(60_000, 1000),
+  /**
    * Web push (VAPID, RFC 8292): the application server key pair (base64url, as `web-push
    * generate-vapid-keys` prints it) and a contact (mailto: or https:). All three or none; none,
    * the PUSH channel is off (deliveries SKIPPED), except with the in-process SMTP sink (no

@@ -78,7 +78,7 @@ export async function setupNotify(services: Services, engine: WorkflowEngine, op
   const guard = addressGuard({
     allowPrivate: config.NOTIFY_ALLOW_PRIVATE_WEBHOOKS, allowOrigins: () => (pushService ? [pushService.url] : []), hint: 'NOTIFY_ALLOW_PRIVATE_WEBHOOKS=true',
   });
-  const email = new EmailChannel(smtpUrl, config.NOTIFY_EMAIL_FROM);
+  const email = new EmailChannel(smtpUrl, config.NOTIFY_EMAIL_FROM, { timeoutMs: config.NOTIFY_SMTP_TIMEOUT_MS });
   const providers: ChannelProvider[] = [
     email,
     new InAppChannel(services.sql, services.events),
