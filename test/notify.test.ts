@@ -198,6 +198,9 @@ describe.each(backends)('notifications on $name', (backend) => {
     sink.failNext(0);
     await api('GET', '/api/notifications'); // (no-op: the poller runs on its own)
     await db.sql.query(`update notify.ent_notification set updated_at = now() - interval '1 hour' where id = $1`, [id]);
+    // As the poller would, once the first dispatch job is over: it ran the run whose finish wrote
+    // FAILED, and a dedup key is taken while its job lives (until the ack just after).
+    await until(async () => (await db.sql.query(`select 1 from nova_jobs where queue = 'notify.dispatch' and dedup_key = $1`, [`notification-${id}`])).length === 0, 10_000, 'the first dispatch job over');
     await db.sql.query(`select nova_enqueue('notify.dispatch', jsonb_build_object('notificationId', $1::bigint), 'notification-' || $1::text)`, [id]);
     const sent = await settled(id, ['SENT']);
     expect(sent.notification.dispatchCount).toBe(2);
