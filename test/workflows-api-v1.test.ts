@@ -143,16 +143,25 @@ describe.each(backends)('workflow API v1 additions on $name', (backend) => {
 
   it('counts runs per workflow from counters kept with each insert, and live runs, without counting runs', async () => {
     await call('POST', '/api/v1/workflows', { tag_name: 'counted', workflow: { nodes: [node('hold', 'wait_event', { event: 'counted.go' })], edges: [] } });
+    const ids = new Set<string>();
     for (const key of ['a', 'b', 'a']) {
       const res = await call('POST', '/api/workflows/counted/runs', { input: {}, idempotencyKey: key }, `counter-${key}`);
       expect([200, 201]).toContain(res.status);
+      ids.add(res.body.run.id);
     }
+    expect(ids.size).toBe(2);
     const row = async () => (await call('GET', '/api/workflows')).body.workflows.find((w: any) => w.name === 'counted');
     // Two runs (the repeated key returned the first), both live.
     expect(await row()).toMatchObject({ name: 'counted', kind: 'document', version: 1, runs: 2, active: 2 });
     // The total comes from the counter rows (this one added by hand shows up), not from runs.
     await db.sql.query(`insert into workflow_run_counts (workflow, shard, runs) values ('counted', 99, 40)`);
     expect((await row()).runs).toBe(42);
+    // Both runs wait on the event before it is sent, so it resumes both (a run ticked later would
+    // take the stored event instead, and the count would say 1).
+    await until(async () => {
+      for (const id of ids) if ((await call('GET', `/api/runs/${id}`)).body.run.status !== 'waiting') return false;
+      return true;
+    }, 10_000, 'both runs to wait');
     expect((await call('POST', '/api/events', { name: 'counted.go', data: {} })).body.resumed).toBe(2);
     await until(async () => (await row()).active === 0, 10_000, 'the runs to end');
     expect((await row()).runs).toBe(42);
