@@ -25,7 +25,7 @@ export type TickJob = z.infer<typeof tickJob>;
 type Outcome = { wake: boolean; undeclared?: true; ownError?: unknown };
 
 export async function runTick(engine: WorkflowEngine, payload: TickJob, ctx: JobContext<TickJob>): Promise<void> {
-  await tickRun(engine, payload.runId, ctx);
+  await tick(engine, payload.runId, ctx, { handBack: false });
 }
 
 /** What an inline tick did with the run (see agent-runner.ts). */
@@ -37,17 +37,22 @@ export interface InlineOutcome {
 }
 
 /**
- * Ticks a run under the lease of `ctx`'s job: a `workflow.tick` job, an agent job running an
- * inline tick (`inline`), whose agent sub-steps execute in this process, or a notification's
- * dispatch job running the delivery run it started without a tick (notify/dispatch.ts). Outside
- * a `workflow.tick` job, a run whose workflow this process does not declare is skipped.
+ * Ticks a run under the lease of another role's job: an agent job running an inline tick
+ * (`inline`), whose agent sub-steps execute in this process, or a notification's dispatch job
+ * running the delivery run it started without a tick (notify/dispatch.ts). A run whose workflow
+ * this process does not declare is handed back (`skipped`): the caller queues a tick for it.
  */
-export async function tickRun(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<InlineOutcome> {
+export function tickRun(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<InlineOutcome> {
+  return tick(engine, runId, ctx, { handBack: true, inline });
+}
+
+/** A `workflow.tick` job (`handBack: false`) retries a run it cannot run until a runner that can takes it. */
+async function tick(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, how: { handBack: boolean; inline?: InlineSteps }): Promise<InlineOutcome> {
   await engine.ready;
   let run = await acquire(engine, runId, ctx);
   if (!run) return { skipped: true };
   while (run) {
-    const outcome = await execute(engine, run, ctx, inline);
+    const outcome = await execute(engine, run, ctx, how);
     if (outcome.undeclared) return { skipped: true };
     if (outcome.ownError !== undefined) {
       // The job retries its call later; a run woken meanwhile goes on in role workflow-runner.
@@ -81,15 +86,15 @@ async function acquire(engine: WorkflowEngine, runId: string, ctx: JobContext<un
   throw new RetryLater(100, `run ${runId} stayed contended`);
 }
 
-async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<Outcome> {
+async function execute(engine: WorkflowEngine, run: store.LeasedRun, ctx: JobContext<unknown>, how: { handBack: boolean; inline?: InlineSteps }): Promise<Outcome> {
   const { services } = engine;
+  const { inline } = how;
   const token = ctx.job.token;
   const def = await definitionForRun(engine, run);
   if (!def) {
     // Another runner (a newer or older deployment) may declare this version; hand the run back.
     await store.releaseRun(services.sql, run.id, token, run.was === 'running' ? 'waiting' : run.was);
-    // A tick inside another role's job (an agent job, a notification's dispatch) hands it back.
-    if (inline || ctx.job.queue !== TICK_QUEUE) return { wake: false, undeclared: true };
+    if (how.handBack) return { wake: false, undeclared: true };
     throw new RetryLater(5000, `workflow ${run.workflow} version ${run.version} is not declared in this process`);
   }
   if (run.deadline_at && run.deadline_at.getTime() <= Date.now()) {
