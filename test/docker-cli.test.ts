@@ -2,13 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dockerCommand, type DockerCommand } from '../src/cli/docker.ts';
 import { highestSemver, imageTags } from '../src/cli/docker-tags.ts';
 import { fakeDocker, gitRepo } from './helpers/git-docker.ts';
+import { nodeArgs } from './helpers/process.ts';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
 const cleanup: string[] = [];
 afterEach(() => {
   for (const dir of cleanup.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -112,8 +111,7 @@ describe('nova docker build --dry-run prints exactly the seed\'s tags', () => {
     const r = repo();
     r.git('tag', 'v0.3.1');
     const sha = r.git('rev-parse', '--short=7', 'HEAD');
-    const tsx = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-    const res = spawnSync(process.execPath, ['--import', tsx, join(root, 'src/cli/main.ts'), 'docker', 'build', '--dry-run'], {
+    const res = spawnSync(process.execPath, [...nodeArgs('src/cli/main.ts'), 'docker', 'build', '--dry-run'], {
       cwd: r.dir, encoding: 'utf8', env: { PATH: process.env.PATH, NOVA_DOCKER_IMAGE: 'acme/nova' },
     });
     expect(res.status, res.stderr).toBe(0);

@@ -20,6 +20,7 @@ import type { Runtime } from '../src/runtime/runtime.ts';
 import { openPglite } from '../src/storage/index.ts';
 import { backends, pgliteAt, type TestDb } from './helpers/db.ts';
 import { extractionRows, insertMessage } from './helpers/extraction.ts';
+import { nodeArgs } from './helpers/process.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
 
 const KEY = 'sk-test-extraction';
@@ -252,7 +253,7 @@ describe('nova extract', () => {
       const id = await insertMessage(sql, { subject: 'CLI run', body: BODY });
       await sql.close();
       const root = fileURLToPath(new URL('../', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'extract', id], {
+      const child = spawn(process.execPath, [...nodeArgs('src/cli/main.ts'), 'extract', id], {
         cwd: root,
         env: { PATH: process.env.PATH ?? '', NOVA_DATA_DIR: join(dir, 'db'), OPENAI_API_KEY: KEY, OPENAI_BASE_URL: llm.url, NOVA_LOG_FORMAT: 'json' },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import Nylas from 'nylas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NylasEmulator, type WebhookEnvelope, type WireMessage, type WireThread } from '../src/emulators/nylas/index.ts';
+import { nodeArgs } from './helpers/process.ts';
 
 // The SDK ships its .d.ts in a package without "type": "module", so under NodeNext TypeScript
 // types the default import as the CommonJS namespace; at runtime (the ESM build) it is the class.
@@ -464,12 +466,12 @@ describe('nova emulator nylas', () => {
   it('prints the base URL, serves the API and exits 0 on SIGTERM', async () => {
     const script = [
       "import { Command } from 'commander';",
-      "import { registerEmulatorCommands } from './src/cli/emulator.ts';",
+      `import { registerEmulatorCommands } from ${JSON.stringify(pathToFileURL(nodeArgs('src/cli/emulator.ts')[0]!).href)};`,
       "const program = new Command('nova');",
       'registerEmulatorCommands(program);',
       "await program.parseAsync(process.argv.slice(1), { from: 'user' });",
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', 'emulator', 'nylas', '--port', '0', '--threads', '2'], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', 'emulator', 'nylas', '--port', '0', '--threads', '2'], {
       cwd: new URL('..', import.meta.url),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrate, openPglite, openPostgres } from '../../src/storage/index.ts';
+import { compileForProcesses } from './compiled.ts';
 
 /**
  * Which PostgreSQL server the suites run on besides PGlite, decided once per `vitest run` (a
@@ -26,6 +28,8 @@ declare module 'vitest' {
     pgliteTemplates: { bare: string; migrated: string };
     /** A migrated database on that server for `create database … template`, or null. */
     postgresTemplate: string | null;
+    /** Where the sources tests start as processes were compiled to (test/helpers/compiled.ts). */
+    compiledDir: string;
   }
 }
 
@@ -90,7 +94,14 @@ async function makePostgresTemplate(url: string): Promise<{ name: string; drop()
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'nova-test-templates-'));
-  const [url, templates] = await Promise.all([resolveTestDatabaseUrl(process.env), makePgliteTemplates(root)]);
+  // Under node_modules, so that the compiled modules resolve the project's packages.
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  const cache = join(repo, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const compiled = mkdtempSync(join(cache, 'nova-test-processes-'));
+  const [url, templates] = await Promise.all([
+    resolveTestDatabaseUrl(process.env), makePgliteTemplates(root), compileForProcesses(repo, compiled),
+  ]);
   if (url !== null && process.env.NOVA_TEST_DATABASE_URL === undefined) {
     console.log(`PostgreSQL answers at ${url}: suites run on PGlite and PostgreSQL (NOVA_TEST_DATABASE_URL= for PGlite only)`);
   }
@@ -98,8 +109,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('testDatabaseUrl', url);
   project.provide('pgliteTemplates', templates);
   project.provide('postgresTemplate', server?.name ?? null);
+  project.provide('compiledDir', compiled);
   return async () => {
     rmSync(root, { recursive: true, force: true });
+    rmSync(compiled, { recursive: true, force: true });
     await server?.drop();
   };
 }
