@@ -15,6 +15,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Files run in parallel in separate processes; each makes its own database.
     pool: 'forks',
+    // A worker process keeps its modules from one file to the next instead of importing the
+    // sources again for each (collect 34 s -> 10 s, CPU -28 % on 20 files here). Each file still
+    // makes its own database and runtimes; no test mocks modules or changes process.env.
+    isolate: false,
     maxWorkers: workers,
     minWorkers: 1,
     // Finds the PostgreSQL server the suites also run on (test/helpers/test-database.ts).

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migratedDataDir } from './helpers/db.ts';
 import { spawnNova } from './helpers/process.ts';
 import { freePort } from './helpers/runtime.ts';
 
@@ -48,7 +49,7 @@ describe('nova start names what to fix', () => {
   });
 
   it('warns when NYLAS_API_KEY is set without NYLAS_WEBHOOK_SECRET', async () => {
-    const proc = spawnNova(['start', 'sleeper'], { NOVA_DATA_DIR: join(dir, 'c'), NYLAS_API_KEY: 'nyk_test' });
+    const proc = spawnNova(['start', 'sleeper'], { NOVA_DATA_DIR: migratedDataDir(join(dir, 'c')), NYLAS_API_KEY: 'nyk_test' });
     await proc.waitFor(/Nova started/, 60_000);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stopOnSignal } from '../src/cli/shutdown.ts';
 import { createLogger } from '../src/log.ts';
+import { migratedDataDir } from './helpers/db.ts';
 import { spawnNova, type NovaProcess } from './helpers/process.ts';
 import { freePort } from './helpers/runtime.ts';
 
@@ -28,7 +29,7 @@ describe('nova start stops within its deadline', () => {
     dir = mkdtempSync(join(tmpdir(), 'nova-stop-'));
     const port = await freePort();
     nova = spawnNova(['start', 'api'], {
-      NOVA_DATA_DIR: dir, PORT: String(port), API_HOST: '127.0.0.1', NOVA_DEMO: 'false', SHUTDOWN_TIMEOUT_MS: '20000',
+      NOVA_DATA_DIR: migratedDataDir(join(dir, 'db')), PORT: String(port), API_HOST: '127.0.0.1', NOVA_DEMO: 'false', SHUTDOWN_TIMEOUT_MS: '20000',
       NODE_ENV: 'development',
     }, 'src/cli/main.ts');
     await nova.waitFor(/Nova started/, 60_000);
