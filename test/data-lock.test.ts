@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirInUse, LOCK_FILE, lockDataDir } from '../src/storage/data-lock.ts';
 import { openPglite } from '../src/storage/index.ts';
 import { pgliteAt } from './helpers/db.ts';
 import { insertMessage } from './helpers/extraction.ts';
-import { spawnNova, type NovaProcess } from './helpers/process.ts';
+import { nodeArgs, spawnNova, type NovaProcess } from './helpers/process.ts';
 import { freePort } from './helpers/runtime.ts';
 
 /**
@@ -47,6 +48,26 @@ describe('the data directory lock', () => {
     expect(JSON.parse(readFileSync(join(data, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
     await sql.close();
     expect(() => readFileSync(join(data, LOCK_FILE))).toThrow(/ENOENT/);
+  });
+
+  it('adds one exit listener to the process however many directories it locks and releases', () => {
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 20; i++) lockDataDir(join(dir, `many-${i}`)).release();
+    expect(process.listenerCount('exit') - before).toBeLessThanOrEqual(1);
+  });
+
+  it('removes the locks a process still holds when it exits', async () => {
+    const [first, second] = [join(dir, 'exit-a'), join(dir, 'exit-b')];
+    const lockModule = pathToFileURL(nodeArgs('src/storage/data-lock.ts')[0]!).href;
+    const script = `import { lockDataDir } from ${JSON.stringify(lockModule)};
+      lockDataDir(${JSON.stringify(first)}); lockDataDir(${JSON.stringify(second)});
+      console.log('locked');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    expect(out).toContain('locked');
+    for (const data of [first, second]) expect(() => readFileSync(join(data, LOCK_FILE))).toThrow(/ENOENT/);
   });
 });
 

@@ -45,6 +45,16 @@ export interface DataDirLock {
  */
 const held = new Map<string, number>();
 
+/** One exit listener for the process, however many databases it opens and closes. */
+let exitListener = false;
+function removeHeldOnExit(): void {
+  if (exitListener) return;
+  exitListener = true;
+  process.once('exit', () => {
+    for (const path of held.keys()) removeIfOurs(path);
+  });
+}
+
 export function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, LOCK_FILE);
@@ -115,7 +125,7 @@ function acquire(dataDir: string, path: string): void {
     } finally {
       closeSync(fd);
     }
-    process.once('exit', () => removeIfOurs(path));
+    removeHeldOnExit();
     return;
   }
   throw new Error(`could not take the lock ${path}: other processes keep replacing it`);
