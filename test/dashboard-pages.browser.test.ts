@@ -110,7 +110,9 @@ describe.skipIf(!existsSync(CHROMIUM))('Dashboard pages at 1366 and 390 px', () 
    */
   const settled = async (page: Page) => {
     const inFlight = quiet.get(page)!;
+    const deadline = Date.now() + 15_000;
     for (let calm = 0; calm < 2;) {
+      if (Date.now() > deadline) throw new Error(`${page.url()}: ${inFlight()} requests still in flight after 15 s`);
       await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
       calm = inFlight() === 0 ? calm + 1 : 0;
     }

@@ -40,7 +40,8 @@ export interface InlineOutcome {
  * Ticks a run under the lease of another role's job: an agent job running an inline tick
  * (`inline`), whose agent sub-steps execute in this process, or a notification's dispatch job
  * running the delivery run it started without a tick (notify/dispatch.ts). A run whose workflow
- * this process does not declare is handed back (`skipped`): the caller queues a tick for it.
+ * this process does not declare is handed back (`skipped`) for a `workflow.tick` job to run: the
+ * dispatch queues one; an agent job's reply ticks the run when it completes the step.
  */
 export function tickRun(engine: WorkflowEngine, runId: string, ctx: JobContext<unknown>, inline?: InlineSteps): Promise<InlineOutcome> {
   return tick(engine, runId, ctx, { handBack: true, inline });

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +36,9 @@ export async function compileForProcesses(root: string, outDir: string): Promise
     logLevel: 'error',
     plugins: [fileByFile],
   });
+  // Under node_modules, Node looks no further up for the project's package.json: say here that
+  // the files are ES modules, so none is ever loaded as CommonJS by syntax detection.
+  writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
 }
 
 const fileByFile: Plugin = {

@@ -30,10 +30,6 @@ const templates = inject('pgliteTemplates');
 const pgTemplate = inject('postgresTemplate');
 
 /**
- * A PGlite database at `dataDir` for a test to fill and hand to a child process: a copy of the
- * run's template (migrated, or only initialised for tests of adopting or migrating), opened here.
- */
-/**
  * A migrated PGlite data directory at `dataDir` for a child process that needs nothing in it
  * beforehand: the process skips initdb (seconds of CPU in WebAssembly) and finds every migration
  * applied. Tests of a first start on an empty directory (the demo's) do not use it.
@@ -43,6 +39,10 @@ export function migratedDataDir(dataDir: string): string {
   return dataDir;
 }
 
+/**
+ * A PGlite database at `dataDir` for a test to fill and hand to a child process: a copy of the
+ * run's template (migrated, or only initialised for tests of adopting or migrating), opened here.
+ */
 export async function pgliteAt(dataDir: string, kind: 'migrated' | 'bare' = 'migrated'): Promise<Sql> {
   if (templates) cpSync(templates[kind], dataDir, { recursive: true });
   const sql = await openPglite(dataDir);

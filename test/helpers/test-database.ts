@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,13 +92,24 @@ async function makePostgresTemplate(url: string): Promise<{ name: string; drop()
   };
 }
 
+const COMPILED_PREFIX = 'nova-test-processes-';
+
+/** Compiled copies a run left when it was killed before its teardown (a day old or more). */
+function removeLeftovers(cache: string): void {
+  for (const name of readdirSync(cache)) {
+    const path = join(cache, name);
+    if (name.startsWith(COMPILED_PREFIX) && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'nova-test-templates-'));
   // Under node_modules, so that the compiled modules resolve the project's packages.
   const repo = fileURLToPath(new URL('../../', import.meta.url));
   const cache = join(repo, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
-  const compiled = mkdtempSync(join(cache, 'nova-test-processes-'));
+  removeLeftovers(cache);
+  const compiled = mkdtempSync(join(cache, COMPILED_PREFIX));
   const [url, templates] = await Promise.all([
     resolveTestDatabaseUrl(process.env), makePgliteTemplates(root), compileForProcesses(repo, compiled),
   ]);
@@ -110,6 +121,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('pgliteTemplates', templates);
   project.provide('postgresTemplate', server?.name ?? null);
   project.provide('compiledDir', compiled);
+  // Watch mode: a rerun starts processes from the sources as they are now.
+  project.onTestsRerun(() => compileForProcesses(repo, compiled));
   return async () => {
     rmSync(root, { recursive: true, force: true });
     rmSync(compiled, { recursive: true, force: true });
