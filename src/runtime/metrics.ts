@@ -2,8 +2,23 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { QueueMetrics } from '../queue/types.ts';
 
 /**
- * Prometheus metrics of one process, on a registry of its own (several runtimes can share a
- * process in tests). Queue depths are read from the database at scrape time.
+ * The process's own metrics (CPU, memory, GC, event-loop delay), collected once per process
+ * however many runtimes it holds: prom-client's collectors start a GC observer and a 10 ms
+ * event-loop timer each time and never stop them.
+ */
+let processMetrics: Registry | undefined;
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'nova_' });
+  }
+  return processMetrics;
+}
+
+/**
+ * Prometheus metrics of one runtime, on a registry of its own (several runtimes can share a
+ * process in tests), scraped with the process's. Queue depths are read from the database at
+ * scrape time.
  */
 export class RuntimeMetrics {
   readonly registry = new Registry();
@@ -12,7 +27,7 @@ export class RuntimeMetrics {
   readonly loopRuns: Counter<'loop' | 'outcome'>;
 
   constructor(sources: { inFlight(): Map<string, number>; queueMetrics(): Promise<QueueMetrics[]> }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'nova_' });
+    processRegistry();
     this.jobs = new Counter({
       name: 'nova_jobs_total',
       help: 'Jobs settled by this process, by outcome (completed, failed, lease-lost)',
@@ -77,5 +92,11 @@ export class RuntimeMetrics {
         for (const m of await sources.queueMetrics()) this.set({ queue: m.queue }, (m.oldestWaitingMs ?? 0) / 1000);
       },
     });
+  }
+
+  /** The exposition text of this runtime's metrics and the process's. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    const both = Registry.merge([processRegistry(), this.registry]);
+    return { contentType: both.contentType, body: await both.metrics() };
   }
 }

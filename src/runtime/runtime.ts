@@ -170,7 +170,7 @@ export class Runtime {
         {
           checkDatabase: () => this.checkDatabase(),
           status: () => this.status(),
-          metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+          metrics: () => this.metrics.scrape(),
         },
         config.WORKER_HEALTH_PORT,
         config.NOVA_HEALTH_HOST,
