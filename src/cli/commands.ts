@@ -6,7 +6,6 @@ import { createLogger } from '../log.ts';
 import { loadDomainConfig, type Domain } from '../runtime/domain.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { resolveRoles } from '../runtime/roles.ts';
-import { VERSION } from '../version.ts';
 import { prepareDealsDemo } from '../deals/demo.ts';
 import { prepareNotifyDemo } from '../notify/demo.ts';
 import { prepareDemo } from './demo.ts';
@@ -22,6 +21,7 @@ import { registerScheduleCommands } from './schedule.ts';
 import { handleStopSignals } from './shutdown.ts';
 import { registerWorkerCommands } from './worker.ts';
 import { registerWorkflowCommands } from '../workflows/cli.ts';
+import { novaProgram } from './api-commands.ts';
 
 /**
  * V8 flags that keep the heap near its live data: process-wide, so set in the entry point only.
@@ -41,10 +41,7 @@ export { EXIT_CONFIG } from './exit.ts';
  * process.exit live here and in the entry point only, never in library modules.
  */
 export function buildCli(domains: readonly Domain[]): Command {
-  const program = new Command('nova')
-    .description('Nova: durable background work on PostgreSQL')
-    .version(VERSION, '-V, --version', 'print the version of Nova')
-    .showHelpAfterError();
+  const program = novaProgram();
 
   program
     .command('start')

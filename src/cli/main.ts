@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config.ts';
-import { domains } from '../domains.ts';
 import { prepareEnv } from '../env.ts';
-import { buildCli, EXIT_CONFIG } from './commands.ts';
+import { apiCli } from './api-commands.ts';
+import { EXIT_CONFIG } from './exit.ts';
 
 // .env, *_FILE secrets and the seeds' variable spellings, before any command reads the config.
 try {
@@ -13,4 +13,11 @@ try {
   process.exit(EXIT_CONFIG);
 }
 
-await buildCli(domains).parseAsync(process.argv);
+// A command that only talks to the API server loads its own module; the rest load every domain.
+const client = await apiCli(process.argv[2]);
+if (client) {
+  await client.parseAsync(process.argv);
+} else {
+  const [{ domains }, { buildCli }] = await Promise.all([import('../domains.ts'), import('./commands.ts')]);
+  await buildCli(domains).parseAsync(process.argv);
+}
