@@ -9,8 +9,8 @@ import { build, type Plugin } from 'esbuild';
  * once per `vitest run` into plain JavaScript, one file per source file.
  *
  * Why: a process started through tsx's loader pays its hooks on every module it loads. Measured
- * on `nova --help` here: 1.6 s and 2.2 s of CPU through tsx, 0.8 s compiled; the suite starts
- * a few hundred such processes on two cores. Compiling takes about half a second.
+ * on `nova --help` here: 1.6 s (2.2 s of CPU) through tsx, 0.8 s compiled; the suite starts a
+ * few hundred such processes on two cores. Compiling takes about half a second.
  *
  * The output is the source with its types removed: the same modules, the same relative imports
  * (`./x.ts` becomes `./x.js`), packages resolved from the project's node_modules (the output
