@@ -3,6 +3,7 @@ import { loadNovaConfig } from '../src/domains.ts';
 import { silentLogger } from '../src/log.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import type { Queryable, Sql } from '../src/storage/index.ts';
+import { createDocument } from '../src/workflows/document/catalog.ts';
 import { defineWorkflow, sendEvent, startRun, workflowsDomain, type WorkflowEngine } from '../src/workflows/index.ts';
 import * as store from '../src/workflows/store.ts';
 import { backends, type TestDb } from './helpers/db.ts';
@@ -45,7 +46,7 @@ function counting(sql: Sql, trips: Trip[]): Sql {
 }
 
 /** Statements of the tick path: the engine's tables and the tick queue's jobs. */
-const TICK_PATH = /\b(runs|run_steps|nova_jobs|workflow_events|begin|commit|pg_advisory_xact_lock_shared)\b/;
+const TICK_PATH = /\b(runs|run_steps|run_patches|nova_jobs|workflow_events|begin|commit|pg_advisory_xact_lock_shared)\b/;
 /** Background statements that touch those tables too (recovery sweep, queue maintenance, heartbeats). */
 const BACKGROUND = /as a\(id, token\)|state = 'parked' and run_at <= now\(\)|updated_at < now\(\) - make_interval|state = 'active' and lease_expires_at <|min\(run_at\)|nova_workers|nova_leases|nova_schedules/;
 
@@ -123,6 +124,19 @@ describe.each(backends)('round trips per workflow tick on $name', (backend) => {
     });
     report('one-step run, start to ack (start, claim, take, end, ack)', texts);
     expect(texts.filter((t) => t === 'begin')).toHaveLength(0);
+    expect(texts.length).toBeLessThanOrEqual(5);
+  });
+
+  it('runs a workflow document in as many round trips as code: its patches are read only when the run has some', async () => {
+    await createDocument(db.sql, 'rt.doc', 'test', { nodes: [{ id: 'only', type: 'function', config: { output: 'done' } }], edges: [] });
+    let id = '';
+    const texts = await count(async () => {
+      id = (await startRun(engine, 'rt.doc', {})).run.id;
+      await finished(id);
+    });
+    report('one-node document run, start to ack (start, claim, take, end, ack)', texts);
+    expect(await store.getRun(db.sql, id)).toMatchObject({ status: 'completed', output: { only: 'done' } });
+    expect(texts.filter((t) => /run_patches/.test(t) && !/exists \(select 1 from run_patches/.test(t))).toEqual([]);
     expect(texts.length).toBeLessThanOrEqual(5);
   });
 

@@ -125,12 +125,13 @@ export async function definitionOf(engine: WorkflowEngine, name: string, version
 
 /**
  * The workflow one run executes: its pinned version, plus for a document the patches applied to
- * this run while it runs (POST /api/v1/runs/:id/patches), in order.
+ * this run while it runs (POST /api/v1/runs/:id/patches, an agent's patch), in order. A run taken
+ * for a tick says whether it has any (`patched`, read with the take): without, no query.
  */
-export async function definitionForRun(engine: WorkflowEngine, run: { id: string; workflow: string; version: number }): Promise<Workflow<any, any> | undefined> {
+export async function definitionForRun(engine: WorkflowEngine, run: { id: string; workflow: string; version: number; patched?: boolean }): Promise<Workflow<any, any> | undefined> {
   const def = await definitionOf(engine, run.workflow, run.version);
   const doc = (def as { document?: unknown } | undefined)?.document;
-  if (!doc) return def;
+  if (!doc || run.patched === false) return def;
   const patches = await runPatches(engine.services.sql, run.id);
   if (patches.length === 0) return def;
   let patched: unknown = doc;
