@@ -52,7 +52,7 @@ const OWNERS: Record<string, Owner> = {
   },
   workflows: {
     dirs: ['src/workflows'],
-    migrations: ['0010_workflows.sql', '0013_approvals.sql', '0016_workflow_events.sql', '0017_agents.sql'],
+    migrations: ['0010_workflows.sql', '0013_approvals.sql', '0016_workflow_events.sql', '0017_agents.sql', '0033_run_patch_count.sql'],
     owns: ['workflows', 'workflow_tags', 'runs', 'run_steps', 'run_patches', 'approvals', 'approval_decisions', 'workflow_events', 'workflow_run_counts', 'workflow_tag_moves'],
   },
   // Seed 002's tables live in schema `notify`, named schema-qualified everywhere. Its category and

@@ -204,11 +204,8 @@ const STEPS_OF = (alias: string) => `coalesce((select jsonb_agg(jsonb_build_obje
     'started_at', s.started_at, 'finished_at', s.finished_at))
   from run_steps s where s.run_id = ${alias}.id), '[]'::jsonb) as steps`;
 
-/** A run taken for a tick: its steps, the status it had, and whether it has patches (run_patches). */
+/** A run taken for a tick: its steps, the status it had, and whether it has patches (runs.patches). */
 export type LeasedRun = RunRow & { steps: StepRow[]; was: RunStatus; patched: boolean };
-
-/** Whether a run's document has patches: a document run's tick reads them only then. */
-const PATCHED = (alias: string) => `exists (select 1 from run_patches p where p.run_id = ${alias}.id) as patched`;
 
 /**
  * $1 run, $2 job id, $3 lease token (the tick's job): takes the run for this tick when nobody
@@ -225,7 +222,7 @@ export async function acquireRun(db: Queryable, runId: string, jobId: number, to
          and (r.lease_job is null or r.lease_job = $2 or r.lease_token = $4)
        returning r.*, o.was
      )
-     select ${RUN_COLUMNS}, was, ${PATCHED('r')}, ${STEPS_OF('r')} from r`,
+     select ${RUN_COLUMNS}, was, r.patches > 0 as patched, ${STEPS_OF('r')} from r`,
     [runId, jobId, token, staleToken],
   );
   return row;
@@ -253,7 +250,7 @@ export async function acquireRuns(db: Queryable, items: readonly { runId: string
          and (r.lease_job is null or r.lease_job = x.job)
        returning r.*, o.was, x.job
      )
-     select ${RUN_COLUMNS}, was, job, ${PATCHED('r')}, ${STEPS_OF('r')} from r`,
+     select ${RUN_COLUMNS}, was, job, r.patches > 0 as patched, ${STEPS_OF('r')} from r`,
     [JSON.stringify(items)],
   );
 }
