@@ -5,34 +5,49 @@
  * the approval, so a broken form fails the step rather than every decision.
  *
  * Compiling costs 3 – 5 ms; an agent checks its tools' arguments on every turn and again on every
- * replay. So a schema is compiled once per process and its validator kept, keyed by the schema's
- * JSON text, for the last MAX_VALIDATORS schemas used. The Ajv instance itself keeps nothing:
- * each schema is removed from it once compiled (the validator does not need it).
+ * replay. So a schema is compiled once and its validator kept, keyed by the schema's JSON text.
+ * Ajv keeps every schema an instance compiled (its code-generation scope; removeSchema does not
+ * reach it), so validators live in generations: after MAX_COMPILES compiles the instance and its
+ * validators are dropped together and a new one starts. A process that uses the same few schemas
+ * compiles each once; one that sees new schemas without end holds at most one generation. Schemas
+ * that name parts of themselves (`$id`, anchors) register those names on the instance, where
+ * another schema could collide with them, and large ones would crowd the cache: both are compiled
+ * on an instance of their own, each time, as all schemas used to be.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
-export const MAX_VALIDATORS = 500;
+export const MAX_COMPILES = 500;
+const MAX_CACHED_SCHEMA_CHARS = 64_000;
+const NAMES_PARTS = /"\$(?:id|anchor|dynamicAnchor)"\s*:/;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-(addFormats as unknown as (a: Ajv) => void)(ajv);
-/** Oldest use first (a Map keeps insertion order; a hit moves its entry to the end). */
-const validators = new Map<string, ValidateFunction>();
+function newAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv;
+}
 
+let generation = { ajv: newAjv(), compiles: 0, validators: new Map<string, ValidateFunction>() };
+
+function compile(ajv: Ajv, schema: Record<string, unknown>): ValidateFunction {
+  const validate = ajv.compile(schema);
+  // An async schema's validator returns a promise, which would pass anything.
+  if ((validate as { $async?: unknown }).$async) throw new Error('async schemas ($async) are not supported');
+  return validate;
+}
+
+/** The validator of `schema`: compiled once per generation (see above), or alone. */
 export function validatorOf(schema: Record<string, unknown>): ValidateFunction {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error('a JSON Schema must be an object');
   const key = JSON.stringify(schema);
-  let validate = validators.get(key);
-  if (validate) {
-    validators.delete(key);
-  } else {
-    try {
-      validate = ajv.compile(schema);
-    } finally {
-      ajv.removeSchema(schema);
-    }
-    if (validators.size >= MAX_VALIDATORS) validators.delete(validators.keys().next().value!);
-  }
-  validators.set(key, validate);
+  if (key.length > MAX_CACHED_SCHEMA_CHARS || NAMES_PARTS.test(key)) return compile(newAjv(), schema);
+  let g = generation;
+  const cached = g.validators.get(key);
+  if (cached) return cached;
+  if (g.compiles >= MAX_COMPILES) generation = g = { ajv: newAjv(), compiles: 0, validators: new Map() };
+  g.compiles++;
+  const validate = compile(g.ajv, schema);
+  g.validators.set(key, validate);
   return validate;
 }
 

@@ -192,14 +192,11 @@ export interface RunPatchRow {
   created_at: Date;
 }
 
-/**
- * Appends a patch to a run, in the caller's transaction; seq is numbered under the run's row lock
- * (no duplicate seq), taken by the update that counts the run's patches (runs.patches).
- */
+/** Appends a patch to a run; seq is numbered under the run's row lock (no duplicate seq). */
 export async function addRunPatch(
   db: Queryable, p: { runId: string; nodeId: string | null; operations: unknown[]; description: string | null; casId: string; createdBy: string },
 ): Promise<RunPatchRow | undefined> {
-  const lock = await db.query('update runs set patches = patches + 1 where id = $1 returning id', [p.runId]);
+  const lock = await db.query('select id from runs where id = $1 for update', [p.runId]);
   if (lock.length === 0) return undefined;
   const [row] = await db.query<RunPatchRow>(
     `insert into run_patches (run_id, seq, node_id, operations, description, cas_id, created_by)
