@@ -134,7 +134,7 @@ try {
   };
 
   for (let i = 0; i < WARMUP; i++) await (i % 2 ? one('demo.research', research) : one('bench.tool-turns', {}));
-  const streamsBefore = emulator.firstTokenAt.length;
+  const streamsBefore = emulator.streamsBegun;
   const cpu = () => [...procs.map((p) => cpuMs(p.child.pid)), (process.cpuUsage().user + process.cpuUsage().system) / 1000];
 
   /** BENCH_SEQUENTIAL runs of one workflow, one after the other: overhead per turn, its hops, CPU per run. */
@@ -160,7 +160,7 @@ try {
   };
   const { ids, turns } = await sequential('demo.research: one search, then the answer', 'demo.research', research);
   // Streams are written in run order, each run's model calls in turn order: pair them up.
-  const sent = emulator.firstTokenAt.slice(streamsBefore);
+  const sent = emulator.firstTokenAt.slice(-(emulator.streamsBegun - streamsBefore));
   const received = ids.flatMap((id) => Array.from({ length: turns }, (_, t) => firstToken.get(`${id}/research/turn-${t + 1}/model`)));
   const lags = sent.flatMap((at, i) => (received[i] === undefined ? [] : [received[i]! - at]));
   await sequential(`a document agent with ${TOOL_TURNS} tools: one tool call on every turn but the last`, 'bench.tool-turns', {});

@@ -43,8 +43,10 @@ export class LlmEmulator {
   readonly received: CompletionRequest[] = [];
   /** Tool-calling requests received (OpenAI `tools` or Anthropic non-forced tools), oldest first, bounded. */
   readonly agentRequests: AgentTurnRequest[] = [];
-  /** performance.now() when each streamed answer's first content chunk was written (bounded). */
+  /** performance.now() when each streamed answer's first content chunk was written (the last 1,000). */
   readonly firstTokenAt: number[] = [];
+  /** Streamed answers begun in all (firstTokenAt keeps only the last 1,000 of them). */
+  streamsBegun = 0;
   /** Base URL for clients, `http://host:port/v1`, once started. */
   url = '';
 
@@ -164,6 +166,7 @@ export class LlmEmulator {
       res.write(`${frame.event ? `event: ${frame.event}\n` : ''}data: ${JSON.stringify(frame.data)}\n\n`);
       if (!frame.token) continue;
       if (token++ === 0) {
+        this.streamsBegun++;
         this.firstTokenAt.push(performance.now());
         if (this.firstTokenAt.length > 1000) this.firstTokenAt.splice(0, this.firstTokenAt.length - 1000);
       }
