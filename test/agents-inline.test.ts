@@ -12,16 +12,24 @@ import { startRuntime, until } from './helpers/runtime.ts';
 // next call, each stored before the next. No http-worker runs here unless a test starts one.
 
 const fetches: string[] = [];
+/** Called with each request's method and URL as it arrives. */
+let onFetch: (method: string, url: string) => void = () => {};
 const search = createServer((req, res) => {
   fetches.push(req.url!);
+  onFetch(req.method!, req.url!);
   res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"title":"Inline turns","url":"https://example.com/i"}]}');
 });
 
 const lookup = defineWorkflow({ name: 'i.lookup' }, async ({ input, step }) => {
-  const { url, model } = input as { url: string; model: string };
+  const { url, model, method } = input as { url: string; model: string; method?: string };
   return step.agent('lookup', {
     model, input: 'Look it up',
-    tools: { fetch: { description: 'Fetch a page', parameters: z.object({ q: z.string() }), http: (a: { q: string }) => ({ url: url.replace('{q}', encodeURIComponent(a.q)) }) } },
+    tools: {
+      fetch: {
+        description: 'Fetch a page', parameters: z.object({ q: z.string() }),
+        http: (a: { q: string }) => ({ url: url.replace('{q}', encodeURIComponent(a.q)), ...(method && { method }) }),
+      },
+    },
   });
 });
 
@@ -46,11 +54,14 @@ describe.each(backends)('inline agent turns on $name', (backend) => {
   const failTurns = new Set<number>();
   /** When each model request arrived, by model and turn. */
   const arrived = new Map<string, number>();
+  /** Awaited when a model's first request arrives, before it is answered (by model name). */
+  const onFirstCall = new Map<string, () => Promise<void>>();
   const emulator = new LlmEmulator({
     latencyMs: 20,
-    hold: (r) => {
+    hold: async (r) => {
       arrived.set(`${r.model}/${turnOf(r) + 1}`, Date.now());
       if (r.model === 'thrown' && failTurns.delete(turnOf(r))) emulator.inject('server_error');
+      if (turnOf(r) === 0) await onFirstCall.get(r.model!)?.();
     },
   });
   const domain = workflowsDomain({ workflows: [lookup, plainGet] });
@@ -88,13 +99,64 @@ describe.each(backends)('inline agent turns on $name', (backend) => {
     expect(steps['lookup/turn-1/model']).toMatchObject({ kind: 'model', status: 'completed', attempt: 1 });
     expect(steps['lookup/turn-1/tool-1']).toMatchObject({ kind: 'http', status: 'completed', output: { status: 200, body: { results: [{ title: 'Inline turns' }] } } });
     expect(steps['lookup/turn-2/model']).toMatchObject({ kind: 'model', status: 'completed' });
-    // The reply was stored before the tool ran, and the tool's result before the next request was sent.
-    expect(new Date(steps['lookup/turn-1/model']!.finished_at!).getTime()).toBeLessThanOrEqual(new Date(steps['lookup/turn-1/tool-1']!.started_at).getTime());
+    // The tool's result was stored after the reply that asked for it (a later transaction), and
+    // before the next request was sent.
+    const [reply, result] = await Promise.all(['lookup/turn-1/model', 'lookup/turn-1/tool-1'].map(async (id) =>
+      (await db.sql.query<{ xid: number }>('select xmin::text::bigint as xid from run_steps where run_id = $1 and step_id = $2', [run.id, id]))[0]!.xid));
+    expect(result).toBeGreaterThan(reply!);
     expect(new Date(steps['lookup/turn-1/tool-1']!.finished_at!).getTime()).toBeLessThanOrEqual(arrived.get('inline/2')!);
     expect(fetches.slice(before)).toEqual(['/search?q=Look%20it%20up']);
     // No http-worker runs here: the tool went through no queue.
     expect(await httpJobs()).toBe(0);
   });
+
+  /**
+   * Holds the write of the first reply of `model` (a lock on its step row, taken while the model
+   * answers) until the tool's request arrives or 2 s pass; returns what came first.
+   */
+  async function holdingTheReply(model: string, method: string) {
+    let runId = '';
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: Promise<unknown>;
+    onFirstCall.set(model, async () => {
+      // Once the agent job's inline tick holds the run (its take would wait behind the lock on
+      // PGlite, whose one connection the lock's transaction holds).
+      await until(async () => (await db.sql.query(
+        `select 1 from runs r join nova_jobs j on j.id = r.lease_job where r.id = $1 and j.queue = 'workflow.agent'`, [runId])).length > 0, 5_000, 'the inline tick');
+      let onLock!: () => void;
+      const lock = new Promise<void>((r) => (onLock = r));
+      locked = db.sql.transaction(async (tx) => {
+        await tx.query(`select 1 from run_steps where run_id = $1 and step_id = 'lookup/turn-1/model' for update`, [runId]);
+        onLock();
+        await released;
+      });
+      await lock;
+    });
+    const toolArrived = new Promise<'the tool request'>((r) => (onFetch = (m) => m === method && r('the tool request')));
+    const { run } = await startRun(engine, 'i.lookup', { url: `${base}/held?q={q}`, model: `openai:${model}`, method });
+    runId = run.id;
+    const first = await Promise.race([toolArrived, new Promise<'2 s'>((r) => setTimeout(() => r('2 s'), 2_000).unref())]);
+    release();
+    await locked;
+    onFetch = () => {};
+    onFirstCall.delete(model);
+    return { first, run: await finished(run.id) };
+  }
+
+  it('sends a GET tool while the reply that asked for it is being stored', async () => {
+    const { first, run } = await holdingTheReply('held-get', 'GET');
+    expect(first).toBe('the tool request');
+    expect(run.status, JSON.stringify(run.error)).toBe('completed');
+  });
+
+  it('sends a POST tool only once the reply that asked for it is stored', async () => {
+    const { first, run } = await holdingTheReply('held-post', 'POST');
+    expect(first).toBe('2 s');
+    expect(run.status, JSON.stringify(run.error)).toBe('completed');
+    const steps = await stepsOf(run.id);
+    expect(new Date(steps['lookup/turn-1/model']!.finished_at!).getTime()).toBeLessThanOrEqual(new Date(steps['lookup/turn-1/tool-1']!.started_at).getTime());
+  }, 15_000);
 
   it('does not call the model again for a stored reply when a later call of the turn throws', async () => {
     failTurns.add(1);

@@ -419,10 +419,20 @@ export class Execution {
     const input = { request: req, options: opts };
     const wait: PendingWait = { step: { stepId: sid, kind: 'http', status: 'waiting', attempt: 0, input }, http: input };
     if (!tool || !this.deps.inline) return this.wait(wait);
-    await this.flush();
-    if (this.suspended) return this.suspend();
+    // The steps before a side effect are stored first (`flush`). A GET, HEAD or OPTIONS request is
+    // no side effect (RFC 9110's safe methods): it leaves while they are being stored, and its
+    // result is used only once they are. They are written no later than for any other method, so
+    // a crash repeats a model call that returned no more often than before; it may repeat the request.
+    const safe = SAFE_METHODS.has(req.method.toUpperCase());
+    const flushed = this.flush();
+    if (!safe) {
+      await flushed;
+      if (this.suspended) return this.suspend();
+    }
     const startedAt = new Date();
-    const r = await this.deps.inline.http(sid, req, opts);
+    const sending = this.deps.inline.http(sid, req, opts);
+    if (safe) await Promise.all([flushed, sending.catch(() => undefined)]);
+    const r = await sending;
     if (!r) return this.wait(wait);
     const done = { stepId: sid, kind: 'http' as const, status: r.status, attempt: r.attempt, input, output: r.output, error: r.error, startedAt, finished: true };
     if (r.status === 'failed') {
@@ -473,6 +483,9 @@ function approvalSpec(sid: string, o: ApprovalOptions): Omit<NewApproval, 'id' |
     timeoutAt: timeoutMs === null ? null : new Date(Date.now() + timeoutMs),
   };
 }
+
+/** Methods without side effects (RFC 9110, 9.2.1): an agent's HTTP tool may send them before the steps before it are stored. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function due(at: string | Date | null): number {
   return at === null ? 0 : new Date(at).getTime();
