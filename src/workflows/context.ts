@@ -384,24 +384,23 @@ export class Execution {
     const input = { model: request.model, messages: request.messages.length, tools: request.tools.map((t) => t.name) };
     const wait: PendingWait = { step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input }, agent: request };
     if (!inline || (!own && Date.now() >= inline.until)) return this.wait(wait);
-    // Every earlier step is stored before a new call is sent (the own call's were, with its
-    // wait); the call draws its budgets meanwhile.
+    // Every earlier step is stored before this call's reply is (the own call's were, with its
+    // wait). The call itself goes once its budgets are drawn, while they are being written: it has
+    // no effect but its cost, and its reply, the one thing a crash must not lose, waits for them.
+    // A crash in the millisecond the write takes costs the call in flight, as one during any call does.
     const flushed = own ? Promise.resolve() : this.flush();
     flushed.catch(() => {});
-    const ready = flushed.then(() => {
-      if (!own && this.suspended) throw new Suspend();
-    });
     const startedAt = stored ? new Date(stored.started_at) : new Date();
     let reply: ModelReply;
     try {
-      reply = await inline.model(sid, request, ready);
+      reply = await inline.model(sid, request, Promise.resolve());
     } catch (err) {
       await flushed; // a lost run (TickLost) ends the tick here
-      if (err instanceof Suspend) return this.suspend();
       if (!own) return this.wait(wait); // a job, with its retries and dead-letter, takes it from here
       this.ownError = err;
       return this.suspend();
     }
+    await flushed;
     // Stored before the next side effect (a tool, the next call), or with the run's end or waits.
     this.defer({ stepId: sid, kind: 'model', status: 'completed', attempt: 1, input, output: reply, startedAt, finished: true }, true);
     return reply;
