@@ -9,7 +9,7 @@ import { backends, type TestDb } from './helpers/db.ts';
 import { startRuntime, until } from './helpers/runtime.ts';
 
 // Role agent-runner runs a turn in one process: the model call, the HTTP tool it asks for and the
-// next call, each stored before the next. No http-worker runs here unless a test starts one.
+// next call, each stored before what depends on it. No http-worker runs here unless a test starts one.
 
 const fetches: string[] = [];
 /** Called with each request's method and URL as it arrives. */
@@ -109,13 +109,15 @@ describe.each(backends)('inline agent turns on $name', (backend) => {
 
   /**
    * Holds the write of the first reply of `model` (a lock on its step row, taken while the model
-   * answers) until the tool's request arrives or 2 s pass; returns what came first.
+   * answers) until the tool's request arrives or `ms` pass from the lock; returns what came first.
    */
-  async function holdingTheReply(model: string, method: string) {
+  async function holdingTheReply(model: string, method: string, ms: number) {
     let runId = '';
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let locked!: Promise<unknown>;
+    let onHeld!: () => void;
+    const held = new Promise<void>((r) => (onHeld = r));
     onFirstCall.set(model, async () => {
       // Once the agent job's inline tick holds the run (its take would wait behind the lock on
       // PGlite, whose one connection the lock's transaction holds).
@@ -129,11 +131,13 @@ describe.each(backends)('inline agent turns on $name', (backend) => {
         await released;
       });
       await lock;
+      onHeld();
     });
     const toolArrived = new Promise<'the tool request'>((r) => (onFetch = (m) => m === method && r('the tool request')));
     const { run } = await startRun(engine, 'i.lookup', { url: `${base}/held?q={q}`, model: `openai:${model}`, method });
     runId = run.id;
-    const first = await Promise.race([toolArrived, new Promise<'2 s'>((r) => setTimeout(() => r('2 s'), 2_000).unref())]);
+    await held;
+    const first = await Promise.race([toolArrived, new Promise<'time'>((r) => setTimeout(() => r('time'), ms).unref())]);
     release();
     await locked;
     onFetch = () => {};
@@ -142,18 +146,18 @@ describe.each(backends)('inline agent turns on $name', (backend) => {
   }
 
   it('sends a GET tool while the reply that asked for it is being stored', async () => {
-    const { first, run } = await holdingTheReply('held-get', 'GET');
+    const { first, run } = await holdingTheReply('held-get', 'GET', 10_000);
     expect(first).toBe('the tool request');
     expect(run.status, JSON.stringify(run.error)).toBe('completed');
-  });
+  }, 30_000);
 
   it('sends a POST tool only once the reply that asked for it is stored', async () => {
-    const { first, run } = await holdingTheReply('held-post', 'POST');
-    expect(first).toBe('2 s');
+    const { first, run } = await holdingTheReply('held-post', 'POST', 2_000);
+    expect(first).toBe('time');
     expect(run.status, JSON.stringify(run.error)).toBe('completed');
     const steps = await stepsOf(run.id);
     expect(new Date(steps['lookup/turn-1/model']!.finished_at!).getTime()).toBeLessThanOrEqual(new Date(steps['lookup/turn-1/tool-1']!.started_at).getTime());
-  }, 15_000);
+  }, 30_000);
 
   it('does not call the model again for a stored reply when a later call of the turn throws', async () => {
     failTurns.add(1);

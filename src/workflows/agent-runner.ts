@@ -2,8 +2,9 @@
  * Role `agent-runner`: executes the model calls of agent steps (`workflow.agent` jobs). A job runs
  * an inline tick of its run (runner.ts `tickRun` under the job's lease): the waiting model call,
  * the HTTP tools the reply asks for and the next model calls run here, one after the other, each
- * stored before the next starts, so a turn costs no hand-off between roles and a crash never
- * repeats a call that returned. Anything else (a code or workflow tool, an approval, the steps
+ * stored before the side effect that depends on it (context.ts says which go while it is being
+ * written), so a turn costs no hand-off between roles and a crash never repeats a call that
+ * returned. Anything else (a code or workflow tool, an approval, the steps
  * after the agent) goes back to role workflow-runner as a wait or a tick. The answer streams to
  * `/ws` topic `run:<id>` as `agent.token` events while it arrives (published, never stored token
  * by token). Calls draw from the LLM layer's shared requests/min and tokens/min buckets (the same
@@ -59,9 +60,10 @@ export async function runModelStep(engine: WorkflowEngine, job: AgentJob, ctx: J
   const waits = look.then((s) => {
     if (s !== 'waiting') throw new Error(`step ${job.stepId} is ${s ?? 'gone'}`);
   });
+  waits.catch(() => {}); // read by the call only when it gets that far (not after a failed budget draw)
   let sent!: () => void;
   const sending = new Promise<void>((resolve) => (sent = resolve));
-  const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, waits, sent);
+  const attempt = callModel(engine, job.runId, job.stepId, job.request as ModelRequest, ctx.signal, () => waits, sent);
   attempt.catch(() => {}); // awaited below, or by the tick, when the step waits
   const status = await look;
   if (status !== 'waiting' && status !== 'completed') return;
@@ -119,16 +121,13 @@ async function httpTool(
 
 /**
  * One model call, its tokens streamed to the run's topic; provider faults as the queue's control
- * flow. Its budgets are drawn at once, the request sent once `ready` resolves (never if it rejects);
- * `onSend` is called as it is handed to the provider's client.
+ * flow. Its budgets are drawn at once, then `ready` is called and the request sent once it
+ * resolves (never if it rejects); `onSend` is called as it is handed to the provider's client.
  */
 async function callModel(
-  engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal, ready: Promise<void>,
+  engine: WorkflowEngine, runId: string, stepId: string, request: ModelRequest, signal: AbortSignal, ready: () => Promise<void>,
   onSend?: () => void,
 ): Promise<ModelReply> {
-  // The call reads `ready` only when it gets that far (not after a failed budget draw or an
-  // abort): unread, its rejection is nobody's error.
-  ready.catch(() => {});
   const { events, rateLimiter } = engine.services;
   const config = engine.services.config as Partial<ExtractionConfig>;
   const model = await modelFor(engine, request.model);
@@ -137,7 +136,7 @@ async function callModel(
   const started = performance.now();
   let reply: Omit<ModelReply, 'durationMs'>;
   if (model.provider === 'builtin') {
-    await ready;
+    await ready();
     const answer = model.call(request as never, onToken, signal);
     onSend?.();
     reply = await answer;
@@ -152,7 +151,7 @@ async function callModel(
     const cost = Math.min(tpm, estimate(request.system) + request.messages.reduce((n: number, m: { content?: string }) => n + estimate(m.content ?? ''), 0) + request.maxOutputTokens);
     try {
       reply = await outbound.call(async (s) => {
-        await ready;
+        await ready();
         const answer = model.call(request as never, onToken, s);
         onSend?.();
         return answer;

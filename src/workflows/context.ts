@@ -50,10 +50,10 @@ export interface InlineSteps {
   /** No new model call starts after this time (ms since the epoch): the next one goes to a job. */
   until: number;
   /**
-   * Calls the model (tokens stream as it answers); throws as a model job would. The call may draw
-   * its budgets at once but is sent only once `ready` resolves (and not at all if it rejects).
+   * Calls the model (tokens stream as it answers); throws as a model job would. The call draws its
+   * budgets at once, then calls `ready` and is sent once that resolves (not at all if it rejects).
    */
-  model(stepId: string, request: ModelRequest, ready: Promise<void>): Promise<ModelReply>;
+  model(stepId: string, request: ModelRequest, ready: () => Promise<void>): Promise<ModelReply>;
   /** An agent's HTTP tool, every attempt; undefined when it cannot finish here (the job is aborted). */
   http(stepId: string, request: HttpRequest, options: HttpStepOptions): Promise<InlineHttpOutcome | undefined>;
 }
@@ -96,6 +96,8 @@ export class Execution {
   needsTick = false;
   /** The inline tick's own model call failed: nothing is stored, and its job retries. */
   ownError: unknown;
+  /** A write failed (the run was lost or cancelled): no new model call is sent. */
+  private lost = false;
   private readonly seen = new Map<string, number>();
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -148,6 +150,7 @@ export class Execution {
     const mine = writes.length ? Promise.all(writes.map((w) => this.write(w))) : undefined;
     const before = this.flushing;
     const all = Promise.all([before, mine]).then(() => undefined);
+    all.catch(() => (this.lost = true));
     this.flushing = all;
     await all;
   }
@@ -385,17 +388,20 @@ export class Execution {
     const wait: PendingWait = { step: { stepId: sid, kind: 'model', status: 'waiting', attempt: 0, input }, agent: request };
     if (!inline || (!own && Date.now() >= inline.until)) return this.wait(wait);
     // Every earlier step is stored before this call's reply is (the own call's were, with its
-    // wait). The call itself goes once its budgets are drawn, while they are being written: it has
-    // no effect but its cost, and its reply, the one thing a crash must not lose, waits for them.
-    // A crash in the millisecond the write takes costs the call in flight, as one during any call does.
+    // wait). A model call is the one side effect that goes while they are being written, once its
+    // budgets are drawn: it changes nothing but its cost, and its reply, what a crash must not
+    // lose, waits for them. A crash in the millisecond the write takes costs the call in flight,
+    // as one during any call does. It is not sent once a sibling suspended or a write failed.
     const flushed = own ? Promise.resolve() : this.flush();
     flushed.catch(() => {});
+    const ready = () => (!own && (this.suspended || this.lost) ? flushed.then(() => { throw new Suspend(); }) : Promise.resolve());
     const startedAt = stored ? new Date(stored.started_at) : new Date();
     let reply: ModelReply;
     try {
-      reply = await inline.model(sid, request, Promise.resolve());
+      reply = await inline.model(sid, request, ready);
     } catch (err) {
       await flushed; // a lost run (TickLost) ends the tick here
+      if (err instanceof Suspend) return this.suspend();
       if (!own) return this.wait(wait); // a job, with its retries and dead-letter, takes it from here
       this.ownError = err;
       return this.suspend();
