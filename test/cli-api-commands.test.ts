@@ -38,6 +38,12 @@ describe('commands that only talk to the API server', () => {
     expect(light.output()).toContain('Usage: nova queue');
     expect(light.output()).toContain('/src/cli/queue.js');
     expect(light.output()).not.toContain('/src/domains.js');
+    // `nova help queue` takes the light path too, and says the same.
+    const helpQueue = spawnNova(['help', 'queue'], { NODE_DEBUG: 'esm' }, 'src/cli/main.ts');
+    expect(await helpQueue.exited).toBe(0);
+    expect(helpQueue.output()).not.toContain('/src/domains.js');
+    const usage = (out: string) => out.slice(out.indexOf('Usage: nova queue'));
+    expect(usage(helpQueue.output())).toBe(usage(light.output()));
     const fullHelp = spawnNova(['--help'], { NODE_DEBUG: 'esm' }, 'src/cli/main.ts');
     expect(await fullHelp.exited).toBe(0);
     expect(fullHelp.output()).toContain('/src/domains.js');

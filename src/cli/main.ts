@@ -13,8 +13,10 @@ try {
   process.exit(EXIT_CONFIG);
 }
 
-// A command that only talks to the API server loads its own module; the rest load every domain.
-const client = await apiCli(process.argv[2]);
+// A command that only talks to the API server loads its own module (for `nova help <command>`
+// too); the rest load every domain.
+const [first, second] = process.argv.slice(2);
+const client = await apiCli(first === 'help' ? second : first);
 if (client) {
   await client.parseAsync(process.argv);
 } else {
