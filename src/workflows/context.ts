@@ -83,7 +83,9 @@ export class Execution {
   /**
    * Completed steps not written yet: written before the next side effect of this execution (a
    * step.run body, an agent's record or patch), in one statement with that step's own write when
-   * it has one, so no step's side effect runs before its predecessors are stored; else by the
+   * it has one, so no step's side effect runs before its predecessors are stored (an inline
+   * tick's model calls and safe HTTP tools go while the flush is written, and their outcomes
+   * wait for it: see `model` and `http`); else by the
    * runner with the run's end or waits, in the same statement or transaction. A step that only
    * registers a wait or replays a stored outcome writes nothing on its own. A crash before the
    * write repeats them, as it would repeat a step whose checkpoint had not committed.
